@@ -1,0 +1,48 @@
+//! Persistent storage for Hedgerow: schools, users, devices, browsing activity and the audit
+//! log, over an embedded SQLite file (the default) or a PostgreSQL server.
+//!
+//! # Shape
+//!
+//! * [`Store`] is a cheap-to-clone handle. [`Store::open`] takes a `sqlite://` or
+//!   `postgres://` URL, creates a missing SQLite file (WAL journal, `synchronous=NORMAL`,
+//!   foreign keys on, 5 s busy timeout) and applies the embedded, versioned migrations
+//!   (`migrations/sqlite`, `migrations/postgres`).
+//! * Every record belongs to a school ([`SchoolId`]); one store can serve a whole trust.
+//! * Times are [`jiff::Timestamp`]s in the API and integer microseconds since the Unix epoch in
+//!   the database (`*_at_us` columns), so both backends sort and index identically.
+//! * [`writer::EventWriter`] batches activity events in the background so recording one never
+//!   waits on the database.
+//!
+//! # Browsing history is sensitive
+//!
+//! Activity events describe what children looked at. [`Store::read_events`] therefore takes a
+//! [`Reader`] (who, from where, why) and writes an `activity.read` audit record in the same
+//! transaction as the read; retention purges are audited as `activity.purge`. The audit log
+//! is append-only: the API has no way to change it and database triggers refuse `UPDATE` and
+//! `DELETE` on it.
+//!
+//! # Choices beyond the original sketch
+//!
+//! * [`EventFilter::client_ip`] is an [`std::net::IpAddr`], not text, so different spellings
+//!   of one address match what was stored.
+//! * [`EventFilter::limit`] is capped at [`EventFilter::MAX_LIMIT`]; results are newest first.
+//! * Device addresses are a `Vec<String>` kept exactly as given, stored comma-separated.
+//! * Creation times are stored as `created_at_us`; integer columns are `BIGINT` in PostgreSQL.
+//! * [`Store::purge_events_before`] records the actor `system:retention`.
+//! * [`writer::WriterConfig::shutdown_grace`] bounds how long shutdown retries a failing
+//!   database; accepted events the database refuses as invalid (for example an unknown
+//!   school) are dropped and counted rather than retried for ever.
+//! * [`Store::setting`] / [`Store::set_setting`] give the optional per-school key/value table.
+
+mod error;
+mod model;
+mod store;
+pub mod writer;
+
+pub use error::StoreError;
+pub use model::{
+    ActivityEvent, AuditEntry, AuditRecord, Device, DeviceId, EventFilter, EventSource, NewDevice,
+    NewUser, Reader, School, SchoolId, StoredEvent, User, UserId, UserKind, Verdict,
+};
+pub use store::Store;
+pub use writer::{EventSink, EventWriter, Rejected, WriterConfig, WriterHandle, WriterStats};

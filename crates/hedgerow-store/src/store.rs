@@ -1,0 +1,1130 @@
+//! The [`Store`]: one API over SQLite or PostgreSQL.
+//!
+//! SQL text is written once and shared by both backends: SQLite accepts PostgreSQL's
+//! `$1`-style placeholders, both support `ON CONFLICT ... RETURNING`, and the schemas use the
+//! same column names with i64-compatible integer types. What still differs (connection set-up,
+//! migrations, how to start a write transaction) lives in [`Backend`]. The `with_pool!` macro
+//! expands one body for each pool type, so the per-backend code cannot drift apart.
+
+use std::fmt;
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use sqlx::error::ErrorKind;
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{AssertSqlSafe, FromRow};
+
+use crate::StoreError;
+use crate::error::redact_url;
+use crate::model::{
+    ActivityEvent, AuditEntry, AuditRecord, Device, DeviceId, EventFilter, EventSource, NewDevice,
+    NewUser, Reader, School, SchoolId, StoredEvent, User, UserId, UserKind, Verdict,
+    timestamp_from_us, timestamp_to_us,
+};
+
+static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// How long a SQLite connection waits for another writer before giving up. Long enough to
+/// ride out a large purge; short enough that a wedged process shows up as errors, not a hang.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Columns written per activity event; `EVENT_ROWS_PER_INSERT * EVENT_COLUMNS` must stay under
+/// SQLite's limit of 32,766 bound parameters per statement (PostgreSQL allows 65,535).
+const EVENT_COLUMNS: usize = 19;
+const EVENT_ROWS_PER_INSERT: usize = 1_000;
+const _: () = assert!(EVENT_COLUMNS * EVENT_ROWS_PER_INSERT <= 32_766);
+
+const EVENT_INSERT_PREFIX: &str = "INSERT INTO activity_events (school_id, at_us, source, \
+     client_ip, user_name, device_name, group_key, host, url, method, qtype, category, verdict, \
+     rule, reason, search_term, status, bytes, duration_us) VALUES ";
+
+/// The statement for a full chunk, built once because the writer sends many of them.
+static FULL_EVENT_INSERT: LazyLock<String> =
+    LazyLock::new(|| event_insert_sql(EVENT_ROWS_PER_INSERT));
+
+const EVENT_SELECT: &str = "SELECT id, school_id, at_us, source, client_ip, user_name, \
+     device_name, group_key, host, url, method, qtype, category, verdict, rule, reason, \
+     search_term, status, bytes, duration_us FROM activity_events";
+
+const AUDIT_INSERT: &str = "INSERT INTO audit_log (school_id, at_us, actor, action, target, \
+     detail, from_addr) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
+/// Actor recorded for retention purges, which run on a timer rather than for a person.
+const RETENTION_ACTOR: &str = "system:retention";
+
+/// A handle to the database. Cloning is cheap and clones share one connection pool.
+#[derive(Clone)]
+pub struct Store {
+    backend: Backend,
+}
+
+#[derive(Clone)]
+enum Backend {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+impl Backend {
+    fn name(&self) -> &'static str {
+        match self {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
+    }
+
+    /// The statement that opens a transaction which will write.
+    ///
+    /// SQLite's default deferred transaction takes the write lock only at the first write, and
+    /// if another connection committed in between, the upgrade fails at once with SQLITE_BUSY
+    /// (busy_timeout does not help). Taking the lock up front makes it wait instead.
+    fn begin_write_sql(&self) -> &'static str {
+        match self {
+            Backend::Sqlite(_) => "BEGIN IMMEDIATE",
+            Backend::Postgres(_) => "BEGIN",
+        }
+    }
+}
+
+/// Runs the same body against whichever pool the store holds, binding it to `$pool`.
+macro_rules! with_pool {
+    ($backend:expr, $pool:ident => $body:expr) => {
+        match $backend {
+            Backend::Sqlite($pool) => $body,
+            Backend::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// A value to bind. Arguments are collected once as `Arg`s and bound by `bind_args!` inside
+/// each backend's arm, so building a query never needs to know the backend.
+enum Arg<'a> {
+    I64(i64),
+    OptI64(Option<i64>),
+    Str(&'a str),
+    OptStr(Option<&'a str>),
+    Owned(String),
+    Bool(bool),
+}
+
+macro_rules! bind_args {
+    ($query:expr, $args:expr) => {{
+        let mut query = $query;
+        for arg in $args {
+            query = match arg {
+                Arg::I64(v) => query.bind(v),
+                Arg::OptI64(v) => query.bind(v),
+                Arg::Str(v) => query.bind(v),
+                Arg::OptStr(v) => query.bind(v),
+                Arg::Owned(v) => query.bind(v),
+                Arg::Bool(v) => query.bind(v),
+            };
+        }
+        query
+    }};
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend.name())
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(FromRow)]
+struct SchoolRow {
+    id: i64,
+    slug: String,
+    name: String,
+    timezone: String,
+    created_at_us: i64,
+}
+
+impl SchoolRow {
+    fn into_school(self) -> Result<School, StoreError> {
+        Ok(School {
+            id: SchoolId(self.id),
+            slug: self.slug,
+            name: self.name,
+            timezone: self.timezone,
+            created_at: timestamp_from_us(self.created_at_us, "school creation time")?,
+        })
+    }
+}
+
+#[derive(FromRow)]
+struct UserRow {
+    id: i64,
+    school_id: i64,
+    username: String,
+    display_name: String,
+    kind: String,
+    group_key: String,
+    password_hash: Option<String>,
+    demo_only: bool,
+    created_at_us: i64,
+    disabled: bool,
+}
+
+impl UserRow {
+    fn into_user(self) -> Result<User, StoreError> {
+        let kind = UserKind::parse(&self.kind).ok_or_else(|| {
+            StoreError::Corrupt(format!(
+                "user {:?} has unknown kind {:?}",
+                self.username, self.kind
+            ))
+        })?;
+        Ok(User {
+            id: UserId(self.id),
+            school: SchoolId(self.school_id),
+            username: self.username,
+            display_name: self.display_name,
+            kind,
+            group_key: self.group_key,
+            password_hash: self.password_hash,
+            demo_only: self.demo_only,
+            created_at: timestamp_from_us(self.created_at_us, "user creation time")?,
+            disabled: self.disabled,
+        })
+    }
+}
+
+#[derive(FromRow)]
+struct DeviceRow {
+    id: i64,
+    school_id: i64,
+    name: String,
+    kind: String,
+    group_key: Option<String>,
+    addresses: String,
+    authenticated: bool,
+    created_at_us: i64,
+}
+
+impl DeviceRow {
+    fn into_device(self) -> Result<Device, StoreError> {
+        Ok(Device {
+            id: DeviceId(self.id),
+            school: SchoolId(self.school_id),
+            addresses: split_addresses(&self.addresses),
+            name: self.name,
+            kind: self.kind,
+            group_key: self.group_key,
+            authenticated: self.authenticated,
+            created_at: timestamp_from_us(self.created_at_us, "device creation time")?,
+        })
+    }
+}
+
+#[derive(FromRow)]
+struct EventRow {
+    id: i64,
+    school_id: i64,
+    at_us: i64,
+    source: String,
+    client_ip: String,
+    user_name: Option<String>,
+    device_name: Option<String>,
+    group_key: Option<String>,
+    host: String,
+    url: Option<String>,
+    method: Option<String>,
+    qtype: Option<String>,
+    category: Option<String>,
+    verdict: String,
+    rule: String,
+    reason: Option<String>,
+    search_term: Option<String>,
+    status: Option<i64>,
+    bytes: Option<i64>,
+    duration_us: Option<i64>,
+}
+
+impl EventRow {
+    fn into_event(self) -> Result<StoredEvent, StoreError> {
+        let id = self.id;
+        let corrupt = |what: &str, value: &dyn fmt::Debug| {
+            StoreError::Corrupt(format!("activity event {id} has invalid {what} {value:?}"))
+        };
+        let source =
+            EventSource::parse(&self.source).ok_or_else(|| corrupt("source", &self.source))?;
+        let verdict =
+            Verdict::parse(&self.verdict).ok_or_else(|| corrupt("verdict", &self.verdict))?;
+        let client_ip = self
+            .client_ip
+            .parse()
+            .map_err(|_| corrupt("client address", &self.client_ip))?;
+        let status = self
+            .status
+            .map(u16::try_from)
+            .transpose()
+            .map_err(|_| corrupt("HTTP status", &self.status))?;
+        let bytes = self
+            .bytes
+            .map(u64::try_from)
+            .transpose()
+            .map_err(|_| corrupt("byte count", &self.bytes))?;
+        let duration_us = self
+            .duration_us
+            .map(u32::try_from)
+            .transpose()
+            .map_err(|_| corrupt("duration", &self.duration_us))?;
+        Ok(StoredEvent {
+            id,
+            event: ActivityEvent {
+                school: SchoolId(self.school_id),
+                at: timestamp_from_us(self.at_us, "activity event time")?,
+                source,
+                client_ip,
+                user: self.user_name,
+                device: self.device_name,
+                group: self.group_key,
+                host: self.host,
+                url: self.url,
+                method: self.method,
+                qtype: self.qtype,
+                category: self.category,
+                verdict,
+                rule: self.rule,
+                reason: self.reason,
+                search_term: self.search_term,
+                status,
+                bytes,
+                duration_us,
+            },
+        })
+    }
+}
+
+#[derive(FromRow)]
+struct AuditRow {
+    id: i64,
+    school_id: Option<i64>,
+    at_us: i64,
+    actor: String,
+    action: String,
+    target: String,
+    detail: String,
+    from_addr: Option<String>,
+}
+
+impl AuditRow {
+    fn into_record(self) -> Result<AuditRecord, StoreError> {
+        Ok(AuditRecord {
+            id: self.id,
+            entry: AuditEntry {
+                school: self.school_id.map(SchoolId),
+                at: timestamp_from_us(self.at_us, "audit entry time")?,
+                actor: self.actor,
+                action: self.action,
+                target: self.target,
+                detail: self.detail,
+                from_addr: self.from_addr,
+            },
+        })
+    }
+}
+
+impl Store {
+    /// Opens (and if needed creates and migrates) the database named by `url`.
+    ///
+    /// Accepts `sqlite:///absolute/path.db`, `sqlite://relative/path.db` (query parameters such
+    /// as `?mode=rwc` are allowed), `sqlite::memory:` (one connection, gone when closed), and
+    /// `postgres://` / `postgresql://` URLs. A SQLite file is created if missing, but its
+    /// directory must exist.
+    pub async fn open(url: &str) -> Result<Store, StoreError> {
+        let url = url.trim();
+        let shown = redact_url(url);
+        if url.starts_with("sqlite:") {
+            let options =
+                SqliteConnectOptions::from_str(url).map_err(|source| StoreError::InvalidUrl {
+                    url: shown.clone(),
+                    source,
+                })?;
+            let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+            Store::open_sqlite(options, shown, in_memory).await
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let options =
+                PgConnectOptions::from_str(url).map_err(|source| StoreError::InvalidUrl {
+                    url: shown.clone(),
+                    source,
+                })?;
+            Store::open_postgres(options, shown).await
+        } else {
+            Err(StoreError::UnsupportedUrl { url: shown })
+        }
+    }
+
+    /// Opens (creating and migrating if needed) a SQLite database file.
+    pub async fn open_sqlite_file(path: &Path) -> Result<Store, StoreError> {
+        let options = SqliteConnectOptions::new().filename(path);
+        Store::open_sqlite(options, path.display().to_string(), false).await
+    }
+
+    async fn open_sqlite(
+        options: SqliteConnectOptions,
+        shown: String,
+        in_memory: bool,
+    ) -> Result<Store, StoreError> {
+        if !in_memory && let Some(dir) = options.get_filename().parent() {
+            let exists = dir.as_os_str().is_empty()
+                || tokio::fs::metadata(dir)
+                    .await
+                    .map(|m| m.is_dir())
+                    .unwrap_or(false);
+            if !exists {
+                return Err(StoreError::MissingDirectory {
+                    dir: dir.to_path_buf(),
+                });
+            }
+        }
+        let options = options
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(SQLITE_BUSY_TIMEOUT);
+        let pool_options = if in_memory {
+            // An in-memory database lives only as long as a connection to it, so keep exactly
+            // one open for the pool's whole life.
+            SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+        } else {
+            // WAL lets readers run beside the single writer; a few connections are plenty.
+            SqlitePoolOptions::new().max_connections(4)
+        };
+        let pool =
+            pool_options
+                .connect_with(options)
+                .await
+                .map_err(|source| StoreError::Connect {
+                    backend: "sqlite",
+                    url: shown,
+                    source,
+                })?;
+        SQLITE_MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|source| StoreError::Migrate {
+                backend: "sqlite",
+                source,
+            })?;
+        Ok(Store {
+            backend: Backend::Sqlite(pool),
+        })
+    }
+
+    async fn open_postgres(options: PgConnectOptions, shown: String) -> Result<Store, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .map_err(|source| StoreError::Connect {
+                backend: "postgres",
+                url: shown,
+                source,
+            })?;
+        POSTGRES_MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|source| StoreError::Migrate {
+                backend: "postgres",
+                source,
+            })?;
+        Ok(Store {
+            backend: Backend::Postgres(pool),
+        })
+    }
+
+    /// `"sqlite"` or `"postgres"`.
+    pub fn backend_name(&self) -> &'static str {
+        self.backend.name()
+    }
+
+    /// Closes every connection; waits for queries in flight. Other clones become unusable.
+    pub async fn close(&self) {
+        with_pool!(&self.backend, pool => pool.close().await)
+    }
+
+    /// Creates the school with this slug, or updates its name and time zone if it exists.
+    pub async fn ensure_school(
+        &self,
+        slug: &str,
+        name: &str,
+        timezone: &str,
+    ) -> Result<SchoolId, StoreError> {
+        validate_slug(slug)?;
+        validate_text("school name", name, 200)?;
+        if let Err(e) = jiff::tz::TimeZone::get(timezone) {
+            return Err(StoreError::invalid(
+                "school time zone",
+                format!(
+                    "{timezone:?} is not a known IANA time zone ({e}); use a name such as Europe/London"
+                ),
+            ));
+        }
+        const SQL: &str = "INSERT INTO schools (slug, name, timezone, created_at_us) \
+             VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (slug) DO UPDATE SET name = excluded.name, timezone = excluded.timezone \
+             RETURNING id";
+        let args = [
+            Arg::Str(slug),
+            Arg::Str(name),
+            Arg::Str(timezone),
+            Arg::I64(timestamp_to_us(Timestamp::now())),
+        ];
+        let id: i64 = with_pool!(&self.backend, pool => {
+            bind_args!(sqlx::query_scalar(SQL), args).fetch_one(pool).await
+        })
+        .map_err(StoreError::query("saving a school"))?;
+        Ok(SchoolId(id))
+    }
+
+    /// The school with this slug, if any.
+    pub async fn school_by_slug(&self, slug: &str) -> Result<Option<School>, StoreError> {
+        const SQL: &str =
+            "SELECT id, slug, name, timezone, created_at_us FROM schools WHERE slug = $1";
+        let row: Option<SchoolRow> = with_pool!(&self.backend, pool => {
+            sqlx::query_as(SQL).bind(slug).fetch_optional(pool).await
+        })
+        .map_err(StoreError::query("looking up a school"))?;
+        row.map(SchoolRow::into_school).transpose()
+    }
+
+    /// Every school, ordered by slug.
+    pub async fn schools(&self) -> Result<Vec<School>, StoreError> {
+        const SQL: &str =
+            "SELECT id, slug, name, timezone, created_at_us FROM schools ORDER BY slug";
+        let rows: Vec<SchoolRow> = with_pool!(&self.backend, pool => {
+            sqlx::query_as(SQL).fetch_all(pool).await
+        })
+        .map_err(StoreError::query("listing schools"))?;
+        rows.into_iter().map(SchoolRow::into_school).collect()
+    }
+
+    /// Creates the user, or replaces every field but the creation time of the user with the
+    /// same username in this school (including clearing the password if `password_hash` is
+    /// `None`).
+    pub async fn upsert_user(
+        &self,
+        school: SchoolId,
+        user: &NewUser,
+    ) -> Result<UserId, StoreError> {
+        validate_name("username", &user.username)?;
+        validate_text("display name", &user.display_name, 200)?;
+        validate_name("user group key", &user.group_key)?;
+        if let Some(hash) = &user.password_hash
+            && !hash.starts_with("$argon2")
+        {
+            return Err(StoreError::invalid(
+                "password hash",
+                "it is not an argon2 PHC string ($argon2id$...); hash the password before storing it, never store it as given",
+            ));
+        }
+        const SQL: &str = "INSERT INTO users (school_id, username, display_name, kind, group_key, \
+             password_hash, demo_only, created_at_us, disabled) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             ON CONFLICT (school_id, username) DO UPDATE SET \
+             display_name = excluded.display_name, kind = excluded.kind, \
+             group_key = excluded.group_key, password_hash = excluded.password_hash, \
+             demo_only = excluded.demo_only, disabled = excluded.disabled \
+             RETURNING id";
+        let args = [
+            Arg::I64(school.0),
+            Arg::Str(&user.username),
+            Arg::Str(&user.display_name),
+            Arg::Str(user.kind.as_str()),
+            Arg::Str(&user.group_key),
+            Arg::OptStr(user.password_hash.as_deref()),
+            Arg::Bool(user.demo_only),
+            Arg::I64(timestamp_to_us(Timestamp::now())),
+            Arg::Bool(user.disabled),
+        ];
+        let id: i64 = with_pool!(&self.backend, pool => {
+            bind_args!(sqlx::query_scalar(SQL), args).fetch_one(pool).await
+        })
+        .map_err(|e| unknown_school_or(e, school, "saving a user"))?;
+        Ok(UserId(id))
+    }
+
+    /// The user with this username in this school, if any.
+    pub async fn user(&self, school: SchoolId, username: &str) -> Result<Option<User>, StoreError> {
+        const SQL: &str = "SELECT id, school_id, username, display_name, kind, group_key, \
+             password_hash, demo_only, created_at_us, disabled \
+             FROM users WHERE school_id = $1 AND username = $2";
+        let row: Option<UserRow> = with_pool!(&self.backend, pool => {
+            sqlx::query_as(SQL).bind(school.0).bind(username).fetch_optional(pool).await
+        })
+        .map_err(StoreError::query("looking up a user"))?;
+        row.map(UserRow::into_user).transpose()
+    }
+
+    /// Every user of this school, ordered by username.
+    pub async fn users(&self, school: SchoolId) -> Result<Vec<User>, StoreError> {
+        const SQL: &str = "SELECT id, school_id, username, display_name, kind, group_key, \
+             password_hash, demo_only, created_at_us, disabled \
+             FROM users WHERE school_id = $1 ORDER BY username";
+        let rows: Vec<UserRow> = with_pool!(&self.backend, pool => {
+            sqlx::query_as(SQL).bind(school.0).fetch_all(pool).await
+        })
+        .map_err(StoreError::query("listing users"))?;
+        rows.into_iter().map(UserRow::into_user).collect()
+    }
+
+    /// Creates the device, or replaces every field but the creation time of the device with
+    /// the same name in this school.
+    pub async fn upsert_device(
+        &self,
+        school: SchoolId,
+        device: &NewDevice,
+    ) -> Result<DeviceId, StoreError> {
+        validate_name("device name", &device.name)?;
+        validate_name("device kind", &device.kind)?;
+        if let Some(group) = &device.group_key {
+            validate_name("device group key", group)?;
+        }
+        let addresses = join_addresses(&device.addresses)?;
+        const SQL: &str = "INSERT INTO devices (school_id, name, kind, group_key, addresses, \
+             authenticated, created_at_us) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (school_id, name) DO UPDATE SET kind = excluded.kind, \
+             group_key = excluded.group_key, addresses = excluded.addresses, \
+             authenticated = excluded.authenticated \
+             RETURNING id";
+        let args = [
+            Arg::I64(school.0),
+            Arg::Str(&device.name),
+            Arg::Str(&device.kind),
+            Arg::OptStr(device.group_key.as_deref()),
+            Arg::Owned(addresses),
+            Arg::Bool(device.authenticated),
+            Arg::I64(timestamp_to_us(Timestamp::now())),
+        ];
+        let id: i64 = with_pool!(&self.backend, pool => {
+            bind_args!(sqlx::query_scalar(SQL), args).fetch_one(pool).await
+        })
+        .map_err(|e| unknown_school_or(e, school, "saving a device"))?;
+        Ok(DeviceId(id))
+    }
+
+    /// Every device of this school, ordered by name.
+    pub async fn devices(&self, school: SchoolId) -> Result<Vec<Device>, StoreError> {
+        const SQL: &str = "SELECT id, school_id, name, kind, group_key, addresses, \
+             authenticated, created_at_us FROM devices WHERE school_id = $1 ORDER BY name";
+        let rows: Vec<DeviceRow> = with_pool!(&self.backend, pool => {
+            sqlx::query_as(SQL).bind(school.0).fetch_all(pool).await
+        })
+        .map_err(StoreError::query("listing devices"))?;
+        rows.into_iter().map(DeviceRow::into_device).collect()
+    }
+
+    /// Stores events all-or-nothing in one transaction.
+    ///
+    /// NUL characters (which PostgreSQL text cannot hold, and which a hostile client can put in
+    /// a request) are replaced with U+FFFD so one odd request cannot make a whole batch fail.
+    pub async fn insert_events(&self, events: &[ActivityEvent]) -> Result<(), StoreError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        with_pool!(&self.backend, pool => {
+            let mut tx = pool
+                .begin_with(self.backend.begin_write_sql())
+                .await
+                .map_err(StoreError::query("starting to save activity events"))?;
+            for chunk in events.chunks(EVENT_ROWS_PER_INSERT) {
+                let full = chunk.len() == EVENT_ROWS_PER_INSERT;
+                let sql = if full {
+                    FULL_EVENT_INSERT.clone()
+                } else {
+                    event_insert_sql(chunk.len())
+                };
+                let args = chunk.iter().flat_map(event_args);
+                bind_args!(sqlx::query(AssertSqlSafe(sql)), args)
+                    // Only the full-size statement recurs often enough to be worth caching.
+                    .persistent(full)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::query("saving activity events"))?;
+            }
+            tx.commit()
+                .await
+                .map_err(StoreError::query("committing activity events"))?;
+        });
+        Ok(())
+    }
+
+    /// Reads activity events, newest first, and records who read them and why in the audit
+    /// log, in the same transaction: if the audit record cannot be written, nothing is
+    /// returned.
+    pub async fn read_events(
+        &self,
+        reader: &Reader,
+        filter: &EventFilter,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        validate_text("reader actor", &reader.actor, 200)?;
+        validate_text("reader purpose", &reader.purpose, 1_000)?;
+        let limit = filter.limit.min(EventFilter::MAX_LIMIT);
+
+        let mut sql = String::from(EVENT_SELECT);
+        let mut args = vec![Arg::I64(filter.school.0)];
+        sql.push_str(" WHERE school_id = $1");
+        if let Some(since) = filter.since {
+            args.push(Arg::I64(timestamp_to_us(since)));
+            sql.push_str(&format!(" AND at_us >= ${}", args.len()));
+        }
+        if let Some(until) = filter.until {
+            args.push(Arg::I64(timestamp_to_us(until)));
+            sql.push_str(&format!(" AND at_us < ${}", args.len()));
+        }
+        if let Some(user) = &filter.user {
+            args.push(Arg::Str(user));
+            sql.push_str(&format!(" AND user_name = ${}", args.len()));
+        }
+        if let Some(ip) = filter.client_ip {
+            args.push(Arg::Owned(ip.to_string()));
+            sql.push_str(&format!(" AND client_ip = ${}", args.len()));
+        }
+        if let Some(verdict) = filter.verdict {
+            args.push(Arg::Str(verdict.as_str()));
+            sql.push_str(&format!(" AND verdict = ${}", args.len()));
+        }
+        args.push(Arg::I64(i64::from(limit)));
+        sql.push_str(&format!(
+            " ORDER BY at_us DESC, id DESC LIMIT ${}",
+            args.len()
+        ));
+
+        let rows: Vec<EventRow> = with_pool!(&self.backend, pool => {
+            let mut tx = pool
+                .begin_with(self.backend.begin_write_sql())
+                .await
+                .map_err(StoreError::query("starting to read activity events"))?;
+            let rows: Vec<EventRow> = bind_args!(sqlx::query_as(AssertSqlSafe(sql)), args)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(StoreError::query("reading activity events"))?;
+            let detail = describe_read(reader, filter, limit, rows.len());
+            let target = format!("school:{}", filter.school);
+            let audit = audit_args(
+                Some(filter.school),
+                Timestamp::now(),
+                &reader.actor,
+                "activity.read",
+                &target,
+                &detail,
+                reader.from_addr.as_deref(),
+            );
+            bind_args!(sqlx::query(AUDIT_INSERT), audit)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::query("auditing a read of activity events"))?;
+            tx.commit()
+                .await
+                .map_err(StoreError::query("committing the audit of a read"))?;
+            rows
+        });
+        rows.into_iter().map(EventRow::into_event).collect()
+    }
+
+    /// How many activity events a school has. A bare count says nothing about any child, so
+    /// it is not audited.
+    pub async fn count_events(&self, school: SchoolId) -> Result<u64, StoreError> {
+        const SQL: &str = "SELECT COUNT(*) FROM activity_events WHERE school_id = $1";
+        let n: i64 = with_pool!(&self.backend, pool => {
+            sqlx::query_scalar(SQL).bind(school.0).fetch_one(pool).await
+        })
+        .map_err(StoreError::query("counting activity events"))?;
+        u64::try_from(n).map_err(|_| StoreError::Corrupt(format!("negative event count {n}")))
+    }
+
+    /// Deletes a school's activity events older than `cutoff` (retention) and audits it as
+    /// `activity.purge` in the same transaction. Returns how many were deleted.
+    pub async fn purge_events_before(
+        &self,
+        school: SchoolId,
+        cutoff: Timestamp,
+    ) -> Result<u64, StoreError> {
+        const SQL: &str = "DELETE FROM activity_events WHERE school_id = $1 AND at_us < $2";
+        let cutoff_us = timestamp_to_us(cutoff);
+        let deleted = with_pool!(&self.backend, pool => {
+            let mut tx = pool
+                .begin_with(self.backend.begin_write_sql())
+                .await
+                .map_err(StoreError::query("starting a retention purge"))?;
+            let deleted = sqlx::query(SQL)
+                .bind(school.0)
+                .bind(cutoff_us)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::query("purging old activity events"))?
+                .rows_affected();
+            let detail = format!("deleted {deleted} events before {cutoff}");
+            let target = format!("school:{school}");
+            let audit = audit_args(
+                Some(school),
+                Timestamp::now(),
+                RETENTION_ACTOR,
+                "activity.purge",
+                &target,
+                &detail,
+                None,
+            );
+            bind_args!(sqlx::query(AUDIT_INSERT), audit)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| unknown_school_or(e, school, "auditing a retention purge"))?;
+            tx.commit()
+                .await
+                .map_err(StoreError::query("committing a retention purge"))?;
+            deleted
+        });
+        Ok(deleted)
+    }
+
+    /// Appends a record to the audit log. There is deliberately no way to change or remove one.
+    pub async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
+        validate_text("audit actor", &entry.actor, 200)?;
+        validate_text("audit action", &entry.action, 100)?;
+        let args = audit_args(
+            entry.school,
+            entry.at,
+            &entry.actor,
+            &entry.action,
+            &entry.target,
+            &entry.detail,
+            entry.from_addr.as_deref(),
+        );
+        with_pool!(&self.backend, pool => {
+            bind_args!(sqlx::query(AUDIT_INSERT), args).execute(pool).await.map(|r| r.rows_affected())
+        })
+        .map_err(|e| match entry.school {
+            Some(school) => unknown_school_or(e, school, "writing the audit log"),
+            None => StoreError::query("writing the audit log")(e),
+        })?;
+        Ok(())
+    }
+
+    /// The newest `limit` audit records, newest first: for one school, or for every school
+    /// and store-wide entries when `school` is `None`.
+    pub async fn audit_entries(
+        &self,
+        school: Option<SchoolId>,
+        limit: u32,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        let limit = i64::from(limit);
+        let rows: Vec<AuditRow> = match school {
+            Some(school) => {
+                const SQL: &str = "SELECT id, school_id, at_us, actor, action, target, detail, \
+                     from_addr FROM audit_log WHERE school_id = $1 \
+                     ORDER BY at_us DESC, id DESC LIMIT $2";
+                with_pool!(&self.backend, pool => {
+                    sqlx::query_as(SQL).bind(school.0).bind(limit).fetch_all(pool).await
+                })
+            }
+            None => {
+                const SQL: &str = "SELECT id, school_id, at_us, actor, action, target, detail, \
+                     from_addr FROM audit_log ORDER BY at_us DESC, id DESC LIMIT $1";
+                with_pool!(&self.backend, pool => {
+                    sqlx::query_as(SQL).bind(limit).fetch_all(pool).await
+                })
+            }
+        }
+        .map_err(StoreError::query("reading the audit log"))?;
+        rows.into_iter().map(AuditRow::into_record).collect()
+    }
+
+    /// A per-school setting, if set.
+    pub async fn setting(&self, school: SchoolId, key: &str) -> Result<Option<String>, StoreError> {
+        const SQL: &str = "SELECT value FROM settings WHERE school_id = $1 AND key = $2";
+        with_pool!(&self.backend, pool => {
+            sqlx::query_scalar(SQL).bind(school.0).bind(key).fetch_optional(pool).await
+        })
+        .map_err(StoreError::query("reading a setting"))
+    }
+
+    /// Sets a per-school setting, replacing any previous value.
+    pub async fn set_setting(
+        &self,
+        school: SchoolId,
+        key: &str,
+        value: &str,
+    ) -> Result<(), StoreError> {
+        validate_name("setting key", key)?;
+        const SQL: &str = "INSERT INTO settings (school_id, key, value, updated_at_us) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (school_id, key) DO UPDATE SET \
+             value = excluded.value, updated_at_us = excluded.updated_at_us";
+        let args = [
+            Arg::I64(school.0),
+            Arg::Str(key),
+            Arg::Str(value),
+            Arg::I64(timestamp_to_us(Timestamp::now())),
+        ];
+        with_pool!(&self.backend, pool => {
+            bind_args!(sqlx::query(SQL), args).execute(pool).await.map(|r| r.rows_affected())
+        })
+        .map_err(|e| unknown_school_or(e, school, "saving a setting"))?;
+        Ok(())
+    }
+}
+
+/// `INSERT ... VALUES ($1, ..., $19), ($20, ...)` for `rows` events.
+fn event_insert_sql(rows: usize) -> String {
+    let mut sql = String::with_capacity(EVENT_INSERT_PREFIX.len() + rows * EVENT_COLUMNS * 6);
+    sql.push_str(EVENT_INSERT_PREFIX);
+    let mut n = 0;
+    for row in 0..rows {
+        if row > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for col in 0..EVENT_COLUMNS {
+            if col > 0 {
+                sql.push_str(", ");
+            }
+            n += 1;
+            sql.push('$');
+            sql.push_str(&n.to_string());
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+/// The bind values of one event, in `EVENT_INSERT_PREFIX` column order.
+fn event_args(e: &ActivityEvent) -> [Arg<'_>; EVENT_COLUMNS] {
+    [
+        Arg::I64(e.school.0),
+        Arg::I64(timestamp_to_us(e.at)),
+        Arg::Str(e.source.as_str()),
+        Arg::Owned(e.client_ip.to_string()),
+        opt_text(&e.user),
+        opt_text(&e.device),
+        opt_text(&e.group),
+        text(&e.host),
+        opt_text(&e.url),
+        opt_text(&e.method),
+        opt_text(&e.qtype),
+        opt_text(&e.category),
+        Arg::Str(e.verdict.as_str()),
+        text(&e.rule),
+        opt_text(&e.reason),
+        opt_text(&e.search_term),
+        Arg::OptI64(e.status.map(i64::from)),
+        // A transfer over 9.2 exabytes cannot happen; saturating beats failing the batch.
+        Arg::OptI64(e.bytes.map(|b| i64::try_from(b).unwrap_or(i64::MAX))),
+        Arg::OptI64(e.duration_us.map(i64::from)),
+    ]
+}
+
+/// Text from the network, with NUL (which PostgreSQL cannot store) replaced.
+fn text(s: &str) -> Arg<'_> {
+    if s.contains('\0') {
+        Arg::Owned(s.replace('\0', "\u{FFFD}"))
+    } else {
+        Arg::Str(s)
+    }
+}
+
+fn opt_text(s: &Option<String>) -> Arg<'_> {
+    match s {
+        Some(s) => text(s),
+        None => Arg::OptStr(None),
+    }
+}
+
+fn audit_args<'a>(
+    school: Option<SchoolId>,
+    at: Timestamp,
+    actor: &'a str,
+    action: &'a str,
+    target: &'a str,
+    detail: &'a str,
+    from_addr: Option<&'a str>,
+) -> [Arg<'a>; 7] {
+    [
+        Arg::OptI64(school.map(|s| s.0)),
+        Arg::I64(timestamp_to_us(at)),
+        Arg::Str(actor),
+        Arg::Str(action),
+        Arg::Str(target),
+        Arg::Str(detail),
+        Arg::OptStr(from_addr),
+    ]
+}
+
+/// The audit detail of a read: enough to answer "who looked at what, and why" later.
+fn describe_read(reader: &Reader, filter: &EventFilter, limit: u32, returned: usize) -> String {
+    let mut detail = format!("purpose={:?}", reader.purpose);
+    if let Some(since) = filter.since {
+        detail.push_str(&format!(" since={since}"));
+    }
+    if let Some(until) = filter.until {
+        detail.push_str(&format!(" until={until}"));
+    }
+    if let Some(user) = &filter.user {
+        detail.push_str(&format!(" user={user:?}"));
+    }
+    if let Some(ip) = filter.client_ip {
+        detail.push_str(&format!(" client_ip={ip}"));
+    }
+    if let Some(verdict) = filter.verdict {
+        detail.push_str(&format!(" verdict={verdict}"));
+    }
+    detail.push_str(&format!(" limit={limit} returned={returned}"));
+    detail
+}
+
+/// Turns a foreign-key failure into "that school does not exist"; other errors keep `context`.
+fn unknown_school_or(e: sqlx::Error, school: SchoolId, context: &'static str) -> StoreError {
+    let is_fk =
+        matches!(&e, sqlx::Error::Database(db) if db.kind() == ErrorKind::ForeignKeyViolation);
+    if is_fk {
+        StoreError::invalid(
+            "school",
+            format!("there is no school with id {school}; create it with ensure_school first"),
+        )
+    } else {
+        StoreError::query(context)(e)
+    }
+}
+
+fn validate_slug(slug: &str) -> Result<(), StoreError> {
+    let ok = !slug.is_empty()
+        && slug.len() <= 64
+        && !slug.starts_with('-')
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::invalid(
+            "school slug",
+            format!(
+                "{slug:?} must be 1 to 64 lowercase letters, digits and dashes, not starting with a dash (e.g. st-marys)"
+            ),
+        ))
+    }
+}
+
+/// Free text that must be present: not empty, not padded, no control characters.
+fn validate_text(field: &'static str, value: &str, max_chars: usize) -> Result<(), StoreError> {
+    if value.trim().is_empty() {
+        return Err(StoreError::invalid(field, "it is empty; give a value"));
+    }
+    if value.chars().count() > max_chars {
+        return Err(StoreError::invalid(
+            field,
+            format!("it is longer than {max_chars} characters; shorten it"),
+        ));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(StoreError::invalid(
+            field,
+            format!("{value:?} contains control characters; remove them"),
+        ));
+    }
+    Ok(())
+}
+
+/// Identifiers such as usernames and group keys: text without surrounding spaces.
+fn validate_name(field: &'static str, value: &str) -> Result<(), StoreError> {
+    validate_text(field, value, 200)?;
+    if value.trim() != value {
+        return Err(StoreError::invalid(
+            field,
+            format!("{value:?} starts or ends with spaces; remove them"),
+        ));
+    }
+    Ok(())
+}
+
+/// Stores the address list comma-separated: IPs and CIDRs never contain commas.
+fn join_addresses(addresses: &[String]) -> Result<String, StoreError> {
+    for a in addresses {
+        if a.trim().is_empty() || a.contains([',', '[', ']', '"']) || a.trim() != a {
+            return Err(StoreError::invalid(
+                "device address",
+                format!("{a:?} is not an address; give one IP address or CIDR range per entry"),
+            ));
+        }
+    }
+    Ok(addresses.join(","))
+}
+
+/// Reads the comma-separated form; also tolerates a JSON-style list typed in by hand.
+fn split_addresses(stored: &str) -> Vec<String> {
+    stored
+        .split(',')
+        .map(|a| a.trim().trim_matches(['[', ']', '"', ' ']))
+        .filter(|a| !a.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Whether retrying a failed event insert can never succeed because of the data itself
+/// (as opposed to the database being busy, down or out of space).
+pub(crate) fn is_data_error(e: &StoreError) -> bool {
+    let StoreError::Query {
+        source: sqlx::Error::Database(db),
+        ..
+    } = e
+    else {
+        return false;
+    };
+    match db.kind() {
+        ErrorKind::UniqueViolation
+        | ErrorKind::ForeignKeyViolation
+        | ErrorKind::NotNullViolation
+        | ErrorKind::CheckViolation => true,
+        _ => {
+            let code = db.code();
+            let code = code.as_deref().unwrap_or("");
+            // PostgreSQL class 22 is "data exception"; SQLite 18 is SQLITE_TOOBIG.
+            (code.len() == 5 && code.starts_with("22")) || code == "18"
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn insert_sql_numbers_every_placeholder() {
+        let sql = event_insert_sql(2);
+        assert!(sql.ends_with("$18, $19), ($20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38)"));
+    }
+
+    #[test]
+    fn addresses_round_trip_and_tolerate_json() {
+        let list = vec!["10.0.0.0/24".to_owned(), "192.168.1.7".to_owned()];
+        let joined = join_addresses(&list).expect("valid addresses");
+        assert_eq!(split_addresses(&joined), list);
+        assert_eq!(
+            split_addresses(r#"["10.0.0.1", "fd00::/8"]"#),
+            vec!["10.0.0.1", "fd00::/8"]
+        );
+        assert_eq!(split_addresses(""), Vec::<String>::new());
+        assert!(join_addresses(&["a,b".to_owned()]).is_err());
+    }
+
+    #[test]
+    fn slugs_are_checked() {
+        assert!(validate_slug("st-marys-2").is_ok());
+        assert!(validate_slug("St Marys").is_err());
+        assert!(validate_slug("").is_err());
+        assert!(validate_slug("-x").is_err());
+    }
+}
