@@ -333,24 +333,22 @@ impl ListIndex {
     /// file is refused rather than misread.
     pub fn open(data: IndexBytes) -> Result<Self, IndexError> {
         let bytes = (*data).as_ref();
-        let size = bytes.len();
-        if size < HEADER_LEN {
-            return Err(IndexError::Truncated(size));
-        }
-        if &bytes[..8] != MAGIC {
-            return Err(IndexError::BadMagic);
-        }
-        let version = read_u32(bytes, 8)?;
-        if version != FORMAT_VERSION {
-            return Err(IndexError::Version(version));
-        }
-        let stored_len = u64::from_le_bytes(bytes[16..24].try_into().unwrap_or_default());
-        if stored_len != size as u64 {
-            return Err(IndexError::Truncated(size));
-        }
+        check_header(bytes.get(..HEADER_LEN).unwrap_or(bytes), bytes.len() as u64)?;
         if crc32fast::hash(&bytes[HEADER_LEN..]) != read_u32(bytes, 12)? {
             return Err(IndexError::Checksum);
         }
+        Self::open_checked(data)
+    }
+
+    /// Opens an index whose checksum the caller has already verified with [`verify_stream`].
+    ///
+    /// The catalog verifies a memory-mapped file by reading it rather than through the map, so
+    /// that verification does not pull the whole file into the process's resident memory while
+    /// the old index is still in use.
+    pub fn open_checked(data: IndexBytes) -> Result<Self, IndexError> {
+        let bytes = (*data).as_ref();
+        let size = bytes.len();
+        check_header(bytes.get(..HEADER_LEN).unwrap_or(bytes), size as u64)?;
         let meta_len = read_u32(bytes, 24)? as usize;
         let meta_end = HEADER_LEN
             .checked_add(meta_len)
@@ -520,6 +518,56 @@ impl ListIndex {
             }));
         }
     }
+}
+
+/// Checks magic, version and recorded length.
+fn check_header(header: &[u8], actual_len: u64) -> Result<(), IndexError> {
+    if header.len() < HEADER_LEN {
+        return Err(IndexError::Truncated(header.len()));
+    }
+    if &header[..8] != MAGIC {
+        return Err(IndexError::BadMagic);
+    }
+    let version = read_u32(header, 8)?;
+    if version != FORMAT_VERSION {
+        return Err(IndexError::Version(version));
+    }
+    let stored_len = u64::from_le_bytes(header[16..24].try_into().unwrap_or_default());
+    if stored_len != actual_len {
+        return Err(IndexError::Truncated(actual_len as usize));
+    }
+    Ok(())
+}
+
+/// Verifies an index file's header and checksum by reading it from start to end.
+///
+/// `len` is the file's length as the file system reports it.
+pub fn verify_stream(mut reader: impl std::io::Read, len: u64) -> Result<(), IndexError> {
+    let mut header = [0u8; HEADER_LEN];
+    reader
+        .read_exact(&mut header)
+        .map_err(|_| IndexError::Truncated(len as usize))?;
+    check_header(&header, len)?;
+    let mut hasher = crc32fast::Hasher::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut seen = HEADER_LEN as u64;
+    loop {
+        let n = reader
+            .read(&mut buf)
+            .map_err(|e| IndexError::Corrupt(format!("reading failed: {e}")))?;
+        if n == 0 {
+            break;
+        }
+        seen += n as u64;
+        hasher.update(&buf[..n]);
+    }
+    if seen != len {
+        return Err(IndexError::Truncated(seen as usize));
+    }
+    if hasher.finalize() != read_u32(&header, 12)? {
+        return Err(IndexError::Checksum);
+    }
+    Ok(())
 }
 
 fn ipv4_text(addr: Ipv4Addr, buf: &mut [u8; 16]) -> &[u8] {

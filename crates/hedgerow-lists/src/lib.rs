@@ -10,7 +10,7 @@ pub mod source;
 pub mod target;
 pub mod taxonomy;
 
-pub use index::{IndexBuilder, IndexBytes, IndexError, ListClass, ListId, ListIndex, ListInfo, Match, MatchKind};
+pub use index::{verify_stream, IndexBuilder, IndexBytes, IndexError, ListClass, ListId, ListIndex, ListInfo, Match, MatchKind};
 pub use name::{Host, NameError, normalize_host};
 pub use source::{Entry, LineError, ListFormat, parse_list};
 pub use target::{Target, TargetError};
