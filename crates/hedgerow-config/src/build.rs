@@ -1,0 +1,937 @@
+//! Turning the file as written into checked settings, collecting every problem on the way.
+//!
+//! Each check names the key path and points at the value it is about. A school with problems is
+//! still checked to the end, so one run reports as much as possible.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
+use std::ops::Range;
+use std::path::PathBuf;
+
+use hedgerow_identity::{Cidr, Device, SchoolDirectory, User, UserKind};
+use hedgerow_lists::{Target, taxonomy};
+use hedgerow_policy::{
+    Action, Closure, GroupKind, GroupSpec, PolicyError, PolicySpec, Sanction, SanctionKind,
+    ScheduleSpec, Selector, SiteOverride, Term, TimeRange, Verdict,
+};
+use jiff::Timestamp;
+use jiff::civil::{Date, DateTime, Time, Weekday};
+use jiff::tz::TimeZone;
+
+use crate::error::{ConfigErrors, Report};
+use crate::raw::*;
+use crate::{Config, ListsConfig, SchoolConfig};
+
+const DEFAULT_TIMEZONE: &str = "Europe/London";
+const DEFAULT_UNKNOWN_GROUP: &str = "unknown";
+const DNS_PORT: u16 = 53;
+
+pub(crate) fn build(text: &str, raw: RawConfig) -> Result<Config, ConfigErrors> {
+    let mut report = Report::new(text);
+
+    let data_dir = raw.data_dir.get_ref().trim().to_string();
+    if data_dir.is_empty() {
+        report.add(
+            "data_dir",
+            raw.data_dir.span(),
+            "is empty; give the directory Hedgerow keeps its data in",
+        );
+    }
+    let data_dir = PathBuf::from(data_dir);
+
+    let mut listeners = BTreeMap::new();
+    for (name, address) in &raw.listeners {
+        match address.get_ref().trim().parse::<SocketAddr>() {
+            Ok(parsed) => {
+                listeners.insert(name.clone(), parsed);
+            }
+            Err(_) => report.add(
+                format!("listeners.{name}"),
+                address.span(),
+                format!(
+                    "{:?} is not an address and port; write e.g. \"127.0.0.1:5300\" or \"[::1]:5300\"",
+                    address.get_ref()
+                ),
+            ),
+        }
+    }
+
+    let mut upstreams = Vec::new();
+    for (at, upstream) in raw.upstreams.iter().enumerate() {
+        let text = upstream.get_ref().trim();
+        let parsed = text.parse::<SocketAddr>().ok().or_else(|| {
+            text.parse::<IpAddr>()
+                .ok()
+                .map(|ip| SocketAddr::new(ip, DNS_PORT))
+        });
+        match parsed {
+            Some(address) => upstreams.push(address),
+            None => report.add(
+                format!("upstreams[{at}]"),
+                upstream.span(),
+                format!(
+                    "{text:?} is not a resolver address; write e.g. \"9.9.9.9:53\" or \"9.9.9.9\""
+                ),
+            ),
+        }
+    }
+
+    let raw_lists = raw.lists.get_ref();
+    let lists = ListsConfig {
+        sources: raw_lists.sources.iter().map(PathBuf::from).collect(),
+        illegal: raw_lists.illegal.iter().map(PathBuf::from).collect(),
+        taxonomy: raw_lists.taxonomy.as_ref().map(PathBuf::from),
+        index: raw_lists
+            .index
+            .as_ref()
+            .map_or_else(|| data_dir.join("lists.hidx"), PathBuf::from),
+    };
+
+    let database_url = match raw.database.as_ref().and_then(|d| d.get_ref().url.as_ref()) {
+        Some(url) if url.get_ref().trim().is_empty() => {
+            report.add(
+                "database.url",
+                url.span(),
+                "is empty; remove it to use SQLite in data_dir, or give a URL",
+            );
+            String::new()
+        }
+        Some(url) => url.get_ref().trim().to_string(),
+        None => format!(
+            "sqlite://{}?mode=rwc",
+            data_dir.join("hedgerow.db").display()
+        ),
+    };
+
+    if raw.school.is_empty() {
+        report.add(
+            "school",
+            0..0,
+            "no school is described; add a [[school]] table",
+        );
+    }
+    let mut schools = Vec::new();
+    let mut slugs: HashMap<String, usize> = HashMap::new();
+    let mut addresses: HashMap<Cidr, (String, usize)> = HashMap::new();
+    for (index, school) in raw.school.iter().enumerate() {
+        let path = format!("school[{index}]");
+        let slug = school.get_ref().slug.get_ref();
+        if let Some(first) = slugs.insert(slug.clone(), index) {
+            report.add(
+                format!("{path}.slug"),
+                school.get_ref().slug.span(),
+                format!("the slug {slug:?} is already used by school[{first}]; give each school its own slug"),
+            );
+        }
+        if let Some(built) =
+            SchoolBuilder::new(&mut report, text, path, &mut addresses).build(school)
+        {
+            schools.push(built);
+        }
+    }
+
+    report.finish()?;
+    Ok(Config {
+        data_dir,
+        lists,
+        listeners,
+        upstreams,
+        database_url,
+        schools,
+    })
+}
+
+struct SchoolBuilder<'r, 't, 'a> {
+    report: &'r mut Report<'t>,
+    text: &'t str,
+    path: String,
+    /// Addresses across every school, with the device path that holds each.
+    addresses: &'a mut HashMap<Cidr, (String, usize)>,
+    errors_before: usize,
+}
+
+impl<'r, 't, 'a> SchoolBuilder<'r, 't, 'a> {
+    fn new(
+        report: &'r mut Report<'t>,
+        text: &'t str,
+        path: String,
+        addresses: &'a mut HashMap<Cidr, (String, usize)>,
+    ) -> Self {
+        let errors_before = report.errors.len();
+        SchoolBuilder {
+            report,
+            text,
+            path,
+            addresses,
+            errors_before,
+        }
+    }
+
+    fn add(&mut self, key: impl std::fmt::Display, span: Range<usize>, message: impl Into<String>) {
+        let path = format!("{}.{key}", self.path);
+        self.report.add(path, span, message);
+    }
+
+    fn line_of(&self, offset: usize) -> usize {
+        crate::error::line_and_column(self.text, offset).0
+    }
+
+    fn build(mut self, school: &Sp<RawSchool>) -> Option<SchoolConfig> {
+        let raw = school.get_ref();
+        let slug = raw.slug.get_ref().clone();
+        if slug.is_empty()
+            || !slug
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            self.add(
+                "slug",
+                raw.slug.span(),
+                format!("{slug:?} is not a usable slug; use lower-case letters, digits and hyphens, e.g. \"oakfield\""),
+            );
+        }
+
+        let time_zone = match &raw.timezone {
+            None => TimeZone::get(DEFAULT_TIMEZONE).ok(),
+            Some(name) => match TimeZone::get(name.get_ref()) {
+                Ok(tz) => Some(tz),
+                Err(_) => {
+                    self.add(
+                        "timezone",
+                        name.span(),
+                        format!(
+                            "{:?} is not a known time zone; use an IANA name such as \"Europe/London\"",
+                            name.get_ref()
+                        ),
+                    );
+                    None
+                }
+            },
+        };
+        let time_zone = time_zone.unwrap_or(TimeZone::UTC);
+
+        let terms = self.terms(raw);
+        let closures = self.closures(raw);
+        let schedules = self.schedules(raw, !terms.is_empty());
+        let schedule_keys: HashSet<&str> = raw.schedules.keys().map(String::as_str).collect();
+        let groups = self.groups(raw, &schedule_keys);
+        let group_keys: HashSet<&str> = raw.groups.keys().map(String::as_str).collect();
+
+        let unknown_group = raw
+            .unknown_group
+            .as_ref()
+            .map_or(DEFAULT_UNKNOWN_GROUP.to_string(), |g| g.get_ref().clone());
+        if !group_keys.contains(unknown_group.as_str()) {
+            let span = raw
+                .unknown_group
+                .as_ref()
+                .map_or(school.span(), |g| g.span());
+            self.add(
+                "unknown_group",
+                span,
+                format!(
+                    "the unknown-client group {unknown_group:?} is not defined; add [school.groups.{unknown_group}] or set unknown_group to a defined group"
+                ),
+            );
+        }
+
+        let devices = self.devices(raw, &group_keys);
+        let users = self.users(raw, &group_keys);
+        let overrides = self.overrides(raw, &group_keys, &time_zone);
+        let sanctions = self.sanctions(raw, &group_keys, &users, &time_zone);
+
+        let policy = PolicySpec {
+            school: slug.clone(),
+            school_name: raw.name.clone(),
+            time_zone,
+            terms,
+            closures,
+            schedules,
+            groups,
+            unknown_group: unknown_group.clone(),
+            overrides,
+            sanctions,
+        };
+        if self.report.errors.len() == self.errors_before {
+            self.strictness(raw, &policy, school.span());
+        }
+        if self.report.errors.len() == self.errors_before {
+            // The checks above should have caught everything the engine refuses; anything left is
+            // still reported rather than surfacing later when the engine is built.
+            for problem in hedgerow_policy::validate(&policy) {
+                self.add("groups", school.span(), problem.to_string());
+            }
+        }
+        let directory = SchoolDirectory {
+            slug,
+            name: raw.name.clone(),
+            unknown_group,
+            users,
+            devices,
+        };
+        (self.report.errors.len() == self.errors_before)
+            .then_some(SchoolConfig { policy, directory })
+    }
+
+    fn terms(&mut self, raw: &RawSchool) -> Vec<Term> {
+        let mut terms = Vec::new();
+        for (at, term) in raw.terms.iter().enumerate() {
+            let term = term.get_ref();
+            let start = self.date(format!("terms[{at}].start"), &term.start);
+            let end = self.date(format!("terms[{at}].end"), &term.end);
+            if let (Some(start), Some(end)) = (start, end) {
+                if end < start {
+                    self.add(
+                        format!("terms[{at}].end"),
+                        term.end.span(),
+                        format!(
+                            "term {:?} ends ({end}) before it starts ({start}); check the dates",
+                            term.name
+                        ),
+                    );
+                }
+                terms.push(Term {
+                    name: term.name.clone(),
+                    start,
+                    end,
+                });
+            }
+        }
+        terms
+    }
+
+    fn closures(&mut self, raw: &RawSchool) -> Vec<Closure> {
+        let mut closures = Vec::new();
+        for (at, closure) in raw.closures.iter().enumerate() {
+            let span = closure.span();
+            let closure = closure.get_ref();
+            let (start, end) = match (&closure.date, &closure.start, &closure.end) {
+                (Some(date), None, None) => {
+                    let day = self.date(format!("closures[{at}].date"), date);
+                    (day, day)
+                }
+                (None, Some(start), Some(end)) => (
+                    self.date(format!("closures[{at}].start"), start),
+                    self.date(format!("closures[{at}].end"), end),
+                ),
+                _ => {
+                    self.add(
+                        format!("closures[{at}]"),
+                        span,
+                        "give either `date` for one day, or both `start` and `end` for several days",
+                    );
+                    continue;
+                }
+            };
+            let (Some(start), Some(end)) = (start, end) else {
+                continue;
+            };
+            if end < start {
+                let end_span = closure.end.as_ref().map_or(span.clone(), |e| e.span());
+                self.add(
+                    format!("closures[{at}].end"),
+                    end_span,
+                    format!("the closure ends ({end}) before it starts ({start}); check the dates"),
+                );
+            }
+            closures.push(Closure {
+                start,
+                end,
+                reason: closure.reason.clone(),
+            });
+        }
+        closures
+    }
+
+    fn schedules(&mut self, raw: &RawSchool, have_terms: bool) -> Vec<ScheduleSpec> {
+        let mut schedules = Vec::new();
+        for (key, schedule) in &raw.schedules {
+            let spec = schedule.get_ref();
+            let mut weekdays = Vec::new();
+            for (at, day) in spec.days.iter().enumerate() {
+                match weekday(day.get_ref()) {
+                    Some(d) => weekdays.push(d),
+                    None => self.add(
+                        format!("schedules.{key}.days[{at}]"),
+                        day.span(),
+                        format!(
+                            "{:?} is not a day of the week; write e.g. \"mon\" or \"monday\"",
+                            day.get_ref()
+                        ),
+                    ),
+                }
+            }
+            let mut times = Vec::new();
+            for (at, range) in spec.times.iter().enumerate() {
+                match time_range(range.get_ref()) {
+                    Ok(r) => times.push(r),
+                    Err(message) => self.add(
+                        format!("schedules.{key}.times[{at}]"),
+                        range.span(),
+                        message,
+                    ),
+                }
+            }
+            if spec.school_days && !have_terms {
+                self.add(
+                    format!("schedules.{key}.school_days"),
+                    schedule.span(),
+                    "school_days needs term dates, but this school lists no terms; add `terms` or remove school_days",
+                );
+            }
+            schedules.push(ScheduleSpec {
+                key: key.clone(),
+                weekdays,
+                school_days: spec.school_days,
+                times,
+            });
+        }
+        schedules
+    }
+
+    fn groups(&mut self, raw: &RawSchool, schedules: &HashSet<&str>) -> Vec<GroupSpec> {
+        let mut groups = Vec::new();
+        for (key, group) in &raw.groups {
+            let spec = group.get_ref();
+            let default = self.action(format!("groups.{key}.default"), &spec.default, schedules);
+            let mut actions = Vec::new();
+            for (selector_text, action_value) in &spec.actions {
+                let path = format!("groups.{key}.actions.{}", quote_key(selector_text));
+                let selector = Selector::parse(selector_text);
+                match &selector {
+                    Selector::List(name) if name.is_empty() => {
+                        self.add(
+                            &path,
+                            action_value.span(),
+                            "`list:` needs a list name, e.g. \"list:games\"",
+                        );
+                        continue;
+                    }
+                    Selector::Category(category) if taxonomy::category(category).is_none() => {
+                        self.add(
+                            &path,
+                            action_value.span(),
+                            format!(
+                                "{category:?} is not a Hedgerow category; use a category key such as \"gambling\" (see `hedgerow lists categories`) or \"list:NAME\" for one source list"
+                            ),
+                        );
+                        continue;
+                    }
+                    _ => {}
+                }
+                let Some(action) = self.action(&path, action_value, schedules) else {
+                    continue;
+                };
+                if selector.is_illegal_category() && action != Action::Block {
+                    self.add(
+                        &path,
+                        action_value.span(),
+                        format!(
+                            "{selector_text:?} is illegal content, which is always blocked and cannot be allowed; remove this line"
+                        ),
+                    );
+                    continue;
+                }
+                actions.push((selector, action));
+            }
+            groups.push(GroupSpec {
+                key: key.clone(),
+                name: spec.name.clone().unwrap_or_else(|| key.clone()),
+                kind: match spec.kind {
+                    RawGroupKind::Pupil => GroupKind::Pupil,
+                    RawGroupKind::Staff => GroupKind::Staff,
+                    RawGroupKind::Visitor => GroupKind::Visitor,
+                    RawGroupKind::Unidentified => GroupKind::Unidentified,
+                },
+                actions,
+                default: default.unwrap_or(Action::Block),
+            });
+        }
+        groups
+    }
+
+    fn action(
+        &mut self,
+        path: impl std::fmt::Display,
+        value: &Sp<toml::Value>,
+        schedules: &HashSet<&str>,
+    ) -> Option<Action> {
+        const EXPECTED: &str = "write \"allow\", \"block\", { allow-during = [\"lunch\"] } or { allow-for = [\"username\"] }";
+        let parsed = match value.get_ref() {
+            toml::Value::String(word) => match word.as_str() {
+                "allow" => Ok(Action::Allow),
+                "block" => Ok(Action::Block),
+                other => Err(format!("{other:?} is not an action; {EXPECTED}")),
+            },
+            toml::Value::Table(table) if table.len() == 1 => {
+                let (kind, names) = table
+                    .iter()
+                    .next()
+                    .map(|(k, v)| (k.as_str(), v))
+                    .unwrap_or(("", value.get_ref()));
+                let names: Option<Vec<String>> = names
+                    .as_array()
+                    .map(|items| {
+                        items
+                            .iter()
+                            .map(|i| i.as_str().map(str::to_string))
+                            .collect::<Option<Vec<_>>>()
+                    })
+                    .unwrap_or(None);
+                match (kind, names) {
+                    (_, Some(names)) if names.is_empty() => Err(format!(
+                        "{kind} needs at least one name; use \"block\" to block outright"
+                    )),
+                    ("allow-during", Some(names)) => {
+                        match names.iter().find(|n| !schedules.contains(n.as_str())) {
+                            Some(missing) => Err(format!(
+                                "the schedule {missing:?} is not defined; add it under [school.schedules] or use a defined schedule"
+                            )),
+                            None => Ok(Action::AllowDuring(names)),
+                        }
+                    }
+                    ("allow-for", Some(names)) => Ok(Action::AllowFor(names)),
+                    _ => Err(format!("this table is not an action; {EXPECTED}")),
+                }
+            }
+            _ => Err(format!("this is not an action; {EXPECTED}")),
+        };
+        match parsed {
+            Ok(action) => Some(action),
+            Err(message) => {
+                self.add(path, value.span(), message);
+                None
+            }
+        }
+    }
+
+    fn devices(&mut self, raw: &RawSchool, groups: &HashSet<&str>) -> Vec<Device> {
+        let mut devices = Vec::new();
+        let mut names: HashMap<&str, usize> = HashMap::new();
+        for (at, device) in raw.devices.iter().enumerate() {
+            let spec = device.get_ref();
+            let name = spec.name.get_ref();
+            if let Some(first) = names.insert(name, at) {
+                self.add(
+                    format!("devices[{at}].name"),
+                    spec.name.span(),
+                    format!("{name:?} is already the name of devices[{first}]; give each device its own name"),
+                );
+            }
+            if let Some(group) = &spec.group {
+                self.check_group(format!("devices[{at}].group"), group, groups);
+            }
+            if spec.addresses.is_empty() {
+                self.add(
+                    format!("devices[{at}].addresses"),
+                    device.span(),
+                    "a device needs at least one address or network, e.g. addresses = [\"10.20.0.0/24\"]",
+                );
+            }
+            let mut cidrs = Vec::new();
+            for (index, address) in spec.addresses.iter().enumerate() {
+                let path = format!("devices[{at}].addresses[{index}]");
+                match address.get_ref().parse::<Cidr>() {
+                    Ok(cidr) => {
+                        let full_path = format!("{}.{path}", self.path);
+                        let line = self.line_of(address.span().start);
+                        if let Some((other, other_line)) = self.addresses.get(&cidr).cloned() {
+                            self.add(
+                                &path,
+                                address.span(),
+                                format!(
+                                    "{cidr} is already given to {other} (line {other_line}); an address or network may belong to one device only"
+                                ),
+                            );
+                        } else {
+                            self.addresses.insert(cidr, (full_path, line));
+                        }
+                        cidrs.push(cidr);
+                    }
+                    Err(error) => self.add(&path, address.span(), error.to_string()),
+                }
+            }
+            devices.push(Device {
+                name: name.clone(),
+                kind: spec.kind.clone(),
+                group: spec.group.as_ref().map(|g| g.get_ref().clone()),
+                addresses: cidrs,
+                requires_login: spec.requires_login,
+            });
+        }
+        devices
+    }
+
+    fn users(&mut self, raw: &RawSchool, groups: &HashSet<&str>) -> Vec<User> {
+        let mut users = Vec::new();
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        for (at, user) in raw.users.iter().enumerate() {
+            let spec = user.get_ref();
+            let username = spec.username.get_ref().trim();
+            if username.is_empty() {
+                self.add(
+                    format!("users[{at}].username"),
+                    spec.username.span(),
+                    "is empty; give the sign-in name",
+                );
+            }
+            if let Some(first) = seen.insert(username.to_ascii_lowercase(), at) {
+                self.add(
+                    format!("users[{at}].username"),
+                    spec.username.span(),
+                    format!("{username:?} is already used by users[{first}] (usernames ignore case); remove or rename one"),
+                );
+            }
+            self.check_group(format!("users[{at}].group"), &spec.group, groups);
+            users.push(User {
+                username: username.to_string(),
+                display_name: spec.name.clone(),
+                kind: match spec.kind {
+                    RawUserKind::Pupil => UserKind::Pupil,
+                    RawUserKind::Staff => UserKind::Staff,
+                    RawUserKind::Visitor => UserKind::Visitor,
+                },
+                group: spec.group.get_ref().clone(),
+            });
+        }
+        users
+    }
+
+    fn overrides(
+        &mut self,
+        raw: &RawSchool,
+        groups: &HashSet<&str>,
+        tz: &TimeZone,
+    ) -> Vec<SiteOverride> {
+        let mut overrides = Vec::new();
+        let mut ids: HashMap<&str, usize> = HashMap::new();
+        for (at, entry) in raw.overrides.iter().enumerate() {
+            let spec = entry.get_ref();
+            self.check_id(
+                format!("overrides[{at}].id"),
+                &spec.id,
+                &mut ids,
+                "overrides",
+            );
+            if let Some(names) = &spec.groups {
+                for (index, group) in names.iter().enumerate() {
+                    self.check_group(format!("overrides[{at}].groups[{index}]"), group, groups);
+                }
+            }
+            let until = spec
+                .until
+                .as_ref()
+                .and_then(|u| self.instant(format!("overrides[{at}].until"), u, tz));
+            let target = match Target::parse(spec.site.get_ref()) {
+                Ok(target) => target,
+                Err(error) => {
+                    self.add(
+                        format!("overrides[{at}].site"),
+                        spec.site.span(),
+                        format!(
+                            "{:?} is not a site: {error}; write e.g. \"www.bbc.co.uk/bitesize\"",
+                            spec.site.get_ref()
+                        ),
+                    );
+                    continue;
+                }
+            };
+            overrides.push(SiteOverride {
+                id: spec.id.get_ref().clone(),
+                host: target.host,
+                path: target.path.filter(|p| p != "/"),
+                verdict: match spec.action {
+                    RawVerdict::Allow => Verdict::Allow,
+                    RawVerdict::Block => Verdict::Block,
+                },
+                groups: spec
+                    .groups
+                    .as_ref()
+                    .map(|names| names.iter().map(|g| g.get_ref().clone()).collect()),
+                until,
+                by: spec.by.clone(),
+                reason: spec.reason.clone(),
+            });
+        }
+        overrides
+    }
+
+    fn sanctions(
+        &mut self,
+        raw: &RawSchool,
+        groups: &HashSet<&str>,
+        users: &[User],
+        tz: &TimeZone,
+    ) -> Vec<Sanction> {
+        let mut sanctions = Vec::new();
+        let mut ids: HashMap<&str, usize> = HashMap::new();
+        for (at, entry) in raw.sanctions.iter().enumerate() {
+            let spec = entry.get_ref();
+            self.check_id(
+                format!("sanctions[{at}].id"),
+                &spec.id,
+                &mut ids,
+                "sanctions",
+            );
+            let username = spec.user.get_ref();
+            if !users
+                .iter()
+                .any(|u| u.username.eq_ignore_ascii_case(username))
+            {
+                self.add(
+                    format!("sanctions[{at}].user"),
+                    spec.user.span(),
+                    format!("there is no user {username:?} in this school; check the username against [[school.users]]"),
+                );
+            }
+            let kind = match (spec.no_internet, &spec.filter_as) {
+                (true, None) => SanctionKind::NoInternet,
+                (false, Some(group)) => {
+                    self.check_group(format!("sanctions[{at}].filter_as"), group, groups);
+                    SanctionKind::Restricted {
+                        group: group.get_ref().clone(),
+                    }
+                }
+                (true, Some(group)) => {
+                    self.add(
+                        format!("sanctions[{at}].filter_as"),
+                        group.span(),
+                        "give exactly one of `no_internet = true` or `filter_as = \"GROUP\"`, not both",
+                    );
+                    continue;
+                }
+                (false, None) => {
+                    self.add(
+                        format!("sanctions[{at}]"),
+                        entry.span(),
+                        "give exactly one of `no_internet = true` or `filter_as = \"GROUP\"`",
+                    );
+                    continue;
+                }
+            };
+            let Some(until) = self.instant(format!("sanctions[{at}].until"), &spec.until, tz)
+            else {
+                continue;
+            };
+            sanctions.push(Sanction {
+                id: spec.id.get_ref().clone(),
+                username: username.clone(),
+                kind,
+                until,
+                by: spec.by.clone(),
+                reason: spec.reason.clone(),
+            });
+        }
+        sanctions
+    }
+
+    fn strictness(&mut self, raw: &RawSchool, policy: &PolicySpec, school_span: Range<usize>) {
+        let Some(unknown) = raw.groups.get(&policy.unknown_group) else {
+            return;
+        };
+        for problem in hedgerow_policy::strictness_problems(policy) {
+            let PolicyError::UnknownNotStrict { subject, .. } = &problem else {
+                continue;
+            };
+            let group_path = format!("groups.{}", policy.unknown_group);
+            let (path, span) = if subject == "default" {
+                (
+                    format!("{group_path}.default"),
+                    unknown.get_ref().default.span(),
+                )
+            } else if let Some(value) = unknown.get_ref().actions.get(subject) {
+                (
+                    format!("{group_path}.actions.{}", quote_key(subject)),
+                    value.span(),
+                )
+            } else {
+                let span = if unknown.span().is_empty() {
+                    school_span.clone()
+                } else {
+                    unknown.span()
+                };
+                (group_path, span)
+            };
+            self.add(path, span, problem.to_string());
+        }
+    }
+
+    fn check_group(&mut self, path: String, group: &Sp<String>, groups: &HashSet<&str>) {
+        if !groups.contains(group.get_ref().as_str()) {
+            let mut known: Vec<&str> = groups.iter().copied().collect();
+            known.sort_unstable();
+            self.add(
+                path,
+                group.span(),
+                format!(
+                    "the group {:?} is not defined; use one of: {}",
+                    group.get_ref(),
+                    known.join(", ")
+                ),
+            );
+        }
+    }
+
+    fn check_id<'s>(
+        &mut self,
+        path: String,
+        id: &'s Sp<String>,
+        ids: &mut HashMap<&'s str, usize>,
+        table: &str,
+    ) {
+        let text = id.get_ref().as_str();
+        if text.trim().is_empty() {
+            self.add(
+                path,
+                id.span(),
+                "is empty; give a short key such as \"y5-science-2026-03\"",
+            );
+        } else if let Some(first) = ids.insert(text, ids.len()) {
+            self.add(
+                path,
+                id.span(),
+                format!("{text:?} is already the id of {table}[{first}]; ids must be unique"),
+            );
+        }
+    }
+
+    fn date(&mut self, path: impl std::fmt::Display, value: &Sp<toml::Value>) -> Option<Date> {
+        let text = match value.get_ref() {
+            toml::Value::Datetime(dt) => dt.to_string(),
+            toml::Value::String(s) => s.clone(),
+            _ => String::new(),
+        };
+        match text.parse::<Date>() {
+            Ok(date) if !text.contains(['T', ' ']) => Some(date),
+            _ => {
+                self.add(
+                    path,
+                    value.span(),
+                    "is not a date; write it like 2025-09-03",
+                );
+                None
+            }
+        }
+    }
+
+    /// An instant: with an offset (`2026-03-12T15:30:00Z`) as written, without one in the
+    /// school's time zone.
+    fn instant(
+        &mut self,
+        path: impl std::fmt::Display,
+        value: &Sp<toml::Value>,
+        tz: &TimeZone,
+    ) -> Option<Timestamp> {
+        let text = match value.get_ref() {
+            toml::Value::Datetime(dt) => dt.to_string(),
+            toml::Value::String(s) => s.clone(),
+            _ => String::new(),
+        };
+        if let Ok(at) = text.parse::<Timestamp>() {
+            return Some(at);
+        }
+        if let Ok(local) = text.parse::<DateTime>()
+            && text.contains(['T', ' '])
+            && let Ok(zoned) = tz.to_zoned_datetime(local)
+        {
+            return Some(zoned.timestamp());
+        }
+        let message = if text.parse::<Date>().is_ok() {
+            "needs a time as well as a date, e.g. 2026-03-12T15:30 (school time) or 2026-03-12T15:30:00Z"
+        } else {
+            "is not a date and time; write e.g. 2026-03-12T15:30 (school time) or 2026-03-12T15:30:00Z"
+        };
+        self.add(path, value.span(), message);
+        None
+    }
+}
+
+fn weekday(text: &str) -> Option<Weekday> {
+    let lower = text.trim().to_ascii_lowercase();
+    let days = [
+        ("mon", "monday", Weekday::Monday),
+        ("tue", "tuesday", Weekday::Tuesday),
+        ("wed", "wednesday", Weekday::Wednesday),
+        ("thu", "thursday", Weekday::Thursday),
+        ("fri", "friday", Weekday::Friday),
+        ("sat", "saturday", Weekday::Saturday),
+        ("sun", "sunday", Weekday::Sunday),
+    ];
+    days.iter()
+        .find(|(short, long, _)| lower == *short || lower == *long)
+        .map(|(_, _, day)| *day)
+}
+
+/// Reads "12:00-13:00"; "24:00" ends a range at midnight.
+fn time_range(text: &str) -> Result<TimeRange, String> {
+    let bad =
+        || format!("{text:?} is not a time range; write e.g. \"12:00-13:00\" (24-hour clock)");
+    let (start, end) = text.split_once('-').ok_or_else(bad)?;
+    let parse = |t: &str| -> Option<Time> {
+        let t = t.trim();
+        if t == "24:00" {
+            return Some(Time::MAX);
+        }
+        let (hour, minute) = t.split_once(':')?;
+        if hour.len() > 2 || minute.len() != 2 {
+            return None;
+        }
+        Time::new(hour.parse().ok()?, minute.parse().ok()?, 0, 0).ok()
+    };
+    let (Some(start), Some(end)) = (parse(start), parse(end)) else {
+        return Err(bad());
+    };
+    if start == Time::MAX || end <= start {
+        return Err(format!(
+            "{text:?} ends before it starts; write the earlier time first, e.g. \"12:00-13:00\""
+        ));
+    }
+    Ok(TimeRange { start, end })
+}
+
+/// Writes a key as it would appear in a key path: quoted when it is not a bare TOML key.
+fn quote_key(key: &str) -> String {
+    if !key.is_empty()
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        key.to_string()
+    } else {
+        format!("{key:?}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_ranges() {
+        let r = time_range("12:00-13:00").unwrap();
+        assert_eq!(
+            (r.start, r.end),
+            (Time::constant(12, 0, 0, 0), Time::constant(13, 0, 0, 0))
+        );
+        assert_eq!(time_range(" 8:30 - 24:00").unwrap().end, Time::MAX);
+        assert!(
+            time_range("13:00-12:00")
+                .unwrap_err()
+                .contains("ends before it starts")
+        );
+        assert!(
+            time_range("noon-1pm")
+                .unwrap_err()
+                .contains("not a time range")
+        );
+        assert!(time_range("12:00").is_err());
+        assert!(time_range("25:00-26:00").is_err());
+    }
+
+    #[test]
+    fn weekdays_accept_short_and_long_names() {
+        assert_eq!(weekday("Mon"), Some(Weekday::Monday));
+        assert_eq!(weekday("sunday"), Some(Weekday::Sunday));
+        assert_eq!(weekday("funday"), None);
+    }
+}

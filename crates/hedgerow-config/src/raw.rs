@@ -1,0 +1,175 @@
+//! The configuration file exactly as written, before any meaning is checked.
+//!
+//! Every table refuses unknown keys, so a misspelt key is an error rather than a setting that
+//! silently does nothing. Values whose meaning needs checking keep their position in the file
+//! (`Spanned`) so that errors can point at them.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+pub(crate) type Sp<T> = Spanned<T>;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawConfig {
+    pub data_dir: Sp<String>,
+    #[serde(default)]
+    pub upstreams: Vec<Sp<String>>,
+    pub lists: Sp<RawLists>,
+    #[serde(default)]
+    pub listeners: BTreeMap<String, Sp<String>>,
+    pub database: Option<Sp<RawDatabase>>,
+    #[serde(default)]
+    pub school: Vec<Sp<RawSchool>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawLists {
+    #[serde(default)]
+    pub sources: Vec<String>,
+    #[serde(default)]
+    pub illegal: Vec<String>,
+    pub taxonomy: Option<String>,
+    pub index: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDatabase {
+    pub url: Option<Sp<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSchool {
+    pub slug: Sp<String>,
+    pub name: String,
+    pub timezone: Option<Sp<String>>,
+    pub unknown_group: Option<Sp<String>>,
+    #[serde(default)]
+    pub terms: Vec<Sp<RawTerm>>,
+    #[serde(default)]
+    pub closures: Vec<Sp<RawClosure>>,
+    #[serde(default)]
+    pub schedules: BTreeMap<String, Sp<RawSchedule>>,
+    #[serde(default)]
+    pub groups: BTreeMap<String, Sp<RawGroup>>,
+    #[serde(default)]
+    pub devices: Vec<Sp<RawDevice>>,
+    #[serde(default)]
+    pub users: Vec<Sp<RawUser>>,
+    #[serde(default)]
+    pub overrides: Vec<Sp<RawOverride>>,
+    #[serde(default)]
+    pub sanctions: Vec<Sp<RawSanction>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTerm {
+    pub name: String,
+    pub start: Sp<toml::Value>,
+    pub end: Sp<toml::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawClosure {
+    pub date: Option<Sp<toml::Value>>,
+    pub start: Option<Sp<toml::Value>>,
+    pub end: Option<Sp<toml::Value>>,
+    pub reason: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSchedule {
+    #[serde(default)]
+    pub days: Vec<Sp<String>>,
+    #[serde(default)]
+    pub school_days: bool,
+    #[serde(default)]
+    pub times: Vec<Sp<String>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum RawGroupKind {
+    Pupil,
+    Staff,
+    Visitor,
+    Unidentified,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawGroup {
+    pub name: Option<String>,
+    pub kind: RawGroupKind,
+    pub default: Sp<toml::Value>,
+    #[serde(default)]
+    pub actions: BTreeMap<String, Sp<toml::Value>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum RawUserKind {
+    Pupil,
+    Staff,
+    Visitor,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDevice {
+    pub name: Sp<String>,
+    pub kind: String,
+    pub group: Option<Sp<String>>,
+    pub addresses: Vec<Sp<String>>,
+    #[serde(default)]
+    pub requires_login: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawUser {
+    pub username: Sp<String>,
+    pub name: String,
+    pub kind: RawUserKind,
+    pub group: Sp<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum RawVerdict {
+    Allow,
+    Block,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawOverride {
+    pub id: Sp<String>,
+    pub site: Sp<String>,
+    pub action: RawVerdict,
+    pub groups: Option<Vec<Sp<String>>>,
+    pub until: Option<Sp<toml::Value>>,
+    pub by: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSanction {
+    pub id: Sp<String>,
+    pub user: Sp<String>,
+    #[serde(default)]
+    pub no_internet: bool,
+    pub filter_as: Option<Sp<String>>,
+    pub until: Sp<toml::Value>,
+    pub by: String,
+    pub reason: String,
+}

@@ -1,0 +1,528 @@
+//! The documented example loads and builds working inputs; malformed files are refused with the
+//! right key path and line.
+
+use std::sync::Arc;
+
+use hedgerow_config::{Config, ConfigError};
+use hedgerow_lists::{Entry, IndexBuilder, ListClass, ListIndex, Target, normalize_host};
+use hedgerow_policy::{Engine, Request};
+
+/// The ```toml block of docs/configuration.md that follows "## Complete example".
+fn documented_example() -> String {
+    let doc = include_str!("../../../docs/configuration.md");
+    let after = &doc[doc.find("## Complete example").expect("example heading")..];
+    let start = after.find("```toml\n").expect("toml block") + "```toml\n".len();
+    let end = after[start..].find("\n```").expect("end of block");
+    after[start..start + end].to_string()
+}
+
+#[test]
+fn the_documented_example_loads_and_decides() {
+    let config = Config::parse(&documented_example()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(config.upstreams.len(), 2);
+    assert_eq!(config.upstreams[1].port(), 53);
+    assert_eq!(config.listeners["dns"].port(), 5300);
+    assert_eq!(
+        config.lists.index.to_str(),
+        Some("/var/lib/hedgerow/lists.hidx")
+    );
+    let spec = config.policy_spec("oakfield").unwrap();
+    assert_eq!(spec.groups.len(), 5);
+    assert_eq!(spec.closures.len(), 3);
+
+    let directory = config.directory().unwrap();
+    let who = directory.resolve(None, "10.20.2.44".parse().unwrap(), None);
+    assert_eq!(who.group, "ks2");
+    assert_eq!(who.how.to_string(), "device ks2-laptops (10.20.2.44)");
+
+    let mut builder = IndexBuilder::new();
+    let games = builder
+        .add_list("games", "online-games", ListClass::Category)
+        .unwrap();
+    builder
+        .add(
+            games,
+            &Entry::Domain(normalize_host("games.example").unwrap()),
+        )
+        .unwrap();
+    let coolmath = builder
+        .add_list("coolmath", "online-games", ListClass::Category)
+        .unwrap();
+    builder
+        .add(
+            coolmath,
+            &Entry::Domain(normalize_host("coolmath.example").unwrap()),
+        )
+        .unwrap();
+    let index = Arc::new(ListIndex::from_vec(builder.build().unwrap()).unwrap());
+    let engine = Engine::new(spec.clone(), index).unwrap();
+    let target = Target::parse("games.example").unwrap();
+    let decide = |at: &str| {
+        engine
+            .decide(&Request {
+                group: who.group,
+                user: None,
+                device: Some("ks2-laptops"),
+                target: &target,
+                at: at.parse().unwrap(),
+            })
+            .is_allowed()
+    };
+    assert!(decide("2026-03-23T12:15:00Z"), "Monday lunchtime");
+    assert!(!decide("2026-03-23T10:15:00Z"), "Monday lessons");
+    assert!(!decide("2026-05-04T12:15:00Z"), "bank holiday");
+
+    // The override's local "until" is read in school time (GMT in March).
+    assert_eq!(
+        spec.overrides[0].until,
+        Some("2026-03-12T15:30:00Z".parse().unwrap())
+    );
+}
+
+const BASE: &str = r#"data_dir = "/var/lib/hedgerow"
+[lists]
+sources = []
+
+[[school]]
+slug = "oakfield"
+name = "Oakfield"
+terms = [{ name = "Spring", start = 2026-01-05, end = 2026-03-27 }]
+
+[school.schedules]
+lunch = { school_days = true, times = ["12:00-13:00"] }
+
+[school.groups.ks2]
+kind = "pupil"
+default = "allow"
+
+[school.groups.ks2.actions]
+gambling = "block"
+
+[school.groups.unknown]
+kind = "unidentified"
+default = "block"
+"#;
+
+fn errors(text: &str) -> Vec<ConfigError> {
+    match Config::parse(text) {
+        Ok(_) => panic!("expected errors for:\n{text}"),
+        Err(errors) => errors.0,
+    }
+}
+
+/// 1-based number of the first line containing `needle`.
+fn line_of(text: &str, needle: &str) -> usize {
+    text.lines()
+        .position(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("{needle:?} not in text"))
+        + 1
+}
+
+/// Asserts some error has this path, is on the line holding `needle`, and says `says`.
+fn assert_error(text: &str, path: &str, needle: &str, says: &str) {
+    let errors = errors(text);
+    let line = line_of(text, needle);
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.path == path && e.line == line && e.message.contains(says)),
+        "wanted {path} on line {line} saying {says:?}; got:\n{}",
+        errors
+            .iter()
+            .map(|e| format!("  {e}\n"))
+            .collect::<String>()
+    );
+}
+
+fn with(replace: &str, by: &str) -> String {
+    assert!(BASE.contains(replace), "{replace:?}");
+    BASE.replacen(replace, by, 1)
+}
+
+#[test]
+fn the_base_is_valid() {
+    let config = Config::parse(BASE).unwrap();
+    assert_eq!(
+        config.schools[0].policy.time_zone.iana_name(),
+        Some("Europe/London")
+    );
+    assert!(
+        config
+            .database_url
+            .starts_with("sqlite:///var/lib/hedgerow/hedgerow.db")
+    );
+}
+
+#[test]
+fn syntax_errors_name_the_line() {
+    let text = with("gambling = \"block\"", "gambling = \"block");
+    let errors = errors(&text);
+    assert_eq!(errors.len(), 1);
+    assert_eq!(
+        errors[0].line,
+        line_of(&text, "gambling = "),
+        "{}",
+        errors[0]
+    );
+}
+
+#[test]
+fn unknown_keys_are_refused_with_their_path() {
+    let text = with(
+        "name = \"Oakfield\"",
+        "name = \"Oakfield\"\ncolour = \"green\"",
+    );
+    assert_error(
+        &text,
+        "school[0].colour",
+        "colour",
+        "unknown field `colour`",
+    );
+    let text = with("data_dir", "data_dri");
+    assert_error(&text, "data_dri", "data_dri", "unknown field");
+    let text = with("kind = \"pupil\"", "kind = \"pupil\"\ndefualt = \"allow\"");
+    assert_error(
+        &text,
+        "school[0].groups.ks2.defualt",
+        "defualt",
+        "unknown field",
+    );
+}
+
+#[test]
+fn wrong_kinds_of_value_are_refused() {
+    let text = with("kind = \"pupil\"", "kind = \"pupils\"");
+    assert_error(
+        &text,
+        "school[0].groups.ks2.kind",
+        "pupils",
+        "unknown variant",
+    );
+}
+
+#[test]
+fn bad_actions_and_categories() {
+    let text = with("gambling = \"block\"", "gambling = \"alow\"");
+    assert_error(
+        &text,
+        "school[0].groups.ks2.actions.gambling",
+        "alow",
+        "is not an action",
+    );
+    let text = with("gambling = \"block\"", "gaming = \"block\"");
+    assert_error(
+        &text,
+        "school[0].groups.ks2.actions.gaming",
+        "gaming",
+        "not a Hedgerow category",
+    );
+    let text = with(
+        "gambling = \"block\"",
+        "online-games = { allow-during = [\"break\"] }",
+    );
+    assert_error(
+        &text,
+        "school[0].groups.ks2.actions.online-games",
+        "online-games",
+        "schedule \"break\" is not defined",
+    );
+    let text = with(
+        "gambling = \"block\"",
+        "online-games = { allow-sometimes = [\"lunch\"] }",
+    );
+    assert_error(
+        &text,
+        "school[0].groups.ks2.actions.online-games",
+        "online-games",
+        "not an action",
+    );
+}
+
+#[test]
+fn allowing_illegal_content_is_refused() {
+    for action in [
+        "\"allow\"",
+        "{ allow-for = [\"head\"] }",
+        "{ allow-during = [\"lunch\"] }",
+    ] {
+        let text = with(
+            "gambling = \"block\"",
+            &format!("gambling = \"block\"\nillegal-child-abuse = {action}"),
+        );
+        assert_error(
+            &text,
+            "school[0].groups.ks2.actions.illegal-child-abuse",
+            "illegal-child-abuse",
+            "always blocked",
+        );
+    }
+    // Blocking illegal content explicitly is redundant but harmless.
+    let text = with(
+        "gambling = \"block\"",
+        "gambling = \"block\"\nillegal-terrorism = \"block\"",
+    );
+    assert!(Config::parse(&text).is_ok());
+}
+
+#[test]
+fn the_unknown_group_must_be_strict_enough() {
+    let text = format!("{BASE}\n[school.groups.unknown.actions]\ngambling = \"allow\"\n");
+    assert_error(
+        &text,
+        "school[0].groups.unknown.actions.gambling",
+        "gambling = \"allow\"",
+        "at least as strictly as every pupil group",
+    );
+    let text = with(
+        "kind = \"unidentified\"\ndefault = \"block\"",
+        "kind = \"unidentified\"\ndefault = \"allow\"",
+    );
+    assert_error(
+        &text,
+        "school[0].groups.unknown",
+        "[school.groups.unknown]",
+        "set \"gambling\" = \"block\"",
+    );
+    let text = with("[school.groups.unknown]", "[school.groups.strangers]");
+    assert_error(
+        &text,
+        "school[0].unknown_group",
+        "[[school]]",
+        "\"unknown\" is not defined",
+    );
+}
+
+#[test]
+fn bad_times_dates_and_zones() {
+    let text = with("\"12:00-13:00\"", "\"13:00-12:00\"");
+    assert_error(
+        &text,
+        "school[0].schedules.lunch.times[0]",
+        "13:00-12:00",
+        "ends before it starts",
+    );
+    let text = with("\"12:00-13:00\"", "\"noon-1pm\"");
+    assert_error(
+        &text,
+        "school[0].schedules.lunch.times[0]",
+        "noon",
+        "not a time range",
+    );
+    let text = with("end = 2026-03-27", "end = 2025-03-27");
+    assert_error(
+        &text,
+        "school[0].terms[0].end",
+        "2025-03-27",
+        "ends (2025-03-27) before it starts",
+    );
+    let text = with("start = 2026-01-05", "start = \"5th January\"");
+    assert_error(
+        &text,
+        "school[0].terms[0].start",
+        "5th January",
+        "is not a date",
+    );
+    let text = with(
+        "name = \"Oakfield\"",
+        "name = \"Oakfield\"\ntimezone = \"Europe/Londn\"",
+    );
+    assert_error(
+        &text,
+        "school[0].timezone",
+        "Londn",
+        "not a known time zone",
+    );
+    let text = with("lunch = {", "days = { days = [\"funday\"] }\nlunch = {");
+    assert_error(
+        &text,
+        "school[0].schedules.days.days[0]",
+        "funday",
+        "not a day of the week",
+    );
+    let text = with(
+        "terms = [{ name = \"Spring\", start = 2026-01-05, end = 2026-03-27 }]",
+        "",
+    );
+    assert_error(
+        &text,
+        "school[0].schedules.lunch.school_days",
+        "lunch =",
+        "needs term dates",
+    );
+}
+
+const DEVICES: &str = r#"
+[[school.devices]]
+name = "ks2-laptops"
+kind = "laptop"
+group = "ks2"
+addresses = ["10.20.2.0/24"]
+
+[[school.devices]]
+name = "trolley"
+kind = "laptop"
+group = "ks9"
+addresses = ["10.20.2.0/24", "10.20.3.7/16"]
+
+[[school.users]]
+username = "j.bloggs"
+name = "Jo Bloggs"
+kind = "pupil"
+group = "ks3"
+"#;
+
+#[test]
+fn device_and_user_mistakes() {
+    let text = format!("{BASE}{DEVICES}");
+    assert_error(
+        &text,
+        "school[0].devices[1].group",
+        "\"ks9\"",
+        "group \"ks9\" is not defined; use one of: ks2, unknown",
+    );
+    assert_error(
+        &text,
+        "school[0].devices[1].addresses[0]",
+        "addresses = [\"10.20.2.0/24\", ",
+        "already given to school[0].devices[0].addresses[0] (line 28)",
+    );
+    assert_error(
+        &text,
+        "school[0].devices[1].addresses[1]",
+        "10.20.3.7/16",
+        "did you mean 10.20.0.0/16",
+    );
+    assert_error(
+        &text,
+        "school[0].users[0].group",
+        "\"ks3\"",
+        "group \"ks3\" is not defined",
+    );
+    // Several problems are reported in one pass, in file order.
+    let all = errors(&text);
+    assert_eq!(all.len(), 4, "{all:?}");
+    assert!(all.windows(2).all(|w| w[0].line <= w[1].line));
+}
+
+#[test]
+fn addresses_clash_across_schools() {
+    let second = BASE[BASE.find("[[school]]").unwrap()..].replace("oakfield", "elmtree");
+    let device =
+        "\n[[school.devices]]\nname = \"net\"\nkind = \"network\"\naddresses = [\"10.0.0.0/8\"]\n";
+    let text = format!("{BASE}{device}\n{second}{device}");
+    let errors = errors(&text);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].path, "school[1].devices[0].addresses[0]");
+    assert!(
+        errors[0]
+            .message
+            .contains("already given to school[0].devices[0].addresses[0]"),
+        "{}",
+        errors[0]
+    );
+}
+
+#[test]
+fn override_and_sanction_mistakes() {
+    let text = format!(
+        r#"{BASE}
+[[school.users]]
+username = "j.bloggs"
+name = "Jo Bloggs"
+kind = "pupil"
+group = "ks2"
+
+[[school.overrides]]
+id = "lesson"
+site = "www.bbc.co.uk/bitesize"
+action = "allow"
+groups = ["year5"]
+until = 2026-03-12
+by = "Mrs Patel"
+reason = "Science"
+
+[[school.overrides]]
+id = "lesson" # again
+site = "http://bad host/"
+action = "block"
+by = "IT"
+reason = "x"
+
+[[school.sanctions]]
+id = "s1"
+user = "n.body"
+no_internet = true
+until = 2026-03-20T15:30:00
+by = "Head"
+reason = "x"
+
+[[school.sanctions]]
+id = "s2"
+user = "j.bloggs"
+no_internet = true
+filter_as = "ks2"
+until = 2026-03-20T15:30:00
+by = "Head"
+reason = "x"
+"#
+    );
+    assert_error(
+        &text,
+        "school[0].overrides[0].groups[0]",
+        "year5",
+        "not defined",
+    );
+    assert_error(
+        &text,
+        "school[0].overrides[0].until",
+        "until = 2026-03-12",
+        "needs a time as well",
+    );
+    assert_error(
+        &text,
+        "school[0].overrides[1].id",
+        "# again",
+        "already the id of overrides[0]",
+    );
+    assert_error(
+        &text,
+        "school[0].overrides[1].site",
+        "bad host",
+        "is not a site",
+    );
+    assert_error(
+        &text,
+        "school[0].sanctions[0].user",
+        "n.body",
+        "no user \"n.body\"",
+    );
+    assert_error(
+        &text,
+        "school[0].sanctions[1].filter_as",
+        "filter_as = \"ks2\"",
+        "not both",
+    );
+}
+
+#[test]
+fn top_level_mistakes() {
+    let text = with(
+        "[lists]",
+        "upstreams = [\"dns.quad9.net\"]\n[listeners]\ndns = \"localhost:53\"\n[lists]",
+    );
+    assert_error(&text, "upstreams[0]", "quad9", "not a resolver address");
+    assert_error(
+        &text,
+        "listeners.dns",
+        "localhost",
+        "not an address and port",
+    );
+    let text = BASE.replace("[lists]\nsources = []\n", "");
+    let errors = errors(&text);
+    assert!(
+        errors[0].message.contains("missing field `lists`"),
+        "{errors:?}"
+    );
+    let text = BASE[..BASE.find("[[school]]").unwrap()].to_string();
+    assert_error(&text, "school", "data_dir", "no school is described");
+}
