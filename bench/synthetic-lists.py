@@ -54,4 +54,19 @@ while written < n:
     written += 1
 for f in files.values():
     f.close()
+
+# A query mix like the shared DNS workload: a quarter listed names, a tenth subdomains of
+# listed names, the rest names that are not listed. Written beside the lists, not inside the
+# list folder, so it is never compiled as a list.
+listed = rnd.sample(sorted(seen), min(60_000, len(seen)))
+with open(os.path.join(os.path.dirname(os.path.abspath(out)), os.path.basename(out) + "-workload.txt"), "w") as w:
+    for i in range(200_000):
+        r = rnd.random()
+        if r < 0.25:
+            name = listed[i % len(listed)]
+        elif r < 0.35:
+            name = rnd.choice(["www", "cdn", "m", label()]) + "." + listed[i % len(listed)]
+        else:
+            name = label() + "." + label() + "." + rnd.choice(tlds)
+        w.write(name + "\n")
 print(f"wrote {written} domains to {out}")

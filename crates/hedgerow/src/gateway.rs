@@ -1,0 +1,339 @@
+//! The running gateway: everything `serve` and `demo` start, and the reload and shutdown that
+//! keep it consistent.
+//!
+//! The current engine snapshot (index, policies, directory) sits behind an `ArcSwap`: a reload
+//! builds a complete new snapshot beside the old and swaps it in one step, so no decision ever
+//! sees half of a change. List compilation for a reload runs in a child process, so the
+//! gateway's own memory never carries a compiler's peak.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use anyhow::{Context, bail};
+use arc_swap::ArcSwap;
+use hedgerow_lists::{ListClass, Target};
+use hedgerow_policy::Request;
+use hedgerow_store::{AuditEntry, EventWriter, NewDevice, NewUser, Store, UserKind, WriterConfig};
+use tracing::{error, info, warn};
+
+use crate::RunOptions;
+use crate::setup::{ConfigFile, Snapshot};
+
+/// Where the metrics endpoint listens when nothing else is said.
+pub const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9300";
+
+/// What differs between `serve` and `demo` once the configuration is loaded.
+pub struct Launch {
+    pub config: ConfigFile,
+    pub run: RunOptions,
+    /// Demo accounts and their password hash, seeded into the store (demo mode only).
+    pub demo_password_hash: Option<String>,
+}
+
+/// `hedgerow serve --config FILE`.
+pub fn serve(config_path: &Path, run: RunOptions) -> anyhow::Result<ExitCode> {
+    let config = ConfigFile::read(config_path)?;
+    start(Launch {
+        config,
+        run,
+        demo_password_hash: None,
+    })
+}
+
+/// Builds the runtime and runs the gateway until it is asked to stop.
+pub fn start(launch: Launch) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(run(launch))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn apply_run_options(config: &mut ConfigFile, run: &RunOptions) {
+    if let Some(dir) = &run.data_dir {
+        config.data_dir = dir.clone();
+    }
+    if let Some(lists) = &run.lists {
+        config.list_folders = vec![lists.clone()];
+    }
+}
+
+async fn run(mut launch: Launch) -> anyhow::Result<()> {
+    apply_run_options(&mut launch.config, &launch.run);
+    let config = launch.config;
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
+    config.ensure_builtin_illegal_lists()?;
+    compile_if_stale(&config)?;
+    let snapshot = Snapshot::build(&config)?;
+    self_check(&snapshot)?;
+    let current = Arc::new(ArcSwap::from_pointee(snapshot));
+
+    let metrics_listen = launch
+        .run
+        .metrics_listen
+        .or_else(|| config.config.listeners.get("metrics").copied())
+        .unwrap_or_else(|| DEFAULT_METRICS_LISTEN.parse().unwrap_or(SocketAddr::from(([127, 0, 0, 1], 9300))));
+    metrics_exporter_prometheus::PrometheusBuilder::new()
+        .with_http_listener(metrics_listen)
+        .install()
+        .with_context(|| format!("cannot serve metrics on {metrics_listen}; is another program using that port? Choose another with --metrics-listen"))?;
+    publish_index_metrics(&current.load());
+
+    let store = Store::open(&config.database_url)
+        .await
+        .with_context(|| format!("cannot open the store at {}", redact(&config.database_url)))?;
+    sync_directory(&store, &config, launch.demo_password_hash.as_deref()).await?;
+    let (events, writer) = EventWriter::spawn(store.clone(), WriterConfig::default());
+    // The DNS filter and web proxy (later) take clones of `events` and of `current`.
+    let _ = &events;
+
+    let upstreams = if launch.run.upstream.is_empty() { config.config.upstreams.clone() } else { launch.run.upstream.clone() };
+    let snapshot = current.load();
+    info!(
+        schools = snapshot.engines.len(),
+        index_keys = snapshot.index.key_count(),
+        store = store.backend_name(),
+        metrics = %metrics_listen,
+        upstreams = ?upstreams,
+        data_dir = %config.data_dir.display(),
+        "Hedgerow is running; press Ctrl-C to stop, send SIGHUP to reload lists and configuration"
+    );
+    drop(snapshot);
+
+    wait_for_signals(&config.path, &current).await;
+
+    info!("stopping: writing every accepted activity event to the store");
+    match writer.shutdown().await {
+        Ok(stats) => info!(written = stats.written, rejected = stats.rejected, "activity log closed"),
+        Err(e) => error!("some activity events could not be written: {e}"),
+    }
+    store.close().await;
+    Ok(())
+}
+
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(scheme), Some(at)) if at > scheme => format!("{}://…{}", &url[..scheme], &url[at..]),
+        _ => url.to_string(),
+    }
+}
+
+async fn wait_for_signals(config_path: &Path, current: &Arc<ArcSwap<Snapshot>>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut hangup), Ok(mut terminate)) = (signal(SignalKind::hangup()), signal(SignalKind::terminate())) else {
+        warn!("cannot listen for SIGHUP/SIGTERM; stop with Ctrl-C");
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => return,
+            _ = terminate.recv() => return,
+            _ = hangup.recv() => {
+                match reload(config_path).await {
+                    Ok(snapshot) => {
+                        current.store(Arc::new(snapshot));
+                        publish_index_metrics(&current.load());
+                        info!("reloaded lists and configuration");
+                    }
+                    Err(e) => error!("reload failed, still using the previous lists and configuration: {e:#}"),
+                }
+            }
+        }
+    }
+}
+
+/// Recompiles the lists in a child process, then builds a fresh snapshot.
+async fn reload(config_path: &Path) -> anyhow::Result<Snapshot> {
+    let exe = std::env::current_exe().context("cannot find the hedgerow program to compile lists")?;
+    let status = tokio::process::Command::new(exe)
+        .args(["lists", "compile", "--config"])
+        .arg(config_path)
+        .status()
+        .await
+        .context("cannot run the list compiler")?;
+    if !status.success() {
+        bail!("compiling the lists failed (see the messages above); the index in use was kept");
+    }
+    let config = ConfigFile::read(config_path)?;
+    let snapshot = Snapshot::build(&config)?;
+    self_check(&snapshot)?;
+    Ok(snapshot)
+}
+
+fn publish_index_metrics(snapshot: &Snapshot) {
+    metrics::gauge!("hedgerow_index_keys").set(snapshot.index.key_count() as f64);
+    metrics::gauge!("hedgerow_index_bytes").set(snapshot.index.byte_size() as f64);
+    metrics::gauge!("hedgerow_index_lists").set(snapshot.index.lists().len() as f64);
+}
+
+/// Compiles the lists when there is no index yet or a list file is newer than it.
+pub fn compile_if_stale(config: &ConfigFile) -> anyhow::Result<()> {
+    let index_time = std::fs::metadata(&config.index_path).and_then(|m| m.modified()).ok();
+    let folders = config.all_list_folders();
+    let stale = match index_time {
+        None => true,
+        Some(built) => newest_change(&folders).is_some_and(|changed| changed > built) || config_changed_after(config, built),
+    };
+    if stale {
+        info!(index = %config.index_path.display(), "compiling the category lists");
+        let taxonomy = config.taxonomy()?;
+        let report = crate::lists::compile_and_install(&folders, &taxonomy, &config.index_path)?;
+        let skipped: usize = report.files.iter().map(|f| f.errors.len()).sum();
+        for file in report.files.iter().filter(|f| !f.errors.is_empty()) {
+            warn!(file = %file.source.path.display(), first_line = file.errors[0].line, skipped = file.errors.len(), "broken list lines skipped: {}", file.errors[0].reason);
+        }
+        info!(entries = report.entries, lists = report.lists, skipped, seconds = report.elapsed.as_secs_f64(), "lists compiled");
+    }
+    Ok(())
+}
+
+fn config_changed_after(config: &ConfigFile, built: SystemTime) -> bool {
+    let taxonomy = config.taxonomy_path.as_ref().and_then(|p| std::fs::metadata(p).ok()).and_then(|m| m.modified().ok());
+    taxonomy.is_some_and(|t| t > built)
+}
+
+fn newest_change(folders: &[PathBuf]) -> Option<SystemTime> {
+    let mut newest = None;
+    let mut visit = |path: &Path| {
+        if let Ok(time) = std::fs::metadata(path).and_then(|m| m.modified()) {
+            newest = newest.max(Some(time));
+        }
+    };
+    for folder in folders {
+        visit(folder);
+        for entry in std::fs::read_dir(folder).into_iter().flatten().flatten() {
+            visit(&entry.path());
+            if entry.path().is_dir() {
+                for inner in std::fs::read_dir(entry.path()).into_iter().flatten().flatten() {
+                    visit(&inner.path());
+                }
+            }
+        }
+    }
+    newest
+}
+
+/// Proves, before serving, that every illegal-list check entry is blocked for every group of
+/// every school. A gateway that would let one through refuses to start.
+fn self_check(snapshot: &Snapshot) -> anyhow::Result<()> {
+    let at = jiff::Timestamp::now();
+    let checks = illegal_check_targets(snapshot);
+    if checks.is_empty() {
+        warn!("no illegal-content list is loaded; install the IWF and CTIRU lists (see docs/lists.md)");
+    }
+    let mut tried = 0;
+    for (slug, engine) in &snapshot.engines {
+        for group in &engine.spec().groups {
+            for target in &checks {
+                let request = Request {
+                    group: &group.key,
+                    user: None,
+                    device: None,
+                    target,
+                    at,
+                };
+                tried += 1;
+                if engine.decide(&request).is_allowed() {
+                    bail!(
+                        "self-check failed: the illegal-content check entry {} is allowed for group {} of school {slug}; refusing to start",
+                        target.host,
+                        group.key
+                    );
+                }
+            }
+        }
+    }
+    info!(checks = tried, "self-check passed: illegal-content check entries are blocked for every group");
+    Ok(())
+}
+
+/// The `.test` check entries of the illegal lists, read back from the shipped check files.
+fn illegal_check_targets(snapshot: &Snapshot) -> Vec<Target> {
+    let illegal_loaded = snapshot.index.lists().iter().any(|l| l.class == ListClass::Illegal);
+    if !illegal_loaded {
+        return Vec::new();
+    }
+    ["http://iwf-check.hedgerow.test/", "http://ctiru-check.hedgerow.test/", "http://illegal-content-check.hedgerow.test/iwf/check-image.jpg"]
+        .iter()
+        .filter_map(|url| Target::parse(url).ok())
+        .filter(|target| {
+            let mut matches = Vec::new();
+            snapshot.index.lookup(target, &mut matches);
+            matches.iter().any(|m| snapshot.index.list(m.list).is_some_and(|l| l.class == ListClass::Illegal))
+        })
+        .collect()
+}
+
+/// Mirrors the configured schools, users and devices into the store, keeping passwords set
+/// elsewhere. In demo mode, every user gets the demo password, usable in demo mode only.
+async fn sync_directory(store: &Store, config: &ConfigFile, demo_password_hash: Option<&str>) -> anyhow::Result<()> {
+    for school in &config.config.schools {
+        let policy = &school.policy;
+        let id = store
+            .ensure_school(&policy.school, &policy.school_name, policy.time_zone.iana_name().unwrap_or("Europe/London"))
+            .await?;
+        for user in &school.directory.users {
+            let existing = store.user(id, &user.username).await?;
+            let (password_hash, demo_only) = match (demo_password_hash, existing) {
+                (Some(hash), _) => (Some(hash.to_string()), true),
+                (None, Some(existing)) => (existing.password_hash, existing.demo_only),
+                (None, None) => (None, false),
+            };
+            store
+                .upsert_user(
+                    id,
+                    &NewUser {
+                        username: user.username.clone(),
+                        display_name: user.display_name.clone(),
+                        kind: match user.kind {
+                            hedgerow_identity::UserKind::Pupil => UserKind::Pupil,
+                            hedgerow_identity::UserKind::Staff => UserKind::Staff,
+                            hedgerow_identity::UserKind::Visitor => UserKind::Visitor,
+                        },
+                        group_key: user.group.clone(),
+                        password_hash,
+                        demo_only,
+                        disabled: false,
+                    },
+                )
+                .await?;
+        }
+        for device in &school.directory.devices {
+            store
+                .upsert_device(
+                    id,
+                    &NewDevice {
+                        name: device.name.clone(),
+                        kind: device.kind.clone(),
+                        group_key: device.group.clone(),
+                        addresses: device.addresses.iter().map(|a| a.to_string()).collect(),
+                        authenticated: device.requires_login,
+                    },
+                )
+                .await?;
+        }
+        store
+            .append_audit(&AuditEntry {
+                school: Some(id),
+                at: jiff::Timestamp::now(),
+                actor: "system:startup".into(),
+                action: "directory.sync".into(),
+                target: policy.school.clone(),
+                detail: format!(
+                    "{} users and {} devices from {}",
+                    school.directory.users.len(),
+                    school.directory.devices.len(),
+                    config.path.display()
+                ),
+                from_addr: None,
+            })
+            .await?;
+    }
+    Ok(())
+}
