@@ -72,7 +72,15 @@ fn main() -> anyhow::Result<()> {
             out,
             compile_runs,
             seconds,
-        } => index(&lists, &taxonomy, &policy, &workload, &out, compile_runs, seconds),
+        } => index(
+            &lists,
+            &taxonomy,
+            &policy,
+            &workload,
+            &out,
+            compile_runs,
+            seconds,
+        ),
         Command::Replace {
             index,
             replacement,
@@ -83,7 +91,15 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
-fn index(lists: &[PathBuf], taxonomy: &Path, policy: &Path, workload: &Path, out: &Path, runs: usize, seconds: f64) -> anyhow::Result<()> {
+fn index(
+    lists: &[PathBuf],
+    taxonomy: &Path,
+    policy: &Path,
+    workload: &Path,
+    out: &Path,
+    runs: usize,
+    seconds: f64,
+) -> anyhow::Result<()> {
     let taxonomy = Taxonomy::parse(&std::fs::read_to_string(taxonomy)?)?;
     let mut compile_times = Vec::new();
     let mut report = None;
@@ -189,11 +205,18 @@ fn measure(seconds: f64, len: usize, mut decide: impl FnMut(usize) -> bool) -> f
     done as f64 / started.elapsed().as_secs_f64()
 }
 
-fn agreement(engine: &Engine, targets: &[Target], expected: &[Option<bool>], at: jiff::Timestamp) -> (usize, usize) {
+fn agreement(
+    engine: &Engine,
+    targets: &[Target],
+    expected: &[Option<bool>],
+    at: jiff::Timestamp,
+) -> (usize, usize) {
     let mut agree = 0;
     let mut compared = 0;
     for (target, expected) in targets.iter().zip(expected) {
-        let Some(expected_block) = expected else { continue };
+        let Some(expected_block) = expected else {
+            continue;
+        };
         compared += 1;
         let request = Request {
             group: "pupils",
@@ -202,7 +225,8 @@ fn agreement(engine: &Engine, targets: &[Target], expected: &[Option<bool>], at:
             target,
             at,
         };
-        if !engine.decide(&request).is_allowed() == *expected_block {
+        let blocked = !engine.decide(&request).is_allowed();
+        if blocked == *expected_block {
             agree += 1;
         }
     }
@@ -211,7 +235,8 @@ fn agreement(engine: &Engine, targets: &[Target], expected: &[Option<bool>], at:
 
 /// A school with one pupil group that blocks exactly the named source lists.
 fn engine(index: &Arc<ListIndex>, policy: &Path) -> anyhow::Result<Engine> {
-    let text = std::fs::read_to_string(policy).with_context(|| format!("reading {}", policy.display()))?;
+    let text =
+        std::fs::read_to_string(policy).with_context(|| format!("reading {}", policy.display()))?;
     let actions: Vec<(Selector, Action)> = text
         .lines()
         .map(str::trim)
@@ -235,7 +260,10 @@ fn engine(index: &Arc<ListIndex>, policy: &Path) -> anyhow::Result<Engine> {
         terms: Vec::new(),
         closures: Vec::new(),
         schedules: Vec::new(),
-        groups: vec![group("pupils", GroupKind::Pupil), group("unknown", GroupKind::Unidentified)],
+        groups: vec![
+            group("pupils", GroupKind::Pupil),
+            group("unknown", GroupKind::Unidentified),
+        ],
         unknown_group: "unknown".into(),
         overrides: Vec::new(),
         sanctions: Vec::new(),
@@ -244,7 +272,8 @@ fn engine(index: &Arc<ListIndex>, policy: &Path) -> anyhow::Result<Engine> {
 }
 
 fn read_texts(path: &Path) -> anyhow::Result<Vec<String>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     Ok(text
         .lines()
         .filter_map(|line| line.split(['\t', ' ']).next())
@@ -255,14 +284,19 @@ fn read_texts(path: &Path) -> anyhow::Result<Vec<String>> {
 
 /// Targets, and the expected verdict (true = block) where the workload gives one.
 fn read_workload(path: &Path) -> anyhow::Result<(Vec<Target>, Vec<Option<bool>>)> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let mut targets = Vec::new();
     let mut expected = Vec::new();
     for line in text.lines() {
         let mut fields = line.split('\t');
-        let Some(first) = fields.next().and_then(|f| f.split(' ').next()) else { continue };
+        let Some(first) = fields.next().and_then(|f| f.split(' ').next()) else {
+            continue;
+        };
         let first = first.strip_suffix(":443").unwrap_or(first);
-        let Ok(target) = Target::parse(first) else { continue };
+        let Ok(target) = Target::parse(first) else {
+            continue;
+        };
         targets.push(target);
         expected.push(match fields.next() {
             Some("block") => Some(true),
@@ -302,7 +336,13 @@ fn warm(engine: &Engine, targets: &[Target]) -> usize {
         .count()
 }
 
-fn replace(index: &Path, replacement: &Path, policy: &Path, workload: &Path, rounds: usize) -> anyhow::Result<()> {
+fn replace(
+    index: &Path,
+    replacement: &Path,
+    policy: &Path,
+    workload: &Path,
+    rounds: usize,
+) -> anyhow::Result<()> {
     let (targets, _) = read_workload(workload)?;
     let base = status_kib("VmRSS:");
     let mut current = engine(&Arc::new(hedgerow_catalog::open_index(index)?), policy)?;
@@ -311,7 +351,8 @@ fn replace(index: &Path, replacement: &Path, policy: &Path, workload: &Path, rou
     let mut peaks = Vec::new();
     for round in 0..rounds {
         // Reset the high-water mark so it measures this replacement alone.
-        std::fs::write("/proc/self/clear_refs", "5").context("resetting VmHWM needs Linux /proc")?;
+        std::fs::write("/proc/self/clear_refs", "5")
+            .context("resetting VmHWM needs Linux /proc")?;
         let path = if round % 2 == 0 { replacement } else { index };
         let next = engine(&Arc::new(hedgerow_catalog::open_index(path)?), policy)?;
         current = next;

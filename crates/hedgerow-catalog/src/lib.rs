@@ -17,7 +17,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use hedgerow_lists::{IndexBuilder, IndexError, LineError, ListClass, ListFormat, ListIndex, Taxonomy, parse_list};
+use hedgerow_lists::{
+    IndexBuilder, IndexError, LineError, ListClass, ListFormat, ListIndex, Taxonomy, parse_list,
+};
 
 /// A list file that is more than this share broken is treated as the wrong file, not a file
 /// with a few bad lines.
@@ -27,22 +29,38 @@ const MAX_BROKEN_SHARE: f64 = 0.5;
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
     #[error("cannot read the list folder {path}: {source}; check that it exists and is readable")]
-    Folder { path: PathBuf, source: std::io::Error },
+    Folder {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot read the list file {path}: {source}")]
-    File { path: PathBuf, source: std::io::Error },
-    #[error("the list file {path} is broken ({broken} of {lines} lines unreadable, first: {first}); the index in use was kept; fix or remove the file and compile again")]
+    File {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "the list file {path} is broken ({broken} of {lines} lines unreadable, first: {first}); the index in use was kept; fix or remove the file and compile again"
+    )]
     BrokenFile {
         path: PathBuf,
         broken: usize,
         lines: usize,
         first: LineError,
     },
-    #[error("no list files were found in {0:?}; point --lists at a folder of .domains/.urls files or squidGuard category folders")]
+    #[error(
+        "no list files were found in {0:?}; point --lists at a folder of .domains/.urls files or squidGuard category folders"
+    )]
     NoLists(Vec<PathBuf>),
     #[error("cannot write the index to {path}: {source}; check free space and permissions")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot open the index {path}: {source}")]
-    Open { path: PathBuf, source: std::io::Error },
+    Open {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("the index {path} cannot be used: {source}")]
     Index { path: PathBuf, source: IndexError },
     #[error("{0}")]
@@ -95,7 +113,8 @@ pub fn discover(folders: &[PathBuf]) -> Result<Vec<SourceFile>, CatalogError> {
                 let Some(list) = path.file_name().and_then(|n| n.to_str()) else {
                     continue;
                 };
-                for (file, format) in [("domains", ListFormat::Domains), ("urls", ListFormat::Urls)] {
+                for (file, format) in [("domains", ListFormat::Domains), ("urls", ListFormat::Urls)]
+                {
                     let candidate = path.join(file);
                     if candidate.is_file() {
                         found.push(SourceFile {
@@ -204,7 +223,10 @@ pub fn write_index(path: &Path, bytes: &[u8]) -> Result<(), CatalogError> {
         path: path.to_path_buf(),
         source,
     })?;
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(write_err)?;
     let tmp = path.with_extension("hidx.tmp");
     {
@@ -232,9 +254,11 @@ pub fn open_index(path: &Path) -> Result<ListIndex, CatalogError> {
     };
     let file = fs::File::open(path).map_err(open_err)?;
     let len = file.metadata().map_err(open_err)?.len();
-    hedgerow_lists::verify_stream(std::io::BufReader::new(&file), len).map_err(|source| CatalogError::Index {
-        path: path.to_path_buf(),
-        source,
+    hedgerow_lists::verify_stream(std::io::BufReader::new(&file), len).map_err(|source| {
+        CatalogError::Index {
+            path: path.to_path_buf(),
+            source,
+        }
     })?;
     // SAFETY: the file is only ever replaced by rename (see `write_index`), never written in
     // place, so the mapped bytes cannot change underneath us while the map is alive.
@@ -266,7 +290,9 @@ mod tests {
     fn lists_of(index: &ListIndex, url: &str) -> Vec<String> {
         let mut out = Vec::new();
         index.lookup(&Target::parse(url).unwrap(), &mut out);
-        out.iter().map(|m| index.list(m.list).unwrap().name.clone()).collect()
+        out.iter()
+            .map(|m| index.list(m.list).unwrap().name.clone())
+            .collect()
     }
 
     #[test]
@@ -286,8 +312,14 @@ mod tests {
         let index = open_index(&out).unwrap();
         assert_eq!(lists_of(&index, "www.play.example"), vec!["games"]);
         assert_eq!(lists_of(&index, "http://y.example/p/q"), vec!["adult"]);
-        assert_eq!(lists_of(&index, "http://bad.example/a.jpg"), vec!["iwf-test"]);
-        assert!(lists_of(&index, "http://bad.example/a.jpg.html").is_empty(), "illegal .urls are exact");
+        assert_eq!(
+            lists_of(&index, "http://bad.example/a.jpg"),
+            vec!["iwf-test"]
+        );
+        assert!(
+            lists_of(&index, "http://bad.example/a.jpg.html").is_empty(),
+            "illegal .urls are exact"
+        );
         let iwf = index.lists().iter().find(|l| l.name == "iwf-test").unwrap();
         assert_eq!(iwf.class, ListClass::Illegal);
         assert_eq!(iwf.category, "illegal-child-abuse");
@@ -296,7 +328,11 @@ mod tests {
     #[test]
     fn broken_lines_are_reported_with_file_and_line() {
         let dir = tempfile::tempdir().unwrap();
-        fs::write(dir.path().join("games.domains"), "a.example\nb..example\nc.example\nd.example\n").unwrap();
+        fs::write(
+            dir.path().join("games.domains"),
+            "a.example\nb..example\nc.example\nd.example\n",
+        )
+        .unwrap();
         let report = compile(&[dir.path().to_path_buf()], &taxonomy()).unwrap();
         let file = &report.files[0];
         assert_eq!(file.entries, 3);
@@ -311,16 +347,29 @@ mod tests {
         fs::create_dir(&lists).unwrap();
         fs::write(lists.join("games.domains"), "play.example\n").unwrap();
         let index_path = dir.path().join("index.hidx");
-        write_index(&index_path, &compile(&[lists.clone()], &taxonomy()).unwrap().bytes).unwrap();
+        write_index(
+            &index_path,
+            &compile(std::slice::from_ref(&lists), &taxonomy())
+                .unwrap()
+                .bytes,
+        )
+        .unwrap();
         let before = fs::read(&index_path).unwrap();
 
         // A download that went wrong: binary junk instead of a list.
-        fs::write(lists.join("adult.domains"), b"\x00\x01<html>\n<body>\n\xff\xfe\n").unwrap();
-        let err = compile(&[lists.clone()], &taxonomy()).unwrap_err();
+        fs::write(
+            lists.join("adult.domains"),
+            b"\x00\x01<html>\n<body>\n\xff\xfe\n",
+        )
+        .unwrap();
+        let err = compile(std::slice::from_ref(&lists), &taxonomy()).unwrap_err();
         assert!(matches!(err, CatalogError::BrokenFile { .. }), "{err}");
         assert!(err.to_string().contains("adult.domains"), "{err}");
         assert_eq!(fs::read(&index_path).unwrap(), before);
-        assert_eq!(lists_of(&open_index(&index_path).unwrap(), "play.example"), vec!["games"]);
+        assert_eq!(
+            lists_of(&open_index(&index_path).unwrap(), "play.example"),
+            vec!["games"]
+        );
     }
 
     #[test]
@@ -336,14 +385,20 @@ mod tests {
         assert!(matches!(open_index(&path), Err(CatalogError::Index { .. })));
         fs::write(&path, &report.bytes[..report.bytes.len() - 3]).unwrap();
         assert!(matches!(open_index(&path), Err(CatalogError::Index { .. })));
-        assert!(matches!(open_index(&dir.path().join("missing")), Err(CatalogError::Open { .. })));
+        assert!(matches!(
+            open_index(&dir.path().join("missing")),
+            Err(CatalogError::Open { .. })
+        ));
     }
 
     #[test]
     fn missing_folders_and_empty_folders_are_clear_errors() {
         let dir = tempfile::tempdir().unwrap();
         let err = compile(&[dir.path().join("nope")], &taxonomy()).unwrap_err();
-        assert!(err.to_string().contains("cannot read the list folder"), "{err}");
+        assert!(
+            err.to_string().contains("cannot read the list folder"),
+            "{err}"
+        );
         let err = compile(&[dir.path().to_path_buf()], &taxonomy()).unwrap_err();
         assert!(matches!(err, CatalogError::NoLists(_)));
     }

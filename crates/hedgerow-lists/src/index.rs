@@ -110,7 +110,9 @@ pub enum IndexError {
     Truncated(usize),
     #[error("the file is not a Hedgerow list index (wrong magic number); compile the lists again")]
     BadMagic,
-    #[error("the index was written by an incompatible version (format {0}, expected {FORMAT_VERSION}); compile the lists again")]
+    #[error(
+        "the index was written by an incompatible version (format {0}, expected {FORMAT_VERSION}); compile the lists again"
+    )]
     Version(u32),
     #[error("the index file is damaged (its checksum does not match); compile the lists again")]
     Checksum,
@@ -145,7 +147,12 @@ impl IndexBuilder {
     }
 
     /// Registers a list; its entries are then added with [`IndexBuilder::add`].
-    pub fn add_list(&mut self, name: &str, category: &str, class: ListClass) -> Result<ListId, IndexError> {
+    pub fn add_list(
+        &mut self,
+        name: &str,
+        category: &str,
+        class: ListClass,
+    ) -> Result<ListId, IndexError> {
         let id = u16::try_from(self.lists.len()).map_err(|_| IndexError::TooManyLists)?;
         self.lists.push(ListInfo {
             name: name.to_string(),
@@ -194,7 +201,8 @@ impl IndexBuilder {
     pub fn build(mut self) -> Result<Vec<u8>, IndexError> {
         let arena = &self.arena;
         let key = |k: &KeyRef| &arena[k.offset as usize..(k.offset + k.len) as usize];
-        self.keys.sort_unstable_by(|a, b| key(a).cmp(key(b)).then(a.list.cmp(&b.list)));
+        self.keys
+            .sort_unstable_by(|a, b| key(a).cmp(key(b)).then(a.list.cmp(&b.list)));
 
         let mut sets: HashMap<Vec<u16>, u64> = HashMap::new();
         let mut set_order: Vec<Vec<u16>> = Vec::new();
@@ -225,7 +233,9 @@ impl IndexBuilder {
                 .map_err(|e| IndexError::Build(e.to_string()))?;
             i = j;
         }
-        let fst_bytes = fst_builder.into_inner().map_err(|e| IndexError::Build(e.to_string()))?;
+        let fst_bytes = fst_builder
+            .into_inner()
+            .map_err(|e| IndexError::Build(e.to_string()))?;
 
         let mut meta = Vec::new();
         put_u32(&mut meta, self.lists.len() as u32);
@@ -288,7 +298,8 @@ fn put_u32(out: &mut Vec<u8>, value: u32) {
 }
 
 fn put_str(out: &mut Vec<u8>, value: &str) -> Result<(), IndexError> {
-    let len = u16::try_from(value.len()).map_err(|_| IndexError::Build(format!("name too long: {value:?}")))?;
+    let len = u16::try_from(value.len())
+        .map_err(|_| IndexError::Build(format!("name too long: {value:?}")))?;
     out.extend_from_slice(&len.to_le_bytes());
     out.extend_from_slice(value.as_bytes());
     Ok(())
@@ -355,7 +366,11 @@ impl ListIndex {
             .filter(|end| *end <= size)
             .ok_or_else(|| IndexError::Corrupt("metadata runs past the end".into()))?;
         let (lists, set_offsets, set_members) = read_meta(&bytes[HEADER_LEN..meta_end])?;
-        let fst = Fst::new(FstBytes { data, start: meta_end }).map_err(|e| IndexError::Corrupt(e.to_string()))?;
+        let fst = Fst::new(FstBytes {
+            data,
+            start: meta_end,
+        })
+        .map_err(|e| IndexError::Corrupt(e.to_string()))?;
         let index = ListIndex {
             lists,
             set_offsets,
@@ -377,8 +392,14 @@ impl ListIndex {
     /// set as no match.
     fn check_values(&self) -> Result<(), IndexError> {
         let members_ok = self.set_offsets.windows(2).all(|w| w[0] <= w[1])
-            && self.set_offsets.last().is_none_or(|last| *last as usize == self.set_members.len())
-            && self.set_members.iter().all(|id| (*id as usize) < self.lists.len());
+            && self
+                .set_offsets
+                .last()
+                .is_none_or(|last| *last as usize == self.set_members.len())
+            && self
+                .set_members
+                .iter()
+                .all(|id| (*id as usize) < self.lists.len());
         if !members_ok {
             return Err(IndexError::Corrupt("list sets are inconsistent".into()));
         }
@@ -439,7 +460,13 @@ impl ListIndex {
             }
             let host_len = consumed as u16;
             if node.is_final() {
-                self.push_set(acc.cat(node.final_output()), MatchKind::Domain, host_len, 0, out);
+                self.push_set(
+                    acc.cat(node.final_output()),
+                    MatchKind::Domain,
+                    host_len,
+                    0,
+                    out,
+                );
             }
             if let Some(path) = path {
                 self.walk_path(node, acc, PREFIX_SEPARATOR, path, host_len, out);
@@ -466,7 +493,13 @@ impl ListIndex {
         }
         let host_len = text.len() as u16;
         if node.is_final() {
-            self.push_set(acc.cat(node.final_output()), MatchKind::Address, host_len, 0, out);
+            self.push_set(
+                acc.cat(node.final_output()),
+                MatchKind::Address,
+                host_len,
+                0,
+                out,
+            );
         }
         if let Some(path) = path {
             self.walk_path(node, acc, PREFIX_SEPARATOR, path, host_len, out);
@@ -476,7 +509,15 @@ impl ListIndex {
 
     /// From the node for a host, follows a separator and the path. Prefix entries match at any
     /// point along the path; exact entries only at its end.
-    fn walk_path(&self, from: Node<'_>, mut acc: Output, separator: u8, path: &[u8], host_len: u16, out: &mut Vec<Match>) {
+    fn walk_path(
+        &self,
+        from: Node<'_>,
+        mut acc: Output,
+        separator: u8,
+        path: &[u8],
+        host_len: u16,
+        out: &mut Vec<Match>,
+    ) {
         let fst = &self.fst;
         let Some(i) = from.find_input(separator) else {
             return;
@@ -496,17 +537,29 @@ impl ListIndex {
             }
             let is_end = at + 1 == path.len();
             if node.is_final() && (!exact || is_end) {
-                let kind = if exact { MatchKind::ExactUrl } else { MatchKind::UrlPrefix };
+                let kind = if exact {
+                    MatchKind::ExactUrl
+                } else {
+                    MatchKind::UrlPrefix
+                };
                 let path_len = u16::try_from(at + 1).unwrap_or(u16::MAX);
                 self.push_set(acc.cat(node.final_output()), kind, host_len, path_len, out);
             }
         }
     }
 
-    fn push_set(&self, set: Output, kind: MatchKind, host_len: u16, path_len: u16, out: &mut Vec<Match>) {
+    fn push_set(
+        &self,
+        set: Output,
+        kind: MatchKind,
+        host_len: u16,
+        path_len: u16,
+        out: &mut Vec<Match>,
+    ) {
         let set = set.value() as usize;
         // Bounds were checked when the index was opened; `get` keeps a damaged map harmless.
-        let (Some(start), Some(end)) = (self.set_offsets.get(set), self.set_offsets.get(set + 1)) else {
+        let (Some(start), Some(end)) = (self.set_offsets.get(set), self.set_offsets.get(set + 1))
+        else {
             return;
         };
         if let Some(members) = self.set_members.get(*start as usize..*end as usize) {
@@ -603,14 +656,19 @@ impl MetaReader<'_> {
         Ok(slice)
     }
     fn u32(&mut self) -> Result<u32, IndexError> {
-        Ok(u32::from_le_bytes(self.take(4)?.try_into().unwrap_or_default()))
+        Ok(u32::from_le_bytes(
+            self.take(4)?.try_into().unwrap_or_default(),
+        ))
     }
     fn u16(&mut self) -> Result<u16, IndexError> {
-        Ok(u16::from_le_bytes(self.take(2)?.try_into().unwrap_or_default()))
+        Ok(u16::from_le_bytes(
+            self.take(2)?.try_into().unwrap_or_default(),
+        ))
     }
     fn string(&mut self) -> Result<String, IndexError> {
         let len = self.u16()? as usize;
-        String::from_utf8(self.take(len)?.to_vec()).map_err(|_| IndexError::Corrupt("a list name is not UTF-8".into()))
+        String::from_utf8(self.take(len)?.to_vec())
+            .map_err(|_| IndexError::Corrupt("a list name is not UTF-8".into()))
     }
 }
 
@@ -650,6 +708,9 @@ fn read_meta(bytes: &[u8]) -> Result<Meta, IndexError> {
     }
     let member_count = offsets.last().copied().unwrap_or(0) as usize;
     let raw = r.take(member_count.saturating_mul(2))?;
-    let members = raw.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
+    let members = raw
+        .chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        .collect();
     Ok((lists, offsets, members))
 }

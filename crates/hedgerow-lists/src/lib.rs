@@ -10,8 +10,13 @@ pub mod source;
 pub mod target;
 pub mod taxonomy;
 
-pub use index::{verify_stream, IndexBuilder, IndexBytes, IndexError, ListClass, ListId, ListIndex, ListInfo, Match, MatchKind};
+pub use index::{
+    IndexBuilder, IndexBytes, IndexError, ListClass, ListId, ListIndex, ListInfo, Match, MatchKind,
+    verify_stream,
+};
 pub use name::{Host, NameError, normalize_host};
 pub use source::{Entry, LineError, ListFormat, parse_list};
 pub use target::{Target, TargetError};
-pub use taxonomy::{CATEGORIES, Category, CategoryKind, SourceRule, Taxonomy, TaxonomyError, category};
+pub use taxonomy::{
+    CATEGORIES, Category, CategoryKind, SourceRule, Taxonomy, TaxonomyError, category,
+};

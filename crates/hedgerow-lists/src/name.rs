@@ -93,7 +93,8 @@ pub fn normalize_host(raw: &str) -> Result<Host, NameError> {
     let ascii = if text.is_ascii() {
         text.to_ascii_lowercase()
     } else {
-        idna::domain_to_ascii(text).map_err(|_| NameError::BadInternationalName(text.to_string()))?
+        idna::domain_to_ascii(text)
+            .map_err(|_| NameError::BadInternationalName(text.to_string()))?
     };
     validate_ascii_name(&ascii)?;
     Ok(Host::Name(ascii))
@@ -139,19 +140,34 @@ mod tests {
 
     #[test]
     fn case_and_trailing_dot_are_ignored() {
-        assert_eq!(normalize_host("WWW.Example.COM."), Ok(name("www.example.com")));
+        assert_eq!(
+            normalize_host("WWW.Example.COM."),
+            Ok(name("www.example.com"))
+        );
     }
 
     #[test]
     fn unicode_names_become_punycode() {
-        assert_eq!(normalize_host("bücher.example"), Ok(name("xn--bcher-kva.example")));
-        assert_eq!(normalize_host("BÜCHER.example."), Ok(name("xn--bcher-kva.example")));
-        assert_eq!(normalize_host("xn--bcher-kva.example"), Ok(name("xn--bcher-kva.example")));
+        assert_eq!(
+            normalize_host("bücher.example"),
+            Ok(name("xn--bcher-kva.example"))
+        );
+        assert_eq!(
+            normalize_host("BÜCHER.example."),
+            Ok(name("xn--bcher-kva.example"))
+        );
+        assert_eq!(
+            normalize_host("xn--bcher-kva.example"),
+            Ok(name("xn--bcher-kva.example"))
+        );
     }
 
     #[test]
     fn address_literals_are_recognised() {
-        assert_eq!(normalize_host("10.1.2.3"), Ok(Host::Ipv4(Ipv4Addr::new(10, 1, 2, 3))));
+        assert_eq!(
+            normalize_host("10.1.2.3"),
+            Ok(Host::Ipv4(Ipv4Addr::new(10, 1, 2, 3)))
+        );
         assert_eq!(normalize_host("[::1]"), Ok(Host::Ipv6(Ipv6Addr::LOCALHOST)));
         assert_eq!(normalize_host("::1"), Ok(Host::Ipv6(Ipv6Addr::LOCALHOST)));
         // Four numeric labels out of range are not an address; they are a (numeric) name.
@@ -164,8 +180,14 @@ mod tests {
         assert_eq!(normalize_host("."), Err(NameError::Empty));
         assert_eq!(normalize_host("a..b"), Err(NameError::EmptyLabel));
         assert_eq!(normalize_host("a b.com"), Err(NameError::BadCharacter(' ')));
-        assert_eq!(normalize_host("ex/ample.com"), Err(NameError::BadCharacter('/')));
-        assert!(matches!(normalize_host(&"a".repeat(64)), Err(NameError::LabelTooLong(_))));
+        assert_eq!(
+            normalize_host("ex/ample.com"),
+            Err(NameError::BadCharacter('/'))
+        );
+        assert!(matches!(
+            normalize_host(&"a".repeat(64)),
+            Err(NameError::LabelTooLong(_))
+        ));
         let long = vec!["abcdefghi"; 30].join(".");
         assert_eq!(normalize_host(&long), Err(NameError::TooLong));
     }

@@ -170,12 +170,16 @@ fn parse_hosts_line(line: &str) -> Result<Vec<Entry>, String> {
     for name in names {
         // Hosts files conventionally begin by mapping the machine's own names; those are not
         // list entries.
-        if matches!(name, "localhost" | "localhost.localdomain" | "local" | "broadcasthost")
-            || name.starts_with("ip6-")
+        if matches!(
+            name,
+            "localhost" | "localhost.localdomain" | "local" | "broadcasthost"
+        ) || name.starts_with("ip6-")
         {
             continue;
         }
-        entries.push(Entry::Domain(normalize_host(name).map_err(|e| e.to_string())?));
+        entries.push(Entry::Domain(
+            normalize_host(name).map_err(|e| e.to_string())?,
+        ));
     }
     Ok(entries)
 }
@@ -203,35 +207,59 @@ mod tests {
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(
             entries,
-            vec![dom("example.com"), dom("wild.example"), dom("dot.example"), dom("1.2.3.4")]
+            vec![
+                dom("example.com"),
+                dom("wild.example"),
+                dom("dot.example"),
+                dom("1.2.3.4")
+            ]
         );
     }
 
     #[test]
     fn broken_lines_are_reported_with_their_number_and_skipped() {
-        let (entries, errors) = parse("good.example\nbad..example\nsp ace.example\nok.example\n", ListFormat::Domains);
+        let (entries, errors) = parse(
+            "good.example\nbad..example\nsp ace.example\nok.example\n",
+            ListFormat::Domains,
+        );
         assert_eq!(entries, vec![dom("good.example"), dom("ok.example")]);
-        assert_eq!(errors.iter().map(|e| e.line).collect::<Vec<_>>(), vec![2, 3]);
+        assert_eq!(
+            errors.iter().map(|e| e.line).collect::<Vec<_>>(),
+            vec![2, 3]
+        );
         assert!(errors[0].reason.contains("empty label"));
     }
 
     #[test]
     fn invalid_utf8_is_a_line_error_not_a_failure() {
         let mut entries = Vec::new();
-        let errors = parse_list(b"a.example\n\xff\xfe.example\nb.example", ListFormat::Domains, |e| entries.push(e));
+        let errors = parse_list(
+            b"a.example\n\xff\xfe.example\nb.example",
+            ListFormat::Domains,
+            |e| entries.push(e),
+        );
         assert_eq!(entries.len(), 2);
         assert_eq!(errors[0].line, 2);
     }
 
     #[test]
     fn url_lines_keep_path_case_and_fall_back_to_domains() {
-        let (entries, errors) = parse("Example.com/Some/Path\nhttp://x.example/a?b=1\nwhole.example\n", ListFormat::Urls);
+        let (entries, errors) = parse(
+            "Example.com/Some/Path\nhttp://x.example/a?b=1\nwhole.example\n",
+            ListFormat::Urls,
+        );
         assert!(errors.is_empty());
         assert_eq!(
             entries,
             vec![
-                Entry::UrlPrefix { host: normalize_host("example.com").unwrap(), path: "/Some/Path".into() },
-                Entry::UrlPrefix { host: normalize_host("x.example").unwrap(), path: "/a?b=1".into() },
+                Entry::UrlPrefix {
+                    host: normalize_host("example.com").unwrap(),
+                    path: "/Some/Path".into()
+                },
+                Entry::UrlPrefix {
+                    host: normalize_host("x.example").unwrap(),
+                    path: "/a?b=1".into()
+                },
                 dom("whole.example"),
             ]
         );
@@ -239,20 +267,35 @@ mod tests {
 
     #[test]
     fn hosts_files() {
-        let (entries, errors) =
-            parse("127.0.0.1 localhost\n0.0.0.0 ads.example tracker.example\nplain.example\n0.0.0.0\n", ListFormat::Hosts);
-        assert_eq!(entries, vec![dom("ads.example"), dom("tracker.example"), dom("plain.example")]);
+        let (entries, errors) = parse(
+            "127.0.0.1 localhost\n0.0.0.0 ads.example tracker.example\nplain.example\n0.0.0.0\n",
+            ListFormat::Hosts,
+        );
+        assert_eq!(
+            entries,
+            vec![
+                dom("ads.example"),
+                dom("tracker.example"),
+                dom("plain.example")
+            ]
+        );
         assert_eq!(errors.len(), 1);
         assert_eq!(errors[0].line, 4);
     }
 
     #[test]
     fn exact_urls() {
-        let (entries, _) = parse("bad.example/img/1.jpg\nwhole.example\n", ListFormat::ExactUrls);
+        let (entries, _) = parse(
+            "bad.example/img/1.jpg\nwhole.example\n",
+            ListFormat::ExactUrls,
+        );
         assert_eq!(
             entries,
             vec![
-                Entry::ExactUrl { host: normalize_host("bad.example").unwrap(), path: "/img/1.jpg".into() },
+                Entry::ExactUrl {
+                    host: normalize_host("bad.example").unwrap(),
+                    path: "/img/1.jpg".into()
+                },
                 dom("whole.example"),
             ]
         );

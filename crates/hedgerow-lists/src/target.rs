@@ -50,7 +50,9 @@ impl Target {
             Some(at) => (&rest[..at], Some(&rest[at..])),
             None => (rest, None),
         };
-        let authority = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+        let authority = authority
+            .rsplit_once('@')
+            .map_or(authority, |(_, host)| host);
         let host = strip_port(authority)?;
         let path = path.map(|p| {
             if p.starts_with('/') {
@@ -90,7 +92,9 @@ fn check_port(suffix: &str) -> Result<(), TargetError> {
     match suffix.strip_prefix(':') {
         None if suffix.is_empty() => Ok(()),
         Some(port) if port.parse::<u16>().is_ok() => Ok(()),
-        _ => Err(TargetError::BadPort(suffix.trim_start_matches(':').to_string())),
+        _ => Err(TargetError::BadPort(
+            suffix.trim_start_matches(':').to_string(),
+        )),
     }
 }
 
@@ -111,14 +115,26 @@ mod tests {
         assert_eq!(t("example.com").path, None);
         assert_eq!(t("example.com:443").host, Host::Name("example.com".into()));
         assert_eq!(t("example.com?x=1").path.as_deref(), Some("/?x=1"));
-        assert_eq!(t("http://10.0.0.1/x").host, Host::Ipv4(Ipv4Addr::new(10, 0, 0, 1)));
+        assert_eq!(
+            t("http://10.0.0.1/x").host,
+            Host::Ipv4(Ipv4Addr::new(10, 0, 0, 1))
+        );
         assert!(t("http://[::1]:80/").host.is_address());
     }
 
     #[test]
     fn bad_targets_are_refused() {
-        assert!(matches!(Target::parse("ftp://example.com"), Err(TargetError::UnsupportedScheme(_))));
-        assert!(matches!(Target::parse("example.com:http"), Err(TargetError::BadPort(_))));
-        assert!(matches!(Target::parse("http:///path"), Err(TargetError::Host(_))));
+        assert!(matches!(
+            Target::parse("ftp://example.com"),
+            Err(TargetError::UnsupportedScheme(_))
+        ));
+        assert!(matches!(
+            Target::parse("example.com:http"),
+            Err(TargetError::BadPort(_))
+        ));
+        assert!(matches!(
+            Target::parse("http:///path"),
+            Err(TargetError::Host(_))
+        ));
     }
 }

@@ -102,7 +102,11 @@ pub const CATEGORIES: &[Category] = &[
     cat("downloads", "Software downloads", Managed),
     cat("web-hosting", "Free web hosting", Managed),
     // Getting around the filter.
-    cat("circumvention", "VPNs, proxies and DNS-over-HTTPS", Circumvention),
+    cat(
+        "circumvention",
+        "VPNs, proxies and DNS-over-HTTPS",
+        Circumvention,
+    ),
     cat("remote-access", "Remote-control tools", Circumvention),
     cat("dynamic-dns", "Dynamic DNS", Circumvention),
     // Security.
@@ -131,8 +135,16 @@ pub const CATEGORIES: &[Category] = &[
     service("whatsapp", "WhatsApp", "chat"),
     service("fortnite", "Fortnite", "online-games"),
     // Illegal content, from the lists of the bodies that maintain them.
-    cat("illegal-child-abuse", "Child sexual abuse material (IWF list)", Illegal),
-    cat("illegal-terrorism", "Unlawful terrorist content (CTIRU list)", Illegal),
+    cat(
+        "illegal-child-abuse",
+        "Child sexual abuse material (IWF list)",
+        Illegal,
+    ),
+    cat(
+        "illegal-terrorism",
+        "Unlawful terrorist content (CTIRU list)",
+        Illegal,
+    ),
 ];
 
 /// Looks up a category by key.
@@ -173,13 +185,17 @@ pub struct Taxonomy {
 pub enum TaxonomyError {
     #[error("the taxonomy file is not valid TOML: {0}")]
     Syntax(String),
-    #[error("line {line}: source list {source_name:?} maps to {category:?}, which is not a Hedgerow category (see `hedgerow lists categories`)")]
+    #[error(
+        "line {line}: source list {source_name:?} maps to {category:?}, which is not a Hedgerow category (see `hedgerow lists categories`)"
+    )]
     UnknownCategory {
         line: usize,
         source_name: String,
         category: String,
     },
-    #[error("line {line}: source list {source_name:?} is marked illegal but maps to {category:?}; illegal lists must map to an illegal-content category")]
+    #[error(
+        "line {line}: source list {source_name:?} is marked illegal but maps to {category:?}; illegal lists must map to an illegal-content category"
+    )]
     IllegalMismatch {
         line: usize,
         source_name: String,
@@ -203,7 +219,8 @@ enum RawRule {
 
 impl Taxonomy {
     pub fn parse(text: &str) -> Result<Self, TaxonomyError> {
-        let raw: RawTaxonomy = toml::from_str(text).map_err(|e| TaxonomyError::Syntax(e.to_string()))?;
+        let raw: RawTaxonomy =
+            toml::from_str(text).map_err(|e| TaxonomyError::Syntax(e.to_string()))?;
         let mut sources = BTreeMap::new();
         for (name, spanned) in raw.sources {
             let line = line_of(text, spanned.span().start);
@@ -248,7 +265,11 @@ impl Taxonomy {
 
 /// 1-based line number of a byte offset.
 pub fn line_of(text: &str, offset: usize) -> usize {
-    text.as_bytes()[..offset.min(text.len())].iter().filter(|b| **b == b'\n').count() + 1
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+        + 1
 }
 
 #[cfg(test)]
@@ -258,9 +279,17 @@ mod tests {
     #[test]
     fn category_keys_are_unique_and_parents_exist() {
         for (i, c) in CATEGORIES.iter().enumerate() {
-            assert!(CATEGORIES[i + 1..].iter().all(|o| o.key != c.key), "duplicate {}", c.key);
+            assert!(
+                CATEGORIES[i + 1..].iter().all(|o| o.key != c.key),
+                "duplicate {}",
+                c.key
+            );
             if let Some(parent) = c.parent {
-                assert!(category(parent).is_some_and(|p| p.parent.is_none()), "{}", c.key);
+                assert!(
+                    category(parent).is_some_and(|p| p.parent.is_none()),
+                    "{}",
+                    c.key
+                );
             }
         }
     }
@@ -279,11 +308,20 @@ mod tests {
 
     #[test]
     fn errors_name_the_line() {
-        let err = Taxonomy::parse("[sources]\nadult = \"pornography\"\ngames = \"gaming\"\n").unwrap_err();
+        let err = Taxonomy::parse("[sources]\nadult = \"pornography\"\ngames = \"gaming\"\n")
+            .unwrap_err();
         assert!(err.to_string().starts_with("line 3:"), "{err}");
         let err = Taxonomy::parse("[sources]\niwf = \"illegal-child-abuse\"\n").unwrap_err();
-        assert!(matches!(err, TaxonomyError::IllegalMismatch { line: 2, .. }), "{err}");
-        let err = Taxonomy::parse("[sources]\nx = { category = \"pornography\", class = \"illegal\" }\n").unwrap_err();
-        assert!(matches!(err, TaxonomyError::IllegalMismatch { .. }), "{err}");
+        assert!(
+            matches!(err, TaxonomyError::IllegalMismatch { line: 2, .. }),
+            "{err}"
+        );
+        let err =
+            Taxonomy::parse("[sources]\nx = { category = \"pornography\", class = \"illegal\" }\n")
+                .unwrap_err();
+        assert!(
+            matches!(err, TaxonomyError::IllegalMismatch { .. }),
+            "{err}"
+        );
     }
 }

@@ -1,12 +1,19 @@
 //! Matching semantics of the compiled index, through its public API only.
 
-use hedgerow_lists::{Entry, IndexBuilder, IndexError, ListClass, ListIndex, MatchKind, Target, normalize_host, parse_list, ListFormat};
+use hedgerow_lists::{
+    Entry, IndexBuilder, IndexError, ListClass, ListFormat, ListIndex, MatchKind, Target,
+    normalize_host, parse_list,
+};
 use proptest::prelude::*;
 
 fn build(lists: &[(&str, ListFormat, &str)]) -> ListIndex {
     let mut builder = IndexBuilder::new();
     for (name, format, text) in lists {
-        let class = if name.starts_with("illegal") { ListClass::Illegal } else { ListClass::Category };
+        let class = if name.starts_with("illegal") {
+            ListClass::Illegal
+        } else {
+            ListClass::Category
+        };
         let id = builder.add_list(name, "uncategorised", class).unwrap();
         let mut entries = Vec::new();
         let errors = parse_list(text.as_bytes(), *format, |e| entries.push(e));
@@ -24,7 +31,12 @@ fn hits(index: &ListIndex, url: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     index.lookup(&target, &mut out);
     out.iter()
-        .map(|m| (index.list(m.list).unwrap().name.clone(), m.entry_text(&target)))
+        .map(|m| {
+            (
+                index.list(m.list).unwrap().name.clone(),
+                m.entry_text(&target),
+            )
+        })
         .collect()
 }
 
@@ -34,20 +46,37 @@ fn names(index: &ListIndex, url: &str) -> Vec<String> {
 
 #[test]
 fn label_boundaries_and_subdomains() {
-    let index = build(&[("games", ListFormat::Domains, "example.com\nplay.example.org\n")]);
-    assert_eq!(hits(&index, "example.com"), vec![("games".into(), "example.com".into())]);
-    assert_eq!(hits(&index, "www.cdn.example.com"), vec![("games".into(), "example.com".into())]);
+    let index = build(&[(
+        "games",
+        ListFormat::Domains,
+        "example.com\nplay.example.org\n",
+    )]);
+    assert_eq!(
+        hits(&index, "example.com"),
+        vec![("games".into(), "example.com".into())]
+    );
+    assert_eq!(
+        hits(&index, "www.cdn.example.com"),
+        vec![("games".into(), "example.com".into())]
+    );
     assert!(names(&index, "notexample.com").is_empty());
     assert!(names(&index, "example.com.evil.net").is_empty());
     assert!(names(&index, "com").is_empty());
-    assert!(names(&index, "example.org").is_empty(), "a parent of a listed name is not listed");
+    assert!(
+        names(&index, "example.org").is_empty(),
+        "a parent of a listed name is not listed"
+    );
     assert_eq!(names(&index, "a.play.example.org"), vec!["games"]);
     assert!(names(&index, "xplay.example.org").is_empty());
 }
 
 #[test]
 fn case_trailing_dot_and_idn() {
-    let index = build(&[("shopping", ListFormat::Domains, "bücher.example\nShop.Example\n")]);
+    let index = build(&[(
+        "shopping",
+        ListFormat::Domains,
+        "bücher.example\nShop.Example\n",
+    )]);
     assert_eq!(names(&index, "WWW.SHOP.EXAMPLE."), vec!["shopping"]);
     assert_eq!(names(&index, "xn--bcher-kva.example"), vec!["shopping"]);
     assert_eq!(names(&index, "www.BÜCHER.example"), vec!["shopping"]);
@@ -55,32 +84,72 @@ fn case_trailing_dot_and_idn() {
 
 #[test]
 fn url_path_prefixes_apply_to_the_host_and_its_subdomains() {
-    let index = build(&[("adult", ListFormat::Urls, "example.com/Adult/\nsite.example/x\n")]);
-    assert_eq!(hits(&index, "http://example.com/Adult/page.html"), vec![("adult".into(), "example.com/Adult/".into())]);
-    assert_eq!(names(&index, "http://www.example.com/Adult/"), vec!["adult"]);
-    assert!(names(&index, "http://example.com/adult/page.html").is_empty(), "paths are case-sensitive");
+    let index = build(&[(
+        "adult",
+        ListFormat::Urls,
+        "example.com/Adult/\nsite.example/x\n",
+    )]);
+    assert_eq!(
+        hits(&index, "http://example.com/Adult/page.html"),
+        vec![("adult".into(), "example.com/Adult/".into())]
+    );
+    assert_eq!(
+        names(&index, "http://www.example.com/Adult/"),
+        vec!["adult"]
+    );
+    assert!(
+        names(&index, "http://example.com/adult/page.html").is_empty(),
+        "paths are case-sensitive"
+    );
     assert!(names(&index, "http://example.com/").is_empty());
-    assert!(names(&index, "example.com").is_empty(), "a host alone never meets a path entry");
-    assert_eq!(names(&index, "http://site.example/xyz?q=1"), vec!["adult"], "a prefix, as squidGuard reads it");
+    assert!(
+        names(&index, "example.com").is_empty(),
+        "a host alone never meets a path entry"
+    );
+    assert_eq!(
+        names(&index, "http://site.example/xyz?q=1"),
+        vec!["adult"],
+        "a prefix, as squidGuard reads it"
+    );
     assert!(names(&index, "http://notsite.example/x").is_empty());
 }
 
 #[test]
 fn ipv4_literals_match_only_that_address() {
-    let index = build(&[("redirector", ListFormat::Domains, "10.1.2.3\nproxy.example\n")]);
-    assert_eq!(hits(&index, "http://10.1.2.3/x"), vec![("redirector".into(), "10.1.2.3".into())]);
+    let index = build(&[(
+        "redirector",
+        ListFormat::Domains,
+        "10.1.2.3\nproxy.example\n",
+    )]);
+    assert_eq!(
+        hits(&index, "http://10.1.2.3/x"),
+        vec![("redirector".into(), "10.1.2.3".into())]
+    );
     assert!(names(&index, "10.1.2.30").is_empty());
     assert!(names(&index, "0.10.1.2.3").is_empty());
-    assert!(names(&index, "x.10.1.2.3").is_empty(), "a name ending in an address is not the address");
+    assert!(
+        names(&index, "x.10.1.2.3").is_empty(),
+        "a name ending in an address is not the address"
+    );
 }
 
 #[test]
 fn exact_urls_match_exactly() {
-    let index = build(&[("illegal-test", ListFormat::ExactUrls, "bad.example/a/b.jpg\nwhole.example\n")]);
-    assert_eq!(names(&index, "http://bad.example/a/b.jpg"), vec!["illegal-test"]);
+    let index = build(&[(
+        "illegal-test",
+        ListFormat::ExactUrls,
+        "bad.example/a/b.jpg\nwhole.example\n",
+    )]);
+    assert_eq!(
+        names(&index, "http://bad.example/a/b.jpg"),
+        vec!["illegal-test"]
+    );
     assert!(names(&index, "http://bad.example/a/b.jpg2").is_empty());
     assert!(names(&index, "http://bad.example/a/").is_empty());
-    assert!(names(&index, "http://www.bad.example/a/b.jpg").is_empty(), "exact means this host only");
+    assert!(
+        names(&index, "http://www.bad.example/a/b.jpg").is_empty(),
+        "exact means this host only"
+    );
     assert!(names(&index, "bad.example").is_empty());
     assert_eq!(names(&index, "deep.whole.example"), vec!["illegal-test"]);
 }
@@ -92,17 +161,27 @@ fn an_entry_in_several_lists_reports_each_list_and_duplicates_merge() {
         ("b", ListFormat::Domains, "x.example\n"),
         ("c", ListFormat::Domains, "www.x.example\n"),
     ]);
-    assert_eq!(names(&index, "www.x.example"), vec!["a", "b", "c"], "most general first");
+    assert_eq!(
+        names(&index, "www.x.example"),
+        vec!["a", "b", "c"],
+        "most general first"
+    );
     assert_eq!(index.key_count(), 2);
     assert_eq!(index.lists()[0].entries, 2);
 }
 
 #[test]
 fn match_kinds() {
-    let index = build(&[("d", ListFormat::Domains, "d.example\n1.2.3.4\n"), ("u", ListFormat::Urls, "d.example/p\n")]);
+    let index = build(&[
+        ("d", ListFormat::Domains, "d.example\n1.2.3.4\n"),
+        ("u", ListFormat::Urls, "d.example/p\n"),
+    ]);
     let mut out = Vec::new();
     index.lookup(&Target::parse("http://d.example/p").unwrap(), &mut out);
-    assert_eq!(out.iter().map(|m| m.kind).collect::<Vec<_>>(), vec![MatchKind::Domain, MatchKind::UrlPrefix]);
+    assert_eq!(
+        out.iter().map(|m| m.kind).collect::<Vec<_>>(),
+        vec![MatchKind::Domain, MatchKind::UrlPrefix]
+    );
     out.clear();
     index.lookup(&Target::parse("1.2.3.4").unwrap(), &mut out);
     assert_eq!(out[0].kind, MatchKind::Address);
@@ -111,20 +190,36 @@ fn match_kinds() {
 #[test]
 fn damaged_index_files_are_refused() {
     let mut builder = IndexBuilder::new();
-    let id = builder.add_list("l", "uncategorised", ListClass::Category).unwrap();
-    builder.add(id, &Entry::Domain(normalize_host("a.example").unwrap())).unwrap();
+    let id = builder
+        .add_list("l", "uncategorised", ListClass::Category)
+        .unwrap();
+    builder
+        .add(id, &Entry::Domain(normalize_host("a.example").unwrap()))
+        .unwrap();
     let good = builder.build().unwrap();
     assert!(ListIndex::from_vec(good.clone()).is_ok());
 
-    assert!(matches!(ListIndex::from_vec(good[..10].to_vec()), Err(IndexError::Truncated(_))));
-    assert!(matches!(ListIndex::from_vec(good[..good.len() - 1].to_vec()), Err(IndexError::Truncated(_))));
+    assert!(matches!(
+        ListIndex::from_vec(good[..10].to_vec()),
+        Err(IndexError::Truncated(_))
+    ));
+    assert!(matches!(
+        ListIndex::from_vec(good[..good.len() - 1].to_vec()),
+        Err(IndexError::Truncated(_))
+    ));
     let mut bad_magic = good.clone();
     bad_magic[0] = b'X';
-    assert!(matches!(ListIndex::from_vec(bad_magic), Err(IndexError::BadMagic)));
+    assert!(matches!(
+        ListIndex::from_vec(bad_magic),
+        Err(IndexError::BadMagic)
+    ));
     for at in [40, good.len() / 2, good.len() - 1] {
         let mut flipped = good.clone();
         flipped[at] ^= 0x40;
-        assert!(matches!(ListIndex::from_vec(flipped), Err(IndexError::Checksum)), "byte {at}");
+        assert!(
+            matches!(ListIndex::from_vec(flipped), Err(IndexError::Checksum)),
+            "byte {at}"
+        );
     }
     assert!(ListIndex::from_vec(Vec::new()).is_err());
 }

@@ -28,23 +28,35 @@ pub struct DemoArgs {
 }
 
 pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
-    let data_dir = args.run.data_dir.clone().unwrap_or_else(|| PathBuf::from("hedgerow-demo"));
-    std::fs::create_dir_all(&data_dir).with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
+    let data_dir = args
+        .run
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("hedgerow-demo"));
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
     let data_dir = data_dir
         .canonicalize()
         .with_context(|| format!("cannot resolve {}", data_dir.display()))?;
     let lists = match &args.run.lists {
         Some(dir) => dir.canonicalize().with_context(|| {
-            format!("the list folder {} does not exist; give a folder of .domains/.urls files", dir.display())
+            format!(
+                "the list folder {} does not exist; give a folder of .domains/.urls files",
+                dir.display()
+            )
         })?,
         None => sample_lists()?,
     };
     let config_path = write_demo_config(&data_dir, &lists)?;
-    let config = ConfigFile::read(&config_path).context("the demo configuration is invalid (this is a bug in Hedgerow)")?;
+    let config = ConfigFile::read(&config_path)
+        .context("the demo configuration is invalid (this is a bug in Hedgerow)")?;
     println!("Hedgerow demo: data in {}", data_dir.display());
     println!("  configuration: {}", config_path.display());
     println!("  lists: {}", lists.display());
-    println!("  try: hedgerow explain --data-dir {} --device ks2-laptop http://www.pokerstars.com/", data_dir.display());
+    println!(
+        "  try: hedgerow explain --data-dir {} --device ks2-laptop http://www.pokerstars.com/",
+        data_dir.display()
+    );
     let mut run = args.run;
     // The demo configuration already points at the chosen folders.
     run.data_dir = None;
@@ -79,7 +91,10 @@ pub fn write_demo_config(data_dir: &Path, lists: &Path) -> anyhow::Result<PathBu
 
 /// A path as the inside of a TOML basic string.
 fn toml_string(path: &Path) -> String {
-    path.display().to_string().replace('\\', "\\\\").replace('"', "\\\"")
+    path.display()
+        .to_string()
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
 }
 
 fn hash_demo_password() -> anyhow::Result<String> {

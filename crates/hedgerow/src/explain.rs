@@ -59,9 +59,9 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<ExitCode> {
     let config = setup::ConfigFile::load(&args.source)?;
     let snapshot = Snapshot::build(&config)?;
     let at = match &args.at {
-        Some(text) => text
-            .parse::<Timestamp>()
-            .with_context(|| format!("--at {text:?} is not an RFC 3339 time; write it like 2026-11-23T12:30:00Z"))?,
+        Some(text) => text.parse::<Timestamp>().with_context(|| {
+            format!("--at {text:?} is not an RFC 3339 time; write it like 2026-11-23T12:30:00Z")
+        })?,
         None => Timestamp::now(),
     };
     let subject = subject(&args, &snapshot)?;
@@ -78,11 +78,19 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<ExitCode> {
             failed |= !explain_one(&snapshot, &subject, line, at, args.json, &mut out)?;
         }
         out.flush()?;
-        return Ok(if failed { ExitCode::from(2) } else { ExitCode::SUCCESS });
+        return Ok(if failed {
+            ExitCode::from(2)
+        } else {
+            ExitCode::SUCCESS
+        });
     }
     let ok = explain_one(&snapshot, &subject, &args.target, at, args.json, &mut out)?;
     out.flush()?;
-    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(2) })
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
 }
 
 fn subject(args: &ExplainArgs, snapshot: &Snapshot) -> anyhow::Result<Subject> {
@@ -97,8 +105,15 @@ fn subject(args: &ExplainArgs, snapshot: &Snapshot) -> anyhow::Result<Subject> {
         },
     };
     if let Some(name) = &args.user {
-        let Some(user) = school.users.iter().find(|u| u.username.eq_ignore_ascii_case(name)) else {
-            bail!("there is no user {name:?} at {}; check the spelling or use --group", school.name);
+        let Some(user) = school
+            .users
+            .iter()
+            .find(|u| u.username.eq_ignore_ascii_case(name))
+        else {
+            bail!(
+                "there is no user {name:?} at {}; check the spelling or use --group",
+                school.name
+            );
         };
         return Ok(Subject {
             school: school.slug.clone(),
@@ -109,12 +124,22 @@ fn subject(args: &ExplainArgs, snapshot: &Snapshot) -> anyhow::Result<Subject> {
         });
     }
     if let Some(name) = &args.device {
-        let Some(device) = school.devices.iter().find(|d| d.name.eq_ignore_ascii_case(name)) else {
-            bail!("there is no device {name:?} at {}; check the spelling or use --ip", school.name);
+        let Some(device) = school
+            .devices
+            .iter()
+            .find(|d| d.name.eq_ignore_ascii_case(name))
+        else {
+            bail!(
+                "there is no device {name:?} at {}; check the spelling or use --ip",
+                school.name
+            );
         };
         return Ok(Subject {
             school: school.slug.clone(),
-            group: device.group.clone().unwrap_or_else(|| school.unknown_group.clone()),
+            group: device
+                .group
+                .clone()
+                .unwrap_or_else(|| school.unknown_group.clone()),
             user: None,
             device: Some(device.name.clone()),
             described: format!("device {}", device.name),
@@ -130,7 +155,10 @@ fn subject(args: &ExplainArgs, snapshot: &Snapshot) -> anyhow::Result<Subject> {
             described: identity.how.to_string(),
         });
     }
-    let group = args.group.clone().unwrap_or_else(|| school.unknown_group.clone());
+    let group = args
+        .group
+        .clone()
+        .unwrap_or_else(|| school.unknown_group.clone());
     Ok(Subject {
         school: school.slug.clone(),
         described: format!("group {group}"),
@@ -141,12 +169,23 @@ fn subject(args: &ExplainArgs, snapshot: &Snapshot) -> anyhow::Result<Subject> {
 }
 
 /// Prints one decision; returns false when the address could not be read.
-fn explain_one(snapshot: &Snapshot, subject: &Subject, text: &str, at: Timestamp, json: bool, out: &mut impl Write) -> anyhow::Result<bool> {
+fn explain_one(
+    snapshot: &Snapshot,
+    subject: &Subject,
+    text: &str,
+    at: Timestamp,
+    json: bool,
+    out: &mut impl Write,
+) -> anyhow::Result<bool> {
     let target = match Target::parse(text) {
         Ok(target) => target,
         Err(error) => {
             if json {
-                writeln!(out, "{}", serde_json::json!({ "target": text, "error": error.to_string() }))?;
+                writeln!(
+                    out,
+                    "{}",
+                    serde_json::json!({ "target": text, "error": error.to_string() })
+                )?;
             } else {
                 writeln!(out, "{text}: cannot be checked: {error}")?;
             }
@@ -155,7 +194,11 @@ fn explain_one(snapshot: &Snapshot, subject: &Subject, text: &str, at: Timestamp
     };
     let engine = snapshot.engine(&subject.school)?;
     if !engine.spec().groups.iter().any(|g| g.key == subject.group) {
-        bail!("there is no group {:?} in the policy of school {:?}", subject.group, subject.school);
+        bail!(
+            "there is no group {:?} in the policy of school {:?}",
+            subject.group,
+            subject.school
+        );
     }
     let request = Request {
         group: &subject.group,
@@ -182,9 +225,18 @@ fn explain_one(snapshot: &Snapshot, subject: &Subject, text: &str, at: Timestamp
         });
         writeln!(out, "{value}")?;
     } else {
-        let verdict = if decision.is_allowed() { "ALLOWED" } else { "BLOCKED" };
+        let verdict = if decision.is_allowed() {
+            "ALLOWED"
+        } else {
+            "BLOCKED"
+        };
         writeln!(out, "{verdict}  {text}")?;
-        writeln!(out, "  for:      {} (group {})", subject.described, decision.group().name)?;
+        writeln!(
+            out,
+            "  for:      {} (group {})",
+            subject.described,
+            decision.group().name
+        )?;
         if let Some(category) = decision.category() {
             let name = hedgerow_lists::category(category).map_or(category, |c| c.name);
             writeln!(

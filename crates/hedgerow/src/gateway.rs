@@ -65,8 +65,12 @@ fn apply_run_options(config: &mut ConfigFile, run: &RunOptions) {
 async fn run(mut launch: Launch) -> anyhow::Result<()> {
     apply_run_options(&mut launch.config, &launch.run);
     let config = launch.config;
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
+    std::fs::create_dir_all(&config.data_dir).with_context(|| {
+        format!(
+            "cannot create the data directory {}",
+            config.data_dir.display()
+        )
+    })?;
     config.ensure_builtin_illegal_lists()?;
     compile_if_stale(&config)?;
     let snapshot = Snapshot::build(&config)?;
@@ -77,7 +81,11 @@ async fn run(mut launch: Launch) -> anyhow::Result<()> {
         .run
         .metrics_listen
         .or_else(|| config.config.listeners.get("metrics").copied())
-        .unwrap_or_else(|| DEFAULT_METRICS_LISTEN.parse().unwrap_or(SocketAddr::from(([127, 0, 0, 1], 9300))));
+        .unwrap_or_else(|| {
+            DEFAULT_METRICS_LISTEN
+                .parse()
+                .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 9300)))
+        });
     metrics_exporter_prometheus::PrometheusBuilder::new()
         .with_http_listener(metrics_listen)
         .install()
@@ -92,7 +100,11 @@ async fn run(mut launch: Launch) -> anyhow::Result<()> {
     // The DNS filter and web proxy (later) take clones of `events` and of `current`.
     let _ = &events;
 
-    let upstreams = if launch.run.upstream.is_empty() { config.config.upstreams.clone() } else { launch.run.upstream.clone() };
+    let upstreams = if launch.run.upstream.is_empty() {
+        config.config.upstreams.clone()
+    } else {
+        launch.run.upstream.clone()
+    };
     let snapshot = current.load();
     info!(
         schools = snapshot.engines.len(),
@@ -109,7 +121,11 @@ async fn run(mut launch: Launch) -> anyhow::Result<()> {
 
     info!("stopping: writing every accepted activity event to the store");
     match writer.shutdown().await {
-        Ok(stats) => info!(written = stats.written, rejected = stats.rejected, "activity log closed"),
+        Ok(stats) => info!(
+            written = stats.written,
+            rejected = stats.rejected,
+            "activity log closed"
+        ),
         Err(e) => error!("some activity events could not be written: {e}"),
     }
     store.close().await;
@@ -125,7 +141,10 @@ fn redact(url: &str) -> String {
 
 async fn wait_for_signals(config_path: &Path, current: &Arc<ArcSwap<Snapshot>>) {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut hangup), Ok(mut terminate)) = (signal(SignalKind::hangup()), signal(SignalKind::terminate())) else {
+    let (Ok(mut hangup), Ok(mut terminate)) = (
+        signal(SignalKind::hangup()),
+        signal(SignalKind::terminate()),
+    ) else {
         warn!("cannot listen for SIGHUP/SIGTERM; stop with Ctrl-C");
         let _ = tokio::signal::ctrl_c().await;
         return;
@@ -150,7 +169,8 @@ async fn wait_for_signals(config_path: &Path, current: &Arc<ArcSwap<Snapshot>>) 
 
 /// Recompiles the lists in a child process, then builds a fresh snapshot.
 async fn reload(config_path: &Path) -> anyhow::Result<Snapshot> {
-    let exe = std::env::current_exe().context("cannot find the hedgerow program to compile lists")?;
+    let exe =
+        std::env::current_exe().context("cannot find the hedgerow program to compile lists")?;
     let status = tokio::process::Command::new(exe)
         .args(["lists", "compile", "--config"])
         .arg(config_path)
@@ -174,11 +194,16 @@ fn publish_index_metrics(snapshot: &Snapshot) {
 
 /// Compiles the lists when there is no index yet or a list file is newer than it.
 pub fn compile_if_stale(config: &ConfigFile) -> anyhow::Result<()> {
-    let index_time = std::fs::metadata(&config.index_path).and_then(|m| m.modified()).ok();
+    let index_time = std::fs::metadata(&config.index_path)
+        .and_then(|m| m.modified())
+        .ok();
     let folders = config.all_list_folders();
     let stale = match index_time {
         None => true,
-        Some(built) => newest_change(&folders).is_some_and(|changed| changed > built) || config_changed_after(config, built),
+        Some(built) => {
+            newest_change(&folders).is_some_and(|changed| changed > built)
+                || config_changed_after(config, built)
+        }
     };
     if stale {
         info!(index = %config.index_path.display(), "compiling the category lists");
@@ -188,13 +213,23 @@ pub fn compile_if_stale(config: &ConfigFile) -> anyhow::Result<()> {
         for file in report.files.iter().filter(|f| !f.errors.is_empty()) {
             warn!(file = %file.source.path.display(), first_line = file.errors[0].line, skipped = file.errors.len(), "broken list lines skipped: {}", file.errors[0].reason);
         }
-        info!(entries = report.entries, lists = report.lists, skipped, seconds = report.elapsed.as_secs_f64(), "lists compiled");
+        info!(
+            entries = report.entries,
+            lists = report.lists,
+            skipped,
+            seconds = report.elapsed.as_secs_f64(),
+            "lists compiled"
+        );
     }
     Ok(())
 }
 
 fn config_changed_after(config: &ConfigFile, built: SystemTime) -> bool {
-    let taxonomy = config.taxonomy_path.as_ref().and_then(|p| std::fs::metadata(p).ok()).and_then(|m| m.modified().ok());
+    let taxonomy = config
+        .taxonomy_path
+        .as_ref()
+        .and_then(|p| std::fs::metadata(p).ok())
+        .and_then(|m| m.modified().ok());
     taxonomy.is_some_and(|t| t > built)
 }
 
@@ -210,7 +245,11 @@ fn newest_change(folders: &[PathBuf]) -> Option<SystemTime> {
         for entry in std::fs::read_dir(folder).into_iter().flatten().flatten() {
             visit(&entry.path());
             if entry.path().is_dir() {
-                for inner in std::fs::read_dir(entry.path()).into_iter().flatten().flatten() {
+                for inner in std::fs::read_dir(entry.path())
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                {
                     visit(&inner.path());
                 }
             }
@@ -225,7 +264,9 @@ fn self_check(snapshot: &Snapshot) -> anyhow::Result<()> {
     let at = jiff::Timestamp::now();
     let checks = illegal_check_targets(snapshot);
     if checks.is_empty() {
-        warn!("no illegal-content list is loaded; install the IWF and CTIRU lists (see docs/lists.md)");
+        warn!(
+            "no illegal-content list is loaded; install the IWF and CTIRU lists (see docs/lists.md)"
+        );
     }
     let mut tried = 0;
     for (slug, engine) in &snapshot.engines {
@@ -249,34 +290,58 @@ fn self_check(snapshot: &Snapshot) -> anyhow::Result<()> {
             }
         }
     }
-    info!(checks = tried, "self-check passed: illegal-content check entries are blocked for every group");
+    info!(
+        checks = tried,
+        "self-check passed: illegal-content check entries are blocked for every group"
+    );
     Ok(())
 }
 
 /// The `.test` check entries of the illegal lists, read back from the shipped check files.
 fn illegal_check_targets(snapshot: &Snapshot) -> Vec<Target> {
-    let illegal_loaded = snapshot.index.lists().iter().any(|l| l.class == ListClass::Illegal);
+    let illegal_loaded = snapshot
+        .index
+        .lists()
+        .iter()
+        .any(|l| l.class == ListClass::Illegal);
     if !illegal_loaded {
         return Vec::new();
     }
-    ["http://iwf-check.hedgerow.test/", "http://ctiru-check.hedgerow.test/", "http://illegal-content-check.hedgerow.test/iwf/check-image.jpg"]
-        .iter()
-        .filter_map(|url| Target::parse(url).ok())
-        .filter(|target| {
-            let mut matches = Vec::new();
-            snapshot.index.lookup(target, &mut matches);
-            matches.iter().any(|m| snapshot.index.list(m.list).is_some_and(|l| l.class == ListClass::Illegal))
+    [
+        "http://iwf-check.hedgerow.test/",
+        "http://ctiru-check.hedgerow.test/",
+        "http://illegal-content-check.hedgerow.test/iwf/check-image.jpg",
+    ]
+    .iter()
+    .filter_map(|url| Target::parse(url).ok())
+    .filter(|target| {
+        let mut matches = Vec::new();
+        snapshot.index.lookup(target, &mut matches);
+        matches.iter().any(|m| {
+            snapshot
+                .index
+                .list(m.list)
+                .is_some_and(|l| l.class == ListClass::Illegal)
         })
-        .collect()
+    })
+    .collect()
 }
 
 /// Mirrors the configured schools, users and devices into the store, keeping passwords set
 /// elsewhere. In demo mode, every user gets the demo password, usable in demo mode only.
-async fn sync_directory(store: &Store, config: &ConfigFile, demo_password_hash: Option<&str>) -> anyhow::Result<()> {
+async fn sync_directory(
+    store: &Store,
+    config: &ConfigFile,
+    demo_password_hash: Option<&str>,
+) -> anyhow::Result<()> {
     for school in &config.config.schools {
         let policy = &school.policy;
         let id = store
-            .ensure_school(&policy.school, &policy.school_name, policy.time_zone.iana_name().unwrap_or("Europe/London"))
+            .ensure_school(
+                &policy.school,
+                &policy.school_name,
+                policy.time_zone.iana_name().unwrap_or("Europe/London"),
+            )
             .await?;
         for user in &school.directory.users {
             let existing = store.user(id, &user.username).await?;

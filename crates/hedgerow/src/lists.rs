@@ -37,7 +37,11 @@ pub fn run(command: ListsCommand) -> anyhow::Result<ExitCode> {
     match command {
         ListsCommand::Compile(args) => {
             let loaded = setup::ConfigFile::load(&args.source)?;
-            let mut folders = if args.lists.is_empty() { loaded.list_folders.clone() } else { args.lists.clone() };
+            let mut folders = if args.lists.is_empty() {
+                loaded.list_folders.clone()
+            } else {
+                args.lists.clone()
+            };
             // Illegal-content lists are always compiled in, whatever list folders were chosen.
             folders.extend(loaded.illegal_folders.iter().cloned());
             let output = args.output.unwrap_or_else(|| loaded.index_path.clone());
@@ -51,7 +55,13 @@ pub fn run(command: ListsCommand) -> anyhow::Result<ExitCode> {
             println!("{:<22} {:<15} {:<20} name", "key", "kind", "parent");
             for category in CATEGORIES {
                 let kind = format!("{:?}", category.kind).to_lowercase();
-                println!("{:<22} {:<15} {:<20} {}", category.key, kind, category.parent.unwrap_or("-"), category.name);
+                println!(
+                    "{:<22} {:<15} {:<20} {}",
+                    category.key,
+                    kind,
+                    category.parent.unwrap_or("-"),
+                    category.name
+                );
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -59,15 +69,25 @@ pub fn run(command: ListsCommand) -> anyhow::Result<ExitCode> {
 }
 
 pub fn load_taxonomy(path: &Path) -> anyhow::Result<Taxonomy> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read the taxonomy file {}; set [lists] taxonomy in the configuration", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| {
+        format!(
+            "cannot read the taxonomy file {}; set [lists] taxonomy in the configuration",
+            path.display()
+        )
+    })?;
     Taxonomy::parse(&text).with_context(|| format!("in the taxonomy file {}", path.display()))
 }
 
 /// Compiles the folders and installs the index atomically; the old index stays on any error.
-pub fn compile_and_install(folders: &[PathBuf], taxonomy: &Taxonomy, output: &Path) -> anyhow::Result<CompileReport> {
-    let report = hedgerow_catalog::compile(folders, taxonomy).context("compiling the lists failed")?;
-    hedgerow_catalog::write_index(output, &report.bytes).context("installing the compiled index failed")?;
+pub fn compile_and_install(
+    folders: &[PathBuf],
+    taxonomy: &Taxonomy,
+    output: &Path,
+) -> anyhow::Result<CompileReport> {
+    let report =
+        hedgerow_catalog::compile(folders, taxonomy).context("compiling the lists failed")?;
+    hedgerow_catalog::write_index(output, &report.bytes)
+        .context("installing the compiled index failed")?;
     Ok(report)
 }
 
@@ -76,7 +96,12 @@ fn print_report(report: &CompileReport, output: &Path) {
     for file in &report.files {
         skipped += file.errors.len();
         for error in file.errors.iter().take(SHOWN_LINE_ERRORS) {
-            eprintln!("warning: {}:{}: {} (line skipped)", file.source.path.display(), error.line, error.reason);
+            eprintln!(
+                "warning: {}:{}: {} (line skipped)",
+                file.source.path.display(),
+                error.line,
+                error.reason
+            );
         }
         if file.errors.len() > SHOWN_LINE_ERRORS {
             eprintln!(

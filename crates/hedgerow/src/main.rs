@@ -16,7 +16,11 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "hedgerow", version, about = "Filtering, monitoring and safeguarding records for schools, in one gateway.")]
+#[command(
+    name = "hedgerow",
+    version,
+    about = "Filtering, monitoring and safeguarding records for schools, in one gateway."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

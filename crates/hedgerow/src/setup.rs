@@ -22,8 +22,14 @@ pub const BUILTIN_TAXONOMY: &str = include_str!("../../../lists/taxonomy.toml");
 /// The illegal-content check lists shipped with Hedgerow, installed into the data directory
 /// when the configuration names no illegal-list folder.
 const BUILTIN_ILLEGAL_LISTS: &[(&str, &str)] = &[
-    ("iwf-test.urls", include_str!("../../../lists/illegal/iwf-test.urls")),
-    ("ctiru-test.urls", include_str!("../../../lists/illegal/ctiru-test.urls")),
+    (
+        "iwf-test.urls",
+        include_str!("../../../lists/illegal/iwf-test.urls"),
+    ),
+    (
+        "ctiru-test.urls",
+        include_str!("../../../lists/illegal/ctiru-test.urls"),
+    ),
 ];
 
 /// Where a command finds its configuration: a file, or a data directory holding one.
@@ -55,7 +61,9 @@ impl ConfigFile {
         let path = match (&source.config, &source.data_dir) {
             (Some(file), _) => file.clone(),
             (None, Some(dir)) => dir.join(CONFIG_IN_DATA_DIR),
-            (None, None) => bail!("say which configuration to use: --config FILE, or --data-dir DIR for a demo data directory"),
+            (None, None) => bail!(
+                "say which configuration to use: --config FILE, or --data-dir DIR for a demo data directory"
+            ),
         };
         Self::read(&path)
     }
@@ -64,17 +72,30 @@ impl ConfigFile {
         let text = std::fs::read_to_string(path).with_context(|| {
             format!("cannot read the configuration file {}; check the path (a demo data directory holds {CONFIG_IN_DATA_DIR})", path.display())
         })?;
-        let config = Config::parse(&text).map_err(|errors| anyhow::anyhow!("{} has problems:\n{errors}", path.display()))?;
+        let config = Config::parse(&text)
+            .map_err(|errors| anyhow::anyhow!("{} has problems:\n{errors}", path.display()))?;
         let base = path
             .canonicalize()
             .ok()
             .and_then(|p| p.parent().map(Path::to_path_buf))
             .unwrap_or_else(|| PathBuf::from("."));
-        let resolve = |p: &Path| if p.is_absolute() { p.to_path_buf() } else { base.join(p) };
+        let resolve = |p: &Path| {
+            if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                base.join(p)
+            }
+        };
         let data_dir = resolve(&config.data_dir);
-        let default_db = format!("sqlite://{}?mode=rwc", config.data_dir.join("hedgerow.db").display());
+        let default_db = format!(
+            "sqlite://{}?mode=rwc",
+            config.data_dir.join("hedgerow.db").display()
+        );
         let database_url = if config.database_url == default_db {
-            format!("sqlite://{}?mode=rwc", data_dir.join("hedgerow.db").display())
+            format!(
+                "sqlite://{}?mode=rwc",
+                data_dir.join("hedgerow.db").display()
+            )
         } else {
             config.database_url.clone()
         };
@@ -98,7 +119,9 @@ impl ConfigFile {
     pub fn taxonomy(&self) -> anyhow::Result<Taxonomy> {
         match &self.taxonomy_path {
             Some(path) => crate::lists::load_taxonomy(path),
-            None => Ok(Taxonomy::parse(BUILTIN_TAXONOMY).context("the built-in taxonomy is invalid")?),
+            None => Ok(
+                Taxonomy::parse(BUILTIN_TAXONOMY).context("the built-in taxonomy is invalid")?
+            ),
         }
     }
 
@@ -109,11 +132,13 @@ impl ConfigFile {
             return Ok(());
         }
         let folder = &self.illegal_folders[0];
-        std::fs::create_dir_all(folder).with_context(|| format!("cannot create {}", folder.display()))?;
+        std::fs::create_dir_all(folder)
+            .with_context(|| format!("cannot create {}", folder.display()))?;
         for (name, text) in BUILTIN_ILLEGAL_LISTS {
             let path = folder.join(name);
             if std::fs::read_to_string(&path).ok().as_deref() != Some(*text) {
-                std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+                std::fs::write(&path, text)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
             }
         }
         Ok(())
@@ -121,7 +146,11 @@ impl ConfigFile {
 
     /// Every folder that is compiled into the index.
     pub fn all_list_folders(&self) -> Vec<PathBuf> {
-        self.list_folders.iter().chain(&self.illegal_folders).cloned().collect()
+        self.list_folders
+            .iter()
+            .chain(&self.illegal_folders)
+            .cloned()
+            .collect()
     }
 }
 
@@ -146,11 +175,19 @@ impl Snapshot {
     }
 
     pub fn with_index(config: &ConfigFile, index: Arc<ListIndex>) -> anyhow::Result<Snapshot> {
-        let directory = config.config.directory().context("the configured users and devices are inconsistent")?;
+        let directory = config
+            .config
+            .directory()
+            .context("the configured users and devices are inconsistent")?;
         let mut engines = HashMap::new();
         for school in &config.config.schools {
-            let engine = Engine::new(school.policy.clone(), Arc::clone(&index))
-                .with_context(|| format!("the policy of school {:?} cannot be used", school.policy.school))?;
+            let engine =
+                Engine::new(school.policy.clone(), Arc::clone(&index)).with_context(|| {
+                    format!(
+                        "the policy of school {:?} cannot be used",
+                        school.policy.school
+                    )
+                })?;
             engines.insert(school.policy.school.clone(), engine);
         }
         Ok(Snapshot {
@@ -171,9 +208,24 @@ impl Snapshot {
 pub fn check_config(path: &Path) -> anyhow::Result<ExitCode> {
     let config = ConfigFile::read(path)?;
     let taxonomy = config.taxonomy()?;
-    let groups: usize = config.config.schools.iter().map(|s| s.policy.groups.len()).sum();
-    let devices: usize = config.config.schools.iter().map(|s| s.directory.devices.len()).sum();
-    let users: usize = config.config.schools.iter().map(|s| s.directory.users.len()).sum();
+    let groups: usize = config
+        .config
+        .schools
+        .iter()
+        .map(|s| s.policy.groups.len())
+        .sum();
+    let devices: usize = config
+        .config
+        .schools
+        .iter()
+        .map(|s| s.directory.devices.len())
+        .sum();
+    let users: usize = config
+        .config
+        .schools
+        .iter()
+        .map(|s| s.directory.users.len())
+        .sum();
     println!(
         "{}: OK: {} school(s), {groups} groups, {devices} devices, {users} users; {} list folder(s), taxonomy of {} source lists",
         path.display(),
@@ -181,9 +233,16 @@ pub fn check_config(path: &Path) -> anyhow::Result<ExitCode> {
         config.list_folders.len(),
         taxonomy.sources.len()
     );
+    // The built-in illegal check lists are installed at first start, so their folder may not
+    // exist yet; any other missing folder is worth a warning.
+    let builtin_illegal = config.config.lists.illegal.is_empty();
     for folder in config.all_list_folders() {
-        if !folder.is_dir() && !(config.config.lists.illegal.is_empty() && config.illegal_folders.contains(&folder)) {
-            println!("warning: the list folder {} does not exist yet", folder.display());
+        let installed_later = builtin_illegal && config.illegal_folders.contains(&folder);
+        if !folder.is_dir() && !installed_later {
+            println!(
+                "warning: the list folder {} does not exist yet",
+                folder.display()
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

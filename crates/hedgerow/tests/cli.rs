@@ -5,7 +5,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn hedgerow(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hedgerow")).args(args).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_hedgerow"))
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -13,7 +16,10 @@ fn text(bytes: &[u8]) -> String {
 }
 
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 fn small_config(dir: &Path, lists: &Path) -> PathBuf {
@@ -62,16 +68,21 @@ fn config_check_accepts_the_demo_school() {
     let config = small_config(dir.path(), &repo().join("lists/sample"));
     let out = hedgerow(&["config", "check", config.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains("OK: 1 school(s)"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("OK: 1 school(s)"),
+        "{}",
+        text(&out.stdout)
+    );
 }
 
 #[test]
 fn config_check_names_the_key_and_line_of_each_problem() {
     let dir = tempfile::tempdir().unwrap();
     let config = small_config(dir.path(), &repo().join("lists/sample"));
-    let broken = std::fs::read_to_string(&config)
-        .unwrap()
-        .replace("gambling = \"block\"\n\n[school.groups.unknown]", "gambling = \"sometimes\"\n\n[school.groups.unknown]");
+    let broken = std::fs::read_to_string(&config).unwrap().replace(
+        "gambling = \"block\"\n\n[school.groups.unknown]",
+        "gambling = \"sometimes\"\n\n[school.groups.unknown]",
+    );
     std::fs::write(&config, broken).unwrap();
     let out = hedgerow(&["config", "check", config.to_str().unwrap()]);
     assert!(!out.status.success());
@@ -92,34 +103,77 @@ fn compile_then_explain_by_device_address_and_json() {
     let dir = tempfile::tempdir().unwrap();
     let lists = dir.path().join("lists");
     std::fs::create_dir(&lists).unwrap();
-    std::fs::write(lists.join("gambling.domains"), "bets.example\nbroken..line\n").unwrap();
+    std::fs::write(
+        lists.join("gambling.domains"),
+        "bets.example\nbroken..line\n",
+    )
+    .unwrap();
     let config = small_config(dir.path(), &lists);
     let config = config.to_str().unwrap();
 
     let out = hedgerow(&["lists", "compile", "--config", config]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("gambling.domains:2"), "broken line reported with file and line");
+    assert!(
+        text(&out.stderr).contains("gambling.domains:2"),
+        "broken line reported with file and line"
+    );
 
-    let out = hedgerow(&["explain", "--config", config, "--ip", "127.0.0.20", "http://www.bets.example/x", "--json"]);
+    let out = hedgerow(&[
+        "explain",
+        "--config",
+        config,
+        "--ip",
+        "127.0.0.20",
+        "http://www.bets.example/x",
+        "--json",
+    ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(answer["verdict"], "block");
     assert_eq!(answer["category"], "gambling");
     assert_eq!(answer["rule"], "group:ks2/category:gambling");
     assert_eq!(answer["device"], "ks2-laptop");
-    assert!(answer["reason"].as_str().unwrap().contains("blocked for KS2 pupils"));
+    assert!(
+        answer["reason"]
+            .as_str()
+            .unwrap()
+            .contains("blocked for KS2 pupils")
+    );
 
-    let out = hedgerow(&["explain", "--config", config, "--group", "ks2", "notbets.example", "--json"]);
+    let out = hedgerow(&[
+        "explain",
+        "--config",
+        config,
+        "--group",
+        "ks2",
+        "notbets.example",
+        "--json",
+    ]);
     let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(answer["verdict"], "allow", "label boundary");
 
     // The illegal check entries are compiled in even though the configuration names none.
-    let out = hedgerow(&["explain", "--config", config, "--group", "ks2", "http://iwf-check.hedgerow.test/", "--json"]);
+    let out = hedgerow(&[
+        "explain",
+        "--config",
+        config,
+        "--group",
+        "ks2",
+        "http://iwf-check.hedgerow.test/",
+        "--json",
+    ]);
     let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(answer["verdict"], "block");
     assert_eq!(answer["rule"], "illegal:iwf-test");
 
-    let out = hedgerow(&["explain", "--config", config, "--at", "yesterday", "x.example"]);
+    let out = hedgerow(&[
+        "explain",
+        "--config",
+        config,
+        "--at",
+        "yesterday",
+        "x.example",
+    ]);
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("RFC 3339"));
 }
@@ -132,13 +186,21 @@ fn a_broken_list_file_keeps_the_previous_index() {
     std::fs::write(lists.join("gambling.domains"), "bets.example\n").unwrap();
     let config = small_config(dir.path(), &lists);
     let config = config.to_str().unwrap();
-    assert!(hedgerow(&["lists", "compile", "--config", config]).status.success());
+    assert!(
+        hedgerow(&["lists", "compile", "--config", config])
+            .status
+            .success()
+    );
     let index = dir.path().join("data/lists.hidx");
     let before = std::fs::read(&index).unwrap();
 
     std::fs::write(lists.join("games.domains"), b"<html>\x00\xff\n<body>\n").unwrap();
     let out = hedgerow(&["lists", "compile", "--config", config]);
     assert!(!out.status.success());
-    assert!(text(&out.stderr).contains("games.domains"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("games.domains"),
+        "{}",
+        text(&out.stderr)
+    );
     assert_eq!(std::fs::read(&index).unwrap(), before);
 }

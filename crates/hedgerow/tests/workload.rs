@@ -9,12 +9,19 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 fn shared_data() -> PathBuf {
     let data = repo().join("../shared/data");
-    assert!(data.is_dir(), "the shared data set is missing at {}", data.display());
+    assert!(
+        data.is_dir(),
+        "the shared data set is missing at {}",
+        data.display()
+    );
     data.canonicalize().unwrap()
 }
 
@@ -61,7 +68,11 @@ default = "allow"
     );
     let path = dir.join("workload.toml");
     std::fs::write(&path, text).unwrap();
-    let status = hedgerow().args(["lists", "compile", "--config"]).arg(&path).status().unwrap();
+    let status = hedgerow()
+        .args(["lists", "compile", "--config"])
+        .arg(&path)
+        .status()
+        .unwrap();
     assert!(status.success());
     path
 }
@@ -85,7 +96,10 @@ fn agreement(config: &Path, workload: &str) -> (usize, usize, Vec<String>) {
         .spawn()
         .unwrap();
     let mut stdin = child.stdin.take().unwrap();
-    let input: String = rows.iter().map(|(target, _)| format!("{}\n", target.trim_end_matches(":443"))).collect();
+    let input: String = rows
+        .iter()
+        .map(|(target, _)| format!("{}\n", target.trim_end_matches(":443")))
+        .collect();
     let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
     let output = child.wait_with_output().unwrap();
     writer.join().unwrap().unwrap();
@@ -112,10 +126,21 @@ fn agreement(config: &Path, workload: &str) -> (usize, usize, Vec<String>) {
 fn explain_agrees_with_the_expected_verdicts_of_the_shared_workloads() {
     let dir = tempfile::tempdir().unwrap();
     let config = workload_config(dir.path());
-    for workload in ["urls.expected.tsv", "dns-queries.expected.tsv", "connect.expected.tsv"] {
+    for workload in [
+        "urls.expected.tsv",
+        "dns-queries.expected.tsv",
+        "connect.expected.tsv",
+    ] {
         let (agree, rows, disagreements) = agreement(&config, workload);
         let share = agree as f64 / rows as f64;
-        eprintln!("{workload}: {agree} of {rows} agree ({:.4} %)", share * 100.0);
-        assert!(share >= 0.999, "{workload}: only {share}; first disagreements:\n{}", disagreements.join("\n"));
+        eprintln!(
+            "{workload}: {agree} of {rows} agree ({:.4} %)",
+            share * 100.0
+        );
+        assert!(
+            share >= 0.999,
+            "{workload}: only {share}; first disagreements:\n{}",
+            disagreements.join("\n")
+        );
     }
 }
