@@ -12,4 +12,13 @@ export HEDGEROW_REQUIRE_POSTGRES=1
 
 # Building is most of the time on a 2-core machine; say so rather than look stuck.
 echo "test-all: building and running the workspace tests" >&2
-cargo test --workspace --locked --no-fail-fast
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$log" || status=$?
+
+# One closing line for the whole run: cargo prints one per test binary, the last of which is
+# often a doc-test run with nothing in it.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } }
+     END { printf "all tests: %d passed, %d failed\n", p, f }' "$log"
+exit "$status"
