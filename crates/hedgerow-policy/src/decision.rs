@@ -174,33 +174,38 @@ impl<'a> Decision<'a> {
                 ..
             } => {
                 self.write_listing(&mut out);
-                let _ = match action {
+                // Say where the rule came from before what it says, so the sentence reads
+                // "..., part of Social networking, which staff may use during lunch".
+                match (selector, via_parent) {
+                    (Selector::Category(parent), true) => {
+                        let _ = write!(out, ", part of {},", category_name(parent));
+                    }
+                    _ => out.push(','),
+                }
+                let by_list_rule = matches!(selector, Selector::List(_));
+                let written = match action {
                     Action::Allow | Action::Block => {
                         write!(
                             out,
-                            ", which is {} for {group_name}",
+                            " which is {} for {group_name}",
                             past_tense(self.verdict)
                         )
                     }
-                    Action::AllowDuring(schedules) => {
-                        write!(
-                            out,
-                            ", which {group_name} may use during {}, as now",
-                            schedules.join(" or ")
-                        )
-                    }
+                    Action::AllowDuring(schedules) => write!(
+                        out,
+                        " which {group_name} may use during {}, as they can now",
+                        schedules.join(" or ")
+                    ),
                     Action::AllowFor(_) => write!(
                         out,
-                        ", which for {group_name} is allowed only for nominated users, including {}",
+                        " which for {group_name} is allowed only for nominated users, including {}",
                         self.user.unwrap_or("this user")
                     ),
                 };
-                match (selector, via_parent) {
-                    (Selector::Category(parent), true) => {
-                        write!(out, " as part of {}", category_name(parent))
-                    }
-                    (Selector::List(_), _) => write!(out, " by a rule for that list"),
-                    _ => Ok(()),
+                if by_list_rule {
+                    write!(out, " by a rule for that list")
+                } else {
+                    written
                 }
             }
             Rule::ScheduleClosed {

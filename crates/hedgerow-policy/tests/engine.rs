@@ -101,7 +101,7 @@ fn named_services_inherit_their_parent_category() {
     assert_eq!(d.rule_id(), "group:ks1/category:streaming");
     assert_eq!(
         d.reason(),
-        "Blocked: www.youtube.com is listed as YouTube (list youtube), which is blocked for KS1 pupils as part of Video and audio streaming."
+        "Blocked: www.youtube.com is listed as YouTube (list youtube), part of Video and audio streaming, which is blocked for KS1 pupils."
     );
     assert!(!ks1.allowed("netflix.example"));
     // Staff have no streaming rule: the default allows.
@@ -150,7 +150,7 @@ fn any_blocking_list_wins_over_an_allowing_one() {
     assert!(ask(&e, "ks2", None, LUNCH).allowed("play.example"));
     assert_eq!(
         ask(&e, "ks2", None, LUNCH).reason("games.example"),
-        "Allowed: games.example is listed as Online games (list games), which KS2 pupils may use during lunch, as now."
+        "Allowed: games.example is listed as Online games (list games), which KS2 pupils may use during lunch, as they can now."
     );
 }
 
