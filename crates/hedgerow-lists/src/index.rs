@@ -327,6 +327,7 @@ pub struct ListIndex {
     set_members: Vec<u16>,
     fst: Fst<FstBytes>,
     size: usize,
+    damaged: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for ListIndex {
@@ -377,6 +378,7 @@ impl ListIndex {
             set_members,
             fst,
             size,
+            damaged: std::sync::atomic::AtomicBool::new(false),
         };
         index.check_values()?;
         Ok(index)
@@ -426,7 +428,26 @@ impl ListIndex {
     }
 
     /// Appends to `out` every list entry the target meets, most general host first.
+    ///
+    /// A file that passed its checksum can still be malformed inside (a forged checksum, or a
+    /// compiler bug), and the transducer library panics on such data. The walk is therefore
+    /// fenced: a panic leaves `out` as it was and marks the index damaged, and callers must treat
+    /// a damaged index as unable to vouch for anything (the policy engine blocks).
     pub fn lookup(&self, target: &Target, out: &mut Vec<Match>) {
+        let before = out.len();
+        let walked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.walk(target, out)));
+        if walked.is_err() {
+            out.truncate(before);
+            self.damaged.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// True once a lookup has met malformed data inside the index; see [`ListIndex::lookup`].
+    pub fn is_damaged(&self) -> bool {
+        self.damaged.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn walk(&self, target: &Target, out: &mut Vec<Match>) {
         let path = target.path.as_deref().map(str::as_bytes);
         match &target.host {
             Host::Name(name) => self.walk_name(name.as_bytes(), path, out),

@@ -85,17 +85,19 @@ pub fn normalize_host(raw: &str) -> Result<Host, NameError> {
             .map(Host::Ipv6)
             .map_err(|_| NameError::BadIpv6(text.to_string()));
     }
-    if looks_like_ipv4(text)
-        && let Ok(addr) = text.parse::<Ipv4Addr>()
-    {
-        return Ok(Host::Ipv4(addr));
-    }
     let ascii = if text.is_ascii() {
         text.to_ascii_lowercase()
     } else {
         idna::domain_to_ascii(text)
             .map_err(|_| NameError::BadInternationalName(text.to_string()))?
     };
+    // Checked after the conversion: IDNA mapping can turn Unicode text (full-width digits, soft
+    // hyphens) into an address, and an address must never pass for a name.
+    if looks_like_ipv4(&ascii)
+        && let Ok(addr) = ascii.parse::<Ipv4Addr>()
+    {
+        return Ok(Host::Ipv4(addr));
+    }
     validate_ascii_name(&ascii)?;
     Ok(Host::Name(ascii))
 }
@@ -170,6 +172,9 @@ mod tests {
         );
         assert_eq!(normalize_host("[::1]"), Ok(Host::Ipv6(Ipv6Addr::LOCALHOST)));
         assert_eq!(normalize_host("::1"), Ok(Host::Ipv6(Ipv6Addr::LOCALHOST)));
+        // Unicode that maps to an address is that address (found by fuzzing: a soft hyphen).
+        assert_eq!(normalize_host("192.\u{AD}148.0.0"), Ok(Host::Ipv4(Ipv4Addr::new(192, 148, 0, 0))));
+        assert_eq!(normalize_host("\u{FF11}\u{FF10}.0.0.\u{FF11}"), Ok(Host::Ipv4(Ipv4Addr::new(10, 0, 0, 1))));
         // Four numeric labels out of range are not an address; they are a (numeric) name.
         assert_eq!(normalize_host("300.1.2.3"), Ok(name("300.1.2.3")));
     }

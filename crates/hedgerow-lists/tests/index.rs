@@ -224,6 +224,38 @@ fn damaged_index_files_are_refused() {
     assert!(ListIndex::from_vec(Vec::new()).is_err());
 }
 
+
+/// Indexes whose checksums match but whose transducers are malformed, found by fuzzing
+/// (docs/fuzzing.md). The fst crate panics on them; the index must contain that.
+const FORGED_INDEXES: [&str; 2] = [
+    "4852574944583031010000002aa6750594000000000000005000000000000000020000000003006164730b006164766572746973696e67030000000103006977661300696c6c6567616c2d6368696c642d6162757365020000000200000000000000010000000200000000000100000003000000000000000000000000000010a1cddccdd6cdd5001082eac5d0c9cfc2cdc4cb79",
+    "4852574944583031010000000d4e1549ea000000000000005000000000000000020000000003006164730b006164766572746973696e67030000000103006977661300696c6c6567616c2d6368696c642d61627573650200000002000000000000000100000002000000000001000000030000000000000000000000000000000010a1cddccdd6cdd5001082eac5d0c9cfc2cdc4c700108fd0c1cecdeac3c9c302c0cccccc01412e010011c2eac5d0c9cfc2cdcac4001083c6d2c5c300c0c2eac5d0c9cfc2cdcbc20000010001143440746d67011104050000000000000065000000000000007353fdcb",
+];
+
+fn unhex(hex: &str) -> Vec<u8> {
+    (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect()
+}
+
+#[test]
+fn a_forged_index_fails_closed_instead_of_panicking() {
+    // Hosts and URLs that walk into the malformed parts of these two files.
+    let probes: Vec<String> = ["a", "b", "c", "d", "e", "x", "ads.example", "www.example.com"]
+        .iter()
+        .flat_map(|h| [h.to_string(), format!("http://{h}/p/a/t/h")])
+        .chain((b'a'..=b'z').map(|c| format!("{}.example", c as char)))
+        .collect();
+    for hex in FORGED_INDEXES {
+        let index = ListIndex::from_vec(unhex(hex)).expect("the forged checksum is accepted");
+        let mut out = Vec::new();
+        for probe in &probes {
+            index.lookup(&Target::parse(probe).unwrap(), &mut out);
+        }
+        assert!(index.is_damaged(), "a lookup that met malformed data must mark the index damaged");
+        out.clear();
+        index.lookup(&Target::parse("ads.example").unwrap(), &mut out);
+    }
+}
+
 proptest! {
     /// Whatever bytes arrive, opening never panics.
     #[test]

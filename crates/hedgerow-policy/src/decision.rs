@@ -42,6 +42,9 @@ pub enum Rule<'a> {
     },
     /// The group's default for anything no action covers.
     GroupDefault { group: &'a str, action: &'a Action },
+    /// The list index turned out to be malformed inside, so nothing can be vouched for: every
+    /// request is blocked until the lists are compiled again (failing closed).
+    IndexDamaged,
 }
 
 /// The answer to one request.
@@ -121,6 +124,7 @@ impl<'a> Decision<'a> {
                 format!("group:{group}/{}/allow-for", selector_id(selector))
             }
             Rule::GroupDefault { group, .. } => format!("group:{group}/default"),
+            Rule::IndexDamaged => "index-damaged".to_string(),
         }
     }
 
@@ -243,6 +247,10 @@ impl<'a> Decision<'a> {
                     )
                 }
             }
+            Rule::IndexDamaged => write!(
+                out,
+                "{host} cannot be checked because the category lists are damaged, so everything is blocked until the network manager compiles them again"
+            ),
         };
         if let Some(sanction) = self.restricted_by
             && let SanctionKind::Restricted { .. } = sanction.kind

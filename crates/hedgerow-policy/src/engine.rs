@@ -258,6 +258,12 @@ impl Engine {
         self.index.lookup(request.target, matches);
         let target = request.target;
 
+        // A damaged index cannot say what is illegal, so nothing may pass.
+        if self.index.is_damaged() {
+            let group_id = self.group_id(request.group);
+            return self.decision(request, Verdict::Block, Rule::IndexDamaged, None, group_id, None);
+        }
+
         // Illegal content comes first and nothing later can undo it.
         let illegal = most_specific(matches.iter().copied().filter(|m| self.is_illegal(m)));
         if let Some(found) = illegal {
