@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use hedgerow_lists::{ListIndex, Target, Taxonomy};
-use hedgerow_policy::{Action, Engine, GroupKind, GroupSpec, PolicySpec, Request, Selector};
+use hedgerow_policy::{
+    Action, Engine, GroupKind, GroupSpec, PolicySpec, Request, SearchSettings, Selector,
+};
 
 #[derive(Parser)]
 #[command(about = "Measure Hedgerow's list index and decision engine.")]
@@ -252,6 +254,7 @@ fn engine(index: &Arc<ListIndex>, policy: &Path) -> anyhow::Result<Engine> {
         kind,
         actions: actions.clone(),
         default: Action::Allow,
+        search: SearchSettings::default_for(kind),
     };
     let spec = PolicySpec {
         school: "bench".into(),
@@ -267,6 +270,7 @@ fn engine(index: &Arc<ListIndex>, policy: &Path) -> anyhow::Result<Engine> {
         unknown_group: "unknown".into(),
         overrides: Vec::new(),
         sanctions: Vec::new(),
+        unsafe_search_engines: Vec::new(),
     };
     Ok(Engine::new(spec, Arc::clone(index))?)
 }

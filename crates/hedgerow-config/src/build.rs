@@ -9,18 +9,20 @@ use std::ops::Range;
 use std::path::PathBuf;
 
 use hedgerow_identity::{Cidr, Device, SchoolDirectory, User, UserKind};
-use hedgerow_lists::{Target, taxonomy};
+use hedgerow_lists::{Host, Target, normalize_host, taxonomy};
+use hedgerow_policy::safesearch::DEFAULT_UNSAFE_ENGINES;
 use hedgerow_policy::{
     Action, Closure, GroupKind, GroupSpec, PolicyError, PolicySpec, Sanction, SanctionKind,
     ScheduleSpec, Selector, SiteOverride, Term, TimeRange, Verdict,
 };
+use hedgerow_policy::{SearchSettings, YoutubeRestrict};
 use jiff::Timestamp;
 use jiff::civil::{Date, DateTime, Time, Weekday};
 use jiff::tz::TimeZone;
 
 use crate::error::{ConfigErrors, Report};
 use crate::raw::*;
-use crate::{Config, ListsConfig, SchoolConfig};
+use crate::{BlockResponse, Config, DnsSettings, ListsConfig, SchoolConfig};
 
 const DEFAULT_TIMEZONE: &str = "Europe/London";
 const DEFAULT_UNKNOWN_GROUP: &str = "unknown";
@@ -103,6 +105,8 @@ pub(crate) fn build(text: &str, raw: RawConfig) -> Result<Config, ConfigErrors> 
         ),
     };
 
+    let dns = dns_settings(&mut report, raw.dns.as_ref());
+
     if raw.school.is_empty() {
         report.add(
             "school",
@@ -137,6 +141,7 @@ pub(crate) fn build(text: &str, raw: RawConfig) -> Result<Config, ConfigErrors> 
         listeners,
         upstreams,
         database_url,
+        dns,
         schools,
     })
 }
@@ -251,6 +256,7 @@ impl<'r, 't, 'a> SchoolBuilder<'r, 't, 'a> {
             unknown_group: unknown_group.clone(),
             overrides,
             sanctions,
+            unsafe_search_engines: self.unsafe_search_engines(raw),
         };
         if self.report.errors.len() == self.errors_before {
             self.strictness(raw, &policy, school.span());
@@ -389,6 +395,32 @@ impl<'r, 't, 'a> SchoolBuilder<'r, 't, 'a> {
         schedules
     }
 
+    fn unsafe_search_engines(&mut self, raw: &RawSchool) -> Vec<String> {
+        let Some(list) = &raw.unsafe_search_engines else {
+            return DEFAULT_UNSAFE_ENGINES
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+        };
+        let mut names = Vec::new();
+        for (at, name) in list.iter().enumerate() {
+            match normalize_host(name.get_ref()) {
+                Ok(Host::Name(name)) => names.push(name),
+                Ok(_) => self.add(
+                    format!("unsafe_search_engines[{at}]"),
+                    name.span(),
+                    "is an address; give the search engine's host name",
+                ),
+                Err(e) => self.add(
+                    format!("unsafe_search_engines[{at}]"),
+                    name.span(),
+                    e.to_string(),
+                ),
+            }
+        }
+        names
+    }
+
     fn groups(&mut self, raw: &RawSchool, schedules: &HashSet<&str>) -> Vec<GroupSpec> {
         let mut groups = Vec::new();
         for (key, group) in &raw.groups {
@@ -445,6 +477,7 @@ impl<'r, 't, 'a> SchoolBuilder<'r, 't, 'a> {
                 },
                 actions,
                 default: default.unwrap_or(Action::Block),
+                search: search_settings(spec),
             });
         }
         groups
@@ -899,6 +932,109 @@ fn quote_key(key: &str) -> String {
         key.to_string()
     } else {
         format!("{key:?}")
+    }
+}
+
+/// A group's search settings: what it says, and the defaults for its kind where it is silent.
+fn search_settings(group: &RawGroup) -> SearchSettings {
+    let kind = match group.kind {
+        RawGroupKind::Pupil => GroupKind::Pupil,
+        RawGroupKind::Staff => GroupKind::Staff,
+        RawGroupKind::Visitor => GroupKind::Visitor,
+        RawGroupKind::Unidentified => GroupKind::Unidentified,
+    };
+    let defaults = SearchSettings::default_for(kind);
+    SearchSettings {
+        safe_search: group.safe_search.unwrap_or(defaults.safe_search),
+        youtube: match group.youtube {
+            Some(RawYoutube::Off) => YoutubeRestrict::Off,
+            Some(RawYoutube::Moderate) => YoutubeRestrict::Moderate,
+            Some(RawYoutube::Strict) => YoutubeRestrict::Strict,
+            None => defaults.youtube,
+        },
+        block_unsafe_engines: group
+            .block_unsafe_search_engines
+            .unwrap_or(defaults.block_unsafe_engines),
+    }
+}
+
+fn dns_settings(report: &mut Report, raw: Option<&Sp<RawDns>>) -> DnsSettings {
+    let Some(raw) = raw else {
+        return DnsSettings::default();
+    };
+    let table = raw.get_ref();
+    let address = |report: &mut Report, key: &str, value: &Option<Sp<String>>| -> Option<IpAddr> {
+        let value = value.as_ref()?;
+        match value.get_ref().trim().parse::<IpAddr>() {
+            Ok(address) => Some(address),
+            Err(_) => {
+                report.add(
+                    format!("dns.{key}"),
+                    value.span(),
+                    format!("{:?} is not an IP address", value.get_ref()),
+                );
+                None
+            }
+        }
+    };
+    let v4 = match address(report, "block_page_address", &table.block_page_address) {
+        Some(IpAddr::V4(a)) => Some(a),
+        Some(IpAddr::V6(_)) => {
+            let span = table.block_page_address.as_ref().map_or(0..0, |v| v.span());
+            report.add(
+                "dns.block_page_address",
+                span,
+                "must be an IPv4 address; put the IPv6 one in block_page_address_v6",
+            );
+            None
+        }
+        None => None,
+    };
+    let v6 = match address(
+        report,
+        "block_page_address_v6",
+        &table.block_page_address_v6,
+    ) {
+        Some(IpAddr::V6(a)) => Some(a),
+        Some(IpAddr::V4(_)) => {
+            let span = table
+                .block_page_address_v6
+                .as_ref()
+                .map_or(0..0, |v| v.span());
+            report.add("dns.block_page_address_v6", span, "must be an IPv6 address");
+            None
+        }
+        None => None,
+    };
+    let block_response = match table.block_response {
+        Some(RawBlockResponse::BlockPage) => BlockResponse::BlockPage,
+        Some(RawBlockResponse::Null) => BlockResponse::Null,
+        Some(RawBlockResponse::Nxdomain) | None => BlockResponse::NxDomain,
+    };
+    if block_response == BlockResponse::BlockPage
+        && v4.is_none()
+        && table.block_page_address.is_none()
+    {
+        report.add(
+            "dns.block_response",
+            raw.span(),
+            "is \"block-page\" but no block_page_address is given; add the address the block page is served on",
+        );
+    }
+    if table.workers == Some(0) {
+        report.add(
+            "dns.workers",
+            raw.span(),
+            "must be at least 1; leave it out for one per core",
+        );
+    }
+    DnsSettings {
+        block_response,
+        block_page_v4: v4,
+        block_page_v6: v6,
+        rate_limit_qps: table.rate_limit_qps,
+        workers: table.workers,
+        cache_bytes: table.cache_mb.map(|mb| mb.saturating_mul(1024 * 1024)),
     }
 }
 

@@ -30,7 +30,47 @@ pub struct Config {
     pub upstreams: Vec<SocketAddr>,
     /// Database URL; by default an SQLite file in the data directory.
     pub database_url: String,
+    /// How the DNS filter answers.
+    pub dns: DnsSettings,
     pub schools: Vec<SchoolConfig>,
+}
+
+/// How a blocked name is answered over DNS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlockResponse {
+    /// The block page's address (A) or its IPv6 address (AAAA), so browsers show why.
+    BlockPage,
+    /// `0.0.0.0` or `::`: the connection fails at once.
+    Null,
+    /// The name does not exist.
+    NxDomain,
+}
+
+/// The `[dns]` table. Unset values take the DNS filter's defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DnsSettings {
+    pub block_response: BlockResponse,
+    /// The block page's addresses; required for [`BlockResponse::BlockPage`] (IPv6 optional).
+    pub block_page_v4: Option<std::net::Ipv4Addr>,
+    pub block_page_v6: Option<std::net::Ipv6Addr>,
+    /// Queries per second one client may send; `0` turns the limit off.
+    pub rate_limit_qps: Option<u32>,
+    /// UDP worker threads; default one per core.
+    pub workers: Option<usize>,
+    pub cache_bytes: Option<usize>,
+}
+
+impl Default for DnsSettings {
+    fn default() -> Self {
+        DnsSettings {
+            block_response: BlockResponse::NxDomain,
+            block_page_v4: None,
+            block_page_v6: None,
+            rate_limit_qps: None,
+            workers: None,
+            cache_bytes: None,
+        }
+    }
 }
 
 /// Where the block lists are.

@@ -21,6 +21,7 @@ pub(crate) struct RawConfig {
     #[serde(default)]
     pub listeners: BTreeMap<String, Sp<String>>,
     pub database: Option<Sp<RawDatabase>>,
+    pub dns: Option<Sp<RawDns>>,
     #[serde(default)]
     pub school: Vec<Sp<RawSchool>>,
 }
@@ -34,6 +35,25 @@ pub(crate) struct RawLists {
     pub illegal: Vec<String>,
     pub taxonomy: Option<String>,
     pub index: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDns {
+    pub block_response: Option<RawBlockResponse>,
+    pub block_page_address: Option<Sp<String>>,
+    pub block_page_address_v6: Option<Sp<String>>,
+    pub rate_limit_qps: Option<u32>,
+    pub workers: Option<usize>,
+    pub cache_mb: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum RawBlockResponse {
+    BlockPage,
+    Null,
+    Nxdomain,
 }
 
 #[derive(Debug, Deserialize)]
@@ -65,6 +85,8 @@ pub(crate) struct RawSchool {
     pub overrides: Vec<Sp<RawOverride>>,
     #[serde(default)]
     pub sanctions: Vec<Sp<RawSanction>>,
+    /// Replaces the built-in list of search engines that cannot be locked to safe search.
+    pub unsafe_search_engines: Option<Vec<Sp<String>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -112,6 +134,20 @@ pub(crate) struct RawGroup {
     pub default: Sp<toml::Value>,
     #[serde(default)]
     pub actions: BTreeMap<String, Sp<toml::Value>>,
+    /// Google, Bing and DuckDuckGo locked to safe search (default by kind).
+    pub safe_search: Option<bool>,
+    /// YouTube Restricted Mode (default by kind).
+    pub youtube: Option<RawYoutube>,
+    /// Block search engines that cannot be locked to safe search (default by kind).
+    pub block_unsafe_search_engines: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum RawYoutube {
+    Off,
+    Moderate,
+    Strict,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

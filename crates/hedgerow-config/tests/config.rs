@@ -526,3 +526,51 @@ fn top_level_mistakes() {
     let text = BASE[..BASE.find("[[school]]").unwrap()].to_string();
     assert_error(&text, "school", "data_dir", "no school is described");
 }
+
+#[test]
+fn search_settings_default_by_kind_and_can_be_set() {
+    use hedgerow_policy::YoutubeRestrict;
+    let config = Config::parse(BASE).unwrap_or_else(|e| panic!("{e}"));
+    let spec = config.policy_spec("oakfield").unwrap();
+    let ks2 = spec.groups.iter().find(|g| g.key == "ks2").unwrap();
+    assert!(ks2.search.safe_search && ks2.search.block_unsafe_engines);
+    assert_eq!(ks2.search.youtube, YoutubeRestrict::Strict);
+    assert!(spec.unsafe_search_engines.iter().any(|e| e == "yandex.ru"));
+
+    let text = BASE
+        .replace("kind = \"pupil\"\ndefault = \"allow\"", "kind = \"pupil\"\ndefault = \"allow\"\nsafe_search = false\nyoutube = \"moderate\"\nblock_unsafe_search_engines = false")
+        .replace("name = \"Oakfield\"\n", "name = \"Oakfield\"\nunsafe_search_engines = [\"Search.Example\"]\n");
+    let config = Config::parse(&text).unwrap_or_else(|e| panic!("{e}"));
+    let spec = config.policy_spec("oakfield").unwrap();
+    let ks2 = spec.groups.iter().find(|g| g.key == "ks2").unwrap();
+    assert!(!ks2.search.safe_search && !ks2.search.block_unsafe_engines);
+    assert_eq!(ks2.search.youtube, YoutubeRestrict::Moderate);
+    assert_eq!(
+        spec.unsafe_search_engines,
+        vec!["search.example".to_string()]
+    );
+
+    let bad = BASE.replace(
+        "kind = \"pupil\"\ndefault = \"allow\"",
+        "kind = \"pupil\"\ndefault = \"allow\"\nyoutube = \"sometimes\"",
+    );
+    let found = errors(&bad);
+    assert!(found[0].to_string().contains("youtube"), "{}", found[0]);
+    let bad = BASE.replace(
+        "name = \"Oakfield\"\n",
+        "name = \"Oakfield\"\nunsafe_search_engines = [\"bad..name\"]\n",
+    );
+    let found = errors(&bad);
+    assert!(
+        found[0].to_string().contains("unsafe_search_engines[0]"),
+        "{}",
+        found[0]
+    );
+    assert!(
+        found[0]
+            .to_string()
+            .contains(&format!("line {}", line_of(&bad, "unsafe_search_engines"))),
+        "{}",
+        found[0]
+    );
+}

@@ -435,10 +435,12 @@ impl ListIndex {
     /// a damaged index as unable to vouch for anything (the policy engine blocks).
     pub fn lookup(&self, target: &Target, out: &mut Vec<Match>) {
         let before = out.len();
-        let walked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.walk(target, out)));
+        let walked =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.walk(target, out)));
         if walked.is_err() {
             out.truncate(before);
-            self.damaged.store(true, std::sync::atomic::Ordering::Relaxed);
+            self.damaged
+                .store(true, std::sync::atomic::Ordering::Relaxed);
         }
     }
 

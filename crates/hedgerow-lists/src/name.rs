@@ -173,8 +173,14 @@ mod tests {
         assert_eq!(normalize_host("[::1]"), Ok(Host::Ipv6(Ipv6Addr::LOCALHOST)));
         assert_eq!(normalize_host("::1"), Ok(Host::Ipv6(Ipv6Addr::LOCALHOST)));
         // Unicode that maps to an address is that address (found by fuzzing: a soft hyphen).
-        assert_eq!(normalize_host("192.\u{AD}148.0.0"), Ok(Host::Ipv4(Ipv4Addr::new(192, 148, 0, 0))));
-        assert_eq!(normalize_host("\u{FF11}\u{FF10}.0.0.\u{FF11}"), Ok(Host::Ipv4(Ipv4Addr::new(10, 0, 0, 1))));
+        assert_eq!(
+            normalize_host("192.\u{AD}148.0.0"),
+            Ok(Host::Ipv4(Ipv4Addr::new(192, 148, 0, 0)))
+        );
+        assert_eq!(
+            normalize_host("\u{FF11}\u{FF10}.0.0.\u{FF11}"),
+            Ok(Host::Ipv4(Ipv4Addr::new(10, 0, 0, 1)))
+        );
         // Four numeric labels out of range are not an address; they are a (numeric) name.
         assert_eq!(normalize_host("300.1.2.3"), Ok(name("300.1.2.3")));
     }

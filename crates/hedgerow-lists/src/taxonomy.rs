@@ -101,6 +101,11 @@ pub const CATEGORIES: &[Category] = &[
     cat("job-search", "Job search", Managed),
     cat("downloads", "Software downloads", Managed),
     cat("web-hosting", "Free web hosting", Managed),
+    cat(
+        "search-engines-unfiltered",
+        "Search engines without safe search",
+        Managed,
+    ),
     // Getting around the filter.
     cat(
         "circumvention",

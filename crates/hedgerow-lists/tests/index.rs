@@ -224,7 +224,6 @@ fn damaged_index_files_are_refused() {
     assert!(ListIndex::from_vec(Vec::new()).is_err());
 }
 
-
 /// Indexes whose checksums match but whose transducers are malformed, found by fuzzing
 /// (docs/fuzzing.md). The fst crate panics on them; the index must contain that.
 const FORGED_INDEXES: [&str; 2] = [
@@ -233,24 +232,39 @@ const FORGED_INDEXES: [&str; 2] = [
 ];
 
 fn unhex(hex: &str) -> Vec<u8> {
-    (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect()
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect()
 }
 
 #[test]
 fn a_forged_index_fails_closed_instead_of_panicking() {
     // Hosts and URLs that walk into the malformed parts of these two files.
-    let probes: Vec<String> = ["a", "b", "c", "d", "e", "x", "ads.example", "www.example.com"]
-        .iter()
-        .flat_map(|h| [h.to_string(), format!("http://{h}/p/a/t/h")])
-        .chain((b'a'..=b'z').map(|c| format!("{}.example", c as char)))
-        .collect();
+    let probes: Vec<String> = [
+        "a",
+        "b",
+        "c",
+        "d",
+        "e",
+        "x",
+        "ads.example",
+        "www.example.com",
+    ]
+    .iter()
+    .flat_map(|h| [h.to_string(), format!("http://{h}/p/a/t/h")])
+    .chain((b'a'..=b'z').map(|c| format!("{}.example", c as char)))
+    .collect();
     for hex in FORGED_INDEXES {
         let index = ListIndex::from_vec(unhex(hex)).expect("the forged checksum is accepted");
         let mut out = Vec::new();
         for probe in &probes {
             index.lookup(&Target::parse(probe).unwrap(), &mut out);
         }
-        assert!(index.is_damaged(), "a lookup that met malformed data must mark the index damaged");
+        assert!(
+            index.is_damaged(),
+            "a lookup that met malformed data must mark the index damaged"
+        );
         out.clear();
         index.lookup(&Target::parse("ads.example").unwrap(), &mut out);
     }

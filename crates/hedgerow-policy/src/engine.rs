@@ -15,6 +15,7 @@ use jiff::civil::DateTime;
 use crate::calendar::{Calendar, schedule_active};
 use crate::decision::{Decision, Rule};
 use crate::error::PolicyError;
+use crate::safesearch::{SearchRule, SearchTables};
 use crate::spec::{
     Action, GroupKind, GroupSpec, PolicySpec, Sanction, SanctionKind, SiteOverride, Verdict, Via,
 };
@@ -67,6 +68,7 @@ pub struct Engine {
     /// Lower-cased username to indexes into `spec.sanctions`.
     sanctions_by_user: HashMap<String, Vec<u32>>,
     calendar: Calendar,
+    search: SearchTables,
 }
 
 thread_local! {
@@ -172,6 +174,7 @@ impl Engine {
         }
         let engine = Engine {
             calendar: Calendar::new(&spec.terms, &spec.closures),
+            search: SearchTables::new(&spec.unsafe_search_engines),
             illegal: lists
                 .iter()
                 .map(|l| l.class == ListClass::Illegal)
@@ -239,6 +242,16 @@ impl Engine {
         self.group_ids.get(key).copied().unwrap_or(self.unknown)
     }
 
+    /// The search rule for a target under a group's settings: an alias to the engine's
+    /// safe-search name, or a block for an engine that cannot be locked. It applies on top of an
+    /// allowing decision; pass the decision's group, which a sanction may have changed.
+    pub fn search_rule(&self, group: &str, target: &Target) -> Option<SearchRule> {
+        let Host::Name(name) = &target.host else {
+            return None;
+        };
+        self.search.rule(name, &self.group(group).search)
+    }
+
     /// Decides a request, reusing a per-thread match buffer.
     pub fn decide<'a>(&'a self, request: &Request<'a>) -> Decision<'a> {
         MATCH_BUFFER.with(|buffer| match buffer.try_borrow_mut() {
@@ -261,7 +274,14 @@ impl Engine {
         // A damaged index cannot say what is illegal, so nothing may pass.
         if self.index.is_damaged() {
             let group_id = self.group_id(request.group);
-            return self.decision(request, Verdict::Block, Rule::IndexDamaged, None, group_id, None);
+            return self.decision(
+                request,
+                Verdict::Block,
+                Rule::IndexDamaged,
+                None,
+                group_id,
+                None,
+            );
         }
 
         // Illegal content comes first and nothing later can undo it.

@@ -13,14 +13,16 @@ mod calendar;
 pub mod decision;
 pub mod engine;
 pub mod error;
+pub mod safesearch;
 pub mod spec;
 pub mod validate;
 
 pub use decision::{Decision, Rule};
 pub use engine::{Engine, Request};
 pub use error::PolicyError;
+pub use safesearch::{SearchRule, SearchSettings};
 pub use spec::{
     Action, Closure, GroupKind, GroupSpec, PolicySpec, Sanction, SanctionKind, ScheduleSpec,
-    Selector, SiteOverride, Term, TimeRange, Verdict, Via,
+    Selector, SiteOverride, Term, TimeRange, Verdict, Via, YoutubeRestrict,
 };
 pub use validate::{strictness_problems, validate};

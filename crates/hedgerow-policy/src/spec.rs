@@ -26,6 +26,9 @@ pub struct PolicySpec {
     pub unknown_group: String,
     pub overrides: Vec<SiteOverride>,
     pub sanctions: Vec<Sanction>,
+    /// Search engines that cannot be locked to safe search (names; subdomains included).
+    /// [`crate::safesearch::DEFAULT_UNSAFE_ENGINES`] unless the school says otherwise.
+    pub unsafe_search_engines: Vec<String>,
 }
 
 /// A school term, first and last day inclusive.
@@ -91,6 +94,8 @@ pub struct GroupSpec {
     pub actions: Vec<(Selector, Action)>,
     /// For anything no action covers, including sites on no list at all.
     pub default: Action,
+    /// Safe search, YouTube Restricted Mode and unlockable engines for this group.
+    pub search: crate::safesearch::SearchSettings,
 }
 
 impl GroupSpec {
@@ -217,6 +222,14 @@ impl fmt::Display for Action {
 }
 
 /// Allowed or blocked.
+/// YouTube's Restricted Mode, as the DNS filter and the proxy enforce it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum YoutubeRestrict {
+    Off,
+    Moderate,
+    Strict,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Verdict {
     Allow,

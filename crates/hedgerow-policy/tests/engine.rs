@@ -505,18 +505,33 @@ fn a_callers_own_buffer_gives_the_same_answer() {
 #[test]
 fn a_damaged_index_blocks_everything() {
     let hex = "4852574944583031010000002aa6750594000000000000005000000000000000020000000003006164730b006164766572746973696e67030000000103006977661300696c6c6567616c2d6368696c642d6162757365020000000200000000000000010000000200000000000100000003000000000000000000000000000010a1cddccdd6cdd5001082eac5d0c9cfc2cdc4cb79";
-    let bytes: Vec<u8> = (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect();
+    let bytes: Vec<u8> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect();
     let index = std::sync::Arc::new(hedgerow_lists::ListIndex::from_vec(bytes).unwrap());
     let mut spec = spec();
     for group in &mut spec.groups {
         // The forged file's lists are not the fixture's; keep only category actions.
-        group.actions.retain(|(selector, _)| matches!(selector, Selector::Category(_)));
+        group
+            .actions
+            .retain(|(selector, _)| matches!(selector, Selector::Category(_)));
     }
     let e = Engine::new(spec, index).unwrap();
     let staff = ask(&e, "staff", None, LESSONS);
     // Staff may reach unlisted sites: the block below is the damage, not the policy.
     assert!(e.group("staff").default == Action::Allow);
-    assert_eq!(staff.check("www.example.com"), (false, "index-damaged".into()));
-    assert!(staff.reason("www.example.com").contains("category lists are damaged"));
-    assert_eq!(staff.check("http://other.example/path"), (false, "index-damaged".into()));
+    assert_eq!(
+        staff.check("www.example.com"),
+        (false, "index-damaged".into())
+    );
+    assert!(
+        staff
+            .reason("www.example.com")
+            .contains("category lists are damaged")
+    );
+    assert_eq!(
+        staff.check("http://other.example/path"),
+        (false, "index-damaged".into())
+    );
 }

@@ -119,6 +119,7 @@ pub fn group(
         kind,
         actions,
         default,
+        search: SearchSettings::default_for(kind),
     }
 }
 
@@ -215,6 +216,10 @@ pub fn spec() -> PolicySpec {
         unknown_group: "unknown".into(),
         overrides: vec![],
         sanctions: vec![],
+        unsafe_search_engines: hedgerow_policy::safesearch::DEFAULT_UNSAFE_ENGINES
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
     }
 }
 
