@@ -71,7 +71,7 @@ async fn run(mut launch: Launch) -> anyhow::Result<()> {
             config.data_dir.display()
         )
     })?;
-    config.ensure_builtin_illegal_lists()?;
+    config.ensure_builtin_lists()?;
     compile_if_stale(&config)?;
     let snapshot = Snapshot::build(&config)?;
     self_check(&snapshot)?;

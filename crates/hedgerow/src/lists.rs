@@ -45,7 +45,7 @@ pub fn run(command: ListsCommand) -> anyhow::Result<ExitCode> {
             // Illegal-content lists are always compiled in, whatever list folders were chosen.
             folders.extend(loaded.illegal_folders.iter().cloned());
             let output = args.output.unwrap_or_else(|| loaded.index_path.clone());
-            loaded.ensure_builtin_illegal_lists()?;
+            loaded.ensure_builtin_lists()?;
             let taxonomy = loaded.taxonomy()?;
             let report = compile_and_install(&folders, &taxonomy, &output)?;
             print_report(&report, &output);

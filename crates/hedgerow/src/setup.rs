@@ -32,6 +32,13 @@ const BUILTIN_ILLEGAL_LISTS: &[(&str, &str)] = &[
     ),
 ];
 
+/// Lists every deployment compiles in, whatever list folders it names: the ways around the
+/// filter (Private Relay, public DNS-over-HTTPS resolvers) that no school wants open.
+const BUILTIN_LISTS: &[(&str, &str)] = &[(
+    "circumvention-builtin.domains",
+    include_str!("../../../lists/builtin/circumvention-builtin.domains"),
+)];
+
 /// Where a command finds its configuration: a file, or a data directory holding one.
 #[derive(Args, Clone, Debug, Default)]
 pub struct Source {
@@ -125,23 +132,18 @@ impl ConfigFile {
         }
     }
 
-    /// Installs the built-in illegal check lists where the configuration expects them, when
-    /// it names no folder of its own.
-    pub fn ensure_builtin_illegal_lists(&self) -> anyhow::Result<()> {
-        if !self.config.lists.illegal.is_empty() {
-            return Ok(());
-        }
-        let folder = &self.illegal_folders[0];
-        std::fs::create_dir_all(folder)
-            .with_context(|| format!("cannot create {}", folder.display()))?;
-        for (name, text) in BUILTIN_ILLEGAL_LISTS {
-            let path = folder.join(name);
-            if std::fs::read_to_string(&path).ok().as_deref() != Some(*text) {
-                std::fs::write(&path, text)
-                    .with_context(|| format!("cannot write {}", path.display()))?;
-            }
+    /// Installs the built-in lists into the data directory: always the circumvention list, and
+    /// the illegal check lists when the configuration names no illegal-list folder of its own.
+    pub fn ensure_builtin_lists(&self) -> anyhow::Result<()> {
+        install_lists(&self.builtin_folder(), BUILTIN_LISTS)?;
+        if self.config.lists.illegal.is_empty() {
+            install_lists(&self.illegal_folders[0], BUILTIN_ILLEGAL_LISTS)?;
         }
         Ok(())
+    }
+
+    fn builtin_folder(&self) -> PathBuf {
+        self.data_dir.join("lists").join("builtin")
     }
 
     /// Every folder that is compiled into the index.
@@ -150,8 +152,24 @@ impl ConfigFile {
             .iter()
             .chain(&self.illegal_folders)
             .cloned()
+            .chain(std::iter::once(self.builtin_folder()))
             .collect()
     }
+}
+
+/// Writes shipped list files into a folder, leaving files that already match alone (so their
+/// times do not make the index look stale).
+fn install_lists(folder: &Path, files: &[(&str, &str)]) -> anyhow::Result<()> {
+    std::fs::create_dir_all(folder)
+        .with_context(|| format!("cannot create {}", folder.display()))?;
+    for (name, text) in files {
+        let path = folder.join(name);
+        if std::fs::read_to_string(&path).ok().as_deref() != Some(*text) {
+            std::fs::write(&path, text)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+    }
+    Ok(())
 }
 
 /// Everything a decision needs, built together and replaced together.
@@ -237,7 +255,8 @@ pub fn check_config(path: &Path) -> anyhow::Result<ExitCode> {
     // exist yet; any other missing folder is worth a warning.
     let builtin_illegal = config.config.lists.illegal.is_empty();
     for folder in config.all_list_folders() {
-        let installed_later = builtin_illegal && config.illegal_folders.contains(&folder);
+        let installed_later = (builtin_illegal && config.illegal_folders.contains(&folder))
+            || folder == config.builtin_folder();
         if !folder.is_dir() && !installed_later {
             println!(
                 "warning: the list folder {} does not exist yet",
