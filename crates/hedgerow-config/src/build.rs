@@ -242,6 +242,7 @@ impl<'r, 't, 'a> SchoolBuilder<'r, 't, 'a> {
 
         let devices = self.devices(raw, &group_keys);
         let users = self.users(raw, &group_keys);
+        self.check_owners(raw, &users);
         let overrides = self.overrides(raw, &group_keys, &time_zone);
         let sanctions = self.sanctions(raw, &group_keys, &users, &time_zone);
 
@@ -590,9 +591,27 @@ impl<'r, 't, 'a> SchoolBuilder<'r, 't, 'a> {
                 group: spec.group.as_ref().map(|g| g.get_ref().clone()),
                 addresses: cidrs,
                 requires_login: spec.requires_login,
+                owner: spec.owner.as_ref().map(|o| o.get_ref().clone()),
             });
         }
         devices
+    }
+
+    /// A device's owner must be one of the school's users.
+    fn check_owners(&mut self, raw: &RawSchool, users: &[User]) {
+        for (at, device) in raw.devices.iter().enumerate() {
+            if let Some(owner) = &device.get_ref().owner
+                && !users
+                    .iter()
+                    .any(|u| u.username.eq_ignore_ascii_case(owner.get_ref()))
+            {
+                self.add(
+                    format!("devices[{at}].owner"),
+                    owner.span(),
+                    format!("{:?} is not a user of this school; add them under [[school.users]] or correct the name", owner.get_ref()),
+                );
+            }
+        }
     }
 
     fn users(&mut self, raw: &RawSchool, groups: &HashSet<&str>) -> Vec<User> {

@@ -167,6 +167,8 @@ pub(crate) struct RawDevice {
     pub addresses: Vec<Sp<String>>,
     #[serde(default)]
     pub requires_login: bool,
+    /// The user a 1:1 device is assigned to.
+    pub owner: Option<Sp<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -574,3 +574,23 @@ fn search_settings_default_by_kind_and_can_be_set() {
         found[0]
     );
 }
+
+#[test]
+fn a_device_owner_must_be_a_user() {
+    let text = format!(
+        "{BASE}\n[[school.devices]]\nname = \"ipad-1\"\nkind = \"ipad\"\ngroup = \"ks2\"\naddresses = [\"10.1.1.1\"]\nowner = \"nobody\"\n"
+    );
+    let found = errors(&text);
+    assert!(
+        found[0].to_string().contains("devices[0].owner"),
+        "{}",
+        found[0]
+    );
+    assert!(
+        found[0]
+            .to_string()
+            .contains(&format!("line {}", line_of(&text, "owner ="))),
+        "{}",
+        found[0]
+    );
+}

@@ -53,6 +53,9 @@ pub struct Device {
     /// Shared devices where the device says nothing about who is using it: until someone signs
     /// in, the school's unknown-client group applies.
     pub requires_login: bool,
+    /// The person this device is assigned to (a 1:1 iPad or laptop): when nobody signs in, the
+    /// device is theirs, with their group and the rules and sanctions that name them.
+    pub owner: Option<String>,
 }
 
 /// One school's users and devices.
@@ -136,6 +139,12 @@ pub enum Resolution<'a> {
     },
     /// A device with its own group, and nobody signed in.
     Device { device: &'a Device, address: IpAddr },
+    /// A device assigned to one person, and nobody else signed in.
+    AssignedDevice {
+        user: &'a User,
+        device: &'a Device,
+        address: IpAddr,
+    },
     /// A device that needs a sign-in, used without one.
     LoginRequired { device: &'a Device, address: IpAddr },
     /// A device without a group of its own, used without signing in.
@@ -168,6 +177,15 @@ impl fmt::Display for Resolution<'_> {
             Resolution::Device { device, address } => {
                 write!(f, "device {} ({address})", device.name)
             }
+            Resolution::AssignedDevice {
+                user,
+                device,
+                address,
+            } => write!(
+                f,
+                "device {} ({address}), assigned to {} (group {})",
+                device.name, user.username, user.group
+            ),
             Resolution::LoginRequired { device, address } => write!(
                 f,
                 "device {} ({address}) requires sign-in and nobody is signed in, so the unknown-client group applies",
@@ -365,6 +383,25 @@ impl Directory {
             };
         }
 
+        if let Some(device) = device
+            && let Some(user) = device
+                .owner
+                .as_deref()
+                .and_then(|owner| self.user_in(chosen_school, owner))
+        {
+            return Identity {
+                school: chosen_school,
+                user: Some(user),
+                device: Some(device),
+                group: &user.group,
+                how: Resolution::AssignedDevice {
+                    user,
+                    device,
+                    address,
+                },
+            };
+        }
+
         let (group, how) = match device {
             Some(device) if device.requires_login => (
                 chosen_school.unknown_group.as_str(),
@@ -461,6 +498,7 @@ mod tests {
             group: group.map(Into::into),
             addresses: addresses.iter().map(|a| a.parse().unwrap()).collect(),
             requires_login,
+            owner: None,
         }
     }
 
@@ -500,6 +538,24 @@ mod tests {
 
     fn ip(text: &str) -> IpAddr {
         text.parse().unwrap()
+    }
+
+    #[test]
+    fn an_assigned_device_is_its_owner_until_someone_else_signs_in() {
+        let mut school = trust().schools()[0].clone();
+        let mut ipad = device("ipad-jb", Some("ks1"), &["10.60.0.5"], false);
+        ipad.owner = Some("J.Bloggs".into());
+        school.devices.push(ipad);
+        let dir = Directory::new(vec![school]).unwrap();
+        let who = dir.resolve(None, ip("10.60.0.5"), None);
+        assert_eq!(who.user.map(|u| u.username.as_str()), Some("j.bloggs"));
+        assert_eq!(who.group, "ks2", "the owner's group, not the device's");
+        assert_eq!(
+            who.how.to_string(),
+            "device ipad-jb (10.60.0.5), assigned to j.bloggs (group ks2)"
+        );
+        let other = dir.resolve(None, ip("10.60.0.5"), Some("Mr.Smith"));
+        assert_eq!(other.group, "staff", "a sign-in beats the assignment");
     }
 
     #[test]
@@ -659,6 +715,7 @@ mod tests {
                     group: Some(format!("g{i}")),
                     addresses: vec![cidr],
                     requires_login: false,
+                    owner: None,
                 })
                 .collect();
             let dir = Directory::new(vec![SchoolDirectory {
