@@ -9,6 +9,9 @@ cd "$(dirname "$0")/.."
 
 eval "$(scripts/test-env.sh --print-env)"
 export HEDGEROW_REQUIRE_POSTGRES=1
+# The DNS tests drive real dig, dnsmasq, dnsperf and unbound; here they must not skip.
+export HEDGEROW_REQUIRE_DNS_TOOLS=1
+export HEDGEROW_REQUIRE_DIG=1
 
 # Building is most of the time on a 2-core machine; say so rather than look stuck.
 echo "test-all: building and running the workspace tests" >&2

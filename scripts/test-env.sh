@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Prepares the test environment on a Debian machine (as root): installs PostgreSQL and dnsutils
+# Prepares the test environment on a Debian machine (as root): installs PostgreSQL and the DNS
+# tools (dig, dnsmasq, dnsperf, unbound)
 # if missing, and starts (or reuses) a throw-away PostgreSQL server for the test suites.
 #
 # The server listens only on 127.0.0.1:${HEDGEROW_TEST_PG_PORT:-54329}, keeps its data under
@@ -55,6 +56,11 @@ _hedgerow_test_env() {
     local missing=()
     [ -n "$pg_bin" ] || missing+=(postgresql)
     command -v dig >/dev/null 2>&1 || missing+=(dnsutils)
+    # The DNS filter's tests: dnsmasq answers as a local upstream, dnsperf loads the filter,
+    # unbound is the peer of the differential check.
+    command -v dnsmasq >/dev/null 2>&1 || missing+=(dnsmasq-base)
+    command -v dnsperf >/dev/null 2>&1 || missing+=(dnsperf)
+    command -v unbound >/dev/null 2>&1 || missing+=(unbound)
     if [ "${#missing[@]}" -gt 0 ]; then
         _hedgerow_say "installing ${missing[*]}"
         export DEBIAN_FRONTEND=noninteractive

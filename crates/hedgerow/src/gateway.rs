@@ -6,6 +6,7 @@
 //! sees half of a change. List compilation for a reload runs in a child process, so the
 //! gateway's own memory never carries a compiler's peak.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -20,7 +21,9 @@ use hedgerow_store::{AuditEntry, EventWriter, NewDevice, NewUser, Store, UserKin
 use tracing::{error, info, warn};
 
 use crate::RunOptions;
+use crate::dns::GatewayDnsPolicy;
 use crate::setup::{ConfigFile, Snapshot};
+use crate::signed_in::SignedIn;
 
 /// Where the metrics endpoint listens when nothing else is said.
 pub const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9300";
@@ -95,16 +98,20 @@ async fn run(mut launch: Launch) -> anyhow::Result<()> {
     let store = Store::open(&config.database_url)
         .await
         .with_context(|| format!("cannot open the store at {}", redact(&config.database_url)))?;
-    sync_directory(&store, &config, launch.demo_password_hash.as_deref()).await?;
+    let schools = sync_directory(&store, &config, launch.demo_password_hash.as_deref()).await?;
     let (events, writer) = EventWriter::spawn(store.clone(), WriterConfig::default());
-    // The DNS filter and web proxy (later) take clones of `events` and of `current`.
-    let _ = &events;
+    let signed_in = Arc::new(SignedIn::default());
 
-    let upstreams = if launch.run.upstream.is_empty() {
-        config.config.upstreams.clone()
-    } else {
-        launch.run.upstream.clone()
-    };
+    let upstreams = upstreams(&config, &launch.run);
+    let dns = start_dns(
+        &config,
+        &launch.run,
+        &upstreams,
+        &current,
+        &signed_in,
+        &events,
+        schools,
+    )?;
     let snapshot = current.load();
     info!(
         schools = snapshot.engines.len(),
@@ -119,6 +126,14 @@ async fn run(mut launch: Launch) -> anyhow::Result<()> {
 
     wait_for_signals(&config.path, &current).await;
 
+    if let Some((server, policy, logger)) = dns {
+        info!("stopping the DNS filter");
+        server.shutdown().await;
+        // The server held the other reference; the logger drains its queue and ends.
+        drop(policy);
+        let _ = tokio::task::spawn_blocking(move || logger.join()).await;
+    }
+    drop(events);
     info!("stopping: writing every accepted activity event to the store");
     match writer.shutdown().await {
         Ok(stats) => info!(
@@ -327,13 +342,120 @@ fn illegal_check_targets(snapshot: &Snapshot) -> Vec<Target> {
     .collect()
 }
 
+/// The upstream resolvers: from the command line, else the configuration, else the system's
+/// own (`/etc/resolv.conf`), so a demo works out of the box.
+fn upstreams(config: &ConfigFile, run: &RunOptions) -> Vec<SocketAddr> {
+    if !run.upstream.is_empty() {
+        return run.upstream.clone();
+    }
+    if !config.config.upstreams.is_empty() {
+        return config.config.upstreams.clone();
+    }
+    std::fs::read_to_string("/etc/resolv.conf")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("nameserver"))
+        .filter_map(|addr| addr.trim().parse::<std::net::IpAddr>().ok())
+        .map(|ip| SocketAddr::new(ip, 53))
+        .collect()
+}
+
+type RunningDns = (
+    hedgerow_dns::DnsServer,
+    Arc<GatewayDnsPolicy>,
+    std::thread::JoinHandle<()>,
+);
+
+/// Starts the DNS filter when a listener is configured.
+fn start_dns(
+    config: &ConfigFile,
+    run: &RunOptions,
+    upstreams: &[SocketAddr],
+    current: &Arc<ArcSwap<Snapshot>>,
+    signed_in: &Arc<SignedIn>,
+    events: &hedgerow_store::EventSink,
+    schools: HashMap<String, hedgerow_store::SchoolId>,
+) -> anyhow::Result<Option<RunningDns>> {
+    let listen: Vec<SocketAddr> = if run.dns_listen.is_empty() {
+        config
+            .config
+            .listeners
+            .get("dns")
+            .copied()
+            .into_iter()
+            .collect()
+    } else {
+        run.dns_listen.clone()
+    };
+    if listen.is_empty() {
+        info!(
+            "no DNS listener configured ([listeners] dns or --dns-listen); the DNS filter is off"
+        );
+        return Ok(None);
+    }
+    if upstreams.is_empty() {
+        warn!(
+            "no upstream resolver is configured; allowed names will get SERVFAIL until one is given with --upstream or `upstreams`"
+        );
+    }
+    let settings = &config.config.dns;
+    let mut dns_config = hedgerow_dns::DnsConfig {
+        listen: listen.clone(),
+        upstreams: upstreams.to_vec(),
+        block_response: match settings.block_response {
+            hedgerow_config::BlockResponse::NxDomain => hedgerow_dns::BlockResponse::NxDomain,
+            hedgerow_config::BlockResponse::Null => hedgerow_dns::BlockResponse::Null,
+            hedgerow_config::BlockResponse::BlockPage => hedgerow_dns::BlockResponse::BlockPage {
+                v4: settings
+                    .block_page_v4
+                    .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED),
+                v6: settings
+                    .block_page_v6
+                    .unwrap_or(std::net::Ipv6Addr::UNSPECIFIED),
+            },
+        },
+        ..hedgerow_dns::DnsConfig::default()
+    };
+    if let Some(workers) = run.dns_workers.or(settings.workers) {
+        dns_config.workers = workers.max(1);
+    }
+    if let Some(bytes) = settings.cache_bytes {
+        dns_config.cache_max_bytes = bytes;
+    }
+    match settings.rate_limit_qps {
+        Some(0) => dns_config.rate_limit = None,
+        Some(qps) => {
+            dns_config.rate_limit = Some(hedgerow_dns::RateLimit {
+                qps,
+                burst: qps.saturating_mul(2),
+            })
+        }
+        None => {}
+    }
+    let (policy, logger) = GatewayDnsPolicy::new(
+        Arc::clone(current),
+        Arc::clone(signed_in),
+        events.clone(),
+        schools,
+    )
+    .context("cannot start the DNS event logger")?;
+    let for_server: Arc<dyn hedgerow_dns::QueryPolicy> = policy.clone();
+    let server = hedgerow_dns::DnsServer::start(dns_config, for_server).with_context(|| {
+        format!("cannot start the DNS filter on {listen:?}; is another DNS server using that port? Choose another with --dns-listen")
+    })?;
+    info!(listen = ?server.local_addrs(), upstreams = ?upstreams, "DNS filter listening");
+    Ok(Some((server, policy, logger)))
+}
+
 /// Mirrors the configured schools, users and devices into the store, keeping passwords set
 /// elsewhere. In demo mode, every user gets the demo password, usable in demo mode only.
+/// Returns each school's id in the store, by slug.
 async fn sync_directory(
     store: &Store,
     config: &ConfigFile,
     demo_password_hash: Option<&str>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<HashMap<String, hedgerow_store::SchoolId>> {
+    let mut ids = HashMap::new();
     for school in &config.config.schools {
         let policy = &school.policy;
         let id = store
@@ -399,6 +521,7 @@ async fn sync_directory(
                 from_addr: None,
             })
             .await?;
+        ids.insert(policy.school.clone(), id);
     }
-    Ok(())
+    Ok(ids)
 }

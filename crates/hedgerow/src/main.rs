@@ -4,10 +4,12 @@
 //! errors in words a network manager can act on.
 
 mod demo;
+mod dns;
 mod explain;
 mod gateway;
 mod lists;
 mod setup;
+mod signed_in;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -57,6 +59,12 @@ pub struct RunOptions {
     /// Where the Prometheus metrics endpoint listens.
     #[arg(long, value_name = "ADDR:PORT")]
     pub metrics_listen: Option<SocketAddr>,
+    /// Where the DNS filter listens, UDP and TCP (repeatable); replaces the configured address.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub dns_listen: Vec<SocketAddr>,
+    /// UDP worker threads for the DNS filter (default: one per core).
+    #[arg(long, value_name = "N")]
+    pub dns_workers: Option<usize>,
 }
 
 #[derive(Args)]

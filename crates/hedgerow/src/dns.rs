@@ -1,0 +1,331 @@
+//! The DNS filter's policy: the gateway's answer to the DNS server's questions.
+//!
+//! The server (`hedgerow-dns`) knows nothing of schools; this adapter turns a client address and
+//! a name into an identity and a decision with the current snapshot, adds the DNS-only rules
+//! (safe-search aliases, the Firefox DoH canary, search engines that cannot be locked), and turns
+//! every answered query into an activity event. Logging happens on a thread of its own: the
+//! query path only hands the event over.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
+
+use arc_swap::ArcSwap;
+use hedgerow_dns::{
+    BlockInfo, PolicyAnswer, QueryEvent, QueryPolicy, Transport, Verdict as DnsVerdict,
+};
+use hedgerow_lists::{Host, Target, normalize_host};
+use hedgerow_policy::safesearch::UNSAFE_SEARCH_CATEGORY;
+use hedgerow_policy::{Decision, Request, Rule, SearchRule};
+use hedgerow_store::{ActivityEvent, EventSink, EventSource, Verdict};
+
+use crate::setup::Snapshot;
+use crate::signed_in::SignedIn;
+
+/// Firefox asks for this name before turning on DNS-over-HTTPS by itself; NXDOMAIN tells it
+/// not to, which keeps its lookups on the school's filter.
+pub const DOH_CANARY: &str = "use-application-dns.net";
+
+/// Events waiting to be turned into activity records. Beyond this the oldest are not dropped:
+/// new ones are, and counted, so a flood never holds up an answer.
+const EVENT_QUEUE: usize = 65_536;
+
+/// The gateway's policy as the DNS server sees it.
+pub struct GatewayDnsPolicy {
+    current: Arc<ArcSwap<Snapshot>>,
+    signed_in: Arc<SignedIn>,
+    events: SyncSender<(QueryEvent, jiff::Timestamp)>,
+}
+
+impl GatewayDnsPolicy {
+    /// Builds the policy and starts the thread that logs its queries into `sink`. The thread
+    /// ends, having logged everything handed to it, once the policy is dropped.
+    pub fn new(
+        current: Arc<ArcSwap<Snapshot>>,
+        signed_in: Arc<SignedIn>,
+        sink: EventSink,
+        schools: std::collections::HashMap<String, hedgerow_store::SchoolId>,
+    ) -> std::io::Result<(Arc<GatewayDnsPolicy>, std::thread::JoinHandle<()>)> {
+        let (events, queue) = std::sync::mpsc::sync_channel(EVENT_QUEUE);
+        let logger = EventLogger {
+            current: Arc::clone(&current),
+            signed_in: Arc::clone(&signed_in),
+            sink,
+            schools,
+        };
+        let thread = std::thread::Builder::new()
+            .name("dns-events".into())
+            .spawn(move || logger.run(queue))?;
+        let policy = Arc::new(GatewayDnsPolicy {
+            current,
+            signed_in,
+            events,
+        });
+        Ok((policy, thread))
+    }
+}
+
+/// What one question comes to, for answering and for logging alike.
+///
+/// `detailed` also renders the rule and reason of allowed answers, which only the event log
+/// needs; the query path skips that work.
+fn judge(
+    snapshot: &Snapshot,
+    signed_in: &SignedIn,
+    client: IpAddr,
+    name: &str,
+    detailed: bool,
+) -> Judgement {
+    if name == DOH_CANARY {
+        return Judgement::Canary;
+    }
+    let Ok(host @ Host::Name(_)) = normalize_host(name) else {
+        // The root, and names no host can have (escaped bytes): nothing a list can name.
+        return Judgement::Unchecked;
+    };
+    let target = Target::host_only(host);
+    let user = signed_in.user_at(client);
+    let identity = snapshot.directory.resolve(None, client, user.as_deref());
+    let Some(engine) = snapshot.engines.get(&identity.school.slug) else {
+        return Judgement::Unchecked;
+    };
+    let request = Request {
+        group: identity.group,
+        user: identity.user.map(|u| u.username.as_str()),
+        device: identity.device.map(|d| d.name.as_str()),
+        target: &target,
+        at: jiff::Timestamp::now(),
+    };
+    let decision = engine.decide(&request);
+    let outcome = Outcome::of(&decision, detailed);
+    if !decision.is_allowed() {
+        return Judgement::Decided(outcome);
+    }
+    // An override that allows a site by hand is a teacher's decision about that site; the
+    // safe-search alias still applies, the unlockable-engine block does not.
+    let overridden = matches!(decision.rule(), Rule::Override(_));
+    match engine.search_rule(&decision.group().key, &target) {
+        Some(SearchRule::Rewrite { target, .. }) => Judgement::SafeSearch { target, outcome },
+        Some(SearchRule::UnsafeEngine) if !overridden => Judgement::UnsafeEngine {
+            group: decision.group().key.clone(),
+            outcome,
+        },
+        _ => Judgement::Decided(outcome),
+    }
+}
+
+/// The parts of a decision that outlive the snapshot it came from.
+struct Outcome {
+    allowed: bool,
+    illegal: bool,
+    category: Option<String>,
+    rule: String,
+    reason: String,
+}
+
+impl Outcome {
+    fn of(decision: &Decision<'_>, detailed: bool) -> Outcome {
+        let allowed = decision.is_allowed();
+        Outcome {
+            allowed,
+            illegal: matches!(decision.rule(), Rule::IllegalList { .. }),
+            category: decision.category().map(str::to_string),
+            rule: if detailed || !allowed {
+                decision.rule_id()
+            } else {
+                String::new()
+            },
+            reason: if detailed {
+                decision.reason()
+            } else {
+                String::new()
+            },
+        }
+    }
+}
+
+enum Judgement {
+    Canary,
+    Unchecked,
+    Decided(Outcome),
+    SafeSearch {
+        target: &'static str,
+        outcome: Outcome,
+    },
+    UnsafeEngine {
+        group: String,
+        outcome: Outcome,
+    },
+}
+
+fn category_name(key: &str) -> &str {
+    hedgerow_lists::category(key).map_or(key, |c| c.name)
+}
+
+impl QueryPolicy for GatewayDnsPolicy {
+    fn decide(&self, client: IpAddr, name: &str, _qtype: u16) -> PolicyAnswer {
+        let snapshot = self.current.load();
+        match judge(&snapshot, &self.signed_in, client, name, false) {
+            Judgement::Canary => PolicyAnswer::Block(BlockInfo {
+                illegal: false,
+                category: Arc::from(category_name("circumvention")),
+                rule: Arc::from("dns:doh-canary"),
+                force_nxdomain: true,
+            }),
+            Judgement::Unchecked => PolicyAnswer::Forward,
+            Judgement::Decided(outcome) if outcome.allowed => PolicyAnswer::Forward,
+            Judgement::Decided(outcome) => PolicyAnswer::Block(BlockInfo {
+                illegal: outcome.illegal,
+                category: Arc::from(outcome.category.as_deref().map_or("Blocked", category_name)),
+                rule: Arc::from(outcome.rule),
+                force_nxdomain: false,
+            }),
+            Judgement::SafeSearch { target, .. } => PolicyAnswer::SafeSearch {
+                target: Arc::from(target),
+            },
+            Judgement::UnsafeEngine { group, .. } => PolicyAnswer::Block(BlockInfo {
+                illegal: false,
+                category: Arc::from(category_name(UNSAFE_SEARCH_CATEGORY)),
+                rule: Arc::from(format!("group:{group}/search:unsafe-engine")),
+                force_nxdomain: false,
+            }),
+        }
+    }
+
+    fn decide_alias(&self, client: IpAddr, _question: &str, alias: &str) -> PolicyAnswer {
+        // An alias is judged as if it had been asked for, except that safe-search aliases of
+        // our own making are not rewritten again.
+        match self.decide(client, alias, 1) {
+            PolicyAnswer::SafeSearch { .. } => PolicyAnswer::Forward,
+            other => other,
+        }
+    }
+
+    fn record(&self, event: QueryEvent) {
+        match self.events.try_send((event, jiff::Timestamp::now())) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                metrics::counter!("hedgerow_dns_events_dropped_total").increment(1)
+            }
+            Err(TrySendError::Disconnected(_)) => {}
+        }
+    }
+}
+
+/// Turns answered queries into activity events, off the query path.
+struct EventLogger {
+    current: Arc<ArcSwap<Snapshot>>,
+    signed_in: Arc<SignedIn>,
+    sink: EventSink,
+    schools: std::collections::HashMap<String, hedgerow_store::SchoolId>,
+}
+
+impl EventLogger {
+    fn run(self, queue: Receiver<(QueryEvent, jiff::Timestamp)>) {
+        while let Ok((event, at)) = queue.recv() {
+            if let Some(activity) = self.activity(&event, at)
+                && self.sink.record(activity).is_err()
+            {
+                metrics::counter!("hedgerow_dns_events_dropped_total").increment(1);
+            }
+        }
+    }
+
+    fn activity(&self, event: &QueryEvent, at: jiff::Timestamp) -> Option<ActivityEvent> {
+        let snapshot = self.current.load();
+        let user = self.signed_in.user_at(event.client);
+        let identity = snapshot
+            .directory
+            .resolve(None, event.client, user.as_deref());
+        let school = *self.schools.get(&identity.school.slug)?;
+        // The answer was decided moments ago; deciding again here, off the query path, recovers
+        // the rule and reason that the server does not carry for allowed names.
+        let (outcome, note) =
+            match judge(&snapshot, &self.signed_in, event.client, &event.name, true) {
+                Judgement::Canary => (
+                    None,
+                    Some("the Firefox DNS-over-HTTPS canary, answered NXDOMAIN".to_string()),
+                ),
+                Judgement::Unchecked => (None, None),
+                Judgement::Decided(outcome) => (Some(outcome), None),
+                Judgement::SafeSearch { target, outcome } => (
+                    Some(outcome),
+                    Some(format!("safe search: answered as {target}")),
+                ),
+                Judgement::UnsafeEngine { outcome, .. } => (
+                    Some(outcome),
+                    Some("a search engine that cannot be locked to safe search".to_string()),
+                ),
+            };
+        // What the server actually answered wins over the second look: a CNAME into a blocked
+        // name is only visible in the answer.
+        let (category, rule) = match &event.block {
+            Some(block) => (category_key(&block.category), block.rule.to_string()),
+            None => (
+                outcome.as_ref().and_then(|o| o.category.clone()),
+                outcome
+                    .as_ref()
+                    .map_or_else(|| "dns:unchecked".to_string(), |o| o.rule.clone()),
+            ),
+        };
+        let reason = match &event.blocked_alias {
+            Some(alias) => Some(format!(
+                "Blocked: the answer for {} is an alias of {alias}, which is blocked",
+                event.name
+            )),
+            None => note.or_else(|| outcome.map(|o| o.reason)),
+        };
+        Some(ActivityEvent {
+            school,
+            at,
+            source: EventSource::Dns,
+            client_ip: event.client,
+            user: identity.user.map(|u| u.username.clone()),
+            device: identity.device.map(|d| d.name.clone()),
+            group: Some(identity.group.to_string()),
+            host: event.name.to_string(),
+            url: None,
+            method: (event.transport == Transport::Tcp).then(|| "TCP".to_string()),
+            qtype: Some(qtype_name(event.qtype)),
+            category,
+            verdict: if event.verdict == DnsVerdict::Blocked {
+                Verdict::Block
+            } else {
+                Verdict::Allow
+            },
+            rule,
+            reason,
+            search_term: None,
+            status: Some(event.rcode),
+            bytes: None,
+            duration_us: Some(u32::try_from(event.response_time_us).unwrap_or(u32::MAX)),
+        })
+    }
+}
+
+/// The category key for a display name sent in a block (the server only carries the name).
+fn category_key(display: &str) -> Option<String> {
+    hedgerow_lists::CATEGORIES
+        .iter()
+        .find(|c| c.name == display)
+        .map(|c| c.key.to_string())
+}
+
+/// The mnemonic for common record types, the number otherwise (RFC 3597 style).
+pub fn qtype_name(qtype: u16) -> String {
+    match qtype {
+        1 => "A".into(),
+        2 => "NS".into(),
+        5 => "CNAME".into(),
+        6 => "SOA".into(),
+        12 => "PTR".into(),
+        15 => "MX".into(),
+        16 => "TXT".into(),
+        28 => "AAAA".into(),
+        33 => "SRV".into(),
+        64 => "SVCB".into(),
+        65 => "HTTPS".into(),
+        255 => "ANY".into(),
+        other => format!("TYPE{other}"),
+    }
+}

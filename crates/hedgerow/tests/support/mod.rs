@@ -1,0 +1,232 @@
+//! Running the real thing in tests: the `hedgerow` binary, a dnsmasq upstream, and real clients
+//! (dig, dnsperf), all on loopback addresses.
+
+#![allow(dead_code)]
+
+use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// True when every named tool is installed. When one is missing the test is skipped with a
+/// note, unless `HEDGEROW_REQUIRE_DNS_TOOLS` is set (the project's test command sets it), in
+/// which case it fails.
+pub fn have_tools(tools: &[&str]) -> bool {
+    let missing: Vec<&str> = tools
+        .iter()
+        .copied()
+        .filter(|tool| {
+            Command::new("sh")
+                .args(["-c", &format!("command -v {tool}")])
+                .output()
+                .map_or(true, |o| !o.status.success())
+        })
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    if std::env::var_os("HEDGEROW_REQUIRE_DNS_TOOLS").is_some() {
+        panic!("missing {missing:?}; scripts/test-env.sh installs them");
+    }
+    eprintln!("SKIPPED: {missing:?} not installed (scripts/test-env.sh installs them)");
+    false
+}
+
+/// A port free for both UDP and TCP on 127.0.0.1 right now.
+pub fn free_port() -> u16 {
+    loop {
+        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = udp.local_addr().unwrap().port();
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// A process killed (politely first) when the test ends, however it ends.
+pub struct Running {
+    pub child: Child,
+    pub name: &'static str,
+}
+
+impl Running {
+    /// Asks the process to stop (SIGTERM) and waits for it; true if it exited cleanly.
+    pub fn stop(&mut self) -> bool {
+        signal(&self.child, "TERM");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.success();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        false
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            signal(&self.child, "TERM");
+            std::thread::sleep(Duration::from_millis(200));
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+pub fn signal(child: &Child, name: &str) {
+    let _ = Command::new("kill")
+        .args([&format!("-{name}"), &child.id().to_string()])
+        .status();
+}
+
+/// A local upstream resolver that answers every name itself: A 192.0.2.1 and AAAA 2001:db8::1,
+/// plus a few fixed records the tests rely on.
+pub fn start_upstream(extra: &[&str]) -> (Running, SocketAddr) {
+    let port = free_port();
+    let mut args = vec![
+        "-k".to_string(),
+        "--conf-file=/dev/null".into(),
+        format!("--port={port}"),
+        "--listen-address=127.0.0.1".into(),
+        "--bind-interfaces".into(),
+        "--no-resolv".into(),
+        "--no-hosts".into(),
+        "--cache-size=0".into(),
+        "--pid-file=".into(),
+        "--address=/#/192.0.2.1".into(),
+        "--address=/#/2001:db8::1".into(),
+        // A name known upstream as an alias of a blocked name.
+        "--host-record=pokerstars.com,192.0.2.77".into(),
+        "--cname=cdn-alias.example,pokerstars.com".into(),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let child = Command::new("dnsmasq")
+        .args(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let running = Running {
+        child,
+        name: "dnsmasq",
+    };
+    wait_for(
+        || dig(addr, &["+short", "probe.example"]).contains("192.0.2.1"),
+        "the dnsmasq upstream",
+    );
+    (running, addr)
+}
+
+/// Runs dig against `server` with extra arguments; returns its standard output.
+pub fn dig(server: SocketAddr, args: &[&str]) -> String {
+    let out: Output = Command::new("dig")
+        .arg(format!("@{}", server.ip()))
+        .args(["-p", &server.port().to_string(), "+tries=1", "+time=2"])
+        .args(args)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn wait_for(mut ready: impl FnMut() -> bool, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if ready() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("{what} did not become ready within 30 s");
+}
+
+/// The gateway under test, with its DNS and metrics addresses.
+pub struct Gateway {
+    pub process: Running,
+    pub dns: SocketAddr,
+    pub data_dir: PathBuf,
+}
+
+/// Starts `hedgerow ARGS... --dns-listen ... --metrics-listen ... --upstream UPSTREAM` and waits
+/// until its DNS filter answers.
+pub fn start_gateway(args: &[&str], upstream: SocketAddr, data_dir: &Path) -> Gateway {
+    let dns: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let metrics = format!("127.0.0.1:{}", free_port());
+    let log = std::fs::File::create(data_dir.join("gateway.log")).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_hedgerow"))
+        .args(args)
+        .args([
+            "--dns-listen",
+            &dns.to_string(),
+            "--metrics-listen",
+            &metrics,
+            "--upstream",
+            &upstream.to_string(),
+        ])
+        .env("HEDGEROW_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let mut process = Running {
+        child,
+        name: "hedgerow",
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if dig(dns, &["+short", "probe.example"]).contains("192.0.2.1") {
+            break;
+        }
+        if let Ok(Some(status)) = process.child.try_wait() {
+            let log = std::fs::read_to_string(data_dir.join("gateway.log")).unwrap_or_default();
+            panic!("hedgerow exited with {status}:\n{log}");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "hedgerow's DNS filter did not answer within 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Gateway {
+        process,
+        dns,
+        data_dir: data_dir.to_path_buf(),
+    }
+}
+
+impl Gateway {
+    /// dig from a given source address (each demo device has its own loopback address).
+    pub fn dig_from(&self, source: &str, args: &[&str]) -> String {
+        let mut all = vec!["-b", source];
+        all.extend_from_slice(args);
+        dig(self.dns, &all)
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.data_dir.join("gateway.log")).unwrap_or_default()
+    }
+}
+
+/// The status word of a dig answer: NOERROR, NXDOMAIN, ...
+pub fn status(answer: &str) -> &str {
+    answer
+        .lines()
+        .find_map(|l| l.split("status: ").nth(1))
+        .and_then(|rest| rest.split(',').next())
+        .unwrap_or("NO ANSWER")
+}
+
+/// The EDE line of a dig answer, e.g. `; EDE: 17 (Filtered): (Gambling)`.
+pub fn ede(answer: &str) -> Option<&str> {
+    answer.lines().find(|l| l.starts_with("; EDE:"))
+}
