@@ -46,9 +46,23 @@ const EVENT_INSERT_PREFIX: &str = "INSERT INTO activity_events (school_id, at_us
      client_ip, user_name, device_name, group_key, host, url, method, qtype, category, verdict, \
      rule, reason, search_term, status, bytes, duration_us) VALUES ";
 
-/// The statement for a full chunk, built once because the writer sends many of them.
-static FULL_EVENT_INSERT: LazyLock<String> =
-    LazyLock::new(|| event_insert_sql(EVENT_ROWS_PER_INSERT));
+/// The statements for a full chunk, built once because the writer sends many of them: one with
+/// `$N` parameters (PostgreSQL) and one with anonymous `?` parameters (SQLite). SQLite looks a
+/// numbered parameter up by a linear scan of every parameter name, which makes binding a
+/// 19,000-parameter statement quadratic; anonymous parameters have no names to scan.
+static FULL_EVENT_INSERT_NUMBERED: LazyLock<String> =
+    LazyLock::new(|| event_insert_sql(EVENT_ROWS_PER_INSERT, Placeholders::Numbered));
+static FULL_EVENT_INSERT_ANONYMOUS: LazyLock<String> =
+    LazyLock::new(|| event_insert_sql(EVENT_ROWS_PER_INSERT, Placeholders::Anonymous));
+
+/// How a statement's parameters are written.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Placeholders {
+    /// `$1, $2, ...`: PostgreSQL's only form.
+    Numbered,
+    /// `?, ?, ...`: bound in order; SQLite binds these without looking names up.
+    Anonymous,
+}
 
 const EVENT_SELECT: &str = "SELECT id, school_id, at_us, source, client_ip, user_name, \
      device_name, group_key, host, url, method, qtype, category, verdict, rule, reason, \
@@ -637,6 +651,10 @@ impl Store {
         if events.is_empty() {
             return Ok(());
         }
+        let placeholders = match &self.backend {
+            Backend::Sqlite(_) => Placeholders::Anonymous,
+            Backend::Postgres(_) => Placeholders::Numbered,
+        };
         with_pool!(&self.backend, pool => {
             let mut tx = pool
                 .begin_with(self.backend.begin_write_sql())
@@ -644,10 +662,10 @@ impl Store {
                 .map_err(StoreError::query("starting to save activity events"))?;
             for chunk in events.chunks(EVENT_ROWS_PER_INSERT) {
                 let full = chunk.len() == EVENT_ROWS_PER_INSERT;
-                let sql = if full {
-                    FULL_EVENT_INSERT.clone()
-                } else {
-                    event_insert_sql(chunk.len())
+                let sql = match (full, placeholders) {
+                    (true, Placeholders::Numbered) => FULL_EVENT_INSERT_NUMBERED.clone(),
+                    (true, Placeholders::Anonymous) => FULL_EVENT_INSERT_ANONYMOUS.clone(),
+                    (false, _) => event_insert_sql(chunk.len(), placeholders),
                 };
                 let args = chunk.iter().flat_map(event_args);
                 bind_args!(sqlx::query(AssertSqlSafe(sql)), args)
@@ -879,7 +897,7 @@ impl Store {
 }
 
 /// `INSERT ... VALUES ($1, ..., $19), ($20, ...)` for `rows` events.
-fn event_insert_sql(rows: usize) -> String {
+fn event_insert_sql(rows: usize, placeholders: Placeholders) -> String {
     let mut sql = String::with_capacity(EVENT_INSERT_PREFIX.len() + rows * EVENT_COLUMNS * 6);
     sql.push_str(EVENT_INSERT_PREFIX);
     let mut n = 0;
@@ -893,8 +911,13 @@ fn event_insert_sql(rows: usize) -> String {
                 sql.push_str(", ");
             }
             n += 1;
-            sql.push('$');
-            sql.push_str(&n.to_string());
+            match placeholders {
+                Placeholders::Numbered => {
+                    sql.push('$');
+                    sql.push_str(&n.to_string());
+                }
+                Placeholders::Anonymous => sql.push('?'),
+            }
         }
         sql.push(')');
     }
@@ -1103,8 +1126,11 @@ mod tests {
 
     #[test]
     fn insert_sql_numbers_every_placeholder() {
-        let sql = event_insert_sql(2);
+        let sql = event_insert_sql(2, Placeholders::Numbered);
         assert!(sql.ends_with("$18, $19), ($20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38)"));
+        let sql = event_insert_sql(2, Placeholders::Anonymous);
+        assert_eq!(sql.matches('?').count(), 2 * EVENT_COLUMNS);
+        assert!(!sql.contains('$'));
     }
 
     #[test]

@@ -28,7 +28,7 @@ pub const DOH_CANARY: &str = "use-application-dns.net";
 
 /// Events waiting to be turned into activity records. Beyond this the oldest are not dropped:
 /// new ones are, and counted, so a flood never holds up an answer.
-const EVENT_QUEUE: usize = 65_536;
+const EVENT_QUEUE: usize = 16_384;
 
 /// The gateway's policy as the DNS server sees it.
 pub struct GatewayDnsPolicy {
@@ -67,7 +67,7 @@ impl GatewayDnsPolicy {
 
 /// What one question comes to, for answering and for logging alike.
 ///
-/// `detailed` also renders the rule and reason of allowed answers, which only the event log
+/// `detailed` also renders the rule of allowed answers, which only the event log
 /// needs; the query path skips that work.
 fn judge(
     snapshot: &Snapshot,
@@ -114,13 +114,14 @@ fn judge(
     }
 }
 
-/// The parts of a decision that outlive the snapshot it came from.
+/// The parts of a decision that outlive the snapshot it came from. The reason sentence is not
+/// kept: at tens of thousands of queries a second, rendering one per event would cost more than
+/// answering; it can be rendered from the rule whenever someone reads the log.
 struct Outcome {
     allowed: bool,
     illegal: bool,
     category: Option<String>,
     rule: String,
-    reason: String,
 }
 
 impl Outcome {
@@ -132,11 +133,6 @@ impl Outcome {
             category: decision.category().map(str::to_string),
             rule: if detailed || !allowed {
                 decision.rule_id()
-            } else {
-                String::new()
-            },
-            reason: if detailed {
-                decision.reason()
             } else {
                 String::new()
             },
@@ -239,7 +235,7 @@ impl EventLogger {
             .resolve(None, event.client, user.as_deref());
         let school = *self.schools.get(&identity.school.slug)?;
         // The answer was decided moments ago; deciding again here, off the query path, recovers
-        // the rule and reason that the server does not carry for allowed names.
+        // the rule that the server does not carry for allowed names.
         let (outcome, note) =
             match judge(&snapshot, &self.signed_in, event.client, &event.name, true) {
                 Judgement::Canary => (
@@ -273,7 +269,7 @@ impl EventLogger {
                 "Blocked: the answer for {} is an alias of {alias}, which is blocked",
                 event.name
             )),
-            None => note.or_else(|| outcome.map(|o| o.reason)),
+            None => note,
         };
         Some(ActivityEvent {
             school,
