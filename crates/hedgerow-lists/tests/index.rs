@@ -289,3 +289,34 @@ proptest! {
         prop_assert!(names(&index, &glued).is_empty());
     }
 }
+
+proptest! {
+    /// Normalising is idempotent, and ASCII case and one trailing dot never change the result.
+    /// (DNS folds ASCII case only: upper-casing `ß` gives `SS`, which is another name.)
+    #[test]
+    fn normalisation_is_idempotent_and_ignores_case_and_trailing_dot(
+        labels in proptest::collection::vec("[a-zA-Z0-9_-]{1,12}|[a-z]{0,4}[äöüéßøå][a-z]{0,4}", 1..5),
+    ) {
+        let name = labels.join(".");
+        if let Ok(host) = normalize_host(&name) {
+            let text = host.as_text().into_owned();
+            prop_assert_eq!(normalize_host(&text), Ok(host.clone()));
+            prop_assert_eq!(normalize_host(&name.to_ascii_uppercase()), Ok(host.clone()));
+            prop_assert_eq!(normalize_host(&format!("{name}.")), Ok(host.clone()));
+            prop_assert!(text.is_ascii() && !text.ends_with('.'));
+            prop_assert_eq!(text.to_ascii_lowercase(), text);
+        }
+    }
+
+    /// An internationalised name and its punycode form meet in the index.
+    #[test]
+    fn unicode_and_punycode_spellings_match_each_other(stem in "[a-z]{1,6}[äöüéñ][a-z]{1,6}") {
+        let unicode = format!("{stem}.example");
+        let Ok(host) = normalize_host(&unicode) else { return Ok(()) };
+        let punycode = host.as_text().into_owned();
+        prop_assert!(punycode.contains("xn--"));
+        let index = build(&[("l", ListFormat::Domains, &unicode)]);
+        prop_assert_eq!(names(&index, &format!("www.{punycode}")), vec!["l".to_string()]);
+        prop_assert_eq!(names(&index, &format!("WWW.{}", unicode.to_ascii_uppercase())), vec!["l".to_string()]);
+    }
+}
