@@ -110,13 +110,13 @@ impl Engine {
             limiter: config
                 .rate_limit
                 .map(|rl| RateLimiter::new(rl, config.rate_limit_clients)),
-            forwarder: Forwarder {
-                upstreams: config.upstreams.clone(),
-                attempt_failures: metrics::counter!("hedgerow_dns_upstream_attempt_failures_total"),
-                timeout: config.upstream_timeout,
+            forwarder: Forwarder::new(
+                &config.upstreams,
+                metrics::counter!("hedgerow_dns_upstream_attempt_failures_total"),
+                config.upstream_timeout,
                 payload,
                 limits,
-            },
+            ),
             inflight: Mutex::new(HashMap::new()),
             block_answer: match config.block_response {
                 BlockResponse::BlockPage { v4, v6 } => BlockAnswer::Address {

@@ -1,27 +1,29 @@
 //! The forwarder: asks the upstream resolvers over UDP, falls back to TCP for truncated
 //! answers, and fails over to the next upstream on timeout, SERVFAIL, REFUSED or garbage.
 //!
-//! Every attempt uses a fresh socket (so a fresh, kernel-randomised source port) and a random
-//! query ID, and an answer is only taken if its ID and question match; anything else on the
-//! socket is ignored, which together make blind spoofing expensive.
+//! UDP goes through a [`UdpPool`] per upstream: connected sockets on kernel-randomised ports
+//! that rotate, random IDs unique per socket among queries in flight, and an answer is only
+//! taken if its ID and question match (see `pool.rs`). TCP uses a fresh connection per
+//! truncated answer, with the same ID and question checks.
 
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpStream, UdpSocket};
+use tokio::net::TcpStream;
 use tokio::time::timeout_at;
 
 use crate::cache::{self, Entry, Limits, Reject};
+use crate::pool::{PoolError, UdpPool};
 use crate::wire;
 
 pub(crate) struct Forwarder {
-    pub upstreams: Vec<SocketAddr>,
+    upstreams: Vec<(SocketAddr, UdpPool)>,
     /// Counts each failed attempt, so a dead upstream shows even when failover hides it.
-    pub attempt_failures: metrics::Counter,
-    pub timeout: Duration,
-    pub payload: u16,
-    pub limits: Limits,
+    attempt_failures: metrics::Counter,
+    timeout: Duration,
+    payload: u16,
+    limits: Limits,
 }
 
 /// Why one upstream attempt gave nothing usable.
@@ -30,6 +32,15 @@ enum Failure {
     Timeout,
     Io(std::io::Error),
     Rejected(Reject),
+}
+
+impl From<PoolError> for Failure {
+    fn from(e: PoolError) -> Self {
+        match e {
+            PoolError::Timeout => Failure::Timeout,
+            PoolError::Io(e) => Failure::Io(e),
+        }
+    }
 }
 
 impl std::fmt::Display for Failure {
@@ -45,14 +56,28 @@ impl std::fmt::Display for Failure {
 }
 
 impl Forwarder {
+    pub fn new(
+        upstreams: &[SocketAddr],
+        attempt_failures: metrics::Counter,
+        timeout: Duration,
+        payload: u16,
+        limits: Limits,
+    ) -> Self {
+        Forwarder {
+            upstreams: upstreams.iter().map(|&a| (a, UdpPool::new(a))).collect(),
+            attempt_failures,
+            timeout,
+            payload,
+            limits,
+        }
+    }
+
     /// Resolves one question through the upstreams in order; `None` when all failed.
     pub async fn resolve(&self, qname: &[u8], qtype: u16, qclass: u16) -> Option<Entry> {
         let mut query = Vec::with_capacity(64);
-        for &upstream in &self.upstreams {
-            let id: u16 = rand::random();
-            wire::write_upstream_query(&mut query, id, qname, qtype, qclass, self.payload);
+        for (upstream, pool) in &self.upstreams {
             match self
-                .attempt(upstream, &query, id, qname, qtype, qclass)
+                .attempt(*upstream, pool, &mut query, qname, qtype, qclass)
                 .await
             {
                 Ok(entry) => return Some(entry),
@@ -68,14 +93,20 @@ impl Forwarder {
     async fn attempt(
         &self,
         upstream: SocketAddr,
-        query: &[u8],
-        id: u16,
+        pool: &UdpPool,
+        query: &mut Vec<u8>,
         qname: &[u8],
         qtype: u16,
         qclass: u16,
     ) -> Result<Entry, Failure> {
         let deadline = tokio::time::Instant::now() + self.timeout;
-        let resp = udp_exchange(upstream, query, id, qname, qtype, qclass, deadline).await?;
+        let payload = self.payload;
+        let write = |out: &mut Vec<u8>, id: u16| {
+            wire::write_upstream_query(out, id, qname, qtype, qclass, payload);
+        };
+        let (resp, id) = pool
+            .exchange(query, write, qname, qtype, qclass, deadline)
+            .await?;
         match cache::build_entry(&resp, qname, qtype, qclass, Instant::now(), self.limits) {
             Err(Reject::Truncated) => {
                 // RFC 7766: a truncated UDP answer is retried over TCP, with its own timeout.
@@ -87,40 +118,6 @@ impl Forwarder {
             }
             other => other.map_err(Failure::Rejected),
         }
-    }
-}
-
-async fn udp_exchange(
-    upstream: SocketAddr,
-    query: &[u8],
-    id: u16,
-    qname: &[u8],
-    qtype: u16,
-    qclass: u16,
-    deadline: tokio::time::Instant,
-) -> Result<Vec<u8>, Failure> {
-    let local: SocketAddr = if upstream.is_ipv4() {
-        (Ipv4Addr::UNSPECIFIED, 0).into()
-    } else {
-        (Ipv6Addr::UNSPECIFIED, 0).into()
-    };
-    let sock = UdpSocket::bind(local).await.map_err(Failure::Io)?;
-    // Connecting makes the kernel drop datagrams from other sources.
-    sock.connect(upstream).await.map_err(Failure::Io)?;
-    sock.send(query).await.map_err(Failure::Io)?;
-    let mut buf = vec![0u8; 65_535];
-    loop {
-        let n = match timeout_at(deadline, sock.recv(&mut buf)).await {
-            Err(_) => return Err(Failure::Timeout),
-            // ICMP port unreachable shows up as ECONNREFUSED on a connected socket.
-            Ok(Err(e)) => return Err(Failure::Io(e)),
-            Ok(Ok(n)) => n,
-        };
-        let resp = buf.get(..n).unwrap_or_default();
-        if wire::response_matches(resp, id, qname, qtype, qclass) {
-            return Ok(resp.to_vec());
-        }
-        tracing::debug!(%upstream, "dropped an upstream datagram that does not match the query");
     }
 }
 
