@@ -14,26 +14,6 @@ use std::time::{Duration, Instant};
 
 use support::*;
 
-fn shared_data() -> std::path::PathBuf {
-    let data = repo().join("../shared/data");
-    assert!(
-        data.is_dir(),
-        "the shared data set is missing at {}",
-        data.display()
-    );
-    data.canonicalize().unwrap()
-}
-
-fn policy_lists() -> Vec<String> {
-    std::fs::read_to_string(shared_data().join("blocklists/policy-school.txt"))
-        .unwrap()
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(str::to_string)
-        .collect()
-}
-
 fn is_ipv4(name: &str) -> bool {
     name.parse::<std::net::Ipv4Addr>().is_ok()
 }
@@ -85,25 +65,11 @@ fn start_unbound(dir: &Path, upstream: SocketAddr) -> (Running, SocketAddr) {
 
 /// Hedgerow filtering with exactly the policy's lists, and the DNS-only rules turned off.
 fn hedgerow_config(dir: &Path) -> std::path::PathBuf {
-    let actions: String = policy_lists()
-        .iter()
-        .map(|l| format!("\"list:{l}\" = \"block\"\n"))
-        .collect();
-    let group = |key: &str, kind: &str| {
-        format!(
-            "[school.groups.{key}]\nkind = \"{kind}\"\ndefault = \"allow\"\nsafe_search = false\nyoutube = \"off\"\nblock_unsafe_search_engines = false\n[school.groups.{key}.actions]\n{actions}\n"
-        )
-    };
-    let text = format!(
-        "data_dir = \"{data}\"\n[lists]\nsources = [\"{lists}\"]\n\n[dns]\nrate_limit_qps = 0\nblock_response = \"nxdomain\"\n\n[[school]]\nslug = \"workload\"\nname = \"Workload School\"\n\n{pupils}{unknown}",
-        data = dir.join("data").display(),
-        lists = shared_data().join("blocklists").display(),
-        pupils = group("pupils", "pupil"),
-        unknown = group("unknown", "unidentified"),
-    );
-    let path = dir.join("workload.toml");
-    std::fs::write(&path, text).unwrap();
-    path
+    workload_school(
+        dir,
+        "safe_search = false\nyoutube = \"off\"\nblock_unsafe_search_engines = false\n",
+        "[dns]\nrate_limit_qps = 0\nblock_response = \"nxdomain\"\n",
+    )
 }
 
 fn query_packet(id: u16, name: &str, qtype: u16) -> Vec<u8> {

@@ -4,70 +4,21 @@
 //! The workloads and lists live in `../shared/data` beside the checkout, as on every machine
 //! this project is built on. See docs/workload-agreement.md for what "agree" means.
 
+mod support;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-fn shared_data() -> PathBuf {
-    let data = repo().join("../shared/data");
-    assert!(
-        data.is_dir(),
-        "the shared data set is missing at {}",
-        data.display()
-    );
-    data.canonicalize().unwrap()
-}
+use support::{shared_data, workload_school};
 
 fn hedgerow() -> Command {
     Command::new(env!("CARGO_BIN_EXE_hedgerow"))
 }
 
-/// A configuration whose pupil group blocks exactly the benchmark policy's lists.
+/// A configuration whose pupil group blocks exactly the benchmark policy's lists, compiled.
 fn workload_config(dir: &Path) -> PathBuf {
-    let data = shared_data();
-    let policy = std::fs::read_to_string(data.join("blocklists/policy-school.txt")).unwrap();
-    let actions: String = policy
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(|list| format!("\"list:{list}\" = \"block\"\n"))
-        .collect();
-    let repo = repo();
-    let text = format!(
-        r#"data_dir = "{data_dir}"
-[lists]
-sources = ["{lists}"]
-illegal = ["{illegal}"]
-taxonomy = "{taxonomy}"
-
-[[school]]
-slug = "workload"
-name = "Workload School"
-
-[school.groups.pupils]
-kind = "pupil"
-default = "allow"
-[school.groups.pupils.actions]
-{actions}
-[school.groups.unknown]
-kind = "unidentified"
-default = "allow"
-[school.groups.unknown.actions]
-{actions}"#,
-        data_dir = dir.display(),
-        lists = data.join("blocklists").display(),
-        illegal = repo.join("lists/illegal").display(),
-        taxonomy = repo.join("lists/taxonomy.toml").display(),
-    );
-    let path = dir.join("workload.toml");
-    std::fs::write(&path, text).unwrap();
+    let path = workload_school(dir, "", "");
     let status = hedgerow()
         .args(["lists", "compile", "--config"])
         .arg(&path)

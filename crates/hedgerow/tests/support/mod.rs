@@ -15,6 +15,57 @@ pub fn repo() -> PathBuf {
         .unwrap()
 }
 
+/// The shared data set beside the checkout (lists and workloads), as on every machine this
+/// project is built on.
+pub fn shared_data() -> PathBuf {
+    let data = repo().join("../shared/data");
+    assert!(
+        data.is_dir(),
+        "the shared data set is missing at {}",
+        data.display()
+    );
+    data.canonicalize().unwrap()
+}
+
+/// The source lists the benchmark policy blocks (`policy-school.txt`).
+pub fn policy_lists() -> Vec<String> {
+    std::fs::read_to_string(shared_data().join("blocklists/policy-school.txt"))
+        .unwrap()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Writes a school whose pupil and unknown groups block exactly the benchmark policy's lists
+/// from the shared list folder. `group_extra` is added to both group tables, `top_extra` (such
+/// as a `[dns]` table) before the school.
+pub fn workload_school(dir: &Path, group_extra: &str, top_extra: &str) -> PathBuf {
+    let actions: String = policy_lists()
+        .iter()
+        .map(|l| format!("\"list:{l}\" = \"block\"\n"))
+        .collect();
+    let group = |key: &str, kind: &str| {
+        format!(
+            "[school.groups.{key}]\nkind = \"{kind}\"\ndefault = \"allow\"\n{group_extra}[school.groups.{key}.actions]\n{actions}\n"
+        )
+    };
+    let repo = repo();
+    let text = format!(
+        "data_dir = \"{data}\"\n[lists]\nsources = [\"{lists}\"]\nillegal = [\"{illegal}\"]\ntaxonomy = \"{taxonomy}\"\n\n{top_extra}\n[[school]]\nslug = \"workload\"\nname = \"Workload School\"\n\n{pupils}{unknown}",
+        data = dir.join("data").display(),
+        lists = shared_data().join("blocklists").display(),
+        illegal = repo.join("lists/illegal").display(),
+        taxonomy = repo.join("lists/taxonomy.toml").display(),
+        pupils = group("pupils", "pupil"),
+        unknown = group("unknown", "unidentified"),
+    );
+    let path = dir.join("workload.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
 /// True when every named tool is installed. When one is missing the test is skipped with a
 /// note, unless `HEDGEROW_REQUIRE_DNS_TOOLS` is set (the project's test command sets it), in
 /// which case it fails.
