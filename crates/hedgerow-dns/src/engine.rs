@@ -69,6 +69,16 @@ enum PendingKind {
     SafeSearch { target: Box<[u8]> },
 }
 
+impl PendingKind {
+    /// How the answer to such a query is reported to the policy.
+    fn verdict(&self) -> Verdict {
+        match self {
+            PendingKind::Forward => Verdict::Allowed,
+            PendingKind::SafeSearch { .. } => Verdict::SafeSearch,
+        }
+    }
+}
+
 /// A query waiting for an upstream.
 pub(crate) struct Pending {
     query: OwnedQuery,
@@ -284,10 +294,7 @@ impl Engine {
                     .await
             }
         };
-        let verdict = match p.kind {
-            PendingKind::Forward => Verdict::Allowed,
-            PendingKind::SafeSearch { .. } => Verdict::SafeSearch,
-        };
+        let verdict = p.kind.verdict();
         let mut out = Vec::with_capacity(512);
         let ev = self.answer_entry(
             &mut out,
@@ -606,10 +613,7 @@ impl Engine {
             self.cache.insert(&p.key, entry.clone(), now);
         }
         let mut out = Vec::new();
-        let verdict = match p.kind {
-            PendingKind::Forward => Verdict::Allowed,
-            PendingKind::SafeSearch { .. } => Verdict::SafeSearch,
-        };
+        let verdict = p.kind.verdict();
         let ev = self.answer_entry(
             &mut out,
             &p.query.borrow(),

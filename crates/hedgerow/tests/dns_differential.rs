@@ -9,7 +9,7 @@ mod support;
 use std::collections::HashMap;
 use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use support::*;
@@ -44,21 +44,13 @@ fn start_unbound(dir: &Path, upstream: SocketAddr) -> (Running, SocketAddr) {
         up = upstream.port()
     );
     std::fs::write(dir.join("unbound.conf"), conf).unwrap();
-    let child = Command::new("unbound")
-        .args(["-d", "-c"])
-        .arg(dir.join("unbound.conf"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let running = Running {
-        child,
-        name: "unbound",
-    };
-    wait_for(
-        || dig(addr, &["+short", "probe.example"]).contains("192.0.2.1"),
+    let running = spawn_resolver(
+        Command::new("unbound")
+            .args(["-d", "-c"])
+            .arg(dir.join("unbound.conf")),
         "unbound",
+        addr,
     );
     (running, addr)
 }

@@ -161,22 +161,25 @@ pub fn start_upstream(extra: &[&str]) -> (Running, SocketAddr) {
         "--cname=cdn-alias.example,pokerstars.com".into(),
     ];
     args.extend(extra.iter().map(|s| s.to_string()));
-    let child = Command::new("dnsmasq")
-        .args(&args)
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let running = spawn_resolver(Command::new("dnsmasq").args(&args), "dnsmasq", addr);
+    (running, addr)
+}
+
+/// Starts a resolver (any DNS server that answers `probe.example` with 192.0.2.1 once ready)
+/// and waits for it to answer at `addr`.
+pub fn spawn_resolver(command: &mut Command, name: &'static str, addr: SocketAddr) -> Running {
+    let child = command
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let running = Running {
-        child,
-        name: "dnsmasq",
-    };
+    let running = Running { child, name };
     wait_for(
         || dig(addr, &["+short", "probe.example"]).contains("192.0.2.1"),
-        "the dnsmasq upstream",
+        name,
     );
-    (running, addr)
+    running
 }
 
 /// Runs dig against `server` with extra arguments; returns its standard output.
