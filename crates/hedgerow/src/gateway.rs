@@ -56,17 +56,8 @@ pub fn start(launch: Launch) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn apply_run_options(config: &mut ConfigFile, run: &RunOptions) {
-    if let Some(dir) = &run.data_dir {
-        config.data_dir = dir.clone();
-    }
-    if let Some(lists) = &run.lists {
-        config.list_folders = vec![lists.clone()];
-    }
-}
-
 async fn run(mut launch: Launch) -> anyhow::Result<()> {
-    apply_run_options(&mut launch.config, &launch.run);
+    launch.config.apply_overrides(&launch.run);
     let config = launch.config;
     std::fs::create_dir_all(&config.data_dir).with_context(|| {
         format!(
@@ -124,7 +115,7 @@ async fn run(mut launch: Launch) -> anyhow::Result<()> {
     );
     drop(snapshot);
 
-    wait_for_signals(&config.path, &current).await;
+    wait_for_signals(&config.path, &launch.run, &current).await;
 
     if let Some((server, policy, logger)) = dns {
         info!("stopping the DNS filter");
@@ -154,7 +145,7 @@ fn redact(url: &str) -> String {
     }
 }
 
-async fn wait_for_signals(config_path: &Path, current: &Arc<ArcSwap<Snapshot>>) {
+async fn wait_for_signals(config_path: &Path, run: &RunOptions, current: &Arc<ArcSwap<Snapshot>>) {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut hangup), Ok(mut terminate)) = (
         signal(SignalKind::hangup()),
@@ -169,7 +160,7 @@ async fn wait_for_signals(config_path: &Path, current: &Arc<ArcSwap<Snapshot>>) 
             _ = tokio::signal::ctrl_c() => return,
             _ = terminate.recv() => return,
             _ = hangup.recv() => {
-                match reload(config_path).await {
+                match reload(config_path, run).await {
                     Ok(snapshot) => {
                         current.store(Arc::new(snapshot));
                         publish_index_metrics(&current.load());
@@ -183,19 +174,26 @@ async fn wait_for_signals(config_path: &Path, current: &Arc<ArcSwap<Snapshot>>) 
 }
 
 /// Recompiles the lists in a child process, then builds a fresh snapshot.
-async fn reload(config_path: &Path) -> anyhow::Result<Snapshot> {
+async fn reload(config_path: &Path, run: &RunOptions) -> anyhow::Result<Snapshot> {
+    let mut config = ConfigFile::read(config_path)?;
+    config.apply_overrides(run);
     let exe =
         std::env::current_exe().context("cannot find the hedgerow program to compile lists")?;
-    let status = tokio::process::Command::new(exe)
+    let mut compile = tokio::process::Command::new(exe);
+    compile
         .args(["lists", "compile", "--config"])
-        .arg(config_path)
+        .arg(config_path);
+    compile.arg("--output").arg(&config.index_path);
+    for folder in run.lists.iter() {
+        compile.arg("--lists").arg(folder);
+    }
+    let status = compile
         .status()
         .await
         .context("cannot run the list compiler")?;
     if !status.success() {
         bail!("compiling the lists failed (see the messages above); the index in use was kept");
     }
-    let config = ConfigFile::read(config_path)?;
     let snapshot = Snapshot::build(&config)?;
     self_check(&snapshot)?;
     Ok(snapshot)

@@ -94,15 +94,10 @@ impl ConfigFile {
             }
         };
         let data_dir = resolve(&config.data_dir);
-        let default_db = format!(
-            "sqlite://{}?mode=rwc",
-            config.data_dir.join("hedgerow.db").display()
-        );
-        let database_url = if config.database_url == default_db {
-            format!(
-                "sqlite://{}?mode=rwc",
-                data_dir.join("hedgerow.db").display()
-            )
+        // The configuration crate's default store sits in the data directory as written; keep it
+        // there once the directory is resolved against the configuration file's folder.
+        let database_url = if config.database_url == sqlite_url(&config.data_dir) {
+            sqlite_url(&data_dir)
         } else {
             config.database_url.clone()
         };
@@ -121,6 +116,26 @@ impl ConfigFile {
             data_dir,
             config,
         })
+    }
+
+    /// Applies `serve`'s command-line overrides. A new data directory also moves the index and
+    /// the SQLite store when the configuration left them at their defaults inside it.
+    pub fn apply_overrides(&mut self, run: &crate::RunOptions) {
+        if let Some(dir) = &run.data_dir {
+            if self.index_path == self.data_dir.join("lists.hidx") {
+                self.index_path = dir.join("lists.hidx");
+            }
+            if self.database_url == sqlite_url(&self.data_dir) {
+                self.database_url = sqlite_url(dir);
+            }
+            if self.config.lists.illegal.is_empty() {
+                self.illegal_folders = vec![dir.join("lists").join("illegal")];
+            }
+            self.data_dir = dir.clone();
+        }
+        if let Some(lists) = &run.lists {
+            self.list_folders = vec![lists.clone()];
+        }
     }
 
     pub fn taxonomy(&self) -> anyhow::Result<Taxonomy> {
@@ -155,6 +170,14 @@ impl ConfigFile {
             .chain(std::iter::once(self.builtin_folder()))
             .collect()
     }
+}
+
+/// The default store: an SQLite file in the data directory.
+fn sqlite_url(data_dir: &Path) -> String {
+    format!(
+        "sqlite://{}?mode=rwc",
+        data_dir.join("hedgerow.db").display()
+    )
 }
 
 /// Writes shipped list files into a folder, leaving files that already match alone (so their

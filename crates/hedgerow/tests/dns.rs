@@ -410,3 +410,49 @@ fn a_reload_under_load_loses_no_query() {
         gateway.log()
     );
 }
+
+#[test]
+fn serve_overrides_for_data_dir_and_lists_hold_across_a_reload() {
+    if !have_tools(&["dig", "dnsmasq"]) {
+        return;
+    }
+    let (_upstream, up_addr) = start_upstream(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let config = sanction_school(dir.path(), "");
+    let other_lists = dir.path().join("other-lists");
+    std::fs::create_dir_all(&other_lists).unwrap();
+    std::fs::write(other_lists.join("gambling.domains"), "other-bets.example\n").unwrap();
+    let other_data = dir.path().join("other-data");
+    let gateway = start_gateway(
+        &[
+            "serve",
+            "--config",
+            config.to_str().unwrap(),
+            "--data-dir",
+            other_data.to_str().unwrap(),
+            "--lists",
+            other_lists.to_str().unwrap(),
+        ],
+        up_addr,
+        dir.path(),
+    );
+    let blocked =
+        |name: &str| gateway.dig_from("127.0.0.21", &["+short", name]).trim() == "127.0.0.1";
+    assert!(blocked("other-bets.example"), "the --lists folder is used");
+    assert!(!blocked("bets.example"), "the configured folder is not");
+    assert!(other_data.join("lists.hidx").is_file() && other_data.join("hedgerow.db").is_file());
+    assert!(
+        !dir.path().join("data/lists.hidx").exists(),
+        "nothing written to the configured data_dir"
+    );
+
+    signal(&gateway.process.child, "HUP");
+    wait_for(
+        || gateway.log().contains("reloaded lists and configuration"),
+        "the reload",
+    );
+    assert!(
+        blocked("other-bets.example") && !blocked("bets.example"),
+        "a reload keeps the overrides"
+    );
+}
