@@ -7,7 +7,11 @@
 # DNS worker, then with its default (one per core), each time beside unbound and dnsmasq.
 # Results (TSV and a summary per run) go to $OUT, never into the shared folder.
 #
-# usage: bench/dns-peers.sh [OUT]          env: RUNS DURATION CLIENTS LAT_QPS LAT_DUR as the harness
+# The first peer, upstream-direct, is dnsperf straight at the local upstream: the load
+# generator's own ceiling on this machine in the same run.
+#
+# usage: bench/dns-peers.sh [OUT]          env: RUNS DURATION CLIENTS LAT_QPS LAT_DUR as the harness;
+#                                          WORKERS="1 default" (which Hedgerow worker counts to run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -35,11 +39,11 @@ group() {
 # Compiling is a separate step in deployment (when lists change), not part of starting.
 "$bin" lists compile --config "$cfg"
 
-for workers in 1 default; do
+for workers in ${WORKERS:-1 default}; do
   extra=""
   [ "$workers" = default ] || extra="--dns-workers $workers"
   echo "== Hedgerow with $workers DNS worker(s), beside unbound and dnsmasq"
-  RESULTS=$out/workers-$workers WORK=$out/work PEERS="unbound dnsmasq custom" \
+  RESULTS=$out/workers-$workers WORK=$out/work PEERS="upstream-direct unbound dnsmasq custom" \
     CUSTOM_DNS_CMD="$bin serve --config $cfg --dns-listen 127.0.0.1:\$PORT --upstream \$UPSTREAM --metrics-listen 127.0.0.1:15390 $extra" \
     bash "$peers_dir/dns_bench.sh"
   cat "$out/workers-$workers/dns-summary.md"
