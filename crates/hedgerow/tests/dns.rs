@@ -456,3 +456,50 @@ fn serve_overrides_for_data_dir_and_lists_hold_across_a_reload() {
         "a reload keeps the overrides"
     );
 }
+
+#[test]
+fn a_failed_reload_keeps_the_previous_policy_and_says_why() {
+    if !have_tools(&["dig", "dnsmasq"]) {
+        return;
+    }
+    let (_upstream, up_addr) = start_upstream(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let config = sanction_school(dir.path(), "");
+    let gateway = start_gateway(
+        &["serve", "--config", config.to_str().unwrap()],
+        up_addr,
+        dir.path(),
+    );
+    let blocked = || {
+        gateway
+            .dig_from("127.0.0.21", &["+short", "bets.example"])
+            .trim()
+            == "127.0.0.1"
+    };
+    assert!(blocked());
+
+    // A mistake in the file: the reload is refused, the running policy stays.
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace("gambling = \"block\"", "gambling = \"sometimes\""),
+    )
+    .unwrap();
+    signal(&gateway.process.child, "HUP");
+    wait_for(
+        || gateway.log().contains("reload failed"),
+        "the refused reload",
+    );
+    assert!(
+        gateway.log().contains("gambling"),
+        "the log names the problem:\n{}",
+        gateway.log()
+    );
+    assert!(blocked(), "still filtering with the previous policy");
+    assert_eq!(
+        gateway
+            .dig_from("127.0.0.21", &["+short", "wikipedia.org"])
+            .trim(),
+        "192.0.2.1"
+    );
+}
