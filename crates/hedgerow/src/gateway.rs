@@ -310,34 +310,22 @@ fn self_check(snapshot: &Snapshot) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The `.test` check entries of the illegal lists, read back from the shipped check files.
+/// The shipped illegal check entries that the loaded index holds as illegal: all of them
+/// unless the school installed its own illegal-list folders instead of the built-in ones.
 fn illegal_check_targets(snapshot: &Snapshot) -> Vec<Target> {
-    let illegal_loaded = snapshot
-        .index
-        .lists()
-        .iter()
-        .any(|l| l.class == ListClass::Illegal);
-    if !illegal_loaded {
-        return Vec::new();
-    }
-    [
-        "http://iwf-check.hedgerow.test/",
-        "http://ctiru-check.hedgerow.test/",
-        "http://illegal-content-check.hedgerow.test/iwf/check-image.jpg",
-    ]
-    .iter()
-    .filter_map(|url| Target::parse(url).ok())
-    .filter(|target| {
-        let mut matches = Vec::new();
-        snapshot.index.lookup(target, &mut matches);
-        matches.iter().any(|m| {
-            snapshot
-                .index
-                .list(m.list)
-                .is_some_and(|l| l.class == ListClass::Illegal)
+    crate::setup::builtin_illegal_checks()
+        .into_iter()
+        .filter(|target| {
+            let mut matches = Vec::new();
+            snapshot.index.lookup(target, &mut matches);
+            matches.iter().any(|m| {
+                snapshot
+                    .index
+                    .list(m.list)
+                    .is_some_and(|l| l.class == ListClass::Illegal)
+            })
         })
-    })
-    .collect()
+        .collect()
 }
 
 /// The upstream resolvers: from the command line, else the configuration, else the system's

@@ -32,6 +32,25 @@ const BUILTIN_ILLEGAL_LISTS: &[(&str, &str)] = &[
     ),
 ];
 
+/// The entries of the shipped illegal check lists, as request targets: what the start-up
+/// self-check asks every group about.
+pub fn builtin_illegal_checks() -> Vec<hedgerow_lists::Target> {
+    use hedgerow_lists::{Entry, ListFormat, Target};
+    let mut targets = Vec::new();
+    for (_, text) in BUILTIN_ILLEGAL_LISTS {
+        hedgerow_lists::parse_list(text.as_bytes(), ListFormat::ExactUrls, |entry| {
+            targets.push(match entry {
+                Entry::Domain(host) => Target::host_only(host),
+                Entry::UrlPrefix { host, path } | Entry::ExactUrl { host, path } => Target {
+                    host,
+                    path: Some(path),
+                },
+            })
+        });
+    }
+    targets
+}
+
 /// Lists every deployment compiles in, whatever list folders it names: the ways around the
 /// filter (Private Relay, public DNS-over-HTTPS resolvers) that no school wants open.
 const BUILTIN_LISTS: &[(&str, &str)] = &[(
