@@ -18,7 +18,7 @@ fn with_header(rest: &[u8]) -> Vec<u8> {
     let total = 32 + body.len();
     let mut out = Vec::with_capacity(total);
     out.extend_from_slice(b"HRWIDX01");
-    out.extend_from_slice(&1u32.to_le_bytes());
+    out.extend_from_slice(&2u32.to_le_bytes());
     out.extend_from_slice(&crc32fast::hash(body).to_le_bytes());
     out.extend_from_slice(&(total as u64).to_le_bytes());
     out.extend_from_slice(&meta_len.to_le_bytes());

@@ -12,7 +12,8 @@
 //!
 //! ```text
 //! 0   magic "HRWIDX01"
-//! 8   format version (u32)      12  CRC-32 of every byte from offset 32
+//! 8   format version (u32: 2 since URL entries' paths are normalised, see `path`)
+//! 12  CRC-32 of every byte from offset 32
 //! 16  total file length (u64)   24  metadata length (u32)   28  reserved
 //! 32  metadata: lists and list sets, padded to 8 bytes
 //! ..  the transducer (fst crate format), to the end of the file
@@ -28,7 +29,9 @@ use crate::source::Entry;
 use crate::target::Target;
 
 const MAGIC: &[u8; 8] = b"HRWIDX01";
-const FORMAT_VERSION: u32 = 1;
+/// 2: URL entries' paths are stored normalised ([`crate::normalize_path`]); an index of
+/// version 1 would miss requests spelled differently, so it is compiled again.
+const FORMAT_VERSION: u32 = 2;
 const HEADER_LEN: usize = 32;
 
 /// Key prefix for address entries, so they never meet reversed names.

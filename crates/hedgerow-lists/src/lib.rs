@@ -6,6 +6,7 @@
 
 pub mod index;
 pub mod name;
+pub mod path;
 pub mod source;
 pub mod target;
 pub mod taxonomy;
@@ -15,6 +16,7 @@ pub use index::{
     verify_stream,
 };
 pub use name::{Host, NameError, normalize_host};
+pub use path::normalize_path;
 pub use source::{Entry, LineError, ListFormat, parse_list};
 pub use target::{Target, TargetError};
 pub use taxonomy::{

@@ -136,7 +136,11 @@ fn split_url(line: &str) -> Result<(Host, Option<String>), String> {
     {
         return Err(format!("the path is longer than {MAX_PATH_LEN} characters"));
     }
-    Ok((host, path.map(str::to_string)))
+    // Entries are stored in the spelling requests are matched in (see `path`).
+    Ok((
+        host,
+        path.map(|p| crate::path::normalize_path(p).into_owned()),
+    ))
 }
 
 fn parse_url_prefix(line: &str) -> Result<Entry, String> {

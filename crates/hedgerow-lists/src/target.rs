@@ -31,6 +31,15 @@ impl Target {
         Target { host, path: None }
     }
 
+    /// A target for a request's host and path (with query, starting with `/`), the path put
+    /// in the spelling list entries are stored in ([`crate::normalize_path`]).
+    pub fn with_path(host: Host, path: &str) -> Self {
+        Target {
+            host,
+            path: Some(crate::path::normalize_path(path).into_owned()),
+        }
+    }
+
     /// Reads `http://host[:port]/path?query`, `https://…`, `host[:port]/path` or a bare host.
     ///
     /// User information and fragments are dropped, since neither reaches a server.
@@ -55,11 +64,12 @@ impl Target {
             .map_or(authority, |(_, host)| host);
         let host = strip_port(authority)?;
         let path = path.map(|p| {
-            if p.starts_with('/') {
+            let p = if p.starts_with('/') {
                 p.to_string()
             } else {
                 format!("/{p}")
-            }
+            };
+            crate::path::normalize_path(&p).into_owned()
         });
         Ok(Target {
             host: normalize_host(host)?,
