@@ -148,7 +148,7 @@ fn parse_target(method: &str, target: &[u8]) -> Result<RequestTarget, HeadError>
     };
     let end = rest
         .iter()
-        .position(|&b| b == b'/' || b == b'?')
+        .position(|&b| b == b'/' || b == b'?' || b == b'#')
         .unwrap_or(rest.len());
     let (authority, path) = rest.split_at(end);
     // Credentials in the URL are refused rather than stripped: `http://allowed.example@evil/`
@@ -158,7 +158,7 @@ fn parse_target(method: &str, target: &[u8]) -> Result<RequestTarget, HeadError>
     }
     let (host, port) = head::parse_authority(authority).map_err(HeadError::BadTarget)?;
     let path_and_query = match path {
-        [] => "/".to_owned(),
+        [] | [b'#', ..] => "/".to_owned(),
         [b'?', ..] => format!("/{}", path_and_query(path)?),
         _ => path_and_query(path)?,
     };
@@ -171,10 +171,10 @@ fn parse_target(method: &str, target: &[u8]) -> Result<RequestTarget, HeadError>
 }
 
 fn path_and_query(bytes: &[u8]) -> Result<String, HeadError> {
-    // Clients must percent-encode everything else (RFC 3986); a fragment is never sent.
-    if bytes.contains(&b'#') {
-        return Err(HeadError::BadTarget("fragment in request target"));
-    }
+    // A fragment never reaches a server, and browsers never send one; some tools do. It is
+    // dropped here (as the origin would ignore it), so every later step sees the URL the
+    // origin would serve. Everything else must be percent-encoded (RFC 3986).
+    let bytes = bytes.split(|&b| b == b'#').next().unwrap_or_default();
     if !bytes.iter().all(|&b| (0x21..=0x7e).contains(&b)) {
         return Err(HeadError::BadTarget(
             "byte outside visible ASCII in request target",

@@ -100,11 +100,28 @@ fn bad_connect_targets() {
 }
 
 #[test]
+fn fragments_are_dropped() {
+    for (target, path) in [
+        ("http://example.org/#frag", "/"),
+        ("http://example.org#frag", "/"),
+        ("http://example.org/a?b=1#c#d", "/a?b=1"),
+        ("/a#b", "/a"),
+    ] {
+        let request = format!("GET {target} HTTP/1.1\r\nHost: example.org\r\n\r\n");
+        let (head, _) = parse_request_head(request.as_bytes()).unwrap().unwrap();
+        match head.target {
+            RequestTarget::Absolute { path_and_query, .. } => assert_eq!(path_and_query, path),
+            RequestTarget::Origin(p) => assert_eq!(p, path),
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[test]
 fn bad_targets() {
     for target in [
         "ftp://example.org/",
         "http://user@example.org/",
-        "http://example.org/#frag",
         "http:///path",
         "http://2130706433/",
         "http://0x7f.0x1/",
