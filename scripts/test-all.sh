@@ -12,6 +12,7 @@ export HEDGEROW_REQUIRE_POSTGRES=1
 # The DNS tests drive real dig, dnsmasq, dnsperf and unbound; here they must not skip.
 export HEDGEROW_REQUIRE_DNS_TOOLS=1
 export HEDGEROW_REQUIRE_DIG=1
+export HEDGEROW_REQUIRE_BROWSER=1  # the web proxy tests drive real chromium + chromedriver
 
 # Building is most of the time on a 2-core machine; say so rather than look stuck.
 echo "test-all: building and running the workspace tests" >&2

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Prepares the test environment on a Debian machine (as root): installs PostgreSQL and the DNS
-# tools (dig, dnsmasq, dnsperf, unbound)
-# if missing, and starts (or reuses) a throw-away PostgreSQL server for the test suites.
+# Prepares the test environment on a Debian machine (as root): installs PostgreSQL, the DNS
+# tools (dig, dnsmasq, dnsperf, unbound) and the web proxy's test tools (chromium and
+# chromium-driver, libnss3-tools for certutil, curl, squid and squidguard for the differential
+# test, wrk for load) if missing, and starts (or reuses) a throw-away PostgreSQL server for the
+# test suites. Only squid's binaries are used: the service its package would start is kept from
+# starting (policy-rc.d) and disabled, so nothing holds port 3128.
 #
 # The server listens only on 127.0.0.1:${HEDGEROW_TEST_PG_PORT:-54329}, keeps its data under
 # ${HEDGEROW_TEST_DIR:-/tmp/hedgerow-test}/pg, and trusts loopback connections (it is a test
@@ -61,13 +64,34 @@ _hedgerow_test_env() {
     command -v dnsmasq >/dev/null 2>&1 || missing+=(dnsmasq-base)
     command -v dnsperf >/dev/null 2>&1 || missing+=(dnsperf)
     command -v unbound >/dev/null 2>&1 || missing+=(unbound)
+    # The web proxy's tests: a real browser driven through chromedriver, certutil to make it
+    # trust a test CA, curl as a client, squid + squidGuard as the differential peer, wrk.
+    command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+    command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+    command -v certutil >/dev/null 2>&1 || missing+=(libnss3-tools)
+    command -v curl >/dev/null 2>&1 || missing+=(curl)
+    command -v squid >/dev/null 2>&1 || [ -x /usr/sbin/squid ] || missing+=(squid)
+    command -v squidGuard >/dev/null 2>&1 || [ -x /usr/bin/squidGuard ] || missing+=(squidguard)
+    command -v wrk >/dev/null 2>&1 || missing+=(wrk)
     if [ "${#missing[@]}" -gt 0 ]; then
         _hedgerow_say "installing ${missing[*]}"
         export DEBIAN_FRONTEND=noninteractive
-        if ! { apt-get update -qq >&2 && apt-get install -y -qq "${missing[@]}" >&2; }; then
+        # Packages must not start services (squid would take port 3128): policy-rc.d answering
+        # 101 is honoured by invoke-rc.d and deb-systemd-invoke. Ours is removed afterwards;
+        # one already present (as in container images) is left alone.
+        local own_policy=""
+        if [ ! -e /usr/sbin/policy-rc.d ]; then
+            printf '#!/bin/sh\n# hedgerow test-env: no service starts during apt-get install\nexit 101\n' \
+                >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && own_policy=1
+        fi
+        local apt_ok=1
+        { apt-get update -qq >&2 && apt-get install -y -qq "${missing[@]}" >&2; } || apt_ok=""
+        [ -z "$own_policy" ] || rm -f /usr/sbin/policy-rc.d
+        if [ -z "$apt_ok" ]; then
             _hedgerow_say "apt-get could not install ${missing[*]}; check network access and apt sources"
             return 1
         fi
+        _hedgerow_quiet_squid_service
         pg_bin="$(_hedgerow_pg_bin)"
         if [ -z "$pg_bin" ]; then
             _hedgerow_say "postgresql installed but no server binaries found under /usr/lib/postgresql/*/bin"
@@ -131,6 +155,36 @@ _hedgerow_test_env() {
     else
         _hedgerow_say "ready: HEDGEROW_TEST_POSTGRES_URL=$url"
     fi
+    return 0
+}
+
+# Keeps the squid package's own service from running: the tests start squid themselves on
+# their own ports. Disables it where an init system is in charge, and stops a daemon the
+# package started anyway (by the PID in its pid file, never by name).
+_hedgerow_quiet_squid_service() {
+    [ -x /usr/sbin/squid ] || return 0
+    if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+        systemctl disable --now squid.service >/dev/null 2>&1 || true
+    elif command -v update-rc.d >/dev/null 2>&1 && [ -e /etc/init.d/squid ]; then
+        update-rc.d squid disable >/dev/null 2>&1 || true
+    fi
+    local pid_file pid
+    for pid_file in /run/squid.pid /var/run/squid.pid; do
+        [ -s "$pid_file" ] || continue
+        pid="$(cat "$pid_file" 2>/dev/null)"
+        case "$pid" in '' | *[!0-9]*) continue ;; esac
+        if [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = squid ]; then
+            _hedgerow_say "stopping the squid service the package started (pid $pid)"
+            kill -TERM "$pid" 2>/dev/null || true
+            local i
+            for i in $(seq 1 50); do
+                kill -0 "$pid" 2>/dev/null || break
+                sleep 0.1
+            done
+            kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+        fi
+        rm -f "$pid_file"
+    done
     return 0
 }
 

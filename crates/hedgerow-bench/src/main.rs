@@ -4,6 +4,8 @@
 //! tool over the shared lists and a synthetic 5-million-domain list, and the figures go into
 //! `docs/benchmarks.md` with the command and the machine.
 
+mod connect_load;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,6 +15,7 @@ use clap::{Parser, Subcommand};
 use hedgerow_lists::{ListIndex, Target, Taxonomy};
 use hedgerow_policy::{
     Action, Engine, GroupKind, GroupSpec, PolicySpec, Request, SearchSettings, Selector,
+    WebSettings,
 };
 
 #[derive(Parser)]
@@ -62,6 +65,9 @@ enum Command {
         #[arg(long, default_value_t = 5)]
         rounds: usize,
     },
+    /// CONNECT (or plain HTTP) load through a forward proxy: a faster drop-in for the shared
+    /// harness's connect_load.py, with the same options and summary line.
+    ConnectLoad(connect_load::ConnectLoadArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -90,6 +96,7 @@ fn main() -> anyhow::Result<()> {
             workload,
             rounds,
         } => replace(&index, &replacement, &policy, &workload, rounds),
+        Command::ConnectLoad(args) => connect_load::run(args),
     }
 }
 
@@ -255,6 +262,7 @@ fn engine(index: &Arc<ListIndex>, policy: &Path) -> anyhow::Result<Engine> {
         actions: actions.clone(),
         default: Action::Allow,
         search: SearchSettings::default_for(kind),
+        web: WebSettings::default_for(kind),
     };
     let spec = PolicySpec {
         school: "bench".into(),
@@ -271,6 +279,8 @@ fn engine(index: &Arc<ListIndex>, policy: &Path) -> anyhow::Result<Engine> {
         overrides: Vec::new(),
         sanctions: Vec::new(),
         unsafe_search_engines: Vec::new(),
+        online_safety_lead: None,
+        online_safety_contact: None,
     };
     Ok(Engine::new(spec, Arc::clone(index))?)
 }

@@ -15,14 +15,17 @@ use hedgerow_policy::{
     Action, Closure, GroupKind, GroupSpec, PolicyError, PolicySpec, Sanction, SanctionKind,
     ScheduleSpec, Selector, SiteOverride, Term, TimeRange, Verdict,
 };
-use hedgerow_policy::{SearchSettings, YoutubeRestrict};
+use hedgerow_policy::{FILE_TYPE_KEYS, InspectScope, SearchSettings, WebSettings, YoutubeRestrict};
 use jiff::Timestamp;
 use jiff::civil::{Date, DateTime, Time, Weekday};
 use jiff::tz::TimeZone;
 
 use crate::error::{ConfigErrors, Report};
 use crate::raw::*;
-use crate::{BlockResponse, Config, DnsSettings, ListsConfig, SchoolConfig};
+use crate::{
+    BlockResponse, Config, DEFAULT_PROXY_PORT, DnsSettings, HostPort, ListsConfig, ProxySettings,
+    SchoolConfig,
+};
 
 const DEFAULT_TIMEZONE: &str = "Europe/London";
 const DEFAULT_UNKNOWN_GROUP: &str = "unknown";
@@ -106,6 +109,7 @@ pub(crate) fn build(text: &str, raw: RawConfig) -> Result<Config, ConfigErrors> 
     };
 
     let dns = dns_settings(&mut report, raw.dns.as_ref());
+    let proxy = proxy_settings(&mut report, raw.proxy.as_ref(), &raw.listeners, &listeners);
 
     if raw.school.is_empty() {
         report.add(
@@ -128,7 +132,7 @@ pub(crate) fn build(text: &str, raw: RawConfig) -> Result<Config, ConfigErrors> 
             );
         }
         if let Some(built) =
-            SchoolBuilder::new(&mut report, text, path, &mut addresses).build(school)
+            SchoolBuilder::new(&mut report, text, path, &mut addresses, &proxy).build(school)
         {
             schools.push(built);
         }
@@ -142,6 +146,7 @@ pub(crate) fn build(text: &str, raw: RawConfig) -> Result<Config, ConfigErrors> 
         upstreams,
         database_url,
         dns,
+        proxy,
         schools,
     })
 }
@@ -152,6 +157,7 @@ struct SchoolBuilder<'r, 't, 'a> {
     path: String,
     /// Addresses across every school, with the device path that holds each.
     addresses: &'a mut HashMap<Cidr, (String, usize)>,
+    proxy: &'a ProxySettings,
     errors_before: usize,
 }
 
@@ -161,6 +167,7 @@ impl<'r, 't, 'a> SchoolBuilder<'r, 't, 'a> {
         text: &'t str,
         path: String,
         addresses: &'a mut HashMap<Cidr, (String, usize)>,
+        proxy: &'a ProxySettings,
     ) -> Self {
         let errors_before = report.errors.len();
         SchoolBuilder {
@@ -168,6 +175,7 @@ impl<'r, 't, 'a> SchoolBuilder<'r, 't, 'a> {
             text,
             path,
             addresses,
+            proxy,
             errors_before,
         }
     }
@@ -258,9 +266,13 @@ impl<'r, 't, 'a> SchoolBuilder<'r, 't, 'a> {
             overrides,
             sanctions,
             unsafe_search_engines: self.unsafe_search_engines(raw),
+            online_safety_lead: self.optional_text("online_safety_lead", &raw.online_safety_lead),
+            online_safety_contact: self
+                .optional_text("online_safety_contact", &raw.online_safety_contact),
         };
         if self.report.errors.len() == self.errors_before {
             self.strictness(raw, &policy, school.span());
+            self.web_strictness(raw, &policy, school.span());
         }
         if self.report.errors.len() == self.errors_before {
             // The checks above should have caught everything the engine refuses; anything left is
@@ -467,21 +479,165 @@ impl<'r, 't, 'a> SchoolBuilder<'r, 't, 'a> {
                 }
                 actions.push((selector, action));
             }
+            let web = self.web_settings(key, spec);
             groups.push(GroupSpec {
                 key: key.clone(),
                 name: spec.name.clone().unwrap_or_else(|| key.clone()),
-                kind: match spec.kind {
-                    RawGroupKind::Pupil => GroupKind::Pupil,
-                    RawGroupKind::Staff => GroupKind::Staff,
-                    RawGroupKind::Visitor => GroupKind::Visitor,
-                    RawGroupKind::Unidentified => GroupKind::Unidentified,
-                },
+                kind: group_kind(spec.kind),
                 actions,
                 default: default.unwrap_or(Action::Block),
                 search: search_settings(spec),
+                web,
             });
         }
         groups
+    }
+
+    /// A group's web proxy settings: what it says, and the defaults for its kind where it is
+    /// silent.
+    fn web_settings(&mut self, key: &str, spec: &RawGroup) -> WebSettings {
+        let defaults = WebSettings::default_for(group_kind(spec.kind));
+        let inspect = match &spec.inspect {
+            Some(value) => self.inspect_scope(key, value),
+            None => defaults.inspect,
+        };
+        let blocked_file_types = match &spec.blocked_file_types {
+            None => defaults.blocked_file_types,
+            Some(list) => {
+                let mut chosen = HashSet::new();
+                for (at, item) in list.iter().enumerate() {
+                    let word = item.get_ref().trim();
+                    match FILE_TYPE_KEYS.iter().find(|k| **k == word) {
+                        Some(known) => {
+                            chosen.insert(*known);
+                        }
+                        None => self.add(
+                            format!("groups.{key}.blocked_file_types[{at}]"),
+                            item.span(),
+                            format!(
+                                "{word:?} is not a kind of file; use some of: {}",
+                                FILE_TYPE_KEYS.join(", ")
+                            ),
+                        ),
+                    }
+                }
+                FILE_TYPE_KEYS
+                    .iter()
+                    .filter(|k| chosen.contains(*k))
+                    .map(|k| k.to_string())
+                    .collect()
+            }
+        };
+        let download_limit_bytes = spec.download_limit_mb.as_ref().and_then(|mb| {
+            let path = format!("groups.{key}.download_limit_mb");
+            match *mb.get_ref() {
+                0 => {
+                    self.add(
+                        path,
+                        mb.span(),
+                        "must be at least 1; leave it out for no limit",
+                    );
+                    None
+                }
+                n => match n.checked_mul(1024 * 1024) {
+                    Some(bytes) => Some(bytes),
+                    None => {
+                        self.add(path, mb.span(), "is too large; leave it out for no limit");
+                        None
+                    }
+                },
+            }
+        });
+        WebSettings {
+            inspect,
+            blocked_file_types,
+            download_limit_bytes,
+        }
+    }
+
+    /// `inspect = "all"`, `["all"]`, `[]` or a list of category keys.
+    fn inspect_scope(&mut self, key: &str, value: &Sp<toml::Value>) -> InspectScope {
+        const EXPECTED: &str = "write inspect = [\"all\"] for every site, a list of category keys such as [\"social-networking\", \"chat\"], or [] for none";
+        let path = format!("groups.{key}.inspect");
+        let items: Vec<&toml::Value> = match value.get_ref() {
+            toml::Value::String(_) => vec![value.get_ref()],
+            toml::Value::Array(items) => items.iter().collect(),
+            _ => {
+                self.add(
+                    &path,
+                    value.span(),
+                    format!("this is not a list of categories; {EXPECTED}"),
+                );
+                return InspectScope::Nothing;
+            }
+        };
+        let mut categories: Vec<String> = Vec::new();
+        let mut all = false;
+        for (at, item) in items.iter().enumerate() {
+            let item_path = if matches!(value.get_ref(), toml::Value::Array(_)) {
+                format!("{path}[{at}]")
+            } else {
+                path.clone()
+            };
+            let Some(word) = item.as_str().map(str::trim) else {
+                self.add(
+                    item_path,
+                    value.span(),
+                    format!("this is not a category key; {EXPECTED}"),
+                );
+                continue;
+            };
+            if word == "all" {
+                all = true;
+            } else if taxonomy::category(word).is_none() {
+                self.add(
+                    item_path,
+                    value.span(),
+                    format!(
+                        "{word:?} is not a Hedgerow category; use a category key such as \"social-networking\" (see `hedgerow lists categories`) or \"all\""
+                    ),
+                );
+            } else if self.proxy.no_inspect_categories.iter().any(|c| c == word) {
+                self.add(
+                    item_path,
+                    value.span(),
+                    format!(
+                        "{word:?} is never inspected because [proxy] no_inspect_categories lists it; remove it from one of the two"
+                    ),
+                );
+            } else if !categories.iter().any(|c| c == word) {
+                categories.push(word.to_string());
+            }
+        }
+        if all && !categories.is_empty() {
+            self.add(
+                &path,
+                value.span(),
+                "\"all\" already covers every category; give either [\"all\"] or a list of categories",
+            );
+        }
+        if all {
+            InspectScope::All
+        } else if categories.is_empty() {
+            InspectScope::Nothing
+        } else {
+            InspectScope::Categories(categories)
+        }
+    }
+
+    /// Optional free text: trimmed, and not empty if given.
+    fn optional_text(&mut self, key: &str, value: &Option<Sp<String>>) -> Option<String> {
+        let value = value.as_ref()?;
+        let text = value.get_ref().trim();
+        if text.is_empty() {
+            self.add(
+                key,
+                value.span(),
+                "is empty; write it, or leave the key out",
+            );
+            return None;
+        }
+        Some(text.to_string())
     }
 
     fn action(
@@ -808,6 +964,70 @@ impl<'r, 't, 'a> SchoolBuilder<'r, 't, 'a> {
         }
     }
 
+    /// Unknown clients must also be kept from every kind of download a pupil group is kept
+    /// from, and from downloads larger than any pupil group may make.
+    fn web_strictness(&mut self, raw: &RawSchool, policy: &PolicySpec, school_span: Range<usize>) {
+        let Some(unknown) = policy.groups.iter().find(|g| g.key == policy.unknown_group) else {
+            return;
+        };
+        let Some(raw_unknown) = raw.groups.get(&policy.unknown_group) else {
+            return;
+        };
+        let group_path = format!("groups.{}", policy.unknown_group);
+        let fallback = if raw_unknown.span().is_empty() {
+            school_span
+        } else {
+            raw_unknown.span()
+        };
+        for pupil in policy.groups.iter().filter(|g| g.kind == GroupKind::Pupil) {
+            let missing: Vec<&str> = pupil
+                .web
+                .blocked_file_types
+                .iter()
+                .filter(|t| !unknown.web.blocks_file_type(t))
+                .map(String::as_str)
+                .collect();
+            if !missing.is_empty() {
+                let (path, span) = match &raw_unknown.get_ref().blocked_file_types {
+                    Some(list) => (
+                        format!("{group_path}.blocked_file_types"),
+                        list.first().map_or(fallback.clone(), |item| item.span()),
+                    ),
+                    None => (group_path.clone(), fallback.clone()),
+                };
+                self.add(
+                    path,
+                    span,
+                    format!(
+                        "unidentified clients must be at least as restricted as pupils, but the pupil group {:?} blocks downloads of {} and the unknown-client group does not; add them to its blocked_file_types",
+                        pupil.key,
+                        missing.join(", ")
+                    ),
+                );
+            }
+            if let Some(limit) = pupil.web.download_limit_bytes
+                && unknown
+                    .web
+                    .download_limit_bytes
+                    .is_none_or(|mine| mine > limit)
+            {
+                let (path, span) = match &raw_unknown.get_ref().download_limit_mb {
+                    Some(mb) => (format!("{group_path}.download_limit_mb"), mb.span()),
+                    None => (group_path.clone(), fallback.clone()),
+                };
+                self.add(
+                    path,
+                    span,
+                    format!(
+                        "unidentified clients must be at least as restricted as pupils, but the pupil group {:?} may download at most {} MB; set download_limit_mb here to that or less",
+                        pupil.key,
+                        limit / (1024 * 1024)
+                    ),
+                );
+            }
+        }
+    }
+
     fn check_group(&mut self, path: String, group: &Sp<String>, groups: &HashSet<&str>) {
         if !groups.contains(group.get_ref().as_str()) {
             let mut known: Vec<&str> = groups.iter().copied().collect();
@@ -954,15 +1174,18 @@ fn quote_key(key: &str) -> String {
     }
 }
 
-/// A group's search settings: what it says, and the defaults for its kind where it is silent.
-fn search_settings(group: &RawGroup) -> SearchSettings {
-    let kind = match group.kind {
+fn group_kind(kind: RawGroupKind) -> GroupKind {
+    match kind {
         RawGroupKind::Pupil => GroupKind::Pupil,
         RawGroupKind::Staff => GroupKind::Staff,
         RawGroupKind::Visitor => GroupKind::Visitor,
         RawGroupKind::Unidentified => GroupKind::Unidentified,
-    };
-    let defaults = SearchSettings::default_for(kind);
+    }
+}
+
+/// A group's search settings: what it says, and the defaults for its kind where it is silent.
+fn search_settings(group: &RawGroup) -> SearchSettings {
+    let defaults = SearchSettings::default_for(group_kind(group.kind));
     SearchSettings {
         safe_search: group.safe_search.unwrap_or(defaults.safe_search),
         youtube: match group.youtube {
@@ -1055,6 +1278,203 @@ fn dns_settings(report: &mut Report, raw: Option<&Sp<RawDns>>) -> DnsSettings {
         workers: table.workers,
         cache_bytes: table.cache_mb.map(|mb| mb.saturating_mul(1024 * 1024)),
     }
+}
+
+/// The `[proxy]` table, with the public address defaulting to the `proxy` listener.
+fn proxy_settings(
+    report: &mut Report,
+    raw: Option<&Sp<RawProxy>>,
+    raw_listeners: &BTreeMap<String, Sp<String>>,
+    listeners: &BTreeMap<String, SocketAddr>,
+) -> ProxySettings {
+    let mut settings = ProxySettings::default();
+    let listener = listeners.get("proxy").copied();
+    let table = raw.map(|r| r.get_ref());
+
+    let host_port =
+        |report: &mut Report, key: &str, value: &Sp<String>, default_port| match HostPort::parse(
+            value.get_ref(),
+            default_port,
+        ) {
+            Ok(parsed) => Some(parsed),
+            Err(message) => {
+                report.add(format!("proxy.{key}"), value.span(), message);
+                None
+            }
+        };
+    let written_public = table.and_then(|t| t.public_address.as_ref());
+    settings.public_address = match written_public {
+        Some(value) => host_port(
+            report,
+            "public_address",
+            value,
+            Some(listener.map_or(DEFAULT_PROXY_PORT, |l| l.port())),
+        ),
+        None => listener.map(HostPort::from),
+    };
+    settings.public_address_from_listener = written_public.is_none() && listener.is_some();
+    if written_public.is_none()
+        && let Some(listener) = listener
+        && listener.ip().is_unspecified()
+    {
+        let span = raw_listeners.get("proxy").map_or(0..0, |v| v.span());
+        report.add(
+            "listeners.proxy",
+            span,
+            format!(
+                "the proxy listens on every address ({}), which clients cannot use to reach it; set public_address under [proxy] to the name or address clients use, e.g. \"proxy.school.example:{}\"",
+                listener.ip(),
+                listener.port()
+            ),
+        );
+    }
+    let Some(table) = table else {
+        return settings;
+    };
+
+    settings.parent = table
+        .parent
+        .as_ref()
+        .and_then(|value| host_port(report, "parent", value, None));
+
+    let path = |report: &mut Report, key: String, value: &Sp<String>| -> Option<PathBuf> {
+        let text = value.get_ref().trim();
+        if text.is_empty() {
+            report.add(
+                format!("proxy.{key}"),
+                value.span(),
+                "is empty; give a file's path",
+            );
+            None
+        } else {
+            Some(PathBuf::from(text))
+        }
+    };
+    settings.hosts_file = table
+        .hosts_file
+        .as_ref()
+        .and_then(|value| path(report, "hosts_file".into(), value));
+    settings.trust_roots = table
+        .trust_roots
+        .iter()
+        .enumerate()
+        .filter_map(|(at, value)| path(report, format!("trust_roots[{at}]"), value))
+        .collect();
+
+    for (at, value) in table.no_inspect.iter().enumerate() {
+        let text = value.get_ref().trim();
+        let bare = text
+            .strip_prefix("*.")
+            .or_else(|| text.strip_prefix('.'))
+            .unwrap_or(text);
+        match normalize_host(bare) {
+            Ok(host) => {
+                let host = host.as_text().into_owned();
+                if !settings.no_inspect.contains(&host) {
+                    settings.no_inspect.push(host);
+                }
+            }
+            Err(error) => report.add(
+                format!("proxy.no_inspect[{at}]"),
+                value.span(),
+                format!(
+                    "{text:?} is not a host name: {error}; write e.g. \"bank.example\" (its subdomains are included)"
+                ),
+            ),
+        }
+    }
+    if let Some(categories) = &table.no_inspect_categories {
+        settings.no_inspect_categories.clear();
+        for (at, value) in categories.iter().enumerate() {
+            let key = value.get_ref().trim();
+            if taxonomy::category(key).is_none() {
+                report.add(
+                    format!("proxy.no_inspect_categories[{at}]"),
+                    value.span(),
+                    format!(
+                        "{key:?} is not a Hedgerow category; use a category key such as \"banking\" (see `hedgerow lists categories`)"
+                    ),
+                );
+            } else if !settings.no_inspect_categories.iter().any(|c| c == key) {
+                settings.no_inspect_categories.push(key.to_string());
+            }
+        }
+    }
+
+    if let Some(ports) = &table.connect_ports {
+        if ports.get_ref().is_empty() {
+            report.add(
+                "proxy.connect_ports",
+                ports.span(),
+                "is empty, which would refuse every HTTPS site; give at least [443], or leave it out",
+            );
+        }
+        let mut chosen = Vec::new();
+        for (at, port) in ports.get_ref().iter().enumerate() {
+            match *port.get_ref() {
+                0 => report.add(
+                    format!("proxy.connect_ports[{at}]"),
+                    port.span(),
+                    "0 is not a port; give 1 to 65535, e.g. 443",
+                ),
+                p if !chosen.contains(&p) => chosen.push(p),
+                _ => {}
+            }
+        }
+        if !chosen.is_empty() {
+            settings.connect_ports = chosen;
+        }
+    }
+
+    let bounded =
+        |report: &mut Report, key: &str, value: &Sp<u64>, min: u64, max: u64, unit: &str| {
+            let n = *value.get_ref();
+            if n < min || n > max {
+                report.add(
+                    format!("proxy.{key}"),
+                    value.span(),
+                    format!("{n} is out of range; give {min} to {max} {unit}"),
+                );
+                None
+            } else {
+                Some(n)
+            }
+        };
+    if let Some(value) = &table.failed_logins {
+        let as_u64 = Sp::new(value.span(), u64::from(*value.get_ref()));
+        if let Some(n) = bounded(report, "failed_logins", &as_u64, 1, 1000, "failed sign-ins") {
+            settings.failed_logins = n as u32;
+        }
+    }
+    if let Some(value) = &table.lockout_seconds
+        && let Some(n) = bounded(report, "lockout_seconds", value, 1, 86_400, "seconds")
+    {
+        settings.lockout_seconds = n;
+    }
+    if let Some(value) = &table.sign_in_minutes
+        && let Some(n) = bounded(report, "sign_in_minutes", value, 1, 24 * 60, "minutes")
+    {
+        settings.sign_in_minutes = n;
+    }
+    if let Some(value) = &table.idle_timeout_seconds
+        && let Some(n) = bounded(report, "idle_timeout_seconds", value, 1, 3_600, "seconds")
+    {
+        settings.idle_timeout_seconds = n;
+    }
+    if let Some(value) = &table.max_header_bytes {
+        let as_u64 = Sp::new(value.span(), *value.get_ref() as u64);
+        if let Some(n) = bounded(
+            report,
+            "max_header_bytes",
+            &as_u64,
+            4_096,
+            1_048_576,
+            "bytes",
+        ) {
+            settings.max_header_bytes = Some(n as usize);
+        }
+    }
+    settings
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use hedgerow_identity::{Directory, IdentityError, SchoolDirectory};
+use hedgerow_lists::{Host, normalize_host};
 use hedgerow_policy::PolicySpec;
 
 pub use error::{ConfigError, ConfigErrors};
@@ -32,6 +33,8 @@ pub struct Config {
     pub database_url: String,
     /// How the DNS filter answers.
     pub dns: DnsSettings,
+    /// The web proxy's settings (the `[proxy]` table; its listener is `listeners.proxy`).
+    pub proxy: ProxySettings,
     pub schools: Vec<SchoolConfig>,
 }
 
@@ -69,6 +72,171 @@ impl Default for DnsSettings {
             rate_limit_qps: None,
             workers: None,
             cache_bytes: None,
+        }
+    }
+}
+
+/// The port clients use for the web proxy when an address gives none.
+pub const DEFAULT_PROXY_PORT: u16 = 3128;
+
+/// The `[proxy]` table. Unset values take the defaults documented on each field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxySettings {
+    /// What clients use to reach the proxy, in the PAC file and the block page's links. As
+    /// written, else the `proxy` listener's address; `None` only when neither is configured.
+    pub public_address: Option<HostPort>,
+    /// True when `public_address` was not written but taken from the `proxy` listener, so a
+    /// listener given on the command line should replace it too.
+    pub public_address_from_listener: bool,
+    /// A parent proxy every request is passed to.
+    pub parent: Option<HostPort>,
+    /// A static host map in /etc/hosts format, consulted before the system resolver.
+    pub hosts_file: Option<PathBuf>,
+    /// Extra PEM files of roots trusted when verifying origins (beside the built-in roots).
+    pub trust_roots: Vec<PathBuf>,
+    /// Host names never inspected: each covers itself and its subdomains. Normalised (lower
+    /// case, punycode, no trailing dot).
+    pub no_inspect: Vec<String>,
+    /// Categories never inspected, whatever a group's `inspect` says. Default `["banking"]`.
+    pub no_inspect_categories: Vec<String>,
+    /// Ports a CONNECT tunnel may reach. Default `[443]` (HTTPS only), so the proxy is not a
+    /// way to reach mail servers, SSH or internal services. Never empty.
+    pub connect_ports: Vec<u16>,
+    /// Failed sign-ins (per username, and per client address) before sign-in is locked.
+    /// Default 5.
+    pub failed_logins: u32,
+    /// How long failures are counted for, and how long a lock lasts. Default 300.
+    pub lockout_seconds: u64,
+    /// How long a sign-in vouches for its address (the DNS filter's attribution). Default 15.
+    pub sign_in_minutes: u64,
+    /// The largest request head (request line and headers) accepted; `None` for the proxy's
+    /// own limit (32 KiB).
+    pub max_header_bytes: Option<usize>,
+    /// An idle client or origin connection is closed after this long. Default 60.
+    pub idle_timeout_seconds: u64,
+}
+
+impl ProxySettings {
+    pub const DEFAULT_NO_INSPECT_CATEGORIES: &[&str] = &["banking"];
+    pub const DEFAULT_CONNECT_PORTS: &[u16] = &[443];
+    pub const DEFAULT_FAILED_LOGINS: u32 = 5;
+    pub const DEFAULT_LOCKOUT_SECONDS: u64 = 300;
+    pub const DEFAULT_SIGN_IN_MINUTES: u64 = 15;
+    pub const DEFAULT_IDLE_TIMEOUT_SECONDS: u64 = 60;
+
+    /// Whether `host` (normalised) is, or is under, one of the never-inspect names.
+    pub fn never_inspects_host(&self, host: &str) -> bool {
+        self.no_inspect.iter().any(|name| {
+            host == name
+                || (host.len() > name.len()
+                    && host.ends_with(name.as_str())
+                    && host.as_bytes()[host.len() - name.len() - 1] == b'.')
+        })
+    }
+
+    /// Whether a site in any of these categories is never inspected.
+    pub fn never_inspects_categories(&self, categories: &[&str]) -> bool {
+        categories
+            .iter()
+            .any(|c| self.no_inspect_categories.iter().any(|n| n == c))
+    }
+}
+
+impl Default for ProxySettings {
+    fn default() -> Self {
+        ProxySettings {
+            public_address: None,
+            public_address_from_listener: false,
+            parent: None,
+            hosts_file: None,
+            trust_roots: Vec::new(),
+            no_inspect: Vec::new(),
+            no_inspect_categories: Self::DEFAULT_NO_INSPECT_CATEGORIES
+                .iter()
+                .map(|c| c.to_string())
+                .collect(),
+            connect_ports: Self::DEFAULT_CONNECT_PORTS.to_vec(),
+            failed_logins: Self::DEFAULT_FAILED_LOGINS,
+            lockout_seconds: Self::DEFAULT_LOCKOUT_SECONDS,
+            sign_in_minutes: Self::DEFAULT_SIGN_IN_MINUTES,
+            max_header_bytes: None,
+            idle_timeout_seconds: Self::DEFAULT_IDLE_TIMEOUT_SECONDS,
+        }
+    }
+}
+
+/// A host name or address with a port, such as `proxy.school.example:3128` or `[2001:db8::1]:8080`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostPort {
+    /// Normalised: a lower-case (punycode) name, or an address.
+    pub host: Host,
+    pub port: u16,
+}
+
+impl HostPort {
+    /// Reads `host:port`, `[v6]:port`, or (when `default_port` is given) a host alone,
+    /// including a bare IPv6 address. The error says what was wrong.
+    pub fn parse(text: &str, default_port: Option<u16>) -> Result<HostPort, String> {
+        let text = text.trim();
+        let example = "write it as \"host:port\", e.g. \"proxy.school.example:3128\" or \"[2001:db8::1]:3128\"";
+        let (host, port) = if let Some(rest) = text.strip_prefix('[') {
+            let Some((host, after)) = rest.split_once(']') else {
+                return Err(format!("{text:?} has no closing ']'; {example}"));
+            };
+            match after.strip_prefix(':') {
+                Some(port) => (host, Some(port)),
+                None if after.is_empty() => (host, None),
+                None => return Err(format!("{text:?} has text after ']'; {example}")),
+            }
+        } else if text.matches(':').count() > 1 {
+            // An IPv6 address without brackets cannot carry a port.
+            (text, None)
+        } else {
+            match text.rsplit_once(':') {
+                Some((host, port)) => (host, Some(port)),
+                None => (text, None),
+            }
+        };
+        let port = match port {
+            Some(port) => match port.parse::<u16>() {
+                Ok(p) if p != 0 => p,
+                _ => return Err(format!("{port:?} is not a port (1 to 65535); {example}")),
+            },
+            None => default_port.ok_or_else(|| format!("{text:?} has no port; {example}"))?,
+        };
+        let host = normalize_host(host)
+            .map_err(|e| format!("{host:?} is not a host name or address: {e}; {example}"))?;
+        Ok(HostPort { host, port })
+    }
+
+    /// The socket address, when the host is an address.
+    pub fn socket_addr(&self) -> Option<SocketAddr> {
+        match &self.host {
+            Host::Ipv4(a) => Some(SocketAddr::from((*a, self.port))),
+            Host::Ipv6(a) => Some(SocketAddr::from((*a, self.port))),
+            Host::Name(_) => None,
+        }
+    }
+}
+
+impl From<SocketAddr> for HostPort {
+    fn from(address: SocketAddr) -> Self {
+        let host = match address.ip().to_canonical() {
+            std::net::IpAddr::V4(a) => Host::Ipv4(a),
+            std::net::IpAddr::V6(a) => Host::Ipv6(a),
+        };
+        HostPort {
+            host,
+            port: address.port(),
+        }
+    }
+}
+
+impl std::fmt::Display for HostPort {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.host {
+            Host::Ipv6(a) => write!(f, "[{a}]:{}", self.port),
+            host => write!(f, "{host}:{}", self.port),
         }
     }
 }

@@ -22,6 +22,7 @@ pub(crate) struct RawConfig {
     pub listeners: BTreeMap<String, Sp<String>>,
     pub database: Option<Sp<RawDatabase>>,
     pub dns: Option<Sp<RawDns>>,
+    pub proxy: Option<Sp<RawProxy>>,
     #[serde(default)]
     pub school: Vec<Sp<RawSchool>>,
 }
@@ -46,6 +47,33 @@ pub(crate) struct RawDns {
     pub rate_limit_qps: Option<u32>,
     pub workers: Option<usize>,
     pub cache_mb: Option<usize>,
+}
+
+/// The `[proxy]` table: the web proxy's settings. Every key is optional.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawProxy {
+    /// What clients use to reach the proxy (PAC file, block-page links): "host[:port]".
+    pub public_address: Option<Sp<String>>,
+    /// A parent proxy every request is passed to: "host:port".
+    pub parent: Option<Sp<String>>,
+    /// A static host map in /etc/hosts format, consulted before the system resolver.
+    pub hosts_file: Option<Sp<String>>,
+    /// Extra PEM files of roots trusted when verifying origins.
+    #[serde(default)]
+    pub trust_roots: Vec<Sp<String>>,
+    /// Host names (and their subdomains) never inspected.
+    #[serde(default)]
+    pub no_inspect: Vec<Sp<String>>,
+    /// Categories never inspected; by default `["banking"]`.
+    pub no_inspect_categories: Option<Vec<Sp<String>>>,
+    /// Ports CONNECT may reach; by default 443 only.
+    pub connect_ports: Option<Sp<Vec<Sp<u16>>>>,
+    pub failed_logins: Option<Sp<u32>>,
+    pub lockout_seconds: Option<Sp<u64>>,
+    pub sign_in_minutes: Option<Sp<u64>>,
+    pub max_header_bytes: Option<Sp<usize>>,
+    pub idle_timeout_seconds: Option<Sp<u64>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -87,6 +115,10 @@ pub(crate) struct RawSchool {
     pub sanctions: Vec<Sp<RawSanction>>,
     /// Replaces the built-in list of search engines that cannot be locked to safe search.
     pub unsafe_search_engines: Option<Vec<Sp<String>>>,
+    /// Who to speak to about online safety, by name (shown on block pages).
+    pub online_safety_lead: Option<Sp<String>>,
+    /// How to reach them: an email address, a room.
+    pub online_safety_contact: Option<Sp<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -140,6 +172,12 @@ pub(crate) struct RawGroup {
     pub youtube: Option<RawYoutube>,
     /// Block search engines that cannot be locked to safe search (default by kind).
     pub block_unsafe_search_engines: Option<bool>,
+    /// Which HTTPS sites the proxy inspects: "all", or a list of category keys (default none).
+    pub inspect: Option<Sp<toml::Value>>,
+    /// Kinds of download refused (default by kind).
+    pub blocked_file_types: Option<Vec<Sp<String>>>,
+    /// The largest download allowed, in MB.
+    pub download_limit_mb: Option<Sp<u64>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use hedgerow_config::{Config, ConfigError};
 use hedgerow_lists::{Entry, IndexBuilder, ListClass, ListIndex, Target, normalize_host};
-use hedgerow_policy::{Engine, Request};
+use hedgerow_policy::{Engine, GroupKind, InspectScope, Request, WebSettings};
 
 /// The ```toml block of docs/configuration.md that follows "## Complete example".
 fn documented_example() -> String {
@@ -29,6 +29,41 @@ fn the_documented_example_loads_and_decides() {
     let spec = config.policy_spec("oakfield").unwrap();
     assert_eq!(spec.groups.len(), 5);
     assert_eq!(spec.closures.len(), 3);
+
+    // The web proxy's settings.
+    assert_eq!(config.listeners["proxy"].port(), 3128);
+    let proxy = &config.proxy;
+    assert_eq!(
+        proxy.public_address.as_ref().unwrap().to_string(),
+        "proxy.oakfield.example:3128"
+    );
+    assert_eq!(proxy.no_inspect, vec!["bank.example".to_string()]);
+    assert!(proxy.never_inspects_host("www.bank.example"));
+    assert!(!proxy.never_inspects_host("notbank.example"));
+    assert_eq!(proxy.no_inspect_categories, vec!["banking".to_string()]);
+    assert_eq!(
+        (
+            proxy.failed_logins,
+            proxy.lockout_seconds,
+            proxy.sign_in_minutes
+        ),
+        (5, 300, 15)
+    );
+    assert_eq!(spec.online_safety_lead.as_deref(), Some("Mrs Okafor"));
+    assert!(spec.online_safety_contact.is_some());
+    let group = |key: &str| spec.groups.iter().find(|g| g.key == key).unwrap();
+    assert_eq!(
+        group("ks2").web.inspect,
+        InspectScope::Categories(vec!["social-networking".into(), "chat".into()])
+    );
+    assert!(group("ks2").web.blocks_file_type("archives"));
+    assert_eq!(
+        group("ks2").web.download_limit_bytes,
+        Some(200 * 1024 * 1024)
+    );
+    assert_eq!(group("ks1").web, WebSettings::default_for(GroupKind::Pupil));
+    assert!(group("staff").web.inspect.is_nothing());
+    assert!(group("staff").web.blocked_file_types.is_empty());
 
     let directory = config.directory().unwrap();
     let who = directory.resolve(None, "10.20.2.44".parse().unwrap(), None);
@@ -592,5 +627,307 @@ fn a_device_owner_must_be_a_user() {
             .contains(&format!("line {}", line_of(&text, "owner ="))),
         "{}",
         found[0]
+    );
+}
+
+#[test]
+fn proxy_settings_default_and_follow_the_listener() {
+    let config = Config::parse(BASE).unwrap();
+    assert_eq!(config.proxy, hedgerow_config::ProxySettings::default());
+    assert_eq!(config.proxy.public_address, None);
+    assert_eq!(
+        config.proxy.no_inspect_categories,
+        vec!["banking".to_string()]
+    );
+    assert_eq!(config.proxy.idle_timeout_seconds, 60);
+    assert_eq!(config.proxy.connect_ports, vec![443]);
+
+    let text = with("[lists]", "[listeners]\nproxy = \"10.0.0.1:3128\"\n[lists]");
+    let config = Config::parse(&text).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        config.proxy.public_address.unwrap().to_string(),
+        "10.0.0.1:3128"
+    );
+    assert!(config.proxy.public_address_from_listener);
+
+    let text = with(
+        "[lists]",
+        "[listeners]\nproxy = \"[::]:8080\"\n[proxy]\npublic_address = \"Proxy.School.Example\"\nparent = \"[2001:db8::1]:3128\"\nno_inspect = [\"*.Bank.Example.\"]\nno_inspect_categories = []\nmax_header_bytes = 65536\nconnect_ports = [443, 8443, 443]\n[lists]",
+    );
+    let config = Config::parse(&text).unwrap_or_else(|e| panic!("{e}"));
+    let proxy = &config.proxy;
+    assert_eq!(
+        proxy.public_address.as_ref().unwrap().to_string(),
+        "proxy.school.example:8080",
+        "the port defaults to the listener's"
+    );
+    assert!(!proxy.public_address_from_listener);
+    assert_eq!(
+        proxy.parent.as_ref().unwrap().to_string(),
+        "[2001:db8::1]:3128"
+    );
+    assert_eq!(
+        proxy.parent.as_ref().unwrap().socket_addr(),
+        Some("[2001:db8::1]:3128".parse().unwrap())
+    );
+    assert!(proxy.never_inspects_host("bank.example"));
+    assert!(proxy.never_inspects_host("online.bank.example"));
+    assert!(proxy.no_inspect_categories.is_empty());
+    assert_eq!(proxy.max_header_bytes, Some(65536));
+    assert_eq!(proxy.connect_ports, vec![443, 8443]);
+}
+
+#[test]
+fn proxy_mistakes_name_the_key_and_line() {
+    let text = with("[lists]", "[listeners]\nproxy = \"0.0.0.0:3128\"\n[lists]");
+    assert_error(&text, "listeners.proxy", "0.0.0.0", "public_address");
+
+    let proxy = |body: &str| with("[lists]", &format!("[proxy]\n{body}\n[lists]"));
+    assert_error(
+        &proxy("parent = \"upstream.example\""),
+        "proxy.parent",
+        "parent",
+        "has no port",
+    );
+    assert_error(
+        &proxy("parent = \"upstream.example:99999\""),
+        "proxy.parent",
+        "parent",
+        "not a port",
+    );
+    assert_error(
+        &proxy("public_address = \"bad..name:3128\""),
+        "proxy.public_address",
+        "public_address",
+        "not a host name",
+    );
+    assert_error(
+        &proxy("no_inspect = [\"ok.example\", \"bad..example\"]"),
+        "proxy.no_inspect[1]",
+        "no_inspect",
+        "not a host name",
+    );
+    assert_error(
+        &proxy("no_inspect_categories = [\"banks\"]"),
+        "proxy.no_inspect_categories[0]",
+        "no_inspect_categories",
+        "not a Hedgerow category",
+    );
+    assert_error(
+        &proxy("connect_ports = []"),
+        "proxy.connect_ports",
+        "connect_ports",
+        "at least [443]",
+    );
+    assert_error(
+        &proxy("connect_ports = [443, 0]"),
+        "proxy.connect_ports[1]",
+        "connect_ports",
+        "not a port",
+    );
+    assert_error(
+        &proxy("connect_ports = [443, 70000]"),
+        "proxy.connect_ports[1]",
+        "connect_ports",
+        "",
+    );
+    assert_error(
+        &proxy("failed_logins = 0"),
+        "proxy.failed_logins",
+        "failed_logins",
+        "out of range",
+    );
+    assert_error(
+        &proxy("idle_timeout_seconds = 100000"),
+        "proxy.idle_timeout_seconds",
+        "idle_timeout",
+        "1 to 3600",
+    );
+    assert_error(
+        &proxy("max_header_bytes = 100"),
+        "proxy.max_header_bytes",
+        "max_header_bytes",
+        "4096 to 1048576",
+    );
+    assert_error(
+        &proxy("hosts_file = \" \""),
+        "proxy.hosts_file",
+        "hosts_file",
+        "is empty",
+    );
+    assert_error(
+        &proxy("lockout = 30"),
+        "proxy.lockout",
+        "lockout",
+        "unknown field",
+    );
+    assert_error(
+        &proxy("sign_in_minutes = -1"),
+        "proxy.sign_in_minutes",
+        "sign_in_minutes",
+        "",
+    );
+}
+
+#[test]
+fn group_web_settings_are_checked() {
+    let ks2 = |extra: &str| {
+        BASE.replacen(
+            "kind = \"pupil\"\ndefault = \"allow\"",
+            &format!("kind = \"pupil\"\ndefault = \"allow\"\n{extra}"),
+            1,
+        )
+    };
+    let web = |text: &str, key: &str| {
+        let config = Config::parse(text).unwrap_or_else(|e| panic!("{e}"));
+        let spec = config.policy_spec("oakfield").unwrap();
+        spec.groups
+            .iter()
+            .find(|g| g.key == key)
+            .unwrap()
+            .web
+            .clone()
+    };
+    assert_eq!(web(BASE, "ks2"), WebSettings::default_for(GroupKind::Pupil));
+    assert_eq!(
+        web(&ks2("inspect = [\"all\"]"), "ks2").inspect,
+        InspectScope::All
+    );
+    assert_eq!(
+        web(&ks2("inspect = \"all\""), "ks2").inspect,
+        InspectScope::All
+    );
+    assert_eq!(
+        web(&ks2("inspect = []"), "ks2").inspect,
+        InspectScope::Nothing
+    );
+    assert_eq!(
+        web(&ks2("inspect = [\"chat\", \"chat\", \"youtube\"]"), "ks2").inspect,
+        InspectScope::Categories(vec!["chat".into(), "youtube".into()])
+    );
+    // Staff may allow every kind of file; the unknown group still blocks the pupil defaults.
+    assert!(
+        web(&ks2("blocked_file_types = []"), "ks2")
+            .blocked_file_types
+            .is_empty()
+    );
+    assert_eq!(
+        web(
+            &ks2("blocked_file_types = [\"disk-images\", \"scripts\", \"executables\", \"installers\", \"scripts\"]"),
+            "ks2"
+        )
+        .blocked_file_types,
+        ["executables", "installers", "scripts", "disk-images"]
+    );
+
+    assert_error(
+        &ks2("inspect = [\"chat\", \"gamez\"]"),
+        "school[0].groups.ks2.inspect[1]",
+        "inspect",
+        "not a Hedgerow category",
+    );
+    assert_error(
+        &ks2("inspect = [\"all\", \"chat\"]"),
+        "school[0].groups.ks2.inspect",
+        "inspect",
+        "already covers every category",
+    );
+    assert_error(
+        &ks2("inspect = true"),
+        "school[0].groups.ks2.inspect",
+        "inspect",
+        "not a list of categories",
+    );
+    assert_error(
+        &ks2("inspect = [\"banking\"]"),
+        "school[0].groups.ks2.inspect[0]",
+        "inspect",
+        "no_inspect_categories",
+    );
+    assert_error(
+        &ks2("blocked_file_types = [\"exe\"]"),
+        "school[0].groups.ks2.blocked_file_types[0]",
+        "blocked_file_types",
+        "executables, installers, scripts, disk-images, archives",
+    );
+    assert_error(
+        &ks2("download_limit_mb = 0"),
+        "school[0].groups.ks2.download_limit_mb",
+        "download_limit_mb",
+        "at least 1",
+    );
+}
+
+#[test]
+fn the_unknown_group_must_block_what_pupils_cannot_download() {
+    // A pupil group adds archives and a size limit; the unknown group, left to its defaults,
+    // has neither.
+    let text = BASE.replacen(
+        "kind = \"pupil\"\ndefault = \"allow\"",
+        "kind = \"pupil\"\ndefault = \"allow\"\nblocked_file_types = [\"executables\", \"archives\"]\ndownload_limit_mb = 50",
+        1,
+    );
+    let found = errors(&text);
+    assert!(
+        found.iter().any(|e| e.path == "school[0].groups.unknown"
+            && e.message.contains("archives")
+            && e.message.contains("\"ks2\"")),
+        "{found:?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|e| e.path == "school[0].groups.unknown" && e.message.contains("50 MB")),
+        "{found:?}"
+    );
+    let text = text.replacen(
+        "kind = \"unidentified\"\ndefault = \"block\"",
+        "kind = \"unidentified\"\ndefault = \"block\"\nblocked_file_types = [\"scripts\"]\ndownload_limit_mb = 100",
+        1,
+    );
+    assert_error(
+        &text,
+        "school[0].groups.unknown.blocked_file_types",
+        "blocked_file_types = [\"scripts\"]",
+        "archives",
+    );
+    assert_error(
+        &text,
+        "school[0].groups.unknown.download_limit_mb",
+        "download_limit_mb = 100",
+        "50 MB",
+    );
+    let fixed = text
+        .replace("[\"scripts\"]", "[\"executables\", \"archives\"]")
+        .replace("= 100", "= 50");
+    Config::parse(&fixed).unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[test]
+fn the_online_safety_lead_is_optional_but_not_empty() {
+    let config = Config::parse(BASE).unwrap();
+    assert_eq!(config.schools[0].policy.online_safety_lead, None);
+    let text = with(
+        "name = \"Oakfield\"",
+        "name = \"Oakfield\"\nonline_safety_lead = \"  Mr Ng \"\nonline_safety_contact = \"room 4\"",
+    );
+    let config = Config::parse(&text).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        config.schools[0].policy.online_safety_lead.as_deref(),
+        Some("Mr Ng")
+    );
+    assert_eq!(
+        config.schools[0].policy.online_safety_contact.as_deref(),
+        Some("room 4")
+    );
+    let text = with(
+        "name = \"Oakfield\"",
+        "name = \"Oakfield\"\nonline_safety_lead = \"\"",
+    );
+    assert_error(
+        &text,
+        "school[0].online_safety_lead",
+        "online_safety_lead",
+        "is empty",
     );
 }

@@ -22,7 +22,8 @@ pub use engine::{Engine, Request};
 pub use error::PolicyError;
 pub use safesearch::{SearchRule, SearchSettings};
 pub use spec::{
-    Action, Closure, GroupKind, GroupSpec, PolicySpec, Sanction, SanctionKind, ScheduleSpec,
-    Selector, SiteOverride, Term, TimeRange, Verdict, Via, YoutubeRestrict,
+    Action, Closure, FILE_TYPE_KEYS, GroupKind, GroupSpec, InspectScope, PolicySpec, Sanction,
+    SanctionKind, ScheduleSpec, Selector, SiteOverride, Term, TimeRange, Verdict, Via, WebSettings,
+    YoutubeRestrict,
 };
 pub use validate::{strictness_problems, validate};

@@ -29,6 +29,11 @@ pub struct PolicySpec {
     /// Search engines that cannot be locked to safe search (names; subdomains included).
     /// [`crate::safesearch::DEFAULT_UNSAFE_ENGINES`] unless the school says otherwise.
     pub unsafe_search_engines: Vec<String>,
+    /// The person pupils and staff are told to speak to about online safety, by name (shown on
+    /// the block page).
+    pub online_safety_lead: Option<String>,
+    /// How to reach them: an email address, a room, an extension.
+    pub online_safety_contact: Option<String>,
 }
 
 /// A school term, first and last day inclusive.
@@ -96,6 +101,8 @@ pub struct GroupSpec {
     pub default: Action,
     /// Safe search, YouTube Restricted Mode and unlockable engines for this group.
     pub search: crate::safesearch::SearchSettings,
+    /// What the web proxy does beyond allowing and blocking: inspection, file types, sizes.
+    pub web: WebSettings,
 }
 
 impl GroupSpec {
@@ -127,6 +134,85 @@ impl GroupSpec {
             Some((at, action)) => (Via::List(at), action),
             None => self.resolve_category(category_key),
         }
+    }
+}
+
+/// Which HTTPS sites the web proxy decrypts and inspects for a group (with the school's own
+/// certificate authority). Sites that are not inspected are still filtered by host name.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum InspectScope {
+    /// No inspection: the default, and the only choice until the school has a CA.
+    #[default]
+    Nothing,
+    /// Every site (apart from the proxy's never-inspect names and categories).
+    All,
+    /// Sites in these categories (Hedgerow category keys). A named service is covered by its
+    /// parent category too: `streaming` covers `youtube`.
+    Categories(Vec<String>),
+}
+
+impl InspectScope {
+    /// Whether a site in these categories (the categories of every list it is on; empty for a
+    /// site on no list) is inspected.
+    pub fn covers(&self, categories: &[&str]) -> bool {
+        match self {
+            InspectScope::Nothing => false,
+            InspectScope::All => true,
+            InspectScope::Categories(keys) => categories.iter().any(|category| {
+                let parent = taxonomy::category(category).and_then(|c| c.parent);
+                keys.iter()
+                    .any(|key| key == category || parent.is_some_and(|p| p == key))
+            }),
+        }
+    }
+
+    pub fn is_nothing(&self) -> bool {
+        matches!(self, InspectScope::Nothing)
+    }
+}
+
+/// The kinds of download a group can be kept from, by key.
+pub const FILE_TYPE_KEYS: &[&str] = &[
+    "executables",
+    "installers",
+    "scripts",
+    "disk-images",
+    "archives",
+];
+
+/// What the web proxy does for a group beyond allowing and blocking sites.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebSettings {
+    /// Which HTTPS sites are decrypted and inspected.
+    pub inspect: InspectScope,
+    /// Kinds of download refused (keys from [`FILE_TYPE_KEYS`]), in that list's order.
+    pub blocked_file_types: Vec<String>,
+    /// Downloads larger than this are refused.
+    pub download_limit_bytes: Option<u64>,
+}
+
+impl WebSettings {
+    /// The file types blocked for pupils and unidentified devices unless a group says otherwise.
+    pub const PUPIL_BLOCKED_FILE_TYPES: &[&str] =
+        &["executables", "installers", "scripts", "disk-images"];
+
+    /// The defaults for a kind of group: no inspection and no size limit for anyone; pupils
+    /// and unidentified devices cannot download programs, installers, scripts or disk images.
+    pub fn default_for(kind: GroupKind) -> WebSettings {
+        let blocked: &[&str] = match kind {
+            GroupKind::Pupil | GroupKind::Unidentified => Self::PUPIL_BLOCKED_FILE_TYPES,
+            GroupKind::Staff | GroupKind::Visitor => &[],
+        };
+        WebSettings {
+            inspect: InspectScope::Nothing,
+            blocked_file_types: blocked.iter().map(|s| s.to_string()).collect(),
+            download_limit_bytes: None,
+        }
+    }
+
+    /// Whether downloads of this kind (a [`FILE_TYPE_KEYS`] key) are refused.
+    pub fn blocks_file_type(&self, key: &str) -> bool {
+        self.blocked_file_types.iter().any(|k| k == key)
     }
 }
 
@@ -281,4 +367,42 @@ pub enum SanctionKind {
     NoInternet,
     /// The user is filtered as a member of this (stricter) group.
     Restricted { group: String },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inspect_scopes_cover_categories_and_their_services() {
+        assert!(!InspectScope::Nothing.covers(&["gambling"]));
+        assert!(InspectScope::All.covers(&[]));
+        let scope = InspectScope::Categories(vec!["streaming".into(), "chat".into()]);
+        assert!(scope.covers(&["chat"]));
+        assert!(
+            scope.covers(&["news", "youtube"]),
+            "a service's parent covers it"
+        );
+        assert!(!scope.covers(&["news"]));
+        assert!(!scope.covers(&[]));
+        let youtube_only = InspectScope::Categories(vec!["youtube".into()]);
+        assert!(
+            !youtube_only.covers(&["streaming"]),
+            "a service does not cover its parent"
+        );
+    }
+
+    #[test]
+    fn web_defaults_by_kind() {
+        let pupil = WebSettings::default_for(GroupKind::Pupil);
+        assert!(pupil.blocks_file_type("executables") && !pupil.blocks_file_type("archives"));
+        assert_eq!(pupil, WebSettings::default_for(GroupKind::Unidentified));
+        let staff = WebSettings::default_for(GroupKind::Staff);
+        assert!(staff.blocked_file_types.is_empty() && staff.inspect.is_nothing());
+        assert!(
+            WebSettings::PUPIL_BLOCKED_FILE_TYPES
+                .iter()
+                .all(|k| FILE_TYPE_KEYS.contains(k))
+        );
+    }
 }

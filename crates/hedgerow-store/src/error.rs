@@ -87,6 +87,19 @@ pub enum StoreError {
     )]
     Corrupt(String),
 
+    /// A sign-in name matches accounts in more than one school (or, ignoring case, more than
+    /// one account in a school), so a sign-in cannot tell which is meant.
+    #[error(
+        "the username {username:?} belongs to more than one account ({}); sign-in cannot tell them apart, so rename all but one (for example with a school prefix)",
+        schools.join(", ")
+    )]
+    AmbiguousUsername {
+        /// The name as given at sign-in.
+        username: String,
+        /// The slugs of the schools holding a matching account (one per account).
+        schools: Vec<String>,
+    },
+
     /// The event writer gave up at shutdown with events it had accepted but could not write.
     #[error(
         "the activity writer stopped with {unwritten} accepted events not saved because the database kept failing (last error: {last_error}); check the database and its disk"

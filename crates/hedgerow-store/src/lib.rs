@@ -33,6 +33,12 @@
 //!   database; accepted events the database refuses as invalid (for example an unknown
 //!   school) are dropped and counted rather than retried for ever.
 //! * [`Store::setting`] / [`Store::set_setting`] give the optional per-school key/value table.
+//! * Review requests from the block page ([`Store::insert_review_request`],
+//!   [`Store::review_requests`], [`Store::decide_review_request`]) store the verdict at the
+//!   time as `blocked` / `allowed`; comments are capped at 2,000 characters by the store and a
+//!   CHECK.
+//! * [`Store::user_for_login`] finds a sign-in name in one school or across all of them,
+//!   ignoring case, and refuses a name two schools share rather than guess.
 
 mod error;
 mod model;
@@ -42,7 +48,8 @@ pub mod writer;
 pub use error::StoreError;
 pub use model::{
     ActivityEvent, AuditEntry, AuditRecord, Device, DeviceId, EventFilter, EventSource, NewDevice,
-    NewUser, Reader, School, SchoolId, StoredEvent, User, UserId, UserKind, Verdict,
+    NewReviewRequest, NewUser, Reader, ReviewKind, ReviewRequest, ReviewRequestId, ReviewStatus,
+    School, SchoolId, StoredEvent, User, UserId, UserKind, Verdict,
 };
 pub use store::Store;
 pub use writer::{EventSink, EventWriter, Rejected, WriterConfig, WriterHandle, WriterStats};

@@ -33,6 +33,10 @@ id_type!(
     /// Database id of a device.
     DeviceId
 );
+id_type!(
+    /// Database id of a review request.
+    ReviewRequestId
+);
 
 /// A school (or other site) served by this store.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -367,6 +371,133 @@ pub struct AuditRecord {
     pub id: i64,
     /// The entry as appended.
     pub entry: AuditEntry,
+}
+
+/// What a review request asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReviewKind {
+    /// "This should not be blocked": usually sent from the block page.
+    ShouldNotBeBlocked,
+    /// "This should be blocked": a page that was allowed but should not have been.
+    ShouldBeBlocked,
+}
+
+impl ReviewKind {
+    /// `"should_not_be_blocked"` or `"should_be_blocked"`, as stored and as sent by the form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReviewKind::ShouldNotBeBlocked => "should_not_be_blocked",
+            ReviewKind::ShouldBeBlocked => "should_be_blocked",
+        }
+    }
+
+    /// Parses the stored name; `None` for anything unknown.
+    pub fn parse(s: &str) -> Option<ReviewKind> {
+        match s {
+            "should_not_be_blocked" => Some(ReviewKind::ShouldNotBeBlocked),
+            "should_be_blocked" => Some(ReviewKind::ShouldBeBlocked),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for ReviewKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a review request has got to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReviewStatus {
+    /// Waiting for someone to look at it.
+    New,
+    /// The change was made (or the page was found to be right as it is and the asker was told).
+    Approved,
+    /// Looked at, and left as it was.
+    Declined,
+}
+
+impl ReviewStatus {
+    /// `"new"`, `"approved"` or `"declined"`, as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReviewStatus::New => "new",
+            ReviewStatus::Approved => "approved",
+            ReviewStatus::Declined => "declined",
+        }
+    }
+
+    /// Parses the stored name; `None` for anything unknown.
+    pub fn parse(s: &str) -> Option<ReviewStatus> {
+        match s {
+            "new" => Some(ReviewStatus::New),
+            "approved" => Some(ReviewStatus::Approved),
+            "declined" => Some(ReviewStatus::Declined),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for ReviewStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A review request as sent from the block page or the "report a site" page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewReviewRequest {
+    /// The school whose gateway served the page.
+    pub school: SchoolId,
+    /// When it was sent.
+    pub created_at: Timestamp,
+    /// The signed-in user who sent it, if known.
+    pub requested_by_user: Option<String>,
+    /// The device it came from, if known.
+    pub device: Option<String>,
+    /// The client's address.
+    pub client_addr: IpAddr,
+    /// The page the request is about.
+    pub url: String,
+    /// Its host name.
+    pub host: String,
+    /// Unblock or block.
+    pub kind: ReviewKind,
+    /// What the filter decided for this person when they asked (stored as `blocked` or
+    /// `allowed`).
+    pub verdict_at_request: Verdict,
+    /// The category that decided, if any.
+    pub category: Option<String>,
+    /// The rule that decided, if known.
+    pub rule: Option<String>,
+    /// What the person wrote; at most [`NewReviewRequest::MAX_COMMENT_CHARS`] characters,
+    /// empty if they wrote nothing.
+    pub comment: String,
+}
+
+impl NewReviewRequest {
+    /// The longest comment stored, in characters (also a database CHECK).
+    pub const MAX_COMMENT_CHARS: usize = 2_000;
+    /// The longest URL stored, in characters.
+    pub const MAX_URL_CHARS: usize = 8_192;
+}
+
+/// A stored review request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReviewRequest {
+    /// Database id.
+    pub id: ReviewRequestId,
+    /// The request as sent.
+    pub request: NewReviewRequest,
+    /// New, approved or declined.
+    pub status: ReviewStatus,
+    /// Who approved or declined it.
+    pub decided_by: Option<String>,
+    /// When.
+    pub decided_at: Option<Timestamp>,
+    /// Why, in their words.
+    pub decision_note: Option<String>,
 }
 
 /// Converts a stored microsecond count back into a timestamp.

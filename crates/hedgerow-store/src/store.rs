@@ -25,8 +25,9 @@ use crate::StoreError;
 use crate::error::redact_url;
 use crate::model::{
     ActivityEvent, AuditEntry, AuditRecord, Device, DeviceId, EventFilter, EventSource, NewDevice,
-    NewUser, Reader, School, SchoolId, StoredEvent, User, UserId, UserKind, Verdict,
-    timestamp_from_us, timestamp_to_us,
+    NewReviewRequest, NewUser, Reader, ReviewKind, ReviewRequest, ReviewRequestId, ReviewStatus,
+    School, SchoolId, StoredEvent, User, UserId, UserKind, Verdict, timestamp_from_us,
+    timestamp_to_us,
 };
 
 static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -318,6 +319,87 @@ impl EventRow {
     }
 }
 
+const USER_COLUMNS: &str = "id, school_id, username, display_name, kind, group_key, \
+     password_hash, demo_only, created_at_us, disabled";
+
+const REVIEW_SELECT: &str = "SELECT id, school_id, created_at_us, requested_by_user, device, \
+     client_addr, url, host, kind, verdict_at_request, category, rule, comment, status, \
+     decided_by, decided_at_us, decision_note FROM review_requests";
+
+#[derive(FromRow)]
+struct ReviewRow {
+    id: i64,
+    school_id: i64,
+    created_at_us: i64,
+    requested_by_user: Option<String>,
+    device: Option<String>,
+    client_addr: String,
+    url: String,
+    host: String,
+    kind: String,
+    verdict_at_request: String,
+    category: Option<String>,
+    rule: Option<String>,
+    comment: String,
+    status: String,
+    decided_by: Option<String>,
+    decided_at_us: Option<i64>,
+    decision_note: Option<String>,
+}
+
+impl ReviewRow {
+    fn into_request(self) -> Result<ReviewRequest, StoreError> {
+        let id = self.id;
+        let corrupt = |what: &str, value: &dyn fmt::Debug| {
+            StoreError::Corrupt(format!("review request {id} has invalid {what} {value:?}"))
+        };
+        let kind = ReviewKind::parse(&self.kind).ok_or_else(|| corrupt("kind", &self.kind))?;
+        let verdict = match self.verdict_at_request.as_str() {
+            "blocked" => Verdict::Block,
+            "allowed" => Verdict::Allow,
+            other => return Err(corrupt("verdict", &other)),
+        };
+        let status =
+            ReviewStatus::parse(&self.status).ok_or_else(|| corrupt("status", &self.status))?;
+        let client_addr = self
+            .client_addr
+            .parse()
+            .map_err(|_| corrupt("client address", &self.client_addr))?;
+        Ok(ReviewRequest {
+            id: ReviewRequestId(id),
+            request: NewReviewRequest {
+                school: SchoolId(self.school_id),
+                created_at: timestamp_from_us(self.created_at_us, "review request time")?,
+                requested_by_user: self.requested_by_user,
+                device: self.device,
+                client_addr,
+                url: self.url,
+                host: self.host,
+                kind,
+                verdict_at_request: verdict,
+                category: self.category,
+                rule: self.rule,
+                comment: self.comment,
+            },
+            status,
+            decided_by: self.decided_by,
+            decided_at: self
+                .decided_at_us
+                .map(|us| timestamp_from_us(us, "review decision time"))
+                .transpose()?,
+            decision_note: self.decision_note,
+        })
+    }
+}
+
+/// How a verdict is written in `review_requests.verdict_at_request`.
+fn review_verdict(verdict: Verdict) -> &'static str {
+    match verdict {
+        Verdict::Block => "blocked",
+        Verdict::Allow => "allowed",
+    }
+}
+
 #[derive(FromRow)]
 struct AuditRow {
     id: i64,
@@ -583,6 +665,67 @@ impl Store {
         })
         .map_err(StoreError::query("looking up a user"))?;
         row.map(UserRow::into_user).transpose()
+    }
+
+    /// The account to check a sign-in against: by username in one school, or (when the proxy
+    /// does not know the school) in every school. Case is ignored, as the configuration
+    /// ignores it when it checks usernames are unique.
+    ///
+    /// A name that matches more than one account (the same username in two schools of a
+    /// trust) is refused with [`StoreError::AmbiguousUsername`] rather than guessed at. A name
+    /// that could never be stored (empty, over 200 characters) simply finds nobody.
+    pub async fn user_for_login(
+        &self,
+        school: Option<SchoolId>,
+        username: &str,
+    ) -> Result<Option<User>, StoreError> {
+        if validate_name("username", username).is_err() {
+            return Ok(None);
+        }
+        let rows: Vec<UserRow> = match school {
+            Some(school) => {
+                let sql = format!(
+                    "SELECT {USER_COLUMNS} FROM users \
+                     WHERE school_id = $1 AND lower(username) = lower($2) ORDER BY id LIMIT 10"
+                );
+                with_pool!(&self.backend, pool => {
+                    sqlx::query_as(AssertSqlSafe(sql))
+                        .bind(school.0)
+                        .bind(username)
+                        .fetch_all(pool)
+                        .await
+                })
+            }
+            None => {
+                let sql = format!(
+                    "SELECT {USER_COLUMNS} FROM users \
+                     WHERE lower(username) = lower($1) ORDER BY id LIMIT 10"
+                );
+                with_pool!(&self.backend, pool => {
+                    sqlx::query_as(AssertSqlSafe(sql)).bind(username).fetch_all(pool).await
+                })
+            }
+        }
+        .map_err(StoreError::query("looking up a user to sign in"))?;
+        match rows.len() {
+            0 => Ok(None),
+            1 => rows.into_iter().next().map(UserRow::into_user).transpose(),
+            _ => {
+                let mut schools = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    const SQL: &str = "SELECT slug FROM schools WHERE id = $1";
+                    let slug: Option<String> = with_pool!(&self.backend, pool => {
+                        sqlx::query_scalar(SQL).bind(row.school_id).fetch_optional(pool).await
+                    })
+                    .map_err(StoreError::query("looking up a user to sign in"))?;
+                    schools.push(slug.unwrap_or_else(|| format!("school {}", row.school_id)));
+                }
+                Err(StoreError::AmbiguousUsername {
+                    username: username.to_owned(),
+                    schools,
+                })
+            }
+        }
     }
 
     /// Every user of this school, ordered by username.
@@ -860,6 +1003,184 @@ impl Store {
         }
         .map_err(StoreError::query("reading the audit log"))?;
         rows.into_iter().map(AuditRow::into_record).collect()
+    }
+
+    /// Stores a review request from the block page (or the "report a site" page) with status
+    /// `new`, and returns its id.
+    ///
+    /// The comment may be empty and may hold line breaks, but not other control characters,
+    /// and at most [`NewReviewRequest::MAX_COMMENT_CHARS`] characters: the form limits it,
+    /// this checks it, and so does the database. NUL characters anywhere are replaced, as in
+    /// activity events.
+    pub async fn insert_review_request(
+        &self,
+        request: &NewReviewRequest,
+    ) -> Result<ReviewRequestId, StoreError> {
+        validate_text(
+            "review request URL",
+            &request.url,
+            NewReviewRequest::MAX_URL_CHARS,
+        )?;
+        validate_text("review request host", &request.host, 255)?;
+        let comment = request.comment.replace('\0', "\u{FFFD}");
+        if comment.chars().count() > NewReviewRequest::MAX_COMMENT_CHARS {
+            return Err(StoreError::invalid(
+                "review request comment",
+                format!(
+                    "it is longer than {} characters; shorten it",
+                    NewReviewRequest::MAX_COMMENT_CHARS
+                ),
+            ));
+        }
+        if comment
+            .chars()
+            .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+        {
+            return Err(StoreError::invalid(
+                "review request comment",
+                "it contains control characters; remove them",
+            ));
+        }
+        const SQL: &str = "INSERT INTO review_requests (school_id, created_at_us, \
+             requested_by_user, device, client_addr, url, host, kind, verdict_at_request, \
+             category, rule, comment) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id";
+        let args = [
+            Arg::I64(request.school.0),
+            Arg::I64(timestamp_to_us(request.created_at)),
+            opt_text(&request.requested_by_user),
+            opt_text(&request.device),
+            Arg::Owned(request.client_addr.to_string()),
+            text(&request.url),
+            text(&request.host),
+            Arg::Str(request.kind.as_str()),
+            Arg::Str(review_verdict(request.verdict_at_request)),
+            opt_text(&request.category),
+            opt_text(&request.rule),
+            Arg::Owned(comment),
+        ];
+        let id: i64 = with_pool!(&self.backend, pool => {
+            bind_args!(sqlx::query_scalar(SQL), args).fetch_one(pool).await
+        })
+        .map_err(|e| unknown_school_or(e, request.school, "saving a review request"))?;
+        Ok(ReviewRequestId(id))
+    }
+
+    /// A school's review requests, newest first: all of them, or those with one status.
+    /// `limit` is capped at [`EventFilter::MAX_LIMIT`].
+    pub async fn review_requests(
+        &self,
+        school: SchoolId,
+        status: Option<ReviewStatus>,
+        limit: u32,
+    ) -> Result<Vec<ReviewRequest>, StoreError> {
+        let limit = i64::from(limit.min(EventFilter::MAX_LIMIT));
+        let rows: Vec<ReviewRow> = match status {
+            Some(status) => {
+                let sql = format!(
+                    "{REVIEW_SELECT} WHERE school_id = $1 AND status = $2 \
+                     ORDER BY created_at_us DESC, id DESC LIMIT $3"
+                );
+                with_pool!(&self.backend, pool => {
+                    sqlx::query_as(AssertSqlSafe(sql))
+                        .bind(school.0)
+                        .bind(status.as_str())
+                        .bind(limit)
+                        .fetch_all(pool)
+                        .await
+                })
+            }
+            None => {
+                let sql = format!(
+                    "{REVIEW_SELECT} WHERE school_id = $1 \
+                     ORDER BY created_at_us DESC, id DESC LIMIT $2"
+                );
+                with_pool!(&self.backend, pool => {
+                    sqlx::query_as(AssertSqlSafe(sql))
+                        .bind(school.0)
+                        .bind(limit)
+                        .fetch_all(pool)
+                        .await
+                })
+            }
+        }
+        .map_err(StoreError::query("reading review requests"))?;
+        rows.into_iter().map(ReviewRow::into_request).collect()
+    }
+
+    /// Approves or declines a new review request of this school, and records the decision in
+    /// the audit log in the same transaction. Returns `false` (and changes nothing) when there
+    /// is no such request in this school or it was already decided.
+    pub async fn decide_review_request(
+        &self,
+        school: SchoolId,
+        id: ReviewRequestId,
+        status: ReviewStatus,
+        decided_by: &str,
+        note: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        if status == ReviewStatus::New {
+            return Err(StoreError::invalid(
+                "review decision",
+                "a decision is \"approved\" or \"declined\", not \"new\"",
+            ));
+        }
+        validate_text("review decided by", decided_by, 200)?;
+        if let Some(note) = note {
+            validate_text(
+                "review decision note",
+                note,
+                NewReviewRequest::MAX_COMMENT_CHARS,
+            )?;
+        }
+        const SQL: &str = "UPDATE review_requests SET status = $1, decided_by = $2, \
+             decided_at_us = $3, decision_note = $4 \
+             WHERE id = $5 AND school_id = $6 AND status = 'new'";
+        let at = Timestamp::now();
+        let args = [
+            Arg::Str(status.as_str()),
+            Arg::Str(decided_by),
+            Arg::I64(timestamp_to_us(at)),
+            Arg::OptStr(note),
+            Arg::I64(id.0),
+            Arg::I64(school.0),
+        ];
+        let changed = with_pool!(&self.backend, pool => {
+            let mut tx = pool
+                .begin_with(self.backend.begin_write_sql())
+                .await
+                .map_err(StoreError::query("starting to decide a review request"))?;
+            let changed = bind_args!(sqlx::query(SQL), args)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::query("deciding a review request"))?
+                .rows_affected();
+            if changed > 0 {
+                let target = format!("review_request:{id}");
+                let detail = match note {
+                    Some(note) => format!("{status}: {note}"),
+                    None => status.to_string(),
+                };
+                let audit = audit_args(
+                    Some(school),
+                    at,
+                    decided_by,
+                    "review.decide",
+                    &target,
+                    &detail,
+                    None,
+                );
+                bind_args!(sqlx::query(AUDIT_INSERT), audit)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::query("auditing a review decision"))?;
+            }
+            tx.commit()
+                .await
+                .map_err(StoreError::query("committing a review decision"))?;
+            changed
+        });
+        Ok(changed > 0)
     }
 
     /// A per-school setting, if set.

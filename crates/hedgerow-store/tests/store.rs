@@ -13,8 +13,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use hedgerow_store::{
-    ActivityEvent, AuditEntry, EventFilter, EventSource, EventWriter, NewDevice, NewUser, Reader,
-    Rejected, SchoolId, Store, StoreError, UserKind, Verdict, WriterConfig,
+    ActivityEvent, AuditEntry, EventFilter, EventSource, EventWriter, NewDevice, NewReviewRequest,
+    NewUser, Reader, Rejected, ReviewKind, ReviewStatus, SchoolId, Store, StoreError, UserKind,
+    Verdict, WriterConfig,
 };
 use jiff::{Timestamp, ToSpan};
 use sqlx::{AssertSqlSafe, Connection};
@@ -192,6 +193,9 @@ backend_tests!(
     writer_survives_transient_failure,
     writer_drops_only_events_the_database_refuses,
     invalid_input_is_rejected_with_a_clear_error,
+    review_requests_round_trip_filter_and_decide,
+    review_request_limits_are_enforced,
+    login_lookup_spans_schools_and_refuses_ambiguity,
 );
 
 fn t0() -> Timestamp {
@@ -880,6 +884,261 @@ async fn invalid_input_is_rejected_with_a_clear_error(db: &TestDb) {
         Store::open("mysql://localhost/x").await,
         Err(StoreError::UnsupportedUrl { .. })
     ));
+}
+
+fn review(school: SchoolId, at: Timestamp, url: &str) -> NewReviewRequest {
+    NewReviewRequest {
+        school,
+        created_at: at,
+        requested_by_user: Some("pupil.ks2".to_owned()),
+        device: Some("ks2-laptop".to_owned()),
+        client_addr: IpAddr::V4(Ipv4Addr::new(10, 20, 2, 44)),
+        url: url.to_owned(),
+        host: "games.example".to_owned(),
+        kind: ReviewKind::ShouldNotBeBlocked,
+        verdict_at_request: Verdict::Block,
+        category: Some("online-games".to_owned()),
+        rule: Some("group:ks2:online-games".to_owned()),
+        comment: "We need this for the\nYear 5 maths lesson.".to_owned(),
+    }
+}
+
+async fn review_requests_round_trip_filter_and_decide(db: &TestDb) {
+    let s = &db.store;
+    let sc = school(s, "rho").await;
+    let other = school(s, "sigma").await;
+    let first = review(sc, t0(), "http://games.example/maths");
+    let first_id = s.insert_review_request(&first).await.expect("insert");
+    let mut second = review(sc, t0() + 5.seconds(), "https://news.example/story");
+    second.requested_by_user = None;
+    second.device = None;
+    second.client_addr = IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 9));
+    second.host = "news.example".to_owned();
+    second.kind = ReviewKind::ShouldBeBlocked;
+    second.verdict_at_request = Verdict::Allow;
+    second.category = None;
+    second.rule = None;
+    second.comment = String::new();
+    let second_id = s.insert_review_request(&second).await.expect("insert");
+    assert_ne!(first_id, second_id);
+    s.insert_review_request(&review(other, t0(), "http://elsewhere.example/"))
+        .await
+        .expect("other school");
+
+    let all = s.review_requests(sc, None, 10).await.expect("read");
+    assert_eq!(all.len(), 2, "other schools' requests are not returned");
+    assert_eq!(all[0].id, second_id, "newest first");
+    assert_eq!(all[0].request, second, "every field round-trips");
+    assert_eq!(all[1].request, first);
+    assert!(all.iter().all(|r| r.status == ReviewStatus::New));
+    assert!(
+        all.iter()
+            .all(|r| r.decided_by.is_none() && r.decided_at.is_none())
+    );
+    assert_eq!(s.review_requests(sc, None, 1).await.expect("read").len(), 1);
+
+    assert!(
+        s.decide_review_request(
+            sc,
+            first_id,
+            ReviewStatus::Approved,
+            "staff:netadmin",
+            Some("Allowed for KS2 until July")
+        )
+        .await
+        .expect("decide")
+    );
+    assert!(
+        !s.decide_review_request(sc, first_id, ReviewStatus::Declined, "staff:other", None)
+            .await
+            .expect("decide again"),
+        "a decided request is not decided again"
+    );
+    assert!(
+        !s.decide_review_request(
+            other,
+            second_id,
+            ReviewStatus::Declined,
+            "staff:other",
+            None
+        )
+        .await
+        .expect("decide in the wrong school"),
+        "a school cannot decide another school's request"
+    );
+    assert!(matches!(
+        s.decide_review_request(sc, second_id, ReviewStatus::New, "staff:x", None)
+            .await,
+        Err(StoreError::InvalidInput { .. })
+    ));
+
+    let new = s
+        .review_requests(sc, Some(ReviewStatus::New), 10)
+        .await
+        .expect("read new");
+    assert_eq!(new.len(), 1);
+    assert_eq!(new[0].id, second_id);
+    let approved = s
+        .review_requests(sc, Some(ReviewStatus::Approved), 10)
+        .await
+        .expect("read approved");
+    assert_eq!(approved.len(), 1);
+    assert_eq!(approved[0].decided_by.as_deref(), Some("staff:netadmin"));
+    assert_eq!(
+        approved[0].decision_note.as_deref(),
+        Some("Allowed for KS2 until July")
+    );
+    assert!(approved[0].decided_at.is_some());
+    let audit = s.audit_entries(Some(sc), 10).await.expect("audit");
+    assert!(
+        audit
+            .iter()
+            .any(|a| a.entry.action == "review.decide" && a.entry.actor == "staff:netadmin"),
+        "{audit:?}"
+    );
+}
+
+async fn review_request_limits_are_enforced(db: &TestDb) {
+    let s = &db.store;
+    let sc = school(s, "tau").await;
+    let mut long = review(sc, t0(), "http://games.example/");
+    long.comment = "é".repeat(NewReviewRequest::MAX_COMMENT_CHARS);
+    s.insert_review_request(&long)
+        .await
+        .expect("2,000 characters (of two bytes each) fit");
+    long.comment.push('x');
+    assert!(matches!(
+        s.insert_review_request(&long).await,
+        Err(StoreError::InvalidInput {
+            field: "review request comment",
+            ..
+        })
+    ));
+    assert!(matches!(
+        s.insert_review_request(&review(sc, t0(), "http://games.example/a\0b"))
+            .await,
+        Err(StoreError::InvalidInput {
+            field: "review request URL",
+            ..
+        })
+    ));
+    let mut nul = review(sc, t0(), "http://games.example/");
+    nul.comment = "a\0b".to_owned();
+    s.insert_review_request(&nul).await.expect("NUL replaced");
+    let mut bell = review(sc, t0(), "http://games.example/");
+    bell.comment = "ring \u{7}".to_owned();
+    assert!(s.insert_review_request(&bell).await.is_err());
+    assert!(matches!(
+        s.insert_review_request(&review(SchoolId(i64::MAX), t0(), "http://x.example/"))
+            .await,
+        Err(StoreError::InvalidInput {
+            field: "school",
+            ..
+        })
+    ));
+
+    // The database refuses what the store would, for anyone writing behind its back.
+    let too_long = format!(
+        "INSERT INTO review_requests (school_id, created_at_us, client_addr, url, host, kind, \
+         verdict_at_request, comment) VALUES ({}, 0, '10.0.0.1', 'http://a.example/', \
+         'a.example', 'should_be_blocked', 'allowed', '{}')",
+        sc.0,
+        "x".repeat(2_001)
+    );
+    assert!(db.raw(&too_long).await.is_err(), "CHECK on the comment");
+    let bad_kind = format!(
+        "INSERT INTO review_requests (school_id, created_at_us, client_addr, url, host, kind, \
+         verdict_at_request) VALUES ({}, 0, '10.0.0.1', 'http://a.example/', 'a.example', \
+         'unblock', 'allowed')",
+        sc.0
+    );
+    assert!(db.raw(&bad_kind).await.is_err(), "CHECK on the kind");
+    let half_decided = format!(
+        "INSERT INTO review_requests (school_id, created_at_us, client_addr, url, host, kind, \
+         verdict_at_request, status) VALUES ({}, 0, '10.0.0.1', 'http://a.example/', \
+         'a.example', 'should_be_blocked', 'allowed', 'approved')",
+        sc.0
+    );
+    assert!(
+        db.raw(&half_decided).await.is_err(),
+        "a decision needs who and when"
+    );
+    let stored = s.review_requests(sc, None, 10).await.expect("read");
+    assert_eq!(stored.len(), 2);
+    assert!(stored.iter().any(|r| r.request.comment == "a\u{FFFD}b"));
+}
+
+async fn login_lookup_spans_schools_and_refuses_ambiguity(db: &TestDb) {
+    let s = &db.store;
+    let a = school(s, "upsilon").await;
+    let b = school(s, "phi").await;
+    s.upsert_user(a, &pupil("Sam.Jones", "Sam at Upsilon"))
+        .await
+        .expect("user");
+    s.upsert_user(b, &pupil("kit", "Kit at Phi"))
+        .await
+        .expect("user");
+
+    let sam = s
+        .user_for_login(None, "sam.jones")
+        .await
+        .expect("lookup")
+        .expect("found ignoring case");
+    assert_eq!(sam.school, a);
+    assert_eq!(sam.username, "Sam.Jones", "the stored spelling comes back");
+    assert_eq!(
+        s.user_for_login(Some(b), "kit")
+            .await
+            .expect("lookup")
+            .map(|u| u.display_name),
+        Some("Kit at Phi".to_owned())
+    );
+    assert!(
+        s.user_for_login(Some(a), "kit")
+            .await
+            .expect("lookup")
+            .is_none()
+    );
+    assert!(
+        s.user_for_login(None, "nobody")
+            .await
+            .expect("lookup")
+            .is_none()
+    );
+    assert!(s.user_for_login(None, "").await.expect("lookup").is_none());
+    assert!(
+        s.user_for_login(None, &"x".repeat(10_000))
+            .await
+            .expect("lookup")
+            .is_none()
+    );
+    assert!(
+        s.user_for_login(None, "' OR 1=1 --")
+            .await
+            .expect("lookup")
+            .is_none()
+    );
+
+    s.upsert_user(b, &pupil("sam.jones", "Sam at Phi"))
+        .await
+        .expect("same name in another school");
+    match s.user_for_login(None, "SAM.JONES").await {
+        Err(StoreError::AmbiguousUsername { username, schools }) => {
+            assert_eq!(username, "SAM.JONES");
+            assert_eq!(schools, vec!["upsilon".to_owned(), "phi".to_owned()]);
+            let shown = StoreError::AmbiguousUsername { username, schools }.to_string();
+            assert!(shown.contains("upsilon, phi"), "{shown}");
+        }
+        other => panic!("expected an ambiguity error, got {other:?}"),
+    }
+    // Within one school the name is unambiguous.
+    assert_eq!(
+        s.user_for_login(Some(b), "SAM.JONES")
+            .await
+            .expect("lookup")
+            .map(|u| u.display_name),
+        Some("Sam at Phi".to_owned())
+    );
 }
 
 #[tokio::test]

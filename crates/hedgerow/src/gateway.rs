@@ -94,6 +94,7 @@ async fn run(mut launch: Launch) -> anyhow::Result<()> {
     let signed_in = Arc::new(SignedIn::default());
 
     let upstreams = upstreams(&config, &launch.run);
+    let schools_for_proxy = schools.clone();
     let dns = start_dns(
         &config,
         &launch.run,
@@ -103,6 +104,17 @@ async fn run(mut launch: Launch) -> anyhow::Result<()> {
         &events,
         schools,
     )?;
+    let proxy = start_proxy(
+        &config,
+        &launch.run,
+        &current,
+        &signed_in,
+        &events,
+        &store,
+        &schools_for_proxy,
+        launch.demo_password_hash.is_some(),
+    )
+    .await?;
     let snapshot = current.load();
     info!(
         schools = snapshot.engines.len(),
@@ -115,7 +127,19 @@ async fn run(mut launch: Launch) -> anyhow::Result<()> {
     );
     drop(snapshot);
 
-    wait_for_signals(&config.path, &launch.run, &current).await;
+    let proxy_policy = proxy.as_ref().map(|(_, policy)| Arc::clone(policy));
+    let after_reload = move || {
+        // Accounts may have been disabled or changed: passwords are checked afresh.
+        if let Some(policy) = &proxy_policy {
+            policy.forget_sign_ins();
+        }
+    };
+    wait_for_signals(&config.path, &launch.run, &current, &after_reload).await;
+
+    if let Some((proxy, _)) = proxy {
+        info!("stopping the web proxy");
+        proxy.shutdown(std::time::Duration::from_secs(5)).await;
+    }
 
     if let Some((server, policy, logger)) = dns {
         info!("stopping the DNS filter");
@@ -145,7 +169,12 @@ fn redact(url: &str) -> String {
     }
 }
 
-async fn wait_for_signals(config_path: &Path, run: &RunOptions, current: &Arc<ArcSwap<Snapshot>>) {
+async fn wait_for_signals(
+    config_path: &Path,
+    run: &RunOptions,
+    current: &Arc<ArcSwap<Snapshot>>,
+    after_reload: &(dyn Fn() + Sync),
+) {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut hangup), Ok(mut terminate)) = (
         signal(SignalKind::hangup()),
@@ -163,6 +192,7 @@ async fn wait_for_signals(config_path: &Path, run: &RunOptions, current: &Arc<Ar
                 match reload(config_path, run).await {
                     Ok(snapshot) => {
                         current.store(Arc::new(snapshot));
+                        after_reload();
                         publish_index_metrics(&current.load());
                         info!("reloaded lists and configuration");
                     }
@@ -213,6 +243,8 @@ pub fn compile_if_stale(config: &ConfigFile) -> anyhow::Result<()> {
     let folders = config.all_list_folders();
     let stale = match index_time {
         None => true,
+        // Written by an older format, or damaged: build it again rather than refuse to start.
+        Some(_) if hedgerow_catalog::open_index(&config.index_path).is_err() => true,
         Some(built) => {
             newest_change(&folders).is_some_and(|changed| changed > built)
                 || config_changed_after(config, built)
@@ -431,6 +463,138 @@ fn start_dns(
     })?;
     info!(listen = ?server.local_addrs(), upstreams = ?upstreams, "DNS filter listening");
     Ok(Some((server, policy, logger)))
+}
+
+type RunningProxy = (hedgerow_proxy::ProxyServer, Arc<crate::proxy::GatewayProxy>);
+
+/// Starts the web proxy when a listener is configured.
+#[allow(clippy::too_many_arguments)]
+async fn start_proxy(
+    config: &ConfigFile,
+    run: &RunOptions,
+    current: &Arc<ArcSwap<Snapshot>>,
+    signed_in: &Arc<SignedIn>,
+    events: &hedgerow_store::EventSink,
+    store: &Store,
+    schools: &HashMap<String, hedgerow_store::SchoolId>,
+    demo: bool,
+) -> anyhow::Result<Option<RunningProxy>> {
+    let listen: Vec<SocketAddr> = if run.proxy_listen.is_empty() {
+        config
+            .config
+            .listeners
+            .get("proxy")
+            .copied()
+            .into_iter()
+            .collect()
+    } else {
+        run.proxy_listen.clone()
+    };
+    if listen.is_empty() {
+        info!(
+            "no web proxy listener configured ([listeners] proxy or --proxy-listen); the web proxy is off"
+        );
+        return Ok(None);
+    }
+    let settings = config.config.proxy.clone();
+    let public_authority = match &settings.public_address {
+        Some(public) if run.proxy_listen.is_empty() => public.to_string(),
+        _ => listen[0].to_string(),
+    };
+    let mut proxy_config = hedgerow_proxy::ProxyConfig::new(listen.clone());
+    proxy_config.local_names = vec![public_authority.clone()];
+    proxy_config.idle_timeout =
+        std::time::Duration::from_secs(settings.idle_timeout_seconds.max(1));
+    if let Some(bytes) = settings.max_header_bytes {
+        proxy_config.limits.max_head = bytes;
+        proxy_config.limits.max_header_line = proxy_config.limits.max_header_line.min(bytes);
+    }
+    if let Some(parent) = &settings.parent {
+        proxy_config.parent = Some(hedgerow_proxy::Parent {
+            host: parent.host.to_string(),
+            port: parent.port,
+        });
+    }
+    if let Some(path) = &settings.hosts_file {
+        let text = std::fs::read_to_string(path).with_context(|| {
+            format!(
+                "cannot read the proxy's hosts file {}; fix `[proxy] hosts_file`",
+                path.display()
+            )
+        })?;
+        proxy_config.hosts = parse_hosts_file(&text);
+    }
+    proxy_config.origin_tls = Some(
+        hedgerow_tls::origin_client_config(&settings.trust_roots).context(
+            "cannot set up the trust roots for HTTPS sites; check `[proxy] trust_roots`",
+        )?,
+    );
+    let ca_files = hedgerow_tls::ca_files(&config.data_dir);
+    let (leaves, ca) = if ca_files.key.exists() {
+        let ca = hedgerow_tls::SchoolCa::load(&config.data_dir)
+            .context("the school CA cannot be used for HTTPS inspection")?;
+        let exported = (ca.certificate_pem(), ca.certificate_der());
+        let leaves = hedgerow_tls::LeafCertificates::new(ca, hedgerow_tls::DEFAULT_LEAF_CACHE)
+            .context("cannot prepare certificates for HTTPS inspection")?;
+        (Some(leaves), Some(exported))
+    } else {
+        let wants_inspection = config.config.schools.iter().any(|s| {
+            s.policy
+                .groups
+                .iter()
+                .any(|g| !matches!(g.web.inspect, hedgerow_policy::InspectScope::Nothing))
+        });
+        if wants_inspection {
+            warn!(
+                "some groups ask for HTTPS inspection, but there is no school CA; run `hedgerow ca init --config {}` and install its certificate on the devices",
+                config.path.display()
+            );
+        }
+        (None, None)
+    };
+    let auth = crate::auth::ProxyAuthenticator::new(
+        store.clone(),
+        crate::auth::AuthSettings::from_proxy(&settings),
+        demo,
+    )?;
+    let runtime = crate::proxy::ProxyRuntime {
+        connect_ports: Some(settings.connect_ports.clone()),
+        settings,
+        public_authority: public_authority.clone(),
+    };
+    let hooks = Arc::new(crate::proxy::GatewayProxy::new(
+        Arc::clone(current),
+        Arc::clone(signed_in),
+        auth,
+        leaves,
+        ca,
+        events.clone(),
+        store.clone(),
+        schools.clone(),
+        runtime,
+    ));
+    let server = hedgerow_proxy::ProxyServer::start(proxy_config, Arc::clone(&hooks))
+        .await
+        .with_context(|| format!("cannot start the web proxy on {listen:?}; choose another address with --proxy-listen"))?;
+    info!(listen = ?server.local_addrs(), public = %public_authority, "web proxy listening");
+    Ok(Some((server, hooks)))
+}
+
+/// Reads a hosts file (`address name...` per line, `#` comments).
+fn parse_hosts_file(text: &str) -> HashMap<String, Vec<std::net::IpAddr>> {
+    let mut hosts: HashMap<String, Vec<std::net::IpAddr>> = HashMap::new();
+    for line in text.lines() {
+        let line = line.split('#').next().unwrap_or("");
+        let mut fields = line.split_whitespace();
+        let Some(Ok(address)) = fields.next().map(str::parse::<std::net::IpAddr>) else {
+            continue;
+        };
+        for name in fields {
+            let name = name.trim_end_matches('.').to_ascii_lowercase();
+            hosts.entry(name).or_default().push(address);
+        }
+    }
+    hosts
 }
 
 /// Mirrors the configured schools, users and devices into the store, keeping passwords set

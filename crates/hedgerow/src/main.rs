@@ -3,11 +3,16 @@
 //! Each subcommand lives in its own module; this file only reads the command line and reports
 //! errors in words a network manager can act on.
 
+mod activity;
+mod auth;
+mod blockpage;
+mod ca;
 mod demo;
 mod dns;
 mod explain;
 mod gateway;
 mod lists;
+mod proxy;
 mod setup;
 mod signed_in;
 
@@ -42,6 +47,11 @@ enum Command {
     /// Check configuration files.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Show the newest activity events (a read recorded in the audit log).
+    Activity(activity::ActivityArgs),
+    /// Make or show the school CA for selective HTTPS inspection.
+    #[command(subcommand)]
+    Ca(ca::CaCommand),
 }
 
 /// Options shared by `serve` and `demo`: where data lives and what to listen on.
@@ -65,6 +75,9 @@ pub struct RunOptions {
     /// UDP worker threads for the DNS filter (default: one per core).
     #[arg(long, value_name = "N")]
     pub dns_workers: Option<usize>,
+    /// Where the web proxy listens (repeatable); replaces the configured address.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub proxy_listen: Vec<SocketAddr>,
 }
 
 #[derive(Args)]
@@ -93,7 +106,9 @@ fn main() -> ExitCode {
         Command::Serve(args) => gateway::serve(&args.config, args.run),
         Command::Explain(args) => explain::run(args),
         Command::Lists(command) => lists::run(command),
+        Command::Activity(args) => activity::run(args),
         Command::Config(ConfigCommand::Check { file }) => setup::check_config(&file),
+        Command::Ca(command) => ca::run(command),
     };
     match result {
         Ok(code) => code,

@@ -120,6 +120,7 @@ pub fn group(
         actions,
         default,
         search: SearchSettings::default_for(kind),
+        web: WebSettings::default_for(kind),
     }
 }
 
@@ -220,6 +221,8 @@ pub fn spec() -> PolicySpec {
             .iter()
             .map(|s| s.to_string())
             .collect(),
+        online_safety_lead: Some("Mrs Online-Safety Lead".into()),
+        online_safety_contact: None,
     }
 }
 
