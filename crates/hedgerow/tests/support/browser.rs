@@ -496,9 +496,12 @@ impl Browser {
         let mut response = Vec::new();
         let mut chunk = [0u8; 16 * 1024];
         let (status, payload) = loop {
-            let n = stream
-                .read(&mut chunk)
-                .with_context(|| format!("reading chromedriver's answer to {method} {path}"))?;
+            // A signal (a child process ending) can interrupt a blocking read: try again.
+            let n = match stream.read(&mut chunk) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                other => other
+                    .with_context(|| format!("reading chromedriver's answer to {method} {path}"))?,
+            };
             response.extend_from_slice(&chunk[..n]);
             match parse_response(&response, n == 0) {
                 Ok(Some(done)) => break done,

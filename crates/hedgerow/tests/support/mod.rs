@@ -227,6 +227,10 @@ pub fn start_gateway(args: &[&str], upstream: SocketAddr, data_dir: &Path) -> Ga
             &dns.to_string(),
             "--metrics-listen",
             &metrics,
+            // Its own port, so gateways started by tests running at once never meet on the
+            // demo's default (3128).
+            "--proxy-listen",
+            &format!("127.0.0.1:{}", free_port()),
             "--upstream",
             &upstream.to_string(),
         ])
