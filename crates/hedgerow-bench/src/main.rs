@@ -5,6 +5,7 @@
 //! `docs/benchmarks.md` with the command and the machine.
 
 mod connect_load;
+mod explorer;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -68,6 +69,8 @@ enum Command {
     /// CONNECT (or plain HTTP) load through a forward proxy: a faster drop-in for the shared
     /// harness's connect_load.py, with the same options and summary line.
     ConnectLoad(connect_load::ConnectLoadArgs),
+    /// The activity explorer on a year of synthetic events (SQLite or PostgreSQL).
+    Explorer(explorer::ExplorerArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -97,6 +100,7 @@ fn main() -> anyhow::Result<()> {
             rounds,
         } => replace(&index, &replacement, &policy, &workload, rounds),
         Command::ConnectLoad(args) => connect_load::run(args),
+        Command::Explorer(args) => explorer::run(args),
     }
 }
 

@@ -10,6 +10,7 @@
 //! target is on (any block wins); the group default. This crate does no I/O.
 
 mod calendar;
+pub mod change;
 pub mod decision;
 pub mod engine;
 pub mod error;

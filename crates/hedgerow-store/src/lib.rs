@@ -40,12 +40,28 @@
 //! * [`Store::user_for_login`] finds a sign-in name in one school or across all of them,
 //!   ignoring case, and refuses a name two schools share rather than guess.
 
+mod admin;
+mod changes;
 mod error;
+mod explorer;
 mod model;
 mod store;
 pub mod writer;
 
+pub use admin::{
+    ActingUser, AdminAccount, AdminAccountId, AnnualReview, AnnualReviewId, CheckEntry, CheckId,
+    CheckMethod, CheckResult, Contact, ContactDetails, ContactId, ContactRole, NewAdminAccount,
+    NewAnnualReview, NewCheck, NewReviewAction, REVIEW_GOVERNOR_ROLES, ReviewAction,
+    ReviewActionId, ReviewParticipant, limits as admin_limits,
+};
+pub use changes::{
+    APPROVAL_SETTING, ChangeFilter, ChangeStatus, ChangesVersion, DEFAULT_APPROVAL_REQUIRED,
+    NewPolicyChange, PolicyChangeId, PolicyChangeRecord, parse_approval_rules,
+};
 pub use error::StoreError;
+pub use explorer::{
+    ActivitySummary, Count, Cursor, ExplorerPage, ExplorerQuery, HostFilter, MAX_TIMELINE,
+};
 pub use model::{
     ActivityEvent, AuditEntry, AuditRecord, Device, DeviceId, EventFilter, EventSource, NewDevice,
     NewReviewRequest, NewUser, Reader, ReviewKind, ReviewRequest, ReviewRequestId, ReviewStatus,

@@ -69,7 +69,7 @@ const EVENT_SELECT: &str = "SELECT id, school_id, at_us, source, client_ip, user
      device_name, group_key, host, url, method, qtype, category, verdict, rule, reason, \
      search_term, status, bytes, duration_us FROM activity_events";
 
-const AUDIT_INSERT: &str = "INSERT INTO audit_log (school_id, at_us, actor, action, target, \
+pub(crate) const AUDIT_INSERT: &str = "INSERT INTO audit_log (school_id, at_us, actor, action, target, \
      detail, from_addr) VALUES ($1, $2, $3, $4, $5, $6, $7)";
 
 /// Actor recorded for retention purges, which run on a timer rather than for a person.
@@ -78,11 +78,11 @@ const RETENTION_ACTOR: &str = "system:retention";
 /// A handle to the database. Cloning is cheap and clones share one connection pool.
 #[derive(Clone)]
 pub struct Store {
-    backend: Backend,
+    pub(crate) backend: Backend,
 }
 
 #[derive(Clone)]
-enum Backend {
+pub(crate) enum Backend {
     Sqlite(SqlitePool),
     Postgres(PgPool),
 }
@@ -100,7 +100,7 @@ impl Backend {
     /// SQLite's default deferred transaction takes the write lock only at the first write, and
     /// if another connection committed in between, the upgrade fails at once with SQLITE_BUSY
     /// (busy_timeout does not help). Taking the lock up front makes it wait instead.
-    fn begin_write_sql(&self) -> &'static str {
+    pub(crate) fn begin_write_sql(&self) -> &'static str {
         match self {
             Backend::Sqlite(_) => "BEGIN IMMEDIATE",
             Backend::Postgres(_) => "BEGIN",
@@ -117,10 +117,11 @@ macro_rules! with_pool {
         }
     };
 }
+pub(crate) use with_pool;
 
 /// A value to bind. Arguments are collected once as `Arg`s and bound by `bind_args!` inside
 /// each backend's arm, so building a query never needs to know the backend.
-enum Arg<'a> {
+pub(crate) enum Arg<'a> {
     I64(i64),
     OptI64(Option<i64>),
     Str(&'a str),
@@ -145,6 +146,7 @@ macro_rules! bind_args {
         query
     }};
 }
+pub(crate) use bind_args;
 
 impl fmt::Debug for Store {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -1217,6 +1219,22 @@ impl Store {
     }
 }
 
+/// The connection pool, for sibling modules that issue their own SQL (the activity explorer
+/// in `explorer.rs`), so they need not reach into [`Backend`].
+pub(crate) enum PoolRef<'a> {
+    Sqlite(&'a SqlitePool),
+    Postgres(&'a PgPool),
+}
+
+impl Store {
+    pub(crate) fn pool_ref(&self) -> PoolRef<'_> {
+        match &self.backend {
+            Backend::Sqlite(pool) => PoolRef::Sqlite(pool),
+            Backend::Postgres(pool) => PoolRef::Postgres(pool),
+        }
+    }
+}
+
 /// `INSERT ... VALUES ($1, ..., $19), ($20, ...)` for `rows` events.
 fn event_insert_sql(rows: usize, placeholders: Placeholders) -> String {
     let mut sql = String::with_capacity(EVENT_INSERT_PREFIX.len() + rows * EVENT_COLUMNS * 6);
@@ -1287,7 +1305,7 @@ fn opt_text(s: &Option<String>) -> Arg<'_> {
     }
 }
 
-fn audit_args<'a>(
+pub(crate) fn audit_args<'a>(
     school: Option<SchoolId>,
     at: Timestamp,
     actor: &'a str,
@@ -1330,7 +1348,11 @@ fn describe_read(reader: &Reader, filter: &EventFilter, limit: u32, returned: us
 }
 
 /// Turns a foreign-key failure into "that school does not exist"; other errors keep `context`.
-fn unknown_school_or(e: sqlx::Error, school: SchoolId, context: &'static str) -> StoreError {
+pub(crate) fn unknown_school_or(
+    e: sqlx::Error,
+    school: SchoolId,
+    context: &'static str,
+) -> StoreError {
     let is_fk =
         matches!(&e, sqlx::Error::Database(db) if db.kind() == ErrorKind::ForeignKeyViolation);
     if is_fk {
@@ -1363,7 +1385,11 @@ fn validate_slug(slug: &str) -> Result<(), StoreError> {
 }
 
 /// Free text that must be present: not empty, not padded, no control characters.
-fn validate_text(field: &'static str, value: &str, max_chars: usize) -> Result<(), StoreError> {
+pub(crate) fn validate_text(
+    field: &'static str,
+    value: &str,
+    max_chars: usize,
+) -> Result<(), StoreError> {
     if value.trim().is_empty() {
         return Err(StoreError::invalid(field, "it is empty; give a value"));
     }
@@ -1383,7 +1409,7 @@ fn validate_text(field: &'static str, value: &str, max_chars: usize) -> Result<(
 }
 
 /// Identifiers such as usernames and group keys: text without surrounding spaces.
-fn validate_name(field: &'static str, value: &str) -> Result<(), StoreError> {
+pub(crate) fn validate_name(field: &'static str, value: &str) -> Result<(), StoreError> {
     validate_text(field, value, 200)?;
     if value.trim() != value {
         return Err(StoreError::invalid(

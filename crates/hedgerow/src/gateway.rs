@@ -93,6 +93,20 @@ async fn run(mut launch: Launch) -> anyhow::Result<()> {
     let (events, writer) = EventWriter::spawn(store.clone(), WriterConfig::default());
     let signed_in = Arc::new(SignedIn::default());
 
+    // Change control (live_policy.rs): the policy changes in force join the configuration
+    // before anything answers, and a ticker keeps them live.
+    let live = Arc::new(crate::live_policy::LivePolicy::new(
+        ConfigFile::read(&config.path).map(|mut c| {
+            c.apply_overrides(&launch.run);
+            c
+        })?,
+        Arc::clone(&current),
+        store.clone(),
+        schools.clone(),
+    ));
+    live.refresh().await?;
+    let live_ticker = tokio::spawn(Arc::clone(&live).run_ticker());
+
     let upstreams = upstreams(&config, &launch.run);
     let schools_for_proxy = schools.clone();
     let dns = start_dns(
@@ -134,7 +148,8 @@ async fn run(mut launch: Launch) -> anyhow::Result<()> {
             policy.forget_sign_ins();
         }
     };
-    wait_for_signals(&config.path, &launch.run, &current, &after_reload).await;
+    wait_for_signals(&config.path, &launch.run, &live, &after_reload).await;
+    live_ticker.abort();
 
     if let Some((proxy, _)) = proxy {
         info!("stopping the web proxy");
@@ -172,7 +187,7 @@ fn redact(url: &str) -> String {
 async fn wait_for_signals(
     config_path: &Path,
     run: &RunOptions,
-    current: &Arc<ArcSwap<Snapshot>>,
+    live: &crate::live_policy::LivePolicy,
     after_reload: &(dyn Fn() + Sync),
 ) {
     use tokio::signal::unix::{SignalKind, signal};
@@ -189,11 +204,10 @@ async fn wait_for_signals(
             _ = tokio::signal::ctrl_c() => return,
             _ = terminate.recv() => return,
             _ = hangup.recv() => {
-                match reload(config_path, run).await {
+                match reload(config_path, run, live).await {
                     Ok(snapshot) => {
-                        current.store(Arc::new(snapshot));
                         after_reload();
-                        publish_index_metrics(&current.load());
+                        publish_index_metrics(&snapshot);
                         info!("reloaded lists and configuration");
                     }
                     Err(e) => error!("reload failed, still using the previous lists and configuration: {e:#}"),
@@ -203,8 +217,13 @@ async fn wait_for_signals(
     }
 }
 
-/// Recompiles the lists in a child process, then builds a fresh snapshot.
-async fn reload(config_path: &Path, run: &RunOptions) -> anyhow::Result<Snapshot> {
+/// Recompiles the lists in a child process, then builds and swaps in a fresh snapshot (with
+/// the policy changes in force) and returns it.
+async fn reload(
+    config_path: &Path,
+    run: &RunOptions,
+    live: &crate::live_policy::LivePolicy,
+) -> anyhow::Result<Arc<Snapshot>> {
     let mut config = ConfigFile::read(config_path)?;
     config.apply_overrides(run);
     let exe =
@@ -224,9 +243,9 @@ async fn reload(config_path: &Path, run: &RunOptions) -> anyhow::Result<Snapshot
     if !status.success() {
         bail!("compiling the lists failed (see the messages above); the index in use was kept");
     }
-    let snapshot = Snapshot::build(&config)?;
-    self_check(&snapshot)?;
-    Ok(snapshot)
+    // Change control: the new configuration and index, plus the changes in force.
+    live.reload(config).await?;
+    Ok(live.snapshot())
 }
 
 fn publish_index_metrics(snapshot: &Snapshot) {
@@ -305,7 +324,7 @@ fn newest_change(folders: &[PathBuf]) -> Option<SystemTime> {
 
 /// Proves, before serving, that every illegal-list check entry is blocked for every group of
 /// every school. A gateway that would let one through refuses to start.
-fn self_check(snapshot: &Snapshot) -> anyhow::Result<()> {
+pub(crate) fn self_check(snapshot: &Snapshot) -> anyhow::Result<()> {
     let at = jiff::Timestamp::now();
     let checks = illegal_check_targets(snapshot);
     if checks.is_empty() {

@@ -12,6 +12,7 @@ mod dns;
 mod explain;
 mod gateway;
 mod lists;
+mod live_policy;
 mod proxy;
 mod setup;
 mod signed_in;

@@ -235,19 +235,45 @@ impl Snapshot {
     }
 
     pub fn with_index(config: &ConfigFile, index: Arc<ListIndex>) -> anyhow::Result<Snapshot> {
+        Self::with_index_and_changes(config, index, &HashMap::new())
+    }
+
+    /// As [`Snapshot::with_index`], with the policy changes in force applied on top of each
+    /// school's configured policy (change control: see `live_policy.rs`).
+    pub fn with_index_and_changes(
+        config: &ConfigFile,
+        index: Arc<ListIndex>,
+        changes: &crate::live_policy::ActiveChanges,
+    ) -> anyhow::Result<Snapshot> {
         let directory = config
             .config
             .directory()
             .context("the configured users and devices are inconsistent")?;
         let mut engines = HashMap::new();
         for school in &config.config.schools {
-            let engine =
-                Engine::new(school.policy.clone(), Arc::clone(&index)).with_context(|| {
-                    format!(
-                        "the policy of school {:?} cannot be used",
-                        school.policy.school
-                    )
-                })?;
+            // Change control: the changes in force, applied to the configured policy. Should
+            // the result not compile against these lists, the configured policy is used alone.
+            let changed = crate::live_policy::apply_changes(
+                &school.policy,
+                changes.get(&school.policy.school),
+            );
+            let engine = match Engine::new(changed, Arc::clone(&index)) {
+                Ok(engine) => engine,
+                Err(e) => {
+                    if changes
+                        .get(&school.policy.school)
+                        .is_some_and(|c| !c.is_empty())
+                    {
+                        tracing::warn!(school = %school.policy.school, "the policy changes in force do not fit these lists ({e}); using the configured policy alone");
+                    }
+                    Engine::new(school.policy.clone(), Arc::clone(&index)).with_context(|| {
+                        format!(
+                            "the policy of school {:?} cannot be used",
+                            school.policy.school
+                        )
+                    })?
+                }
+            };
             engines.insert(school.policy.school.clone(), engine);
         }
         Ok(Snapshot {

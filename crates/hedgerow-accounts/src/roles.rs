@@ -1,0 +1,450 @@
+//! Staff roles and what each may do in the admin web app, from one matrix.
+//!
+//! An account holds a set of roles (a DSL who is also the online-safety lead holds both), and
+//! may do whatever any of its roles may do. The whole policy is the table below and the
+//! function [`role_can`] that encodes it; every route of the app asks [`can`] and nothing
+//! else, so the table is the single place to read or change who sees what.
+//!
+//! | Permission              | DSL | Deputy DSL | Online-safety lead | Headteacher | Network manager | Teacher | Governor | Trust admin |
+//! |-------------------------|:---:|:----------:|:------------------:|:-----------:|:---------------:|:-------:|:--------:|:-----------:|
+//! | `ViewDashboard`         |  ✓  |     ✓      |         ✓          |      ✓      |        ✓        |    ✓    |    ✓     |      ✓      |
+//! | `ViewAggregates`        |  ✓  |     ✓      |         ✓          |      ✓      |        ✓        |         |    ✓     |      ✓      |
+//! | `ViewPersonActivity`    |  ✓  |     ✓      |                    |      ✓      |                 |         |          |             |
+//! | `ExportActivity`        |  ✓  |     ✓      |                    |      ✓      |                 |         |          |             |
+//! | `ViewAuditLog`          |  ✓  |     ✓      |                    |      ✓      |                 |         |          |             |
+//! | `EditPolicy`            |  ✓  |     ✓      |         ✓          |             |        ✓        |         |          |      ✓      |
+//! | `ApprovePolicyChange`   |  ✓  |     ✓      |         ✓          |             |                 |         |          |             |
+//! | `ReviewRequests`        |  ✓  |     ✓      |         ✓          |             |                 |         |          |             |
+//! | `RequestAccessForClass` |  ✓  |     ✓      |         ✓          |      ✓      |                 |    ✓    |          |             |
+//! | `ViewOwnRequests`       |  ✓  |     ✓      |         ✓          |      ✓      |                 |    ✓    |          |             |
+//! | `RunChecks`             |  ✓  |     ✓      |         ✓          |             |        ✓        |         |          |      ✓      |
+//! | `ViewChecks`            |  ✓  |     ✓      |         ✓          |      ✓      |        ✓        |         |    ✓     |      ✓      |
+//! | `EditAnnualReview`      |  ✓  |     ✓      |         ✓          |      ✓      |                 |         |          |             |
+//! | `ManageAccounts`        |  ✓  |            |                    |      ✓      |        ✓        |         |          |      ✓      |
+//! | `ImportPeople`          |     |            |                    |      ✓      |        ✓        |         |          |      ✓      |
+//! | `ManageContacts`        |  ✓  |            |                    |      ✓      |                 |         |          |      ✓      |
+//! | `AllSchools`            |     |            |                    |             |                 |         |          |      ✓      |
+//! | `UseApi`                |     |            |                    |             |        ✓        |         |          |      ✓      |
+//!
+//! Why it is drawn this way:
+//!
+//! - **A person's browsing** (and its export, and the audit log, which names whose records
+//!   were read) is for the DSL, the deputies and the headteacher only: the people the DfE
+//!   standards make accountable for safeguarding, and the readers the issue names for the
+//!   audit log.
+//! - **The network manager** edits the policy, runs checks and scripts the school through the
+//!   API, but does not read a person's browsing: the DfE filtering and monitoring standards put
+//!   technical staff under the DSL's oversight, so what a child did is the DSL's to see. A
+//!   school that wants its network manager to read browsing gives them a deputy role as well,
+//!   which is recorded like any other change of roles.
+//! - **The online-safety lead** approves policy changes (unblocking for pupils needs them) and
+//!   decides review requests, but reading a person's browsing needs the deputy role too.
+//! - **Teachers** ask for access for their class and follow their own requests; they see no
+//!   one's browsing and no school-wide figures.
+//! - **Governors** see aggregates and the check log and annual reviews, never a child's name.
+//! - **A trust or local-authority administrator** works across schools (accounts, imports,
+//!   contacts, policy, checks, the API) but, not being a school's safeguarding lead, reads no
+//!   one's browsing and no school's audit log.
+//!
+//! Granting roles is fenced separately by [`can_grant`], so that managing accounts cannot be
+//! used to give oneself, or anyone, a safeguarding role.
+
+use std::fmt;
+
+/// A staff role. An account holds one or more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Role {
+    /// The designated safeguarding lead.
+    Dsl,
+    /// A deputy designated safeguarding lead.
+    DeputyDsl,
+    /// The online-safety lead.
+    OnlineSafetyLead,
+    /// The headteacher.
+    Headteacher,
+    /// The network manager (or the school's technical support).
+    NetworkManager,
+    /// A teacher.
+    Teacher,
+    /// A governor (for example the online-safety governor).
+    Governor,
+    /// A trust or local-authority administrator, across the trust's schools.
+    TrustAdmin,
+}
+
+impl Role {
+    /// Every role, in the order of the matrix.
+    pub const ALL: [Role; 8] = [
+        Role::Dsl,
+        Role::DeputyDsl,
+        Role::OnlineSafetyLead,
+        Role::Headteacher,
+        Role::NetworkManager,
+        Role::Teacher,
+        Role::Governor,
+        Role::TrustAdmin,
+    ];
+
+    /// The stable key used in storage, configuration and the API (`dsl`, `deputy-dsl`, ...).
+    pub fn key(self) -> &'static str {
+        match self {
+            Role::Dsl => "dsl",
+            Role::DeputyDsl => "deputy-dsl",
+            Role::OnlineSafetyLead => "online-safety-lead",
+            Role::Headteacher => "headteacher",
+            Role::NetworkManager => "network-manager",
+            Role::Teacher => "teacher",
+            Role::Governor => "governor",
+            Role::TrustAdmin => "trust-admin",
+        }
+    }
+
+    /// Reads a key written by [`Role::key`]. Case and surrounding spaces are ignored, and `_`
+    /// is taken for `-`, because keys are typed by hand into CSV imports and configuration.
+    pub fn parse(text: &str) -> Result<Role, UnknownRole> {
+        let wanted = text.trim().to_ascii_lowercase().replace('_', "-");
+        Role::ALL
+            .into_iter()
+            .find(|role| role.key() == wanted)
+            .ok_or_else(|| UnknownRole {
+                given: text.chars().take(64).collect(),
+            })
+    }
+
+    /// The role's name in plain English, for pages and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Dsl => "Designated safeguarding lead",
+            Role::DeputyDsl => "Deputy designated safeguarding lead",
+            Role::OnlineSafetyLead => "Online-safety lead",
+            Role::Headteacher => "Headteacher",
+            Role::NetworkManager => "Network manager",
+            Role::Teacher => "Teacher",
+            Role::Governor => "Governor",
+            Role::TrustAdmin => "Trust or local-authority administrator",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A role key that [`Role::parse`] does not know.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "\"{given}\" is not a staff role; use one of dsl, deputy-dsl, online-safety-lead, \
+     headteacher, network-manager, teacher, governor or trust-admin"
+)]
+pub struct UnknownRole {
+    /// What was given (at most 64 characters of it).
+    pub given: String,
+}
+
+/// Something the admin web app lets a person do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Permission {
+    /// Open the dashboard (what it shows depends on the other permissions).
+    ViewDashboard,
+    /// See counts and top lists that name no person: blocks by category and group, top
+    /// blocked sites, circumvention attempts.
+    ViewAggregates,
+    /// Read one person's browsing: the activity explorer and a person's timeline.
+    ViewPersonActivity,
+    /// Export activity as CSV.
+    ExportActivity,
+    /// Read the audit log of changes and of views and exports of people's records.
+    ViewAuditLog,
+    /// Propose or make changes to groups, category actions, schedules, overrides, sanctions.
+    EditPolicy,
+    /// Approve another person's policy change where the school requires a second person.
+    ApprovePolicyChange,
+    /// Decide review requests (approve for a group and a time, or decline with a reason).
+    ReviewRequests,
+    /// Ask for access for one's class ("allow this for my class this lesson").
+    RequestAccessForClass,
+    /// Follow one's own requests and their outcomes.
+    ViewOwnRequests,
+    /// Run the built-in self-test and record checks.
+    RunChecks,
+    /// Read the check log and the annual reviews.
+    ViewChecks,
+    /// Write the annual review record.
+    EditAnnualReview,
+    /// Create, change and close staff accounts (roles fenced by [`can_grant`]).
+    ManageAccounts,
+    /// Bulk import of pupils, classes and staff from school information system exports.
+    ImportPeople,
+    /// Keep the roles and contacts register (DSL, deputies, DPO, governor, ...).
+    ManageContacts,
+    /// Act across every school of the trust rather than one school.
+    AllSchools,
+    /// Hold API tokens and use the JSON API.
+    UseApi,
+}
+
+impl Permission {
+    /// Every permission, in the order of the matrix; for tests that walk every route.
+    pub const ALL: [Permission; 18] = [
+        Permission::ViewDashboard,
+        Permission::ViewAggregates,
+        Permission::ViewPersonActivity,
+        Permission::ExportActivity,
+        Permission::ViewAuditLog,
+        Permission::EditPolicy,
+        Permission::ApprovePolicyChange,
+        Permission::ReviewRequests,
+        Permission::RequestAccessForClass,
+        Permission::ViewOwnRequests,
+        Permission::RunChecks,
+        Permission::ViewChecks,
+        Permission::EditAnnualReview,
+        Permission::ManageAccounts,
+        Permission::ImportPeople,
+        Permission::ManageContacts,
+        Permission::AllSchools,
+        Permission::UseApi,
+    ];
+}
+
+/// Whether one role grants a permission: the matrix in the module documentation.
+pub fn role_can(role: Role, permission: Permission) -> bool {
+    use Permission as P;
+    use Role as R;
+    // Written permission by permission, so each row of the documented table is one arm.
+    match permission {
+        P::ViewDashboard => true,
+        P::ViewAggregates => !matches!(role, R::Teacher),
+        P::ViewPersonActivity | P::ExportActivity | P::ViewAuditLog => {
+            matches!(role, R::Dsl | R::DeputyDsl | R::Headteacher)
+        }
+        P::EditPolicy => matches!(
+            role,
+            R::Dsl | R::DeputyDsl | R::OnlineSafetyLead | R::NetworkManager | R::TrustAdmin
+        ),
+        P::ApprovePolicyChange | P::ReviewRequests => {
+            matches!(role, R::Dsl | R::DeputyDsl | R::OnlineSafetyLead)
+        }
+        P::RequestAccessForClass | P::ViewOwnRequests => matches!(
+            role,
+            R::Dsl | R::DeputyDsl | R::OnlineSafetyLead | R::Headteacher | R::Teacher
+        ),
+        P::RunChecks => matches!(
+            role,
+            R::Dsl | R::DeputyDsl | R::OnlineSafetyLead | R::NetworkManager | R::TrustAdmin
+        ),
+        P::ViewChecks => !matches!(role, R::Teacher),
+        P::EditAnnualReview => matches!(
+            role,
+            R::Dsl | R::DeputyDsl | R::OnlineSafetyLead | R::Headteacher
+        ),
+        P::ManageAccounts => matches!(
+            role,
+            R::Dsl | R::Headteacher | R::NetworkManager | R::TrustAdmin
+        ),
+        P::ImportPeople => matches!(role, R::Headteacher | R::NetworkManager | R::TrustAdmin),
+        P::ManageContacts => matches!(role, R::Dsl | R::Headteacher | R::TrustAdmin),
+        P::AllSchools => matches!(role, R::TrustAdmin),
+        P::UseApi => matches!(role, R::NetworkManager | R::TrustAdmin),
+    }
+}
+
+/// Whether a person holding `roles` may do `permission`: true when any of the roles grants it.
+/// No roles grant nothing.
+pub fn can(roles: &[Role], permission: Permission) -> bool {
+    roles.iter().any(|&role| role_can(role, permission))
+}
+
+/// The permissions that reach a person's browsing or safeguarding records, directly or
+/// through someone else's account.
+const SENSITIVE: [Permission; 5] = [
+    Permission::ViewPersonActivity,
+    Permission::ExportActivity,
+    // The audit log names whose records were read.
+    Permission::ViewAuditLog,
+    // Review requests carry a pupil's name and the address they were refused.
+    Permission::ReviewRequests,
+    // Whoever manages accounts can reset the password of someone who reads browsing.
+    Permission::ManageAccounts,
+];
+
+/// Whether an account with these roles must use a second factor (TOTP) to sign in: anyone who
+/// can read a person's browsing or safeguarding records, or manage the accounts of those who
+/// can.
+pub fn requires_second_factor(roles: &[Role]) -> bool {
+    SENSITIVE.into_iter().any(|p| can(roles, p))
+}
+
+/// Whether a person holding `granter` may give someone else `role`.
+///
+/// They need [`Permission::ManageAccounts`]. On top of that, a role that reads a person's
+/// browsing (DSL, deputy, headteacher) may be granted only by someone who reads browsing
+/// themselves, and the trust administrator role only by a trust administrator: otherwise a
+/// network manager or trust administrator could make themselves, or a friend, a reader of
+/// children's browsing. The first accounts of a school come from the command line.
+pub fn can_grant(granter: &[Role], role: Role) -> bool {
+    if !can(granter, Permission::ManageAccounts) {
+        return false;
+    }
+    if role_can(role, Permission::ViewPersonActivity)
+        && !can(granter, Permission::ViewPersonActivity)
+    {
+        return false;
+    }
+    if role == Role::TrustAdmin && !granter.contains(&Role::TrustAdmin) {
+        return false;
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Permission as P;
+    use Role as R;
+
+    #[test]
+    fn keys_round_trip_and_are_distinct() {
+        for role in Role::ALL {
+            assert_eq!(Role::parse(role.key()), Ok(role));
+            assert_eq!(
+                Role::parse(&role.key().to_uppercase().replace('-', "_")),
+                Ok(role)
+            );
+            assert!(!role.name().is_empty());
+        }
+        let mut keys: Vec<_> = Role::ALL.iter().map(|r| r.key()).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        assert_eq!(keys.len(), Role::ALL.len());
+    }
+
+    #[test]
+    fn unknown_role_says_what_to_use() {
+        let err = Role::parse("caretaker").unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains("caretaker"), "{message}");
+        assert!(message.contains("deputy-dsl"), "{message}");
+        // A long input is not echoed whole.
+        let long = "x".repeat(10_000);
+        assert!(Role::parse(&long).unwrap_err().given.chars().count() <= 64);
+    }
+
+    #[test]
+    fn governors_see_aggregates_never_names() {
+        let g = [R::Governor];
+        assert!(can(&g, P::ViewAggregates));
+        assert!(can(&g, P::ViewChecks));
+        for p in [
+            P::ViewPersonActivity,
+            P::ExportActivity,
+            P::ViewAuditLog,
+            P::ReviewRequests,
+            P::EditPolicy,
+            P::ManageAccounts,
+        ] {
+            assert!(!can(&g, p), "governor must not have {p:?}");
+        }
+        assert!(!requires_second_factor(&g));
+    }
+
+    #[test]
+    fn teachers_request_but_never_read_browsing() {
+        let t = [R::Teacher];
+        assert!(can(&t, P::RequestAccessForClass));
+        assert!(can(&t, P::ViewOwnRequests));
+        assert!(!can(&t, P::ViewPersonActivity));
+        assert!(!can(&t, P::ReviewRequests));
+        assert!(!can(&t, P::ViewAggregates));
+        assert!(!requires_second_factor(&t));
+    }
+
+    #[test]
+    fn safeguarding_leads_read_browsing_and_the_audit_log() {
+        for role in [R::Dsl, R::DeputyDsl, R::Headteacher] {
+            assert!(can(&[role], P::ViewPersonActivity));
+            assert!(can(&[role], P::ViewAuditLog));
+            assert!(requires_second_factor(&[role]));
+        }
+    }
+
+    #[test]
+    fn network_manager_edits_policy_but_reads_no_browsing() {
+        let n = [R::NetworkManager];
+        assert!(can(&n, P::EditPolicy));
+        assert!(can(&n, P::RunChecks));
+        assert!(can(&n, P::UseApi));
+        assert!(!can(&n, P::ViewPersonActivity));
+        assert!(!can(&n, P::ViewAuditLog));
+        assert!(!can(&n, P::ApprovePolicyChange));
+    }
+
+    #[test]
+    fn online_safety_lead_approves_unblocking() {
+        assert!(can(&[R::OnlineSafetyLead], P::ApprovePolicyChange));
+        assert!(can(&[R::OnlineSafetyLead], P::ReviewRequests));
+    }
+
+    #[test]
+    fn only_trust_admins_work_across_schools() {
+        for role in Role::ALL {
+            assert_eq!(can(&[role], P::AllSchools), role == R::TrustAdmin);
+        }
+        assert!(!can(&[R::TrustAdmin], P::ViewPersonActivity));
+    }
+
+    #[test]
+    fn roles_combine_and_no_roles_grant_nothing() {
+        for p in Permission::ALL {
+            assert!(!can(&[], p));
+            let combined = can(&[R::Teacher, R::NetworkManager], p);
+            assert_eq!(
+                combined,
+                role_can(R::Teacher, p) || role_can(R::NetworkManager, p)
+            );
+        }
+        assert!(!requires_second_factor(&[]));
+    }
+
+    #[test]
+    fn everyone_who_reads_records_needs_a_second_factor() {
+        for role in Role::ALL {
+            if can(&[role], P::ViewPersonActivity)
+                || can(&[role], P::ViewAuditLog)
+                || can(&[role], P::ExportActivity)
+            {
+                assert!(requires_second_factor(&[role]), "{role:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn granting_cannot_escalate() {
+        // The network manager manages accounts but cannot create a reader of browsing.
+        assert!(can_grant(&[R::NetworkManager], R::Teacher));
+        assert!(!can_grant(&[R::NetworkManager], R::Dsl));
+        assert!(!can_grant(&[R::NetworkManager], R::DeputyDsl));
+        assert!(!can_grant(&[R::NetworkManager], R::Headteacher));
+        assert!(!can_grant(&[R::NetworkManager], R::TrustAdmin));
+        assert!(!can_grant(&[R::TrustAdmin], R::Dsl));
+        assert!(can_grant(&[R::TrustAdmin], R::TrustAdmin));
+        assert!(can_grant(&[R::Headteacher], R::DeputyDsl));
+        assert!(can_grant(&[R::Dsl], R::DeputyDsl));
+        assert!(
+            !can_grant(&[R::DeputyDsl], R::Teacher),
+            "deputies do not manage accounts"
+        );
+        assert!(!can_grant(&[R::Teacher], R::Teacher));
+        assert!(!can_grant(&[], R::Teacher));
+        // Whoever may grant a browsing role reads browsing themselves.
+        for granter in Role::ALL {
+            for role in Role::ALL {
+                if can_grant(&[granter], role) && role_can(role, P::ViewPersonActivity) {
+                    assert!(role_can(granter, P::ViewPersonActivity));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,905 @@
+//! The activity explorer: filtered, keyset-paged reads of browsing history for the admin app,
+//! a person's timeline, CSV export, and the non-personal dashboard summary.
+//!
+//! Paging is by keyset on `(at_us, id)`, newest first, never `OFFSET`: a page starts strictly
+//! after the last row of the one before, so page 1,000 costs what page 1 costs. The indexes
+//! that make every filter fast are in `migrations/*/0004_explorer.sql`.
+//!
+//! Every read of events is audited like [`Store::read_events`]: the audit record is written in
+//! the same transaction as the read, so if it cannot be written nothing is returned. A CSV
+//! export is audited once, before its first row is written. [`Store::activity_summary`] is not
+//! a read of anyone's history (it returns no user or device names), so it is not audited.
+
+use std::fmt;
+use std::io::Write;
+use std::net::IpAddr;
+use std::str::FromStr;
+
+use jiff::Timestamp;
+use sqlx::{AssertSqlSafe, FromRow};
+
+use crate::model::{
+    ActivityEvent, EventSource, Reader, SchoolId, StoredEvent, Verdict, timestamp_from_us,
+    timestamp_to_us,
+};
+use crate::store::PoolRef;
+use crate::{Store, StoreError};
+
+/// Where a page starts: the `(time, id)` of the last event of the previous page. The next page
+/// holds the events strictly older than it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Cursor {
+    /// `at_us` of the last event shown.
+    pub at_us: i64,
+    /// Database id of the last event shown.
+    pub id: i64,
+}
+
+impl Cursor {
+    /// The cursor that continues after this event.
+    pub fn after(event: &StoredEvent) -> Cursor {
+        Cursor {
+            at_us: timestamp_to_us(event.event.at),
+            id: event.id,
+        }
+    }
+}
+
+/// `AT_US.ID`, safe in a URL query string.
+impl fmt::Display for Cursor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.at_us, self.id)
+    }
+}
+
+impl FromStr for Cursor {
+    type Err = StoreError;
+
+    fn from_str(s: &str) -> Result<Cursor, StoreError> {
+        let bad = || {
+            StoreError::invalid(
+                "explorer cursor",
+                format!("{s:?} is not a page cursor; use the `next` value of the previous page"),
+            )
+        };
+        let (at, id) = s.split_once('.').ok_or_else(bad)?;
+        Ok(Cursor {
+            at_us: at.parse().map_err(|_| bad())?,
+            id: id.parse().map_err(|_| bad())?,
+        })
+    }
+}
+
+/// How [`ExplorerQuery::host`] matches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostFilter {
+    /// Exactly this host name (indexed).
+    Exact(String),
+    /// This host or any name under it: `example.com` matches `example.com` and
+    /// `www.example.com`, not `badexample.com`. Walks the time range (no index on suffixes).
+    WithSubdomains(String),
+}
+
+/// What the activity explorer shows. Every `Some` field narrows the result; results are newest
+/// first, one page at a time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExplorerQuery {
+    /// The school to read from; events of other schools are never returned.
+    pub school: SchoolId,
+    /// Only events at or after this time.
+    pub since: Option<Timestamp>,
+    /// Only events strictly before this time.
+    pub until: Option<Timestamp>,
+    /// Only this user name (exact).
+    pub user: Option<String>,
+    /// Only this device name (exact).
+    pub device: Option<String>,
+    /// Only this client address.
+    pub client_ip: Option<IpAddr>,
+    /// Only this category (exact, as stored).
+    pub category: Option<String>,
+    /// Only allowed or only blocked events.
+    pub verdict: Option<Verdict>,
+    /// Only events seen by the DNS filter, the proxy or an explain lookup.
+    pub source: Option<EventSource>,
+    /// Only events whose search term contains this text, ignoring case (ASCII case on SQLite).
+    pub search_term: Option<String>,
+    /// Only this host, or this host and its subdomains.
+    pub host: Option<HostFilter>,
+    /// Continue after this cursor; `None` for the first page.
+    pub page: Option<Cursor>,
+    /// Events per page, 1 to [`ExplorerQuery::MAX_PAGE_SIZE`] (larger values are capped).
+    pub page_size: u32,
+}
+
+impl ExplorerQuery {
+    /// The largest page.
+    pub const MAX_PAGE_SIZE: u32 = 500;
+
+    /// The first page of a school's events, newest first, with no other filter.
+    pub fn school(school: SchoolId, page_size: u32) -> ExplorerQuery {
+        ExplorerQuery {
+            school,
+            since: None,
+            until: None,
+            user: None,
+            device: None,
+            client_ip: None,
+            category: None,
+            verdict: None,
+            source: None,
+            search_term: None,
+            host: None,
+            page: None,
+            page_size,
+        }
+    }
+
+    fn effective_page_size(&self) -> u32 {
+        self.page_size.clamp(1, Self::MAX_PAGE_SIZE)
+    }
+
+    /// The filter in words, for the audit log.
+    fn describe(&self) -> String {
+        let mut d = String::new();
+        if let Some(v) = self.since {
+            d.push_str(&format!(" since={v}"));
+        }
+        if let Some(v) = self.until {
+            d.push_str(&format!(" until={v}"));
+        }
+        if let Some(v) = &self.user {
+            d.push_str(&format!(" user={v:?}"));
+        }
+        if let Some(v) = &self.device {
+            d.push_str(&format!(" device={v:?}"));
+        }
+        if let Some(v) = self.client_ip {
+            d.push_str(&format!(" client_ip={v}"));
+        }
+        if let Some(v) = &self.category {
+            d.push_str(&format!(" category={v:?}"));
+        }
+        if let Some(v) = self.verdict {
+            d.push_str(&format!(" verdict={v}"));
+        }
+        if let Some(v) = self.source {
+            d.push_str(&format!(" source={v}"));
+        }
+        if let Some(v) = &self.search_term {
+            d.push_str(&format!(" search_term~{v:?}"));
+        }
+        match &self.host {
+            Some(HostFilter::Exact(h)) => d.push_str(&format!(" host={h:?}")),
+            Some(HostFilter::WithSubdomains(h)) => d.push_str(&format!(" host=*.{h:?}")),
+            None => {}
+        }
+        d
+    }
+}
+
+/// One page of the explorer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExplorerPage {
+    /// Newest first.
+    pub events: Vec<StoredEvent>,
+    /// The cursor of the next page, or `None` when this is the last.
+    pub next: Option<Cursor>,
+}
+
+/// A count per key; `key` is `None` for events without one (no category, no group).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Count {
+    /// The category, group or host.
+    pub key: Option<String>,
+    /// How many events.
+    pub count: u64,
+}
+
+/// Dashboard figures for a period: counts only, never a user or device name, so roles that
+/// may not see any child's activity (governors) may see them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActivitySummary {
+    /// Events of the period, allowed and blocked.
+    pub total_events: u64,
+    /// Blocked events of the period.
+    pub blocked_events: u64,
+    /// Blocked events per category, most first.
+    pub blocks_by_category: Vec<Count>,
+    /// Blocked events per policy group, most first.
+    pub blocks_by_group: Vec<Count>,
+    /// The most-blocked hosts, most first.
+    pub top_blocked_hosts: Vec<Count>,
+    /// Blocked attempts in the `circumvention` category (proxies, VPNs, hidden destinations).
+    pub circumvention_attempts: u64,
+}
+
+/// The category the gateway records for circumvention attempts.
+const CIRCUMVENTION: &str = "circumvention";
+
+/// The longest person timeline one call returns.
+pub const MAX_TIMELINE: u32 = 5_000;
+
+const SELECT: &str = "SELECT id, school_id, at_us, source, client_ip, user_name, device_name, \
+     group_key, host, url, method, qtype, category, verdict, rule, reason, search_term, status, \
+     bytes, duration_us FROM activity_events";
+
+const AUDIT_INSERT: &str = "INSERT INTO audit_log (school_id, at_us, actor, action, target, \
+     detail, from_addr) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
+/// A value to bind; bound in each backend's arm by `bind_all!`.
+enum Arg {
+    I64(i64),
+    Str(String),
+    OptStr(Option<String>),
+}
+
+macro_rules! bind_all {
+    ($query:expr, $args:expr) => {{
+        let mut query = $query;
+        for arg in $args {
+            query = match arg {
+                Arg::I64(v) => query.bind(v),
+                Arg::Str(v) => query.bind(v),
+                Arg::OptStr(v) => query.bind(v),
+            };
+        }
+        query
+    }};
+}
+
+/// Runs one body per pool type.
+macro_rules! on_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match $store.pool_ref() {
+            PoolRef::Sqlite($pool) => $body,
+            PoolRef::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// `BEGIN IMMEDIATE` on SQLite (the audit insert would otherwise fail to upgrade a deferred
+/// transaction when the writer committed in between), `BEGIN` on PostgreSQL.
+fn begin_write(store: &Store) -> &'static str {
+    match store.pool_ref() {
+        PoolRef::Sqlite(_) => "BEGIN IMMEDIATE",
+        PoolRef::Postgres(_) => "BEGIN",
+    }
+}
+
+/// A SQL statement under construction with its arguments, numbered `$1, $2, ...`.
+struct Sql {
+    text: String,
+    args: Vec<Arg>,
+}
+
+impl Sql {
+    fn new(text: &str) -> Sql {
+        Sql {
+            text: text.to_owned(),
+            args: Vec::new(),
+        }
+    }
+
+    /// Appends `fragment` with each `?` replaced by the next parameter number.
+    fn push(&mut self, fragment: &str, args: impl IntoIterator<Item = Arg>) {
+        let mut args = args.into_iter();
+        for c in fragment.chars() {
+            if c == '?' {
+                let arg = args.next().expect("an argument for every placeholder");
+                self.args.push(arg);
+                self.text.push_str(&format!("${}", self.args.len()));
+            } else {
+                self.text.push(c);
+            }
+        }
+        debug_assert!(args.next().is_none(), "more arguments than placeholders");
+    }
+}
+
+/// `%`, `_` and `\` escaped for `LIKE ... ESCAPE '\'`.
+fn like_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The WHERE clause (without cursor), ORDER BY and LIMIT of an explorer query.
+fn build_query(
+    store: &Store,
+    query: &ExplorerQuery,
+    cursor: Option<Cursor>,
+    limit: u32,
+) -> Result<Sql, StoreError> {
+    let mut sql = Sql::new(SELECT);
+    if matches!(store.pool_ref(), PoolRef::Sqlite(_)) {
+        // SQLite plans without statistics unless ANALYZE has run, and then rates every
+        // (school, x, time) index alike: it may walk the blocked events for "this user's
+        // blocked events", or every event for a search. Name the index of the most selective
+        // filter instead (each one also serves ORDER BY at_us, id and the cursor).
+        sql.push(" INDEXED BY ", []);
+        sql.push(sqlite_index(query), []);
+    }
+    sql.push(" WHERE school_id = ?", [Arg::I64(query.school.0)]);
+    if let Some(v) = query.since {
+        sql.push(" AND at_us >= ?", [Arg::I64(timestamp_to_us(v))]);
+    }
+    if let Some(v) = query.until {
+        sql.push(" AND at_us < ?", [Arg::I64(timestamp_to_us(v))]);
+    }
+    if let Some(v) = &query.user {
+        sql.push(" AND user_name = ?", [Arg::Str(v.clone())]);
+    }
+    if let Some(v) = &query.device {
+        sql.push(" AND device_name = ?", [Arg::Str(v.clone())]);
+    }
+    if let Some(v) = query.client_ip {
+        sql.push(" AND client_ip = ?", [Arg::Str(v.to_string())]);
+    }
+    if let Some(v) = &query.category {
+        sql.push(" AND category = ?", [Arg::Str(v.clone())]);
+    }
+    if let Some(v) = query.verdict {
+        sql.push(" AND verdict = ?", [Arg::Str(v.as_str().to_owned())]);
+    }
+    if let Some(v) = query.source {
+        sql.push(" AND source = ?", [Arg::Str(v.as_str().to_owned())]);
+    }
+    if let Some(term) = &query.search_term {
+        let term = term.trim();
+        if term.is_empty() {
+            return Err(StoreError::invalid(
+                "explorer search term",
+                "it is empty; give some text or leave the filter out",
+            ));
+        }
+        let pattern = format!("%{}%", like_escape(&term.to_lowercase()));
+        sql.push(
+            " AND search_term IS NOT NULL AND lower(search_term) LIKE ? ESCAPE '\\'",
+            [Arg::Str(pattern)],
+        );
+    }
+    match &query.host {
+        Some(HostFilter::Exact(h)) => {
+            sql.push(" AND host = ?", [Arg::Str(normal_host(h)?)]);
+        }
+        Some(HostFilter::WithSubdomains(h)) => {
+            let h = normal_host(h)?;
+            let pattern = format!("%.{}", like_escape(&h));
+            sql.push(
+                " AND (host = ? OR host LIKE ? ESCAPE '\\')",
+                [Arg::Str(h), Arg::Str(pattern)],
+            );
+        }
+        None => {}
+    }
+    if let Some(c) = cursor {
+        // The first conjunct bounds the index range; the second breaks ties within one
+        // microsecond by id. Written this way (not as a row value) so both planners use it.
+        sql.push(
+            " AND at_us <= ? AND (at_us < ? OR id < ?)",
+            [Arg::I64(c.at_us), Arg::I64(c.at_us), Arg::I64(c.id)],
+        );
+    }
+    sql.push(
+        " ORDER BY at_us DESC, id DESC LIMIT ?",
+        [Arg::I64(i64::from(limit))],
+    );
+    Ok(sql)
+}
+
+/// The index that serves `query` best on SQLite: the most selective filter first.
+fn sqlite_index(query: &ExplorerQuery) -> &'static str {
+    if query.user.is_some() {
+        "activity_events_school_user_at"
+    } else if query.device.is_some() {
+        "activity_events_school_device_at"
+    } else if query.client_ip.is_some() {
+        "activity_events_school_ip_at"
+    } else if matches!(query.host, Some(HostFilter::Exact(_))) {
+        "activity_events_school_host_at"
+    } else if query.search_term.is_some() {
+        // Walks only the ~2 % of events with a search term, testing it in the index.
+        "activity_events_school_at_search"
+    } else if query.category.is_some() && query.verdict.is_some() {
+        "activity_events_school_category_verdict_at"
+    } else if query.verdict.is_some() && query.category.is_none() {
+        "activity_events_school_verdict_at"
+    } else {
+        "activity_events_school_at"
+    }
+}
+
+fn normal_host(h: &str) -> Result<String, StoreError> {
+    let h = h.trim().trim_end_matches('.').to_ascii_lowercase();
+    if h.is_empty() {
+        return Err(StoreError::invalid(
+            "explorer host",
+            "it is empty; give a host name such as example.com",
+        ));
+    }
+    Ok(h)
+}
+
+fn check_reader(reader: &Reader) -> Result<(), StoreError> {
+    check_text("reader actor", &reader.actor, 200)?;
+    check_text("reader purpose", &reader.purpose, 1_000)
+}
+
+fn check_text(field: &'static str, value: &str, max_chars: usize) -> Result<(), StoreError> {
+    if value.trim().is_empty() {
+        return Err(StoreError::invalid(field, "it is empty; give a value"));
+    }
+    if value.chars().count() > max_chars {
+        return Err(StoreError::invalid(
+            field,
+            format!("it is longer than {max_chars} characters; shorten it"),
+        ));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(StoreError::invalid(
+            field,
+            format!("{value:?} contains control characters; remove them"),
+        ));
+    }
+    Ok(())
+}
+
+fn audit_args(school: SchoolId, reader: &Reader, action: &str, detail: String) -> Vec<Arg> {
+    vec![
+        Arg::I64(school.0),
+        Arg::I64(timestamp_to_us(Timestamp::now())),
+        Arg::Str(reader.actor.clone()),
+        Arg::Str(action.to_owned()),
+        Arg::Str(format!("school:{school}")),
+        Arg::Str(detail),
+        Arg::OptStr(reader.from_addr.clone()),
+    ]
+}
+
+impl Store {
+    /// One page of a school's activity, newest first, filtered by `query`. Audited as
+    /// `activity.read` in the same transaction as the read.
+    pub async fn explore(
+        &self,
+        reader: &Reader,
+        query: &ExplorerQuery,
+    ) -> Result<ExplorerPage, StoreError> {
+        check_reader(reader)?;
+        let size = query.effective_page_size();
+        // One extra row says whether there is a next page.
+        let sql = build_query(self, query, query.page, size + 1)?;
+        let mut events = self
+            .audited_read(reader, query.school, "activity.read", sql, |n| {
+                format!(
+                    "purpose={:?} explorer{} page={} page_size={size} returned={}",
+                    reader.purpose,
+                    query.describe(),
+                    query.page.map_or("first".to_owned(), |c| c.to_string()),
+                    n.min(size as usize),
+                )
+            })
+            .await?;
+        let next = if events.len() > size as usize {
+            events.truncate(size as usize);
+            events.last().map(Cursor::after)
+        } else {
+            None
+        };
+        Ok(ExplorerPage { events, next })
+    }
+
+    /// One person's activity between `since` (inclusive) and `until` (exclusive), oldest first:
+    /// the first `limit` events of the period (capped at [`MAX_TIMELINE`]). Audited as
+    /// `activity.read`.
+    pub async fn person_timeline(
+        &self,
+        reader: &Reader,
+        school: SchoolId,
+        user: &str,
+        since: Timestamp,
+        until: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        check_reader(reader)?;
+        let limit = limit.clamp(1, MAX_TIMELINE);
+        let mut sql = Sql::new(SELECT);
+        if matches!(self.pool_ref(), PoolRef::Sqlite(_)) {
+            sql.push(" INDEXED BY activity_events_school_user_at", []);
+        }
+        sql.push(
+            " WHERE school_id = ? AND user_name = ? AND at_us >= ? AND at_us < ? \
+             ORDER BY at_us, id LIMIT ?",
+            [
+                Arg::I64(school.0),
+                Arg::Str(user.to_owned()),
+                Arg::I64(timestamp_to_us(since)),
+                Arg::I64(timestamp_to_us(until)),
+                Arg::I64(i64::from(limit)),
+            ],
+        );
+        self.audited_read(reader, school, "activity.read", sql, |n| {
+            format!(
+                "purpose={:?} timeline user={user:?} since={since} until={until} limit={limit} returned={n}",
+                reader.purpose
+            )
+        })
+        .await
+    }
+
+    /// Writes every event matching `query` (its `page` is where to start, `page_size` is
+    /// ignored) as CSV, newest first, reading 500 at a time. Audited once as `activity.export`
+    /// before the first row is written: if the audit record cannot be written, nothing is.
+    /// Returns how many events were written.
+    ///
+    /// Fields are quoted when they hold a comma, quote or line break, and a text cell that a
+    /// spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`, tab or carriage
+    /// return) is prefixed with `'`.
+    pub async fn export_events_csv(
+        &self,
+        reader: &Reader,
+        query: &ExplorerQuery,
+        mut writer: impl Write,
+    ) -> Result<u64, StoreError> {
+        check_reader(reader)?;
+        // Validate the filter before auditing an export that could not run.
+        build_query(self, query, None, 1)?;
+        let detail = format!(
+            "purpose={:?} export csv{}",
+            reader.purpose,
+            query.describe()
+        );
+        let audit = audit_args(query.school, reader, "activity.export", detail);
+        on_pool!(self, pool => {
+            bind_all!(sqlx::query(AUDIT_INSERT), audit).execute(pool).await.map(|_| ())
+        })
+        .map_err(StoreError::query("auditing an export of activity events"))?;
+
+        let io = |e: std::io::Error| {
+            StoreError::invalid("export destination", format!("writing the CSV failed: {e}"))
+        };
+        writer.write_all(CSV_HEADER.as_bytes()).map_err(io)?;
+        let mut written = 0u64;
+        let mut cursor = query.page;
+        let size = ExplorerQuery::MAX_PAGE_SIZE;
+        let mut line = String::new();
+        loop {
+            let sql = build_query(self, query, cursor, size)?;
+            let rows: Vec<EventRow> = on_pool!(self, pool => {
+                bind_all!(sqlx::query_as(AssertSqlSafe(sql.text)), sql.args)
+                    .fetch_all(pool)
+                    .await
+            })
+            .map_err(StoreError::query("reading activity events to export"))?;
+            let full = rows.len() == size as usize;
+            for row in rows {
+                let event = row.into_event()?;
+                line.clear();
+                csv_row(&mut line, &event);
+                writer.write_all(line.as_bytes()).map_err(io)?;
+                written += 1;
+                cursor = Some(Cursor::after(&event));
+            }
+            if !full {
+                break;
+            }
+        }
+        writer.flush().map_err(io)?;
+        Ok(written)
+    }
+
+    /// Dashboard counts for a school between `since` (inclusive) and `until` (exclusive), with
+    /// the `top_hosts` most-blocked hosts. Holds no user or device names, so it is not audited
+    /// as a read of anyone's activity.
+    pub async fn activity_summary(
+        &self,
+        school: SchoolId,
+        since: Timestamp,
+        until: Timestamp,
+        top_hosts: u32,
+    ) -> Result<ActivitySummary, StoreError> {
+        let range = || {
+            [
+                Arg::I64(school.0),
+                Arg::I64(timestamp_to_us(since)),
+                Arg::I64(timestamp_to_us(until)),
+            ]
+        };
+        let total = self
+            .scalar(
+                "SELECT COUNT(*) FROM activity_events \
+                 WHERE school_id = $1 AND at_us >= $2 AND at_us < $3",
+                range().into(),
+            )
+            .await?;
+        let blocked = self
+            .scalar(
+                "SELECT COUNT(*) FROM activity_events \
+                 WHERE school_id = $1 AND verdict = 'block' AND at_us >= $2 AND at_us < $3",
+                range().into(),
+            )
+            .await?;
+        let mut circ = Vec::from(range());
+        circ.push(Arg::Str(CIRCUMVENTION.to_owned()));
+        let circumvention_attempts = self
+            .scalar(
+                "SELECT COUNT(*) FROM activity_events WHERE school_id = $1 AND category = $4 \
+                 AND verdict = 'block' AND at_us >= $2 AND at_us < $3",
+                circ,
+            )
+            .await?;
+        let grouped = |column: &str, limit: Option<u32>| {
+            let mut text = format!(
+                "SELECT {column} AS key, COUNT(*) AS n FROM activity_events \
+                 WHERE school_id = $1 AND verdict = 'block' AND at_us >= $2 AND at_us < $3 \
+                 GROUP BY {column} ORDER BY n DESC, key"
+            );
+            if let Some(limit) = limit {
+                text.push_str(&format!(" LIMIT {limit}"));
+            }
+            text
+        };
+        let blocks_by_category = self
+            .counts(grouped("category", None), range().into())
+            .await?;
+        let blocks_by_group = self
+            .counts(grouped("group_key", None), range().into())
+            .await?;
+        let top_blocked_hosts = self
+            .counts(grouped("host", Some(top_hosts.min(1_000))), range().into())
+            .await?;
+        Ok(ActivitySummary {
+            total_events: total,
+            blocked_events: blocked,
+            blocks_by_category,
+            blocks_by_group,
+            top_blocked_hosts,
+            circumvention_attempts,
+        })
+    }
+
+    /// Refreshes the planner's statistics on activity events (`ANALYZE`), as after a bulk
+    /// load. PostgreSQL's autovacuum does this by itself in time; SQLite never does.
+    pub async fn analyze_activity(&self) -> Result<(), StoreError> {
+        on_pool!(self, pool => {
+            sqlx::query("ANALYZE activity_events").execute(pool).await.map(|_| ())
+        })
+        .map_err(StoreError::query("analysing activity events"))
+    }
+
+    async fn scalar(&self, sql: &str, args: Vec<Arg>) -> Result<u64, StoreError> {
+        let sql = sql.to_owned();
+        let n: i64 = on_pool!(self, pool => {
+            bind_all!(sqlx::query_scalar(AssertSqlSafe(sql)), args).fetch_one(pool).await
+        })
+        .map_err(StoreError::query("summarising activity"))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    async fn counts(&self, sql: String, args: Vec<Arg>) -> Result<Vec<Count>, StoreError> {
+        let rows: Vec<(Option<String>, i64)> = on_pool!(self, pool => {
+            bind_all!(sqlx::query_as(AssertSqlSafe(sql)), args).fetch_all(pool).await
+        })
+        .map_err(StoreError::query("summarising activity"))?;
+        Ok(rows
+            .into_iter()
+            .map(|(key, n)| Count {
+                key,
+                count: u64::try_from(n).unwrap_or(0),
+            })
+            .collect())
+    }
+
+    /// Runs `sql` and appends the audit record in one write transaction, as `read_events` does.
+    async fn audited_read(
+        &self,
+        reader: &Reader,
+        school: SchoolId,
+        action: &str,
+        sql: Sql,
+        detail: impl FnOnce(usize) -> String,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let begin = begin_write(self);
+        let rows: Vec<EventRow> = on_pool!(self, pool => {
+            let mut tx = pool
+                .begin_with(begin)
+                .await
+                .map_err(StoreError::query("starting to read activity events"))?;
+            let rows: Vec<EventRow> = bind_all!(sqlx::query_as(AssertSqlSafe(sql.text)), sql.args)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(StoreError::query("reading activity events"))?;
+            let audit = audit_args(school, reader, action, detail(rows.len()));
+            bind_all!(sqlx::query(AUDIT_INSERT), audit)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::query("auditing a read of activity events"))?;
+            tx.commit()
+                .await
+                .map_err(StoreError::query("committing the audit of a read"))?;
+            rows
+        });
+        rows.into_iter().map(EventRow::into_event).collect()
+    }
+}
+
+const CSV_HEADER: &str = "id,time,source,client_ip,user,device,group,host,url,method,qtype,\
+category,verdict,rule,reason,search_term,status,bytes,duration_us\r\n";
+
+/// One CSV record (RFC 4180, CRLF), text cells protected against formula injection.
+fn csv_row(out: &mut String, e: &StoredEvent) {
+    let ev = &e.event;
+    let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+    let num = |v: Option<u64>| v.map(|n| n.to_string()).unwrap_or_default();
+    let cells: [String; 19] = [
+        e.id.to_string(),
+        ev.at.to_string(),
+        ev.source.as_str().to_owned(),
+        ev.client_ip.to_string(),
+        opt(&ev.user),
+        opt(&ev.device),
+        opt(&ev.group),
+        ev.host.clone(),
+        opt(&ev.url),
+        opt(&ev.method),
+        opt(&ev.qtype),
+        opt(&ev.category),
+        ev.verdict.as_str().to_owned(),
+        ev.rule.clone(),
+        opt(&ev.reason),
+        opt(&ev.search_term),
+        num(ev.status.map(u64::from)),
+        num(ev.bytes),
+        num(ev.duration_us.map(u64::from)),
+    ];
+    for (i, cell) in cells.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        csv_cell(out, cell);
+    }
+    out.push_str("\r\n");
+}
+
+/// Appends one cell: `'` before anything a spreadsheet would evaluate, then RFC 4180 quoting.
+pub(crate) fn csv_cell(out: &mut String, value: &str) {
+    let guarded;
+    let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        guarded = format!("'{value}");
+        guarded.as_str()
+    } else {
+        value
+    };
+    if value.contains([',', '"', '\n', '\r']) {
+        out.push('"');
+        out.push_str(&value.replace('"', "\"\""));
+        out.push('"');
+    } else {
+        out.push_str(value);
+    }
+}
+
+#[derive(FromRow)]
+struct EventRow {
+    id: i64,
+    school_id: i64,
+    at_us: i64,
+    source: String,
+    client_ip: String,
+    user_name: Option<String>,
+    device_name: Option<String>,
+    group_key: Option<String>,
+    host: String,
+    url: Option<String>,
+    method: Option<String>,
+    qtype: Option<String>,
+    category: Option<String>,
+    verdict: String,
+    rule: String,
+    reason: Option<String>,
+    search_term: Option<String>,
+    status: Option<i64>,
+    bytes: Option<i64>,
+    duration_us: Option<i64>,
+}
+
+impl EventRow {
+    fn into_event(self) -> Result<StoredEvent, StoreError> {
+        let id = self.id;
+        let corrupt = |what: &str, value: &dyn fmt::Debug| {
+            StoreError::Corrupt(format!("activity event {id} has invalid {what} {value:?}"))
+        };
+        let source =
+            EventSource::parse(&self.source).ok_or_else(|| corrupt("source", &self.source))?;
+        let verdict =
+            Verdict::parse(&self.verdict).ok_or_else(|| corrupt("verdict", &self.verdict))?;
+        let client_ip = self
+            .client_ip
+            .parse()
+            .map_err(|_| corrupt("client address", &self.client_ip))?;
+        let status = self
+            .status
+            .map(u16::try_from)
+            .transpose()
+            .map_err(|_| corrupt("HTTP status", &self.status))?;
+        let bytes = self
+            .bytes
+            .map(u64::try_from)
+            .transpose()
+            .map_err(|_| corrupt("byte count", &self.bytes))?;
+        let duration_us = self
+            .duration_us
+            .map(u32::try_from)
+            .transpose()
+            .map_err(|_| corrupt("duration", &self.duration_us))?;
+        Ok(StoredEvent {
+            id,
+            event: ActivityEvent {
+                school: SchoolId(self.school_id),
+                at: timestamp_from_us(self.at_us, "activity event time")?,
+                source,
+                client_ip,
+                user: self.user_name,
+                device: self.device_name,
+                group: self.group_key,
+                host: self.host,
+                url: self.url,
+                method: self.method,
+                qtype: self.qtype,
+                category: self.category,
+                verdict,
+                rule: self.rule,
+                reason: self.reason,
+                search_term: self.search_term,
+                status,
+                bytes,
+                duration_us,
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cell(v: &str) -> String {
+        let mut s = String::new();
+        csv_cell(&mut s, v);
+        s
+    }
+
+    #[test]
+    fn csv_cells_are_quoted_and_guarded() {
+        assert_eq!(cell("plain"), "plain");
+        assert_eq!(cell("a,b"), "\"a,b\"");
+        assert_eq!(cell("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(cell("line\nbreak"), "\"line\nbreak\"");
+        assert_eq!(cell("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(cell("+1"), "'+1");
+        assert_eq!(cell("-2+3"), "'-2+3");
+        assert_eq!(cell("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(cell(""), "");
+    }
+
+    #[test]
+    fn cursors_round_trip() {
+        let c = Cursor {
+            at_us: 1_767_000_000_123_456,
+            id: 42,
+        };
+        assert_eq!(c.to_string().parse::<Cursor>().unwrap(), c);
+        assert!("12".parse::<Cursor>().is_err());
+        assert!("a.b".parse::<Cursor>().is_err());
+    }
+
+    #[test]
+    fn like_patterns_are_escaped() {
+        assert_eq!(like_escape("50%_off\\"), "50\\%\\_off\\\\");
+    }
+}

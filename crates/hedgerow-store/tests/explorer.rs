@@ -1,0 +1,519 @@
+//! The activity explorer, run against every backend like `tests/store.rs`: each scenario is
+//! an `async fn(&Store)` run once on a fresh SQLite file and once on a fresh PostgreSQL
+//! database (on the server named by `HEDGEROW_TEST_POSTGRES_URL`; skipped loudly without it
+//! unless `HEDGEROW_REQUIRE_POSTGRES` is set).
+
+use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use hedgerow_store::{
+    ActivityEvent, EventSource, ExplorerQuery, HostFilter, Reader, SchoolId, Store, Verdict,
+};
+use jiff::{Timestamp, ToSpan};
+use sqlx::{AssertSqlSafe, Connection};
+
+const POSTGRES_URL_VAR: &str = "HEDGEROW_TEST_POSTGRES_URL";
+const REQUIRE_POSTGRES_VAR: &str = "HEDGEROW_REQUIRE_POSTGRES";
+
+struct TestDb {
+    store: Store,
+    _dir: Option<tempfile::TempDir>,
+    pg: Option<(String, String)>,
+}
+
+impl TestDb {
+    async fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("h.db").display());
+        TestDb {
+            store: Store::open(&url).await.expect("open sqlite"),
+            _dir: Some(dir),
+            pg: None,
+        }
+    }
+
+    async fn postgres() -> Option<TestDb> {
+        let Ok(admin_url) = std::env::var(POSTGRES_URL_VAR) else {
+            if std::env::var_os(REQUIRE_POSTGRES_VAR).is_some() {
+                panic!("{REQUIRE_POSTGRES_VAR} is set but {POSTGRES_URL_VAR} is not");
+            }
+            let _ = writeln!(
+                std::io::stderr(),
+                "\n!!! SKIPPING PostgreSQL variant: {POSTGRES_URL_VAR} is not set."
+            );
+            return None;
+        };
+        static SEQ: AtomicU32 = AtomicU32::new(0);
+        let database = format!(
+            "hedgerow_explorer_test_{}_{}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::Relaxed)
+        );
+        let mut admin = sqlx::PgConnection::connect(&admin_url)
+            .await
+            .expect("connect to the PostgreSQL test server");
+        sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE {database}")))
+            .execute(&mut admin)
+            .await
+            .expect("create test database");
+        let _ = admin.close().await;
+        let base = admin_url.split('?').next().unwrap_or(&admin_url);
+        let url = format!("{}/{}", &base[..base.rfind('/').expect("a path")], database);
+        Some(TestDb {
+            store: Store::open(&url).await.expect("open postgres"),
+            _dir: None,
+            pg: Some((admin_url, database)),
+        })
+    }
+
+    async fn cleanup(self) {
+        self.store.close().await;
+        if let Some((admin_url, database)) = self.pg
+            && let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url).await
+        {
+            let _ = sqlx::raw_sql(AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {database} WITH (FORCE)"
+            )))
+            .execute(&mut admin)
+            .await;
+        }
+    }
+}
+
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let db = super::TestDb::sqlite().await;
+                    super::$name(&db.store).await;
+                    db.cleanup().await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let Some(db) = super::TestDb::postgres().await else { return };
+                    super::$name(&db.store).await;
+                    db.cleanup().await;
+                }
+            )*
+        }
+    };
+}
+
+backend_tests!(
+    filters_combine,
+    cursor_paging_returns_every_row_once_in_order,
+    reads_and_exports_are_audited,
+    csv_is_quoted_and_formula_safe,
+    summary_has_no_names,
+    timeline_is_one_person_in_order,
+);
+
+fn t0() -> Timestamp {
+    Timestamp::from_microsecond(1_767_000_000_123_456).expect("valid")
+}
+
+fn reader() -> Reader {
+    Reader {
+        actor: "staff:dsl".to_owned(),
+        from_addr: Some("10.1.2.3".to_owned()),
+        purpose: "safeguarding concern #7".to_owned(),
+    }
+}
+
+fn ev(school: SchoolId, minutes: i64, user: &str, host: &str) -> ActivityEvent {
+    ActivityEvent {
+        school,
+        at: t0() + minutes.minutes(),
+        source: EventSource::Dns,
+        client_ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 7)),
+        user: Some(user.to_owned()),
+        device: Some("ipad-1".to_owned()),
+        group: Some("ks2".to_owned()),
+        host: host.to_owned(),
+        url: None,
+        method: None,
+        qtype: Some("A".to_owned()),
+        category: Some("education".to_owned()),
+        verdict: Verdict::Allow,
+        rule: "default".to_owned(),
+        reason: None,
+        search_term: None,
+        status: None,
+        bytes: None,
+        duration_us: None,
+    }
+}
+
+async fn school(store: &Store, slug: &str) -> SchoolId {
+    store
+        .ensure_school(slug, "A school", "Europe/London")
+        .await
+        .expect("school")
+}
+
+fn ids(page: &hedgerow_store::ExplorerPage) -> Vec<i64> {
+    page.events.iter().map(|e| e.id).collect()
+}
+
+async fn filters_combine(store: &Store) {
+    let s = school(store, "one").await;
+    let other = school(store, "two").await;
+    let mut events = vec![
+        ev(s, 0, "amy", "www.example.com"),
+        ev(s, 1, "amy", "example.com"),
+        ev(s, 2, "ben", "badexample.com"),
+        ev(s, 3, "ben", "games.test"),
+        ev(s, 4, "amy", "games.test"),
+        ev(other, 5, "amy", "games.test"),
+    ];
+    events[3].verdict = Verdict::Block;
+    events[3].category = Some("games".to_owned());
+    events[4].verdict = Verdict::Block;
+    events[4].category = Some("games".to_owned());
+    events[4].client_ip = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 9));
+    events[4].source = EventSource::Proxy;
+    events[1].search_term = Some("How To Draw 50%_Cats".to_owned());
+    events[2].device = Some("laptop-2".to_owned());
+    store.insert_events(&events).await.expect("insert");
+    let base = ExplorerQuery::school(s, 50);
+    let run = |q: ExplorerQuery| async move {
+        let page = store.explore(&reader(), &q).await.expect("explore");
+        page.events
+            .iter()
+            .map(|e| e.event.at.as_microsecond())
+            .map(|us| (us - t0().as_microsecond()) / 60_000_000)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        run(base.clone()).await,
+        vec![4, 3, 2, 1, 0],
+        "school only, newest first"
+    );
+    let q = ExplorerQuery {
+        user: Some("amy".into()),
+        ..base.clone()
+    };
+    assert_eq!(run(q).await, vec![4, 1, 0]);
+    let q = ExplorerQuery {
+        user: Some("amy".into()),
+        verdict: Some(Verdict::Block),
+        ..base.clone()
+    };
+    assert_eq!(run(q).await, vec![4]);
+    let q = ExplorerQuery {
+        category: Some("games".into()),
+        verdict: Some(Verdict::Block),
+        user: Some("ben".into()),
+        ..base.clone()
+    };
+    assert_eq!(run(q).await, vec![3]);
+    let q = ExplorerQuery {
+        device: Some("laptop-2".into()),
+        ..base.clone()
+    };
+    assert_eq!(run(q).await, vec![2]);
+    let q = ExplorerQuery {
+        client_ip: Some(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 9))),
+        ..base.clone()
+    };
+    assert_eq!(run(q).await, vec![4]);
+    let q = ExplorerQuery {
+        source: Some(EventSource::Proxy),
+        ..base.clone()
+    };
+    assert_eq!(run(q).await, vec![4]);
+    // Substring, any case; LIKE wildcards in the term are literal.
+    let q = ExplorerQuery {
+        search_term: Some("draw 50%_c".into()),
+        ..base.clone()
+    };
+    assert_eq!(run(q).await, vec![1]);
+    let q = ExplorerQuery {
+        search_term: Some("%".into()),
+        ..base.clone()
+    };
+    assert_eq!(run(q).await, vec![1]);
+    let q = ExplorerQuery {
+        search_term: Some("x%y".into()),
+        ..base.clone()
+    };
+    assert_eq!(run(q).await, Vec::<i64>::new());
+    // Hosts: exact, or with subdomains (but not a longer name that merely ends the same).
+    let q = ExplorerQuery {
+        host: Some(HostFilter::Exact("Example.COM.".into())),
+        ..base.clone()
+    };
+    assert_eq!(run(q).await, vec![1]);
+    let q = ExplorerQuery {
+        host: Some(HostFilter::WithSubdomains("example.com".into())),
+        ..base.clone()
+    };
+    assert_eq!(run(q).await, vec![1, 0]);
+    // Time bounds: since inclusive, until exclusive.
+    let q = ExplorerQuery {
+        since: Some(t0() + 1.minutes()),
+        until: Some(t0() + 3.minutes()),
+        ..base.clone()
+    };
+    assert_eq!(run(q).await, vec![2, 1]);
+    // The other school's event is never shown.
+    let q = ExplorerQuery {
+        school: other,
+        ..base.clone()
+    };
+    assert_eq!(run(q).await, vec![5]);
+    // An empty search term is refused rather than matching everything.
+    let q = ExplorerQuery {
+        search_term: Some("  ".into()),
+        ..base.clone()
+    };
+    assert!(store.explore(&reader(), &q).await.is_err());
+}
+
+async fn cursor_paging_returns_every_row_once_in_order(store: &Store) {
+    let s = school(store, "paging").await;
+    // 1,234 events, many sharing a microsecond so the id must break ties.
+    let events: Vec<ActivityEvent> = (0..1_234)
+        .map(|i| {
+            let mut e = ev(s, 0, if i % 3 == 0 { "amy" } else { "ben" }, "example.com");
+            e.at = t0() + ((i / 7) as i64).microseconds();
+            e
+        })
+        .collect();
+    store.insert_events(&events).await.expect("insert");
+    for (filter, expected) in [(None, 1_234usize), (Some("amy"), 412)] {
+        let mut q = ExplorerQuery::school(s, 100);
+        q.user = filter.map(str::to_owned);
+        let mut seen = Vec::new();
+        let mut pages = 0;
+        loop {
+            let page = store.explore(&reader(), &q).await.expect("page");
+            pages += 1;
+            assert!(page.events.len() <= 100);
+            seen.extend(
+                page.events
+                    .iter()
+                    .map(|e| (e.event.at.as_microsecond(), e.id)),
+            );
+            match page.next {
+                Some(next) => {
+                    // The cursor survives a round trip through a URL.
+                    q.page = Some(next.to_string().parse().expect("cursor"));
+                }
+                None => break,
+            }
+        }
+        assert_eq!(seen.len(), expected, "every row");
+        let mut sorted = seen.clone();
+        sorted.sort_by(|a, b| b.cmp(a));
+        sorted.dedup();
+        assert_eq!(sorted, seen, "newest first, each once");
+        assert_eq!(pages, expected.div_ceil(100));
+    }
+    // Page sizes are capped at 500.
+    let mut q = ExplorerQuery::school(s, 10_000);
+    let page = store.explore(&reader(), &q).await.expect("page");
+    assert_eq!(page.events.len(), 500);
+    q.page_size = 0;
+    assert_eq!(
+        store
+            .explore(&reader(), &q)
+            .await
+            .expect("page")
+            .events
+            .len(),
+        1
+    );
+}
+
+async fn reads_and_exports_are_audited(store: &Store) {
+    let s = school(store, "audit").await;
+    store
+        .insert_events(&[
+            ev(s, 0, "amy", "example.com"),
+            ev(s, 1, "amy", "example.org"),
+        ])
+        .await
+        .expect("insert");
+    let before = store
+        .audit_entries(Some(s), 100)
+        .await
+        .expect("audit")
+        .len();
+    let q = ExplorerQuery {
+        user: Some("amy".into()),
+        ..ExplorerQuery::school(s, 1)
+    };
+    let page = store.explore(&reader(), &q).await.expect("explore");
+    assert_eq!(page.events.len(), 1);
+    let q2 = ExplorerQuery {
+        page: page.next,
+        ..q.clone()
+    };
+    store.explore(&reader(), &q2).await.expect("explore page 2");
+    store
+        .person_timeline(&reader(), s, "amy", t0(), t0() + 1.hours(), 10)
+        .await
+        .expect("timeline");
+    let mut csv = Vec::new();
+    store
+        .export_events_csv(&reader(), &q, &mut csv)
+        .await
+        .expect("export");
+    store
+        .activity_summary(s, t0(), t0() + 1.hours(), 5)
+        .await
+        .expect("summary");
+    let audit = store.audit_entries(Some(s), 100).await.expect("audit");
+    assert_eq!(
+        audit.len(),
+        before + 4,
+        "three reads and one export; the summary is not one"
+    );
+    let newest = &audit[0].entry;
+    assert_eq!(newest.action, "activity.export");
+    assert!(newest.detail.contains("user=\"amy\""), "{}", newest.detail);
+    assert!(newest.detail.contains("safeguarding concern #7"));
+    assert_eq!(newest.from_addr.as_deref(), Some("10.1.2.3"));
+    assert!(audit[1].entry.detail.contains("timeline user=\"amy\""));
+    assert!(
+        audit[2].entry.detail.contains("page="),
+        "{}",
+        audit[2].entry.detail
+    );
+    assert!(audit[3].entry.detail.contains("page=first"));
+    for a in &audit[..4] {
+        assert_eq!(a.entry.actor, "staff:dsl");
+        assert_eq!(a.entry.target, format!("school:{s}"));
+    }
+    // A reader without a purpose reads nothing and leaves no record.
+    let mut bad = reader();
+    bad.purpose = " ".into();
+    assert!(store.explore(&bad, &q).await.is_err());
+    assert_eq!(
+        store
+            .audit_entries(Some(s), 100)
+            .await
+            .expect("audit")
+            .len(),
+        before + 4
+    );
+}
+
+async fn csv_is_quoted_and_formula_safe(store: &Store) {
+    let s = school(store, "csv").await;
+    let mut e = ev(s, 0, "=cmd|' /C calc'!A0", "example.com");
+    e.search_term = Some("cats, \"dogs\"\nand more".to_owned());
+    e.reason = Some("+SUM(1)".to_owned());
+    e.url = Some("@import".to_owned());
+    e.rule = "-2".to_owned();
+    e.status = Some(200);
+    store.insert_events(&[e]).await.expect("insert");
+    let mut out = Vec::new();
+    let n = store
+        .export_events_csv(&reader(), &ExplorerQuery::school(s, 1), &mut out)
+        .await
+        .expect("export");
+    assert_eq!(n, 1);
+    let text = String::from_utf8(out).expect("utf-8");
+    let mut lines = text.split("\r\n");
+    assert!(
+        lines
+            .next()
+            .expect("header")
+            .starts_with("id,time,source,client_ip,user")
+    );
+    assert!(text.contains(",'=cmd|' /C calc'!A0,"), "{text}");
+    assert!(
+        text.contains(",\"cats, \"\"dogs\"\"\nand more\","),
+        "{text}"
+    );
+    assert!(text.contains(",'+SUM(1),"));
+    assert!(text.contains(",'@import,"));
+    assert!(text.contains(",'-2,"));
+    assert!(text.ends_with(",200,,\r\n"), "{text:?}");
+    // No cell anywhere starts with a formula character.
+    for cell in text.split([',', '\n']) {
+        let cell = cell.trim_start_matches('"');
+        assert!(!cell.starts_with(['=', '+', '@']), "{cell:?}");
+    }
+}
+
+async fn summary_has_no_names(store: &Store) {
+    let s = school(store, "summary").await;
+    let mut events = Vec::new();
+    for i in 0..30 {
+        let mut e = ev(
+            s,
+            i,
+            &format!("secret-pupil-{i}"),
+            &format!("site{}.test", i % 4),
+        );
+        e.device = Some(format!("secret-device-{i}"));
+        e.group = Some(if i % 2 == 0 { "ks2" } else { "ks3" }.to_owned());
+        if i % 3 == 0 {
+            e.verdict = Verdict::Block;
+            e.category = Some(if i % 2 == 0 { "games" } else { "circumvention" }.to_owned());
+        }
+        events.push(e);
+    }
+    store.insert_events(&events).await.expect("insert");
+    let sum = store
+        .activity_summary(s, t0(), t0() + 1.hours(), 2)
+        .await
+        .expect("summary");
+    assert_eq!(sum.total_events, 30);
+    assert_eq!(sum.blocked_events, 10);
+    assert_eq!(sum.circumvention_attempts, 5);
+    assert_eq!(
+        sum.blocks_by_category.iter().map(|c| c.count).sum::<u64>(),
+        10
+    );
+    assert_eq!(sum.blocks_by_group.iter().map(|c| c.count).sum::<u64>(), 10);
+    assert_eq!(sum.top_blocked_hosts.len(), 2);
+    let shown = format!("{sum:?}");
+    assert!(!shown.contains("secret"), "{shown}");
+    // Outside the period: nothing.
+    let empty = store
+        .activity_summary(s, t0() + 2.hours(), t0() + 3.hours(), 5)
+        .await
+        .expect("summary");
+    assert_eq!(empty.total_events, 0);
+    assert!(empty.blocks_by_category.is_empty());
+}
+
+async fn timeline_is_one_person_in_order(store: &Store) {
+    let s = school(store, "timeline").await;
+    let events: Vec<ActivityEvent> = (0..20)
+        .map(|i| ev(s, i, if i % 2 == 0 { "amy" } else { "ben" }, "example.com"))
+        .collect();
+    store.insert_events(&events).await.expect("insert");
+    let t = store
+        .person_timeline(
+            &reader(),
+            s,
+            "amy",
+            t0() + 2.minutes(),
+            t0() + 12.minutes(),
+            3,
+        )
+        .await
+        .expect("timeline");
+    let minutes: Vec<i64> = t
+        .iter()
+        .map(|e| (e.event.at.as_microsecond() - t0().as_microsecond()) / 60_000_000)
+        .collect();
+    assert_eq!(minutes, vec![2, 4, 6], "oldest first, limited, one person");
+    let all = store
+        .explore(&reader(), &ExplorerQuery::school(s, 500))
+        .await
+        .expect("explore");
+    assert_eq!(ids(&all).len(), 20);
+}

@@ -1,0 +1,167 @@
+//! Changes under change control reach the running gateway without a restart: a change written
+//! to the store (as the admin app writes it) changes a live DNS answer within 5 seconds, and a
+//! change that needs a second person's approval does nothing until it is approved.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use hedgerow_policy::change::{ChangeVerdict, PolicyChange};
+use hedgerow_store::{NewPolicyChange, Store};
+use support::*;
+
+fn school(dir: &std::path::Path) -> std::path::PathBuf {
+    let lists = dir.join("lists");
+    std::fs::create_dir_all(&lists).unwrap();
+    std::fs::write(lists.join("gambling.domains"), "bets.example\n").unwrap();
+    let path = dir.join("school.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"data_dir = "{data}"
+[lists]
+sources = ["{lists}"]
+
+[dns]
+rate_limit_qps = 0
+block_response = "block-page"
+block_page_address = "127.0.0.1"
+block_page_address_v6 = "::1"
+
+[[school]]
+slug = "test-school"
+name = "Test School"
+
+[school.groups.ks2]
+kind = "pupil"
+default = "allow"
+[school.groups.ks2.actions]
+gambling = "block"
+
+[school.groups.unknown]
+kind = "unidentified"
+default = "allow"
+[school.groups.unknown.actions]
+gambling = "block"
+
+[[school.devices]]
+name = "laptop-a"
+kind = "laptop"
+group = "ks2"
+addresses = ["127.0.0.21"]
+"#,
+            data = dir.join("data").display(),
+            lists = lists.display()
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// Polls until `answered` holds, for at most `limit`; returns how long it took.
+fn within(limit: Duration, mut answered: impl FnMut() -> bool) -> Option<Duration> {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if answered() {
+            return Some(started.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    None
+}
+
+#[test]
+fn an_approved_unblock_reaches_the_dns_filter_within_five_seconds() {
+    if !have_tools(&["dig", "dnsmasq"]) {
+        return;
+    }
+    let (_upstream, up_addr) = start_upstream(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let config = school(dir.path());
+    let gateway = start_gateway(
+        &["serve", "--config", config.to_str().unwrap()],
+        up_addr,
+        dir.path(),
+    );
+    let answer = |name: &str| {
+        gateway
+            .dig_from("127.0.0.21", &["+short", name])
+            .trim()
+            .to_string()
+    };
+    assert_eq!(
+        answer("bets.example"),
+        "127.0.0.1",
+        "blocked: the block page's address"
+    );
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("data/hedgerow.db").display()
+    );
+    runtime.block_on(async {
+        let store = Store::open(&url).await.unwrap();
+        let school = store.school_by_slug("test-school").await.unwrap().unwrap();
+        let change = PolicyChange::SiteOverride {
+            host: "bets.example".into(),
+            path: None,
+            verdict: ChangeVerdict::Allow,
+            groups: Some(vec!["ks2".into()]),
+            until: None,
+        };
+        let proposed = store
+            .propose_change(
+                &NewPolicyChange {
+                    school: school.id,
+                    created_by: "teacher.a".into(),
+                    reason: "Probability lesson uses this site's odds tables".into(),
+                    kind: "unblock-for-pupils".into(),
+                    change: change.to_json(),
+                    diff: "ks2: bets.example block → allow".into(),
+                    applies_until: None,
+                    source: "admin".into(),
+                },
+                jiff::Timestamp::now(),
+            )
+            .await
+            .unwrap();
+
+        // Unblocking for pupils needs a second person by default: nothing changes yet.
+        std::thread::sleep(Duration::from_secs(3));
+        assert_eq!(
+            answer("bets.example"),
+            "127.0.0.1",
+            "a pending change does nothing"
+        );
+
+        store
+            .approve_change(
+                school.id,
+                proposed.id,
+                "online.safety.lead",
+                jiff::Timestamp::now(),
+            )
+            .await
+            .unwrap();
+        store.close().await;
+    });
+    let took = within(Duration::from_secs(5), || {
+        answer("bets.example") == "192.0.2.1"
+    });
+    assert!(
+        took.is_some(),
+        "the approved change did not reach the DNS filter within 5 s:\n{}",
+        gateway.log()
+    );
+    // Other groups are untouched.
+    assert_eq!(
+        gateway
+            .dig_from("127.0.0.99", &["+short", "bets.example"])
+            .trim(),
+        "127.0.0.1"
+    );
+}
