@@ -113,6 +113,7 @@ backend_tests!(
     csv_is_quoted_and_formula_safe,
     summary_has_no_names,
     timeline_is_one_person_in_order,
+    search_terms_found_beyond_the_newest_searches,
 );
 
 fn t0() -> Timestamp {
@@ -516,4 +517,51 @@ async fn timeline_is_one_person_in_order(store: &Store) {
         .await
         .expect("explore");
     assert_eq!(ids(&all).len(), 20);
+}
+
+/// A term that is rare among the newest searches but present further back: on PostgreSQL the
+/// query first looks at the newest few thousand searches, then at every match in the range;
+/// both steps must find the same rows, in order, with the cursor.
+async fn search_terms_found_beyond_the_newest_searches(store: &Store) {
+    let s = school(store, "searches").await;
+    let mut events = Vec::new();
+    for i in 0..4_500 {
+        let mut e = ev(s, i, "amy", "www.search.test");
+        e.search_term = Some(if i < 30 {
+            format!("volcano facts {i}")
+        } else {
+            format!("homework help {i}")
+        });
+        events.push(e);
+    }
+    for chunk in events.chunks(1_000) {
+        store.insert_events(chunk).await.expect("insert");
+    }
+    let mut query = ExplorerQuery::school(s, 20);
+    query.search_term = Some("Volcano".into());
+    let mut seen = Vec::new();
+    loop {
+        let page = store.explore(&reader(), &query).await.expect("explore");
+        seen.extend(
+            page.events
+                .iter()
+                .map(|e| (e.event.at.as_microsecond() - t0().as_microsecond()) / 60_000_000),
+        );
+        match page.next {
+            Some(next) => query.page = Some(next),
+            None => break,
+        }
+    }
+    let expected: Vec<i64> = (0..30).rev().collect();
+    assert_eq!(seen, expected, "every old match, newest first, once");
+    // A common term still pages from the newest searches.
+    let mut query = ExplorerQuery::school(s, 5);
+    query.search_term = Some("homework".into());
+    let page = store.explore(&reader(), &query).await.expect("explore");
+    let minutes: Vec<i64> = page
+        .events
+        .iter()
+        .map(|e| (e.event.at.as_microsecond() - t0().as_microsecond()) / 60_000_000)
+        .collect();
+    assert_eq!(minutes, vec![4_499, 4_498, 4_497, 4_496, 4_495]);
 }
