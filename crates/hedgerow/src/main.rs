@@ -4,6 +4,7 @@
 //! errors in words a network manager can act on.
 
 mod activity;
+mod admin;
 mod auth;
 mod blockpage;
 mod ca;
@@ -50,6 +51,9 @@ enum Command {
     Config(ConfigCommand),
     /// Show the newest activity events (a read recorded in the audit log).
     Activity(activity::ActivityArgs),
+    /// Staff accounts for the admin app.
+    #[command(subcommand)]
+    Admin(admin::AdminCommand),
     /// Make or show the school CA for selective HTTPS inspection.
     #[command(subcommand)]
     Ca(ca::CaCommand),
@@ -108,6 +112,7 @@ fn main() -> ExitCode {
         Command::Explain(args) => explain::run(args),
         Command::Lists(command) => lists::run(command),
         Command::Activity(args) => activity::run(args),
+        Command::Admin(command) => admin::run(command),
         Command::Config(ConfigCommand::Check { file }) => setup::check_config(&file),
         Command::Ca(command) => ca::run(command),
     };

@@ -204,3 +204,63 @@ fn a_broken_list_file_keeps_the_previous_index() {
     );
     assert_eq!(std::fs::read(&index).unwrap(), before);
 }
+
+#[test]
+fn admin_accounts_are_made_from_the_command_line_with_password_rules_and_a_second_factor() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let lists = dir.path().join("lists");
+    std::fs::create_dir_all(&lists).unwrap();
+    std::fs::write(lists.join("gambling.domains"), "bets.example\n").unwrap();
+    let config = small_config(dir.path(), &lists);
+    let create = |username: &str, roles: &str, password: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_hedgerow"))
+            .args(["admin", "create-account", "--config"])
+            .arg(&config)
+            .args([
+                "--username",
+                username,
+                "--name",
+                "Alex Example",
+                "--email",
+                "alex@school.invalid",
+                "--roles",
+                roles,
+            ])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{password}\n").as_bytes())
+            .unwrap();
+        let output = child.wait_with_output().unwrap();
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).to_string(),
+            String::from_utf8_lossy(&output.stderr).to_string(),
+        )
+    };
+    let (ok, _, err) = create("a.dsl", "dsl", "password123");
+    assert!(!ok && err.contains("password was not accepted"), "{err}");
+    let (ok, _, err) = create("a.dsl", "chief", "correct horse battery staple");
+    assert!(
+        !ok && err.contains("network-manager"),
+        "names the roles: {err}"
+    );
+    let (ok, out, err) = create("a.dsl", "dsl,headteacher", "correct horse battery staple");
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("otpauth://totp/"),
+        "the DSL must enrol a second factor: {out}"
+    );
+    let (ok, out, err) = create("t.teacher", "teacher", "a long and unusual passphrase");
+    assert!(ok, "{err}");
+    assert!(!out.contains("otpauth://"), "{out}");
+    let (ok, _, err) = create("A.DSL", "teacher", "another long unusual passphrase");
+    assert!(!ok, "usernames are unique ignoring case: {err}");
+}
