@@ -129,6 +129,7 @@ async fn run(mut launch: Launch) -> anyhow::Result<()> {
         launch.demo_password_hash.is_some(),
     )
     .await?;
+    let admin = start_admin(&config, &launch.run, &store).await?;
     let snapshot = current.load();
     info!(
         schools = snapshot.engines.len(),
@@ -151,6 +152,11 @@ async fn run(mut launch: Launch) -> anyhow::Result<()> {
     wait_for_signals(&config.path, &launch.run, &live, &after_reload).await;
     live_ticker.abort();
 
+    if let Some((stop, task)) = admin {
+        info!("stopping the admin app");
+        let _ = stop.send(());
+        let _ = task.await;
+    }
     if let Some((proxy, _)) = proxy {
         info!("stopping the web proxy");
         proxy.shutdown(std::time::Duration::from_secs(5)).await;
@@ -482,6 +488,44 @@ fn start_dns(
     })?;
     info!(listen = ?server.local_addrs(), upstreams = ?upstreams, "DNS filter listening");
     Ok(Some((server, policy, logger)))
+}
+
+type RunningAdmin = (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+);
+
+/// Starts the admin web app when a listener is configured.
+async fn start_admin(
+    config: &ConfigFile,
+    run: &RunOptions,
+    store: &Store,
+) -> anyhow::Result<Option<RunningAdmin>> {
+    let Some(listen) = run
+        .admin_listen
+        .or_else(|| config.config.listeners.get("admin").copied())
+    else {
+        info!(
+            "no admin app listener configured ([listeners] admin or --admin-listen); the admin app is off"
+        );
+        return Ok(None);
+    };
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot start the admin app on {listen}; choose another address with --admin-listen"
+            )
+        })?;
+    // The app speaks plain HTTP; cookies are marked Secure unless it listens on loopback only
+    // (the demo), where browsers would otherwise refuse them.
+    let app = hedgerow_web::AdminApp::new(store.clone(), !listen.ip().is_loopback());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(hedgerow_web::serve(listener, app, async {
+        let _ = stopped.await;
+    }));
+    info!(listen = %listen, "admin app listening");
+    Ok(Some((stop, task)))
 }
 
 type RunningProxy = (hedgerow_proxy::ProxyServer, Arc<crate::proxy::GatewayProxy>);

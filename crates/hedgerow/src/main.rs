@@ -83,6 +83,9 @@ pub struct RunOptions {
     /// Where the web proxy listens (repeatable); replaces the configured address.
     #[arg(long, value_name = "ADDR:PORT")]
     pub proxy_listen: Vec<SocketAddr>,
+    /// Where the admin web app listens; replaces the configured address.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub admin_listen: Option<SocketAddr>,
 }
 
 #[derive(Args)]

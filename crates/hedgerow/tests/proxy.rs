@@ -34,6 +34,8 @@ fn start_proxying_with_dns(args: &[&str], dir: &Path) -> (Running, SocketAddr, S
             &metrics,
             "--dns-listen",
             &dns.to_string(),
+            "--admin-listen",
+            &format!("127.0.0.1:{}", free_port()),
         ])
         .env("HEDGEROW_LOG", "info")
         .stdout(Stdio::null())

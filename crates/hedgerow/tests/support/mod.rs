@@ -231,6 +231,8 @@ pub fn start_gateway(args: &[&str], upstream: SocketAddr, data_dir: &Path) -> Ga
             // demo's default (3128).
             "--proxy-listen",
             &format!("127.0.0.1:{}", free_port()),
+            "--admin-listen",
+            &format!("127.0.0.1:{}", free_port()),
             "--upstream",
             &upstream.to_string(),
         ])

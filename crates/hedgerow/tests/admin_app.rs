@@ -1,0 +1,293 @@
+//! The admin app's sign-in as a browser meets it, with curl and a cookie jar: security headers,
+//! CSRF, wrong passwords, a teacher signed in with a password, a DSL who also needs a TOTP code
+//! (which cannot be used twice), a new session id at sign-in, and signing out.
+
+mod support;
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::*;
+
+fn config(dir: &Path) -> std::path::PathBuf {
+    let lists = dir.join("lists");
+    std::fs::create_dir_all(&lists).unwrap();
+    std::fs::write(lists.join("gambling.domains"), "bets.example\n").unwrap();
+    let path = dir.join("school.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"data_dir = "{data}"
+[lists]
+sources = ["{lists}"]
+
+[[school]]
+slug = "test-school"
+name = "Test School"
+
+[school.groups.ks2]
+kind = "pupil"
+default = "allow"
+[school.groups.ks2.actions]
+gambling = "block"
+
+[school.groups.unknown]
+kind = "unidentified"
+default = "allow"
+[school.groups.unknown.actions]
+gambling = "block"
+"#,
+            data = dir.join("data").display(),
+            lists = lists.display()
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// `hedgerow admin create-account`; returns its standard output.
+fn create_account(config: &Path, username: &str, roles: &str, password: &str) -> String {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hedgerow"))
+        .args(["admin", "create-account", "--config"])
+        .arg(config)
+        .args([
+            "--username",
+            username,
+            "--name",
+            &format!("{username} (test)"),
+        ])
+        .args(["--email", "staff@school.invalid", "--roles", roles])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(password.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).to_string()
+}
+
+/// A browser-like client: curl with its own cookie jar.
+struct Client {
+    jar: tempfile::NamedTempFile,
+    base: String,
+}
+
+impl Client {
+    fn new(app: SocketAddr) -> Client {
+        Client {
+            jar: tempfile::NamedTempFile::new().unwrap(),
+            base: format!("http://{app}"),
+        }
+    }
+
+    /// Returns (status, headers, body).
+    fn request(&self, path: &str, form: &[(&str, &str)]) -> (u16, String, String) {
+        let headers = tempfile::NamedTempFile::new().unwrap();
+        let mut command = Command::new("curl");
+        command
+            .args(["-s", "--max-time", "20", "-b"])
+            .arg(self.jar.path())
+            .arg("-c")
+            .arg(self.jar.path())
+            .arg("-D")
+            .arg(headers.path())
+            .args(["-w", "\n%{http_code}"]);
+        for (name, value) in form {
+            command.args(["--data-urlencode", &format!("{name}={value}")]);
+        }
+        let output = command
+            .arg(format!("{}{path}", self.base))
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&output.stdout).to_string();
+        let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+        (
+            code.trim().parse().unwrap_or(0),
+            std::fs::read_to_string(headers.path()).unwrap_or_default(),
+            body.to_string(),
+        )
+    }
+
+    fn csrf(&self, path: &str) -> String {
+        let (_, _, body) = self.request(path, &[]);
+        let at = body.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
+        body[at..].split('"').next().unwrap().to_string()
+    }
+
+    fn cookie(&self) -> String {
+        std::fs::read_to_string(self.jar.path())
+            .unwrap_or_default()
+            .lines()
+            .find(|l| l.contains("hedgerow-session"))
+            .and_then(|l| l.split('\t').next_back())
+            .unwrap_or_default()
+            .to_string()
+    }
+}
+
+#[test]
+fn staff_sign_in_with_password_then_code_and_sign_out() {
+    if !have_tools(&["curl"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path());
+    create_account(
+        &config,
+        "t.teacher",
+        "teacher",
+        "a long and unusual passphrase",
+    );
+    let enrolment = create_account(&config, "d.dsl", "dsl", "correct horse battery staple");
+    let secret = enrolment
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("secret: "))
+        .expect("the DSL gets a TOTP secret")
+        .to_string();
+    let secret = hedgerow_accounts::TotpSecret::from_base32(&secret).unwrap();
+
+    let app: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let log = std::fs::File::create(dir.path().join("gateway.log")).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_hedgerow"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .args(["--admin-listen", &app.to_string()])
+        .args(["--metrics-listen", &format!("127.0.0.1:{}", free_port())])
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let mut gateway = Running {
+        child,
+        name: "hedgerow",
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::net::TcpStream::connect(app).is_err() {
+        assert!(Instant::now() < deadline, "the admin app did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // Every page carries the security headers, and signed-out visitors go to the sign-in page.
+    let teacher = Client::new(app);
+    let (status, headers, _) = teacher.request("/", &[]);
+    assert_eq!(status, 303, "{headers}");
+    assert!(headers.contains("location: /login"), "{headers}");
+    let (status, headers, body) = teacher.request("/login", &[]);
+    assert_eq!(status, 200);
+    for header in [
+        "content-security-policy: default-src 'none'",
+        "x-frame-options: DENY",
+        "x-content-type-options: nosniff",
+        "cache-control: no-store",
+    ] {
+        assert!(headers.contains(header), "{header} in {headers}");
+    }
+    assert!(
+        headers.to_ascii_lowercase().contains("httponly") && headers.contains("SameSite=Strict"),
+        "{headers}"
+    );
+    assert!(
+        body.contains("<label for=\"password\">"),
+        "labelled controls"
+    );
+
+    // A form without this session's CSRF token is refused.
+    let (status, _, _) = teacher.request(
+        "/login",
+        &[
+            ("username", "t.teacher"),
+            ("password", "a long and unusual passphrase"),
+            ("csrf", "forged"),
+        ],
+    );
+    assert_eq!(status, 403);
+
+    // A wrong password is refused; the right one signs the teacher in with a new session id.
+    let csrf = teacher.csrf("/login");
+    let (status, _, body) = teacher.request(
+        "/login",
+        &[
+            ("username", "t.teacher"),
+            ("password", "not the passphrase"),
+            ("csrf", &csrf),
+        ],
+    );
+    assert_eq!(status, 401);
+    assert!(body.contains("not right"), "{body}");
+    let before = teacher.cookie();
+    let (status, headers, _) = teacher.request(
+        "/login",
+        &[
+            ("username", "T.Teacher"),
+            ("password", "a long and unusual passphrase"),
+            ("csrf", &csrf),
+        ],
+    );
+    assert_eq!(status, 303, "{headers}");
+    assert_ne!(teacher.cookie(), before, "a new session id at sign-in");
+    let (status, _, body) = teacher.request("/", &[]);
+    assert_eq!(status, 200);
+    assert!(
+        body.contains("t.teacher (test)") && body.contains("The last seven days"),
+        "{body}"
+    );
+
+    // The DSL needs a code as well; a used code cannot be used again.
+    let dsl = Client::new(app);
+    let csrf = dsl.csrf("/login");
+    let (status, headers, _) = dsl.request(
+        "/login",
+        &[
+            ("username", "d.dsl"),
+            ("password", "correct horse battery staple"),
+            ("csrf", &csrf),
+        ],
+    );
+    assert_eq!(status, 303);
+    assert!(headers.contains("location: /login/code"), "{headers}");
+    let (status, _, _) = dsl.request("/", &[]);
+    assert_eq!(status, 303, "not signed in before the code");
+    let now = jiff::Timestamp::now().as_second() as u64;
+    let code = hedgerow_accounts::totp::code_at(&secret, now);
+    let (status, _, _) = dsl.request("/login/code", &[("code", "000000"), ("csrf", &csrf)]);
+    assert_eq!(status, 401);
+    let (status, _, _) = dsl.request("/login/code", &[("code", &code), ("csrf", &csrf)]);
+    assert_eq!(status, 303);
+    let (status, _, body) = dsl.request("/", &[]);
+    assert_eq!(status, 200, "{body}");
+
+    let again = Client::new(app);
+    let csrf2 = again.csrf("/login");
+    again.request(
+        "/login",
+        &[
+            ("username", "d.dsl"),
+            ("password", "correct horse battery staple"),
+            ("csrf", &csrf2),
+        ],
+    );
+    let (status, _, _) = again.request("/login/code", &[("code", &code), ("csrf", &csrf2)]);
+    assert_eq!(status, 401, "a code already used is refused");
+
+    // Signing out ends the session.
+    let csrf = dsl.csrf("/");
+    let (status, _, _) = dsl.request("/logout", &[("csrf", &csrf)]);
+    assert_eq!(status, 303);
+    let (status, _, _) = dsl.request("/", &[]);
+    assert_eq!(status, 303);
+    assert!(gateway.stop(), "the gateway stops cleanly");
+}
