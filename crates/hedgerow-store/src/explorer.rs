@@ -16,13 +16,13 @@ use std::net::IpAddr;
 use std::str::FromStr;
 
 use jiff::Timestamp;
-use sqlx::{AssertSqlSafe, FromRow};
+use sqlx::AssertSqlSafe;
 
-use crate::model::{
-    ActivityEvent, EventSource, Reader, SchoolId, StoredEvent, Verdict, timestamp_from_us,
-    timestamp_to_us,
+use crate::model::{EventSource, Reader, SchoolId, StoredEvent, Verdict, timestamp_to_us};
+use crate::store::{
+    AUDIT_INSERT, Arg, Backend, EVENT_SELECT, EventRow, audit_args, bind_args, validate_text,
+    with_pool,
 };
-use crate::store::PoolRef;
 use crate::{Store, StoreError};
 
 /// Where a page starts: the `(time, id)` of the last event of the previous page. The next page
@@ -220,57 +220,10 @@ const CIRCUMVENTION: &str = "circumvention";
 /// The longest person timeline one call returns.
 pub const MAX_TIMELINE: u32 = 5_000;
 
-const SELECT: &str = "SELECT id, school_id, at_us, source, client_ip, user_name, device_name, \
-     group_key, host, url, method, qtype, category, verdict, rule, reason, search_term, status, \
-     bytes, duration_us FROM activity_events";
-
-const AUDIT_INSERT: &str = "INSERT INTO audit_log (school_id, at_us, actor, action, target, \
-     detail, from_addr) VALUES ($1, $2, $3, $4, $5, $6, $7)";
-
-/// A value to bind; bound in each backend's arm by `bind_all!`.
-enum Arg {
-    I64(i64),
-    Str(String),
-    OptStr(Option<String>),
-}
-
-macro_rules! bind_all {
-    ($query:expr, $args:expr) => {{
-        let mut query = $query;
-        for arg in $args {
-            query = match arg {
-                Arg::I64(v) => query.bind(v),
-                Arg::Str(v) => query.bind(v),
-                Arg::OptStr(v) => query.bind(v),
-            };
-        }
-        query
-    }};
-}
-
-/// Runs one body per pool type.
-macro_rules! on_pool {
-    ($store:expr, $pool:ident => $body:expr) => {
-        match $store.pool_ref() {
-            PoolRef::Sqlite($pool) => $body,
-            PoolRef::Postgres($pool) => $body,
-        }
-    };
-}
-
-/// `BEGIN IMMEDIATE` on SQLite (the audit insert would otherwise fail to upgrade a deferred
-/// transaction when the writer committed in between), `BEGIN` on PostgreSQL.
-fn begin_write(store: &Store) -> &'static str {
-    match store.pool_ref() {
-        PoolRef::Sqlite(_) => "BEGIN IMMEDIATE",
-        PoolRef::Postgres(_) => "BEGIN",
-    }
-}
-
 /// A SQL statement under construction with its arguments, numbered `$1, $2, ...`.
 struct Sql {
     text: String,
-    args: Vec<Arg>,
+    args: Vec<Arg<'static>>,
 }
 
 impl Sql {
@@ -282,7 +235,7 @@ impl Sql {
     }
 
     /// Appends `fragment` with each `?` replaced by the next parameter number.
-    fn push(&mut self, fragment: &str, args: impl IntoIterator<Item = Arg>) {
+    fn push(&mut self, fragment: &str, args: impl IntoIterator<Item = Arg<'static>>) {
         let mut args = args.into_iter();
         for c in fragment.chars() {
             if c == '?' {
@@ -316,11 +269,11 @@ fn build_query(
     cursor: Option<Cursor>,
     limit: u32,
 ) -> Result<Sql, StoreError> {
-    if matches!(store.pool_ref(), PoolRef::Postgres(_)) && pg_search_first(query) {
+    if matches!(store.backend, Backend::Postgres(_)) && pg_search_first(query) {
         return pg_search_query(query, cursor, limit);
     }
-    let mut sql = Sql::new(SELECT);
-    if matches!(store.pool_ref(), PoolRef::Sqlite(_)) {
+    let mut sql = Sql::new(EVENT_SELECT);
+    if matches!(store.backend, Backend::Sqlite(_)) {
         // SQLite plans without statistics unless ANALYZE has run, and then rates every
         // (school, x, time) index alike: it may walk the blocked events for "this user's
         // blocked events", or every event for a search. Name the index of the most selective
@@ -358,22 +311,22 @@ fn push_filters(
         sql.push(&format!(" AND {at} < ?"), [Arg::I64(timestamp_to_us(v))]);
     }
     if let Some(v) = &query.user {
-        sql.push(" AND user_name = ?", [Arg::Str(v.clone())]);
+        sql.push(" AND user_name = ?", [Arg::Owned(v.clone())]);
     }
     if let Some(v) = &query.device {
-        sql.push(" AND device_name = ?", [Arg::Str(v.clone())]);
+        sql.push(" AND device_name = ?", [Arg::Owned(v.clone())]);
     }
     if let Some(v) = query.client_ip {
-        sql.push(" AND client_ip = ?", [Arg::Str(v.to_string())]);
+        sql.push(" AND client_ip = ?", [Arg::Owned(v.to_string())]);
     }
     if let Some(v) = &query.category {
-        sql.push(" AND category = ?", [Arg::Str(v.clone())]);
+        sql.push(" AND category = ?", [Arg::Owned(v.clone())]);
     }
     if let Some(v) = query.verdict {
-        sql.push(" AND verdict = ?", [Arg::Str(v.as_str().to_owned())]);
+        sql.push(" AND verdict = ?", [Arg::Owned(v.as_str().to_owned())]);
     }
     if let Some(v) = query.source {
-        sql.push(" AND source = ?", [Arg::Str(v.as_str().to_owned())]);
+        sql.push(" AND source = ?", [Arg::Owned(v.as_str().to_owned())]);
     }
     if let Some(pattern) = search_pattern(query) {
         if pattern == "%%" {
@@ -384,19 +337,19 @@ fn push_filters(
         }
         sql.push(
             " AND search_term IS NOT NULL AND lower(search_term) LIKE ? ESCAPE '\\'",
-            [Arg::Str(pattern)],
+            [Arg::Owned(pattern)],
         );
     }
     match &query.host {
         Some(HostFilter::Exact(h)) => {
-            sql.push(" AND host = ?", [Arg::Str(normal_host(h)?)]);
+            sql.push(" AND host = ?", [Arg::Owned(normal_host(h)?)]);
         }
         Some(HostFilter::WithSubdomains(h)) => {
             let h = normal_host(h)?;
             let pattern = format!("%.{}", like_escape(&h));
             sql.push(
                 " AND (host = ? OR host LIKE ? ESCAPE '\\')",
-                [Arg::Str(h), Arg::Str(pattern)],
+                [Arg::Owned(h), Arg::Owned(pattern)],
             );
         }
         None => {}
@@ -473,7 +426,7 @@ fn pg_search_query(
         sql.push(
             "quick AS MATERIALIZED (SELECT id, at_us FROM recent \
              WHERE lower(search_term) LIKE ? ESCAPE '\\'), ",
-            [Arg::Str(pattern)],
+            [Arg::Owned(pattern)],
         );
     } else {
         sql.push(
@@ -484,7 +437,7 @@ fn pg_search_query(
         sql.push(" AND id IN (SELECT id FROM recent WHERE ", []);
         sql.push(
             "lower(search_term) LIKE ? ESCAPE '\\')), ",
-            [Arg::Str(pattern)],
+            [Arg::Owned(pattern)],
         );
     }
     sql.push(
@@ -499,7 +452,7 @@ fn pg_search_query(
          UNION ALL SELECT id, at_us FROM trigram WHERE (SELECT use_trigram FROM small)) ",
         [Arg::I64(limit), Arg::I64(PG_RECENT_SEARCHES)],
     );
-    sql.push(SELECT, []);
+    sql.push(EVENT_SELECT, []);
     sql.push(
         " WHERE id IN (SELECT id FROM page ORDER BY at_us DESC, id DESC LIMIT ?) \
          ORDER BY at_us DESC, id DESC",
@@ -567,40 +520,32 @@ fn normal_host(h: &str) -> Result<String, StoreError> {
     Ok(h)
 }
 
+/// The reader's name and purpose go into the audit log: present, bounded, no control
+/// characters (the same rule `read_events` applies).
 fn check_reader(reader: &Reader) -> Result<(), StoreError> {
-    check_text("reader actor", &reader.actor, 200)?;
-    check_text("reader purpose", &reader.purpose, 1_000)
+    validate_text("reader actor", &reader.actor, 200)?;
+    validate_text("reader purpose", &reader.purpose, 1_000)
 }
 
-fn check_text(field: &'static str, value: &str, max_chars: usize) -> Result<(), StoreError> {
-    if value.trim().is_empty() {
-        return Err(StoreError::invalid(field, "it is empty; give a value"));
-    }
-    if value.chars().count() > max_chars {
-        return Err(StoreError::invalid(
-            field,
-            format!("it is longer than {max_chars} characters; shorten it"),
-        ));
-    }
-    if value.chars().any(char::is_control) {
-        return Err(StoreError::invalid(
-            field,
-            format!("{value:?} contains control characters; remove them"),
-        ));
-    }
-    Ok(())
-}
-
-fn audit_args(school: SchoolId, reader: &Reader, action: &str, detail: String) -> Vec<Arg> {
-    vec![
-        Arg::I64(school.0),
-        Arg::I64(timestamp_to_us(Timestamp::now())),
-        Arg::Str(reader.actor.clone()),
-        Arg::Str(action.to_owned()),
-        Arg::Str(format!("school:{school}")),
-        Arg::Str(detail),
-        Arg::OptStr(reader.from_addr.clone()),
-    ]
+/// Writes the audit record of a read of `school`'s activity, inside `executor`.
+macro_rules! audit_read {
+    ($executor:expr, $school:expr, $reader:expr, $action:expr, $detail:expr) => {{
+        let target = format!("school:{}", $school);
+        let detail: String = $detail;
+        let audit = audit_args(
+            Some($school),
+            Timestamp::now(),
+            &$reader.actor,
+            $action,
+            &target,
+            &detail,
+            $reader.from_addr.as_deref(),
+        );
+        bind_args!(sqlx::query(AUDIT_INSERT), audit)
+            .execute($executor)
+            .await
+            .map(|_| ())
+    }};
 }
 
 impl Store {
@@ -649,8 +594,8 @@ impl Store {
     ) -> Result<Vec<StoredEvent>, StoreError> {
         check_reader(reader)?;
         let limit = limit.clamp(1, MAX_TIMELINE);
-        let mut sql = Sql::new(SELECT);
-        if matches!(self.pool_ref(), PoolRef::Sqlite(_)) {
+        let mut sql = Sql::new(EVENT_SELECT);
+        if matches!(self.backend, Backend::Sqlite(_)) {
             sql.push(" INDEXED BY activity_events_school_user_at", []);
         }
         sql.push(
@@ -658,7 +603,7 @@ impl Store {
              ORDER BY at_us, id LIMIT ?",
             [
                 Arg::I64(school.0),
-                Arg::Str(user.to_owned()),
+                Arg::Owned(user.to_owned()),
                 Arg::I64(timestamp_to_us(since)),
                 Arg::I64(timestamp_to_us(until)),
                 Arg::I64(i64::from(limit)),
@@ -695,9 +640,8 @@ impl Store {
             reader.purpose,
             query.describe()
         );
-        let audit = audit_args(query.school, reader, "activity.export", detail);
-        on_pool!(self, pool => {
-            bind_all!(sqlx::query(AUDIT_INSERT), audit).execute(pool).await.map(|_| ())
+        with_pool!(&self.backend, pool => {
+            audit_read!(pool, query.school, reader, "activity.export", detail)
         })
         .map_err(StoreError::query("auditing an export of activity events"))?;
 
@@ -711,8 +655,8 @@ impl Store {
         let mut line = String::new();
         loop {
             let sql = build_query(self, query, cursor, size)?;
-            let rows: Vec<EventRow> = on_pool!(self, pool => {
-                bind_all!(sqlx::query_as(AssertSqlSafe(sql.text)), sql.args)
+            let rows: Vec<EventRow> = with_pool!(&self.backend, pool => {
+                bind_args!(sqlx::query_as(AssertSqlSafe(sql.text)), sql.args)
                     .fetch_all(pool)
                     .await
             })
@@ -766,7 +710,7 @@ impl Store {
             )
             .await?;
         let mut circ = Vec::from(range());
-        circ.push(Arg::Str(CIRCUMVENTION.to_owned()));
+        circ.push(Arg::Owned(CIRCUMVENTION.to_owned()));
         let circumvention_attempts = self
             .scalar(
                 "SELECT COUNT(*) FROM activity_events WHERE school_id = $1 AND category = $4 \
@@ -807,24 +751,24 @@ impl Store {
     /// Refreshes the planner's statistics on activity events (`ANALYZE`), as after a bulk
     /// load. PostgreSQL's autovacuum does this by itself in time; SQLite never does.
     pub async fn analyze_activity(&self) -> Result<(), StoreError> {
-        on_pool!(self, pool => {
+        with_pool!(&self.backend, pool => {
             sqlx::query("ANALYZE activity_events").execute(pool).await.map(|_| ())
         })
         .map_err(StoreError::query("analysing activity events"))
     }
 
-    async fn scalar(&self, sql: &str, args: Vec<Arg>) -> Result<u64, StoreError> {
+    async fn scalar(&self, sql: &str, args: Vec<Arg<'static>>) -> Result<u64, StoreError> {
         let sql = sql.to_owned();
-        let n: i64 = on_pool!(self, pool => {
-            bind_all!(sqlx::query_scalar(AssertSqlSafe(sql)), args).fetch_one(pool).await
+        let n: i64 = with_pool!(&self.backend, pool => {
+            bind_args!(sqlx::query_scalar(AssertSqlSafe(sql)), args).fetch_one(pool).await
         })
         .map_err(StoreError::query("summarising activity"))?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
-    async fn counts(&self, sql: String, args: Vec<Arg>) -> Result<Vec<Count>, StoreError> {
-        let rows: Vec<(Option<String>, i64)> = on_pool!(self, pool => {
-            bind_all!(sqlx::query_as(AssertSqlSafe(sql)), args).fetch_all(pool).await
+    async fn counts(&self, sql: String, args: Vec<Arg<'static>>) -> Result<Vec<Count>, StoreError> {
+        let rows: Vec<(Option<String>, i64)> = with_pool!(&self.backend, pool => {
+            bind_args!(sqlx::query_as(AssertSqlSafe(sql)), args).fetch_all(pool).await
         })
         .map_err(StoreError::query("summarising activity"))?;
         Ok(rows
@@ -845,20 +789,16 @@ impl Store {
         sql: Sql,
         detail: impl FnOnce(usize) -> String,
     ) -> Result<Vec<StoredEvent>, StoreError> {
-        let begin = begin_write(self);
-        let rows: Vec<EventRow> = on_pool!(self, pool => {
+        let rows: Vec<EventRow> = with_pool!(&self.backend, pool => {
             let mut tx = pool
-                .begin_with(begin)
+                .begin_with(self.backend.begin_write_sql())
                 .await
                 .map_err(StoreError::query("starting to read activity events"))?;
-            let rows: Vec<EventRow> = bind_all!(sqlx::query_as(AssertSqlSafe(sql.text)), sql.args)
+            let rows: Vec<EventRow> = bind_args!(sqlx::query_as(AssertSqlSafe(sql.text)), sql.args)
                 .fetch_all(&mut *tx)
                 .await
                 .map_err(StoreError::query("reading activity events"))?;
-            let audit = audit_args(school, reader, action, detail(rows.len()));
-            bind_all!(sqlx::query(AUDIT_INSERT), audit)
-                .execute(&mut *tx)
-                .await
+            audit_read!(&mut *tx, school, reader, action, detail(rows.len()))
                 .map_err(StoreError::query("auditing a read of activity events"))?;
             tx.commit()
                 .await
@@ -922,86 +862,6 @@ pub(crate) fn csv_cell(out: &mut String, value: &str) {
         out.push('"');
     } else {
         out.push_str(value);
-    }
-}
-
-#[derive(FromRow)]
-struct EventRow {
-    id: i64,
-    school_id: i64,
-    at_us: i64,
-    source: String,
-    client_ip: String,
-    user_name: Option<String>,
-    device_name: Option<String>,
-    group_key: Option<String>,
-    host: String,
-    url: Option<String>,
-    method: Option<String>,
-    qtype: Option<String>,
-    category: Option<String>,
-    verdict: String,
-    rule: String,
-    reason: Option<String>,
-    search_term: Option<String>,
-    status: Option<i64>,
-    bytes: Option<i64>,
-    duration_us: Option<i64>,
-}
-
-impl EventRow {
-    fn into_event(self) -> Result<StoredEvent, StoreError> {
-        let id = self.id;
-        let corrupt = |what: &str, value: &dyn fmt::Debug| {
-            StoreError::Corrupt(format!("activity event {id} has invalid {what} {value:?}"))
-        };
-        let source =
-            EventSource::parse(&self.source).ok_or_else(|| corrupt("source", &self.source))?;
-        let verdict =
-            Verdict::parse(&self.verdict).ok_or_else(|| corrupt("verdict", &self.verdict))?;
-        let client_ip = self
-            .client_ip
-            .parse()
-            .map_err(|_| corrupt("client address", &self.client_ip))?;
-        let status = self
-            .status
-            .map(u16::try_from)
-            .transpose()
-            .map_err(|_| corrupt("HTTP status", &self.status))?;
-        let bytes = self
-            .bytes
-            .map(u64::try_from)
-            .transpose()
-            .map_err(|_| corrupt("byte count", &self.bytes))?;
-        let duration_us = self
-            .duration_us
-            .map(u32::try_from)
-            .transpose()
-            .map_err(|_| corrupt("duration", &self.duration_us))?;
-        Ok(StoredEvent {
-            id,
-            event: ActivityEvent {
-                school: SchoolId(self.school_id),
-                at: timestamp_from_us(self.at_us, "activity event time")?,
-                source,
-                client_ip,
-                user: self.user_name,
-                device: self.device_name,
-                group: self.group_key,
-                host: self.host,
-                url: self.url,
-                method: self.method,
-                qtype: self.qtype,
-                category: self.category,
-                verdict,
-                rule: self.rule,
-                reason: self.reason,
-                search_term: self.search_term,
-                status,
-                bytes,
-                duration_us,
-            },
-        })
     }
 }
 

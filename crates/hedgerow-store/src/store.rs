@@ -65,7 +65,7 @@ enum Placeholders {
     Anonymous,
 }
 
-const EVENT_SELECT: &str = "SELECT id, school_id, at_us, source, client_ip, user_name, \
+pub(crate) const EVENT_SELECT: &str = "SELECT id, school_id, at_us, source, client_ip, user_name, \
      device_name, group_key, host, url, method, qtype, category, verdict, rule, reason, \
      search_term, status, bytes, duration_us FROM activity_events";
 
@@ -241,8 +241,9 @@ impl DeviceRow {
     }
 }
 
+/// An activity event as stored; shared by the plain reads here and the explorer's.
 #[derive(FromRow)]
-struct EventRow {
+pub(crate) struct EventRow {
     id: i64,
     school_id: i64,
     at_us: i64,
@@ -266,7 +267,7 @@ struct EventRow {
 }
 
 impl EventRow {
-    fn into_event(self) -> Result<StoredEvent, StoreError> {
+    pub(crate) fn into_event(self) -> Result<StoredEvent, StoreError> {
         let id = self.id;
         let corrupt = |what: &str, value: &dyn fmt::Debug| {
             StoreError::Corrupt(format!("activity event {id} has invalid {what} {value:?}"))
@@ -1216,22 +1217,6 @@ impl Store {
         })
         .map_err(|e| unknown_school_or(e, school, "saving a setting"))?;
         Ok(())
-    }
-}
-
-/// The connection pool, for sibling modules that issue their own SQL (the activity explorer
-/// in `explorer.rs`), so they need not reach into [`Backend`].
-pub(crate) enum PoolRef<'a> {
-    Sqlite(&'a SqlitePool),
-    Postgres(&'a PgPool),
-}
-
-impl Store {
-    pub(crate) fn pool_ref(&self) -> PoolRef<'_> {
-        match &self.backend {
-            Backend::Sqlite(pool) => PoolRef::Sqlite(pool),
-            Backend::Postgres(pool) => PoolRef::Postgres(pool),
-        }
     }
 }
 
