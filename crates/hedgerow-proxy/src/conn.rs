@@ -484,50 +484,10 @@ async fn exchange<H: ProxyHooks, S: Io>(
         }
     };
 
-    // Interim responses (100 Continue, 103 Early Hints) go straight through.
-    let mut response = response;
-    while (100..200).contains(&response.status) {
-        if response.status == 101 {
-            let failure = UpstreamFailure::BadResponse("unexpected protocol switch".into());
-            return fail(
-                shared,
-                conn,
-                false,
-                BodyFraming::Empty,
-                ctx,
-                &failure,
-                started,
-            )
-            .await;
-        }
-        let mut out = Vec::new();
-        write_response_head(&mut out, &response, None, head.version);
-        if write_all(&mut conn.io, &out, shared.config.io_timeout)
-            .await
-            .is_err()
-        {
-            return false;
-        }
-        response = match read_response_head(shared, &mut origin).await {
-            Ok(r) => r,
-            Err(failure) => {
-                return fail(
-                    shared,
-                    conn,
-                    false,
-                    BodyFraming::Empty,
-                    ctx,
-                    &failure,
-                    started,
-                )
-                .await;
-            }
-        };
-    }
-    let body = match response.body(&head.method) {
-        Ok(b) => b,
-        Err(e) => {
-            let failure = UpstreamFailure::BadResponse(e.to_string());
+    let (response, body) = match final_response(shared, conn, &mut origin, &head, response).await {
+        Ok(Some(done)) => done,
+        Ok(None) => return false,
+        Err(failure) => {
             return fail(
                 shared,
                 conn,
@@ -598,6 +558,37 @@ async fn exchange<H: ProxyHooks, S: Io>(
     };
     shared.hooks.finished(ctx, &summary);
     keep
+}
+
+/// Passes interim responses (100 Continue, 103 Early Hints) straight to the client and returns
+/// the final response head with its body's framing; `None` when the client went away.
+async fn final_response<H, S: Io>(
+    shared: &Shared<H>,
+    conn: &mut ClientConn<S>,
+    origin: &mut OriginConn,
+    request: &RequestHead,
+    mut response: ResponseHead,
+) -> Result<Option<(ResponseHead, BodyFraming)>, UpstreamFailure> {
+    while (100..200).contains(&response.status) {
+        if response.status == 101 {
+            return Err(UpstreamFailure::BadResponse(
+                "unexpected protocol switch".into(),
+            ));
+        }
+        let mut out = Vec::new();
+        write_response_head(&mut out, &response, None, request.version);
+        if write_all(&mut conn.io, &out, shared.config.io_timeout)
+            .await
+            .is_err()
+        {
+            return Ok(None);
+        }
+        response = read_response_head(shared, origin).await?;
+    }
+    let body = response
+        .body(&request.method)
+        .map_err(|e| UpstreamFailure::BadResponse(e.to_string()))?;
+    Ok(Some((response, body)))
 }
 
 /// Answers a request whose origin could not be used, with the hooks' page.
