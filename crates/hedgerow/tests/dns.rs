@@ -232,63 +232,6 @@ fn queries_are_logged_as_activity_events() {
     );
 }
 
-/// A small school whose KS2 pupil has an assigned laptop, for sanctions and reloads.
-fn sanction_school(dir: &std::path::Path, sanction: &str) -> std::path::PathBuf {
-    let lists = dir.join("lists");
-    std::fs::create_dir_all(&lists).unwrap();
-    std::fs::write(lists.join("gambling.domains"), "bets.example\n").unwrap();
-    let path = dir.join("school.toml");
-    std::fs::write(
-        &path,
-        format!(
-            r#"data_dir = "{data}"
-[lists]
-sources = ["{lists}"]
-
-[dns]
-# One client sends thousands of queries a second in the load test.
-rate_limit_qps = 0
-block_response = "block-page"
-block_page_address = "127.0.0.1"
-block_page_address_v6 = "::1"
-
-[[school]]
-slug = "test-school"
-name = "Test School"
-
-[school.groups.ks2]
-kind = "pupil"
-default = "allow"
-[school.groups.ks2.actions]
-gambling = "block"
-
-[school.groups.unknown]
-kind = "unidentified"
-default = "allow"
-[school.groups.unknown.actions]
-gambling = "block"
-
-[[school.users]]
-username = "pupil.a"
-name = "Pupil A"
-kind = "pupil"
-group = "ks2"
-
-[[school.devices]]
-name = "laptop-a"
-kind = "laptop"
-group = "ks2"
-addresses = ["127.0.0.21"]
-owner = "pupil.a"
-{sanction}"#,
-            data = dir.join("data").display(),
-            lists = lists.display(),
-        ),
-    )
-    .unwrap();
-    path
-}
-
 #[test]
 fn block_page_answers_and_a_sanction_taking_effect_on_reload() {
     if !have_tools(&["dig", "dnsmasq"]) {
@@ -296,7 +239,7 @@ fn block_page_answers_and_a_sanction_taking_effect_on_reload() {
     }
     let (_upstream, up_addr) = start_upstream(&[]);
     let dir = tempfile::tempdir().unwrap();
-    let config = sanction_school(dir.path(), "");
+    let config = small_school(dir.path(), "");
     let gateway = start_gateway(
         &["serve", "--config", config.to_str().unwrap()],
         up_addr,
@@ -321,7 +264,7 @@ fn block_page_answers_and_a_sanction_taking_effect_on_reload() {
     );
 
     // The DSL suspends the pupil's internet access; a reload makes it take effect.
-    sanction_school(
+    small_school(
         dir.path(),
         "\n[[school.sanctions]]\nid = \"2026-001\"\nuser = \"pupil.a\"\nno_internet = true\nuntil = 2099-01-01T00:00:00\nby = \"dsl\"\nreason = \"Incident 2026-001\"\n",
     );
@@ -355,7 +298,7 @@ fn a_reload_under_load_loses_no_query() {
     }
     let (_upstream, up_addr) = start_upstream(&[]);
     let dir = tempfile::tempdir().unwrap();
-    let config = sanction_school(dir.path(), "");
+    let config = small_school(dir.path(), "");
     let gateway = start_gateway(
         &["serve", "--config", config.to_str().unwrap()],
         up_addr,
@@ -418,7 +361,7 @@ fn serve_overrides_for_data_dir_and_lists_hold_across_a_reload() {
     }
     let (_upstream, up_addr) = start_upstream(&[]);
     let dir = tempfile::tempdir().unwrap();
-    let config = sanction_school(dir.path(), "");
+    let config = small_school(dir.path(), "");
     let other_lists = dir.path().join("other-lists");
     std::fs::create_dir_all(&other_lists).unwrap();
     std::fs::write(other_lists.join("gambling.domains"), "other-bets.example\n").unwrap();
@@ -464,7 +407,7 @@ fn a_failed_reload_keeps_the_previous_policy_and_says_why() {
     }
     let (_upstream, up_addr) = start_upstream(&[]);
     let dir = tempfile::tempdir().unwrap();
-    let config = sanction_school(dir.path(), "");
+    let config = small_school(dir.path(), "");
     let gateway = start_gateway(
         &["serve", "--config", config.to_str().unwrap()],
         up_addr,

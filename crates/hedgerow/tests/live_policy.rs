@@ -10,54 +10,6 @@ use hedgerow_policy::change::{ChangeVerdict, PolicyChange};
 use hedgerow_store::{NewPolicyChange, Store};
 use support::*;
 
-fn school(dir: &std::path::Path) -> std::path::PathBuf {
-    let lists = dir.join("lists");
-    std::fs::create_dir_all(&lists).unwrap();
-    std::fs::write(lists.join("gambling.domains"), "bets.example\n").unwrap();
-    let path = dir.join("school.toml");
-    std::fs::write(
-        &path,
-        format!(
-            r#"data_dir = "{data}"
-[lists]
-sources = ["{lists}"]
-
-[dns]
-rate_limit_qps = 0
-block_response = "block-page"
-block_page_address = "127.0.0.1"
-block_page_address_v6 = "::1"
-
-[[school]]
-slug = "test-school"
-name = "Test School"
-
-[school.groups.ks2]
-kind = "pupil"
-default = "allow"
-[school.groups.ks2.actions]
-gambling = "block"
-
-[school.groups.unknown]
-kind = "unidentified"
-default = "allow"
-[school.groups.unknown.actions]
-gambling = "block"
-
-[[school.devices]]
-name = "laptop-a"
-kind = "laptop"
-group = "ks2"
-addresses = ["127.0.0.21"]
-"#,
-            data = dir.join("data").display(),
-            lists = lists.display()
-        ),
-    )
-    .unwrap();
-    path
-}
-
 /// Polls until `answered` holds, for at most `limit`; returns how long it took.
 fn within(limit: Duration, mut answered: impl FnMut() -> bool) -> Option<Duration> {
     let started = Instant::now();
@@ -77,7 +29,7 @@ fn an_approved_unblock_reaches_the_dns_filter_within_five_seconds() {
     }
     let (_upstream, up_addr) = start_upstream(&[]);
     let dir = tempfile::tempdir().unwrap();
-    let config = school(dir.path());
+    let config = small_school(dir.path(), "");
     let gateway = start_gateway(
         &["serve", "--config", config.to_str().unwrap()],
         up_addr,

@@ -293,3 +293,61 @@ pub fn status(answer: &str) -> &str {
 pub fn ede(answer: &str) -> Option<&str> {
     answer.lines().find(|l| l.starts_with("; EDE:"))
 }
+
+/// A small school whose KS2 pupil has an assigned laptop (127.0.0.21) and gambling blocked;
+/// `extra` (a sanction, say) is appended. For sanctions, reloads and live policy changes.
+pub fn small_school(dir: &std::path::Path, extra: &str) -> std::path::PathBuf {
+    let lists = dir.join("lists");
+    std::fs::create_dir_all(&lists).unwrap();
+    std::fs::write(lists.join("gambling.domains"), "bets.example\n").unwrap();
+    let path = dir.join("school.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"data_dir = "{data}"
+[lists]
+sources = ["{lists}"]
+
+[dns]
+# One client sends thousands of queries a second in the load test.
+rate_limit_qps = 0
+block_response = "block-page"
+block_page_address = "127.0.0.1"
+block_page_address_v6 = "::1"
+
+[[school]]
+slug = "test-school"
+name = "Test School"
+
+[school.groups.ks2]
+kind = "pupil"
+default = "allow"
+[school.groups.ks2.actions]
+gambling = "block"
+
+[school.groups.unknown]
+kind = "unidentified"
+default = "allow"
+[school.groups.unknown.actions]
+gambling = "block"
+
+[[school.users]]
+username = "pupil.a"
+name = "Pupil A"
+kind = "pupil"
+group = "ks2"
+
+[[school.devices]]
+name = "laptop-a"
+kind = "laptop"
+group = "ks2"
+addresses = ["127.0.0.21"]
+owner = "pupil.a"
+{extra}"#,
+            data = dir.join("data").display(),
+            lists = lists.display(),
+        ),
+    )
+    .unwrap();
+    path
+}
