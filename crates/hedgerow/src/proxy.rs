@@ -397,10 +397,8 @@ impl GatewayProxy {
 
     fn block_response(&self, ctx: &Ctx, status: u16) -> LocalResponse {
         let snapshot = self.current.load();
-        let school = snapshot
-            .engines
-            .get(&ctx.school_slug)
-            .map(|e| e.spec().clone());
+        // Borrowed from the snapshot: a block page needs three fields, not a copy of the policy.
+        let school = snapshot.engines.get(&ctx.school_slug).map(|e| e.spec());
         let category_name = ctx
             .category
             .as_deref()
@@ -418,13 +416,9 @@ impl GatewayProxy {
             device: ctx.device.clone(),
             client_addr: ctx.client.to_string(),
             at: local_time(ctx.at),
-            school_name: school
-                .as_ref()
-                .map_or_else(|| "School".to_string(), |s| s.school_name.clone()),
-            online_safety_lead: school.as_ref().and_then(|s| s.online_safety_lead.clone()),
-            online_safety_contact: school
-                .as_ref()
-                .and_then(|s| s.online_safety_contact.clone()),
+            school_name: school.map_or_else(|| "School".to_string(), |s| s.school_name.clone()),
+            online_safety_lead: school.and_then(|s| s.online_safety_lead.clone()),
+            online_safety_contact: school.and_then(|s| s.online_safety_contact.clone()),
             review_action: format!("http://{}/hedgerow/review", self.runtime.public_authority),
             pupil: ctx.pupil,
             status,
@@ -610,8 +604,8 @@ impl GatewayProxy {
                 let spec = snapshot
                     .engines
                     .get(&judged.ctx.school_slug)
-                    .map(|e| e.spec().clone());
-                let school_name = spec.as_ref().map_or("School", |s| s.school_name.as_str());
+                    .map(|e| e.spec());
+                let school_name = spec.map_or("School", |s| s.school_name.as_str());
                 LocalResponse::new(
                     200,
                     "text/html; charset=utf-8",
