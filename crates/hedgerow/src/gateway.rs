@@ -129,7 +129,7 @@ async fn run(mut launch: Launch) -> anyhow::Result<()> {
         launch.demo_password_hash.is_some(),
     )
     .await?;
-    let admin = start_admin(&config, &launch.run, &store).await?;
+    let admin = start_admin(&config, &launch.run, &store, &live).await?;
     let snapshot = current.load();
     info!(
         schools = snapshot.engines.len(),
@@ -500,6 +500,7 @@ async fn start_admin(
     config: &ConfigFile,
     run: &RunOptions,
     store: &Store,
+    live: &Arc<crate::live_policy::LivePolicy>,
 ) -> anyhow::Result<Option<RunningAdmin>> {
     let Some(listen) = run
         .admin_listen
@@ -519,7 +520,10 @@ async fn start_admin(
         })?;
     // The app speaks plain HTTP; cookies are marked Secure unless it listens on loopback only
     // (the demo), where browsers would otherwise refuse them.
-    let app = hedgerow_web::AdminApp::new(store.clone(), !listen.ip().is_loopback());
+    let control = Arc::new(crate::admin_control::LiveControl {
+        live: Arc::clone(live),
+    });
+    let app = hedgerow_web::AdminApp::new(store.clone(), control, !listen.ip().is_loopback());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(hedgerow_web::serve(listener, app, async {
         let _ = stopped.await;

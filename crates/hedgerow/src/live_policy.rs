@@ -191,15 +191,11 @@ impl LivePolicy {
         self.current.load_full()
     }
 
-    // Used by the admin web app (issue 5), which is being written beside this.
-    #[allow(dead_code)]
     /// The policy in force for a school now (configuration plus changes).
     pub fn effective_spec(&self, school: &str) -> anyhow::Result<PolicySpec> {
         Ok(self.current.load().engine(school)?.spec().clone())
     }
 
-    // Used by the admin web app (issue 5), which is being written beside this.
-    #[allow(dead_code)]
     /// Checks a change against the policy in force and the loaded lists, and returns what the
     /// change log records for it: the kind and the difference. Refuses any change that would
     /// allow something on an illegal-content list.
@@ -265,8 +261,6 @@ impl LivePolicy {
         ))
     }
 
-    // Used by the admin web app (issue 5), which is being written beside this.
-    #[allow(dead_code)]
     /// Proposes a change for a school (checked first, see [`Self::prepare`]) and, when it
     /// applies at once, brings it into force before returning.
     pub async fn propose(

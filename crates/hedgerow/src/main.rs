@@ -5,6 +5,7 @@
 
 mod activity;
 mod admin;
+mod admin_control;
 mod auth;
 mod blockpage;
 mod ca;
@@ -15,6 +16,7 @@ mod gateway;
 mod lists;
 mod live_policy;
 mod proxy;
+mod selftest;
 mod setup;
 mod signed_in;
 

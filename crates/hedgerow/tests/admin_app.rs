@@ -4,12 +4,12 @@
 
 mod support;
 
-use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use support::admin::{Client, create_account};
 use support::*;
 
 fn config(dir: &Path) -> std::path::PathBuf {
@@ -46,97 +46,6 @@ gambling = "block"
     )
     .unwrap();
     path
-}
-
-/// `hedgerow admin create-account`; returns its standard output.
-fn create_account(config: &Path, username: &str, roles: &str, password: &str) -> String {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hedgerow"))
-        .args(["admin", "create-account", "--config"])
-        .arg(config)
-        .args([
-            "--username",
-            username,
-            "--name",
-            &format!("{username} (test)"),
-        ])
-        .args(["--email", "staff@school.invalid", "--roles", roles])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(password.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).to_string()
-}
-
-/// A browser-like client: curl with its own cookie jar.
-struct Client {
-    jar: tempfile::NamedTempFile,
-    base: String,
-}
-
-impl Client {
-    fn new(app: SocketAddr) -> Client {
-        Client {
-            jar: tempfile::NamedTempFile::new().unwrap(),
-            base: format!("http://{app}"),
-        }
-    }
-
-    /// Returns (status, headers, body).
-    fn request(&self, path: &str, form: &[(&str, &str)]) -> (u16, String, String) {
-        let headers = tempfile::NamedTempFile::new().unwrap();
-        let mut command = Command::new("curl");
-        command
-            .args(["-s", "--max-time", "20", "-b"])
-            .arg(self.jar.path())
-            .arg("-c")
-            .arg(self.jar.path())
-            .arg("-D")
-            .arg(headers.path())
-            .args(["-w", "\n%{http_code}"]);
-        for (name, value) in form {
-            command.args(["--data-urlencode", &format!("{name}={value}")]);
-        }
-        let output = command
-            .arg(format!("{}{path}", self.base))
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&output.stdout).to_string();
-        let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
-        (
-            code.trim().parse().unwrap_or(0),
-            std::fs::read_to_string(headers.path()).unwrap_or_default(),
-            body.to_string(),
-        )
-    }
-
-    fn csrf(&self, path: &str) -> String {
-        let (_, _, body) = self.request(path, &[]);
-        let at = body.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
-        body[at..].split('"').next().unwrap().to_string()
-    }
-
-    fn cookie(&self) -> String {
-        std::fs::read_to_string(self.jar.path())
-            .unwrap_or_default()
-            .lines()
-            .find(|l| l.contains("hedgerow-session"))
-            .and_then(|l| l.split('\t').next_back())
-            .unwrap_or_default()
-            .to_string()
-    }
 }
 
 #[test]
@@ -242,7 +151,7 @@ fn staff_sign_in_with_password_then_code_and_sign_out() {
     let (status, _, body) = teacher.request("/", &[]);
     assert_eq!(status, 200);
     assert!(
-        body.contains("t.teacher (test)") && body.contains("The last seven days"),
+        body.contains("t.teacher (test)") && body.contains("Dashboard") && !body.contains("Blocked by category"),
         "{body}"
     );
 

@@ -1,0 +1,52 @@
+//! What the admin app asks of the running gateway, without depending on it.
+//!
+//! The binary implements [`GatewayControl`] over its live policy (configuration plus the change
+//! log) and its loaded lists; tests and other front ends can implement it over anything. The
+//! app never builds a policy engine itself, so what it shows and checks is exactly what the
+//! DNS filter and the proxy enforce.
+
+use async_trait::async_trait;
+use hedgerow_policy::PolicySpec;
+use hedgerow_policy::change::PolicyChange;
+use hedgerow_store::{CheckId, PolicyChangeRecord};
+
+/// What a change would do, before it is recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangePreview {
+    /// The change's kind for the approval rules (`unblock-for-pupils`, `category-action`, ...).
+    pub kind: String,
+    /// The difference in plain words, as the change log shows it.
+    pub diff: String,
+}
+
+/// The running gateway, as the admin app sees it. Errors are sentences for the person who
+/// asked (what was wrong and what to do).
+#[async_trait]
+pub trait GatewayControl: Send + Sync + 'static {
+    /// The policy in force for a school now: configuration plus the changes in force.
+    fn policy(&self, school: &str) -> Result<PolicySpec, String>;
+
+    /// Checks a change against the policy in force and the loaded lists and says what it
+    /// would do. Refuses anything that would allow illegal content.
+    fn preview(&self, school: &str, change: &PolicyChange) -> Result<ChangePreview, String>;
+
+    /// Records a change (checked as [`GatewayControl::preview`] does) under the school's
+    /// approval rules and, when it applies at once, brings it into force before returning.
+    async fn propose(
+        &self,
+        school: &str,
+        change: &PolicyChange,
+        by: &str,
+        reason: &str,
+        source: &str,
+    ) -> Result<PolicyChangeRecord, String>;
+
+    /// Rebuilds the policy in force from the change log now (after an approval, a rejection
+    /// or a revert made through the store), rather than at the next tick.
+    async fn refresh(&self) -> Result<(), String>;
+
+    /// Runs the built-in self-test for a school (each category's and each illegal list's
+    /// test entries through every group's policy), records it in the check log as `by`, and
+    /// returns the check's id.
+    async fn run_self_test(&self, school: &str, by: &str) -> Result<CheckId, String>;
+}
