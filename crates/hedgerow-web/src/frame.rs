@@ -360,7 +360,7 @@ const NAV: &[NavItem] = &[
     NavItem {
         href: "/contacts",
         label: "Contacts",
-        permissions: &[Permission::ViewAggregates],
+        permissions: &[Permission::ViewDashboard],
     },
     NavItem {
         href: "/people",
@@ -371,6 +371,11 @@ const NAV: &[NavItem] = &[
         href: "/audit",
         label: "Audit log",
         permissions: &[Permission::ViewAuditLog],
+    },
+    NavItem {
+        href: "/api-tokens",
+        label: "API tokens",
+        permissions: &[Permission::UseApi],
     },
     NavItem {
         href: "/account",
