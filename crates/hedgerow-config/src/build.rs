@@ -17,7 +17,7 @@ use hedgerow_policy::{
 };
 use hedgerow_policy::{FILE_TYPE_KEYS, InspectScope, SearchSettings, WebSettings, YoutubeRestrict};
 use jiff::Timestamp;
-use jiff::civil::{Date, DateTime, Time, Weekday};
+use jiff::civil::{Date, DateTime};
 use jiff::tz::TimeZone;
 
 use crate::error::{ConfigErrors, Report};
@@ -368,7 +368,7 @@ impl<'r, 't, 'a> SchoolBuilder<'r, 't, 'a> {
             let spec = schedule.get_ref();
             let mut weekdays = Vec::new();
             for (at, day) in spec.days.iter().enumerate() {
-                match weekday(day.get_ref()) {
+                match hedgerow_policy::parse_weekday(day.get_ref()) {
                     Some(d) => weekdays.push(d),
                     None => self.add(
                         format!("schedules.{key}.days[{at}]"),
@@ -382,7 +382,7 @@ impl<'r, 't, 'a> SchoolBuilder<'r, 't, 'a> {
             }
             let mut times = Vec::new();
             for (at, range) in spec.times.iter().enumerate() {
-                match time_range(range.get_ref()) {
+                match TimeRange::parse(range.get_ref()) {
                     Ok(r) => times.push(r),
                     Err(message) => self.add(
                         format!("schedules.{key}.times[{at}]"),
@@ -1118,49 +1118,6 @@ impl<'r, 't, 'a> SchoolBuilder<'r, 't, 'a> {
     }
 }
 
-fn weekday(text: &str) -> Option<Weekday> {
-    let lower = text.trim().to_ascii_lowercase();
-    let days = [
-        ("mon", "monday", Weekday::Monday),
-        ("tue", "tuesday", Weekday::Tuesday),
-        ("wed", "wednesday", Weekday::Wednesday),
-        ("thu", "thursday", Weekday::Thursday),
-        ("fri", "friday", Weekday::Friday),
-        ("sat", "saturday", Weekday::Saturday),
-        ("sun", "sunday", Weekday::Sunday),
-    ];
-    days.iter()
-        .find(|(short, long, _)| lower == *short || lower == *long)
-        .map(|(_, _, day)| *day)
-}
-
-/// Reads "12:00-13:00"; "24:00" ends a range at midnight.
-fn time_range(text: &str) -> Result<TimeRange, String> {
-    let bad =
-        || format!("{text:?} is not a time range; write e.g. \"12:00-13:00\" (24-hour clock)");
-    let (start, end) = text.split_once('-').ok_or_else(bad)?;
-    let parse = |t: &str| -> Option<Time> {
-        let t = t.trim();
-        if t == "24:00" {
-            return Some(Time::MAX);
-        }
-        let (hour, minute) = t.split_once(':')?;
-        if hour.len() > 2 || minute.len() != 2 {
-            return None;
-        }
-        Time::new(hour.parse().ok()?, minute.parse().ok()?, 0, 0).ok()
-    };
-    let (Some(start), Some(end)) = (parse(start), parse(end)) else {
-        return Err(bad());
-    };
-    if start == Time::MAX || end <= start {
-        return Err(format!(
-            "{text:?} ends before it starts; write the earlier time first, e.g. \"12:00-13:00\""
-        ));
-    }
-    Ok(TimeRange { start, end })
-}
-
 /// Writes a key as it would appear in a key path: quoted when it is not a bare TOML key.
 fn quote_key(key: &str) -> String {
     if !key.is_empty()
@@ -1480,33 +1437,37 @@ fn proxy_settings(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use jiff::civil::{Time, Weekday};
 
     #[test]
     fn time_ranges() {
-        let r = time_range("12:00-13:00").unwrap();
+        let r = TimeRange::parse("12:00-13:00").unwrap();
         assert_eq!(
             (r.start, r.end),
             (Time::constant(12, 0, 0, 0), Time::constant(13, 0, 0, 0))
         );
-        assert_eq!(time_range(" 8:30 - 24:00").unwrap().end, Time::MAX);
+        assert_eq!(TimeRange::parse(" 8:30 - 24:00").unwrap().end, Time::MAX);
         assert!(
-            time_range("13:00-12:00")
+            TimeRange::parse("13:00-12:00")
                 .unwrap_err()
                 .contains("ends before it starts")
         );
         assert!(
-            time_range("noon-1pm")
+            TimeRange::parse("noon-1pm")
                 .unwrap_err()
                 .contains("not a time range")
         );
-        assert!(time_range("12:00").is_err());
-        assert!(time_range("25:00-26:00").is_err());
+        assert!(TimeRange::parse("12:00").is_err());
+        assert!(TimeRange::parse("25:00-26:00").is_err());
     }
 
     #[test]
     fn weekdays_accept_short_and_long_names() {
-        assert_eq!(weekday("Mon"), Some(Weekday::Monday));
-        assert_eq!(weekday("sunday"), Some(Weekday::Sunday));
-        assert_eq!(weekday("funday"), None);
+        assert_eq!(hedgerow_policy::parse_weekday("Mon"), Some(Weekday::Monday));
+        assert_eq!(
+            hedgerow_policy::parse_weekday("sunday"),
+            Some(Weekday::Sunday)
+        );
+        assert_eq!(hedgerow_policy::parse_weekday("funday"), None);
     }
 }

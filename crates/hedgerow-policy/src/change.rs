@@ -26,8 +26,8 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::spec::{
-    Action, GroupKind, GroupSpec, PolicySpec, Sanction, SanctionKind, Selector, SiteOverride,
-    Verdict,
+    Action, GroupKind, GroupSpec, PolicySpec, Sanction, SanctionKind, ScheduleSpec, Selector,
+    SiteOverride, TimeRange, Verdict,
 };
 
 /// One change to a school's policy.
@@ -69,6 +69,18 @@ pub enum PolicyChange {
     },
     /// Sets a group's default action (for anything no category action covers).
     GroupDefault { group: String, action: ChangeAction },
+    /// Sets a named schedule's days and times, creating it if it is new. Days as `mon` or
+    /// `monday` (none: every day); times as `12:00-13:00` (none: all day); `school_days`
+    /// limits it to term-time weekdays that are not closures.
+    Schedule {
+        key: String,
+        #[serde(default)]
+        days: Vec<String>,
+        #[serde(default)]
+        school_days: bool,
+        #[serde(default)]
+        times: Vec<String>,
+    },
 }
 
 /// Allow or block, as a change writes it.
@@ -124,15 +136,18 @@ pub enum ChangeKind {
     Sanction,
     /// Category and default actions that do not loosen pupils' filtering.
     CategoryAction,
+    /// A schedule's days and times, where no pupils' group allows anything by it.
+    Schedule,
 }
 
 impl ChangeKind {
-    pub const ALL: [ChangeKind; 5] = [
+    pub const ALL: [ChangeKind; 6] = [
         ChangeKind::UnblockForPupils,
         ChangeKind::Block,
         ChangeKind::Override,
         ChangeKind::Sanction,
         ChangeKind::CategoryAction,
+        ChangeKind::Schedule,
     ];
 
     /// The key used in approval rules and the change log.
@@ -143,6 +158,7 @@ impl ChangeKind {
             ChangeKind::Override => "override",
             ChangeKind::Sanction => "sanction",
             ChangeKind::CategoryAction => "category-action",
+            ChangeKind::Schedule => "schedule",
         }
     }
 
@@ -309,6 +325,23 @@ impl PolicyChange {
             PolicyChange::GroupDefault { group: key, action } => {
                 group_mut(spec, key)?.default = action.into();
             }
+            PolicyChange::Schedule {
+                key,
+                days,
+                school_days,
+                times,
+            } => {
+                let schedule = schedule_spec(key, days, *school_days, times)?;
+                if schedule.school_days && spec.terms.is_empty() {
+                    return Err(ChangeError::Invalid(
+                        "school days need term dates, and this school lists none; add terms to the configuration or leave school days off".into(),
+                    ));
+                }
+                match spec.schedules.iter_mut().find(|s| s.key == schedule.key) {
+                    Some(existing) => *existing = schedule,
+                    None => spec.schedules.push(schedule),
+                }
+            }
         }
         let problems = crate::validate(spec);
         if problems.is_empty() {
@@ -389,6 +422,18 @@ impl PolicyChange {
                         ChangeKind::UnblockForPupils
                     }
                     _ => ChangeKind::CategoryAction,
+                }
+            }
+            // Whether new times widen or narrow what pupils reach cannot be judged in general,
+            // so a schedule any pupils' group allows something by counts as unblocking.
+            PolicyChange::Schedule { key, .. } => {
+                let uses = |a: &Action| matches!(a, Action::AllowDuring(keys) if keys.iter().any(|k| k == key.trim()));
+                if before.groups.iter().any(|g| {
+                    is_pupilish(g) && (uses(&g.default) || g.actions.iter().any(|(_, a)| uses(a)))
+                }) {
+                    ChangeKind::UnblockForPupils
+                } else {
+                    ChangeKind::Schedule
                 }
             }
         }
@@ -517,8 +562,91 @@ impl PolicyChange {
                     None => format!("{}: default → {}", group_name(group), Action::from(action)),
                 }
             }
+            PolicyChange::Schedule {
+                key,
+                days,
+                school_days,
+                times,
+            } => {
+                let new = match schedule_spec(key, days, *school_days, times) {
+                    Ok(s) => describe_schedule(&s),
+                    Err(e) => format!("(not valid: {e})"),
+                };
+                match before.schedules.iter().find(|s| s.key == key.trim()) {
+                    Some(old) => {
+                        format!("schedule {}: {} → {new}", old.key, describe_schedule(old))
+                    }
+                    None => format!("schedule {} (new): {new}", key.trim()),
+                }
+            }
         }
     }
+}
+
+/// A schedule change's days and times, read.
+fn schedule_spec(
+    key: &str,
+    days: &[String],
+    school_days: bool,
+    times: &[String],
+) -> Result<ScheduleSpec, ChangeError> {
+    let key = key.trim();
+    if key.is_empty() {
+        return Err(ChangeError::Empty("the schedule's name"));
+    }
+    if !key
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(ChangeError::Invalid(format!(
+            "{key:?} is not a schedule name; use letters, digits, - and _ only"
+        )));
+    }
+    let mut weekdays = Vec::new();
+    for day in days.iter().filter(|d| !d.trim().is_empty()) {
+        let day = crate::spec::parse_weekday(day).ok_or_else(|| {
+            ChangeError::Invalid(format!(
+                "{day:?} is not a day of the week; write e.g. \"mon\" or \"monday\""
+            ))
+        })?;
+        if !weekdays.contains(&day) {
+            weekdays.push(day);
+        }
+    }
+    let mut ranges = Vec::new();
+    for text in times.iter().filter(|t| !t.trim().is_empty()) {
+        ranges.push(TimeRange::parse(text).map_err(ChangeError::Invalid)?);
+    }
+    Ok(ScheduleSpec {
+        key: key.to_string(),
+        weekdays,
+        school_days,
+        times: ranges,
+    })
+}
+
+/// `mon, tue 12:00-13:00 (school days)`; `every day, all day` for an empty schedule.
+pub fn describe_schedule(s: &ScheduleSpec) -> String {
+    let days = if s.weekdays.is_empty() {
+        "every day".to_string()
+    } else {
+        s.weekdays
+            .iter()
+            .map(|d| crate::spec::weekday_short(*d))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let times = if s.times.is_empty() {
+        "all day".to_string()
+    } else {
+        s.times
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let school = if s.school_days { " (school days)" } else { "" };
+    format!("{days} {times}{school}")
 }
 
 /// The host and path of a site override, in the spelling the engine compares.
@@ -670,6 +798,75 @@ mod tests {
             by: "lead".into(),
             reason: "testing".into(),
         }
+    }
+
+    #[test]
+    fn schedule_changes_create_replace_and_judge_pupils_use() {
+        let mut before = spec();
+        let lunch = PolicyChange::Schedule {
+            key: "lunch".into(),
+            days: vec!["Mon".into(), "friday".into(), "mon".into()],
+            school_days: false,
+            times: vec!["12:00-13:00".into()],
+        };
+        assert_eq!(lunch.kind(&before), ChangeKind::Schedule);
+        assert_eq!(
+            lunch.describe_diff(&before),
+            "schedule lunch (new): mon, fri 12:00-13:00"
+        );
+        lunch.apply(&mut before, &stamp("change-1")).unwrap();
+        assert_eq!(before.schedules.len(), 1);
+        assert_eq!(before.schedules[0].weekdays.len(), 2, "repeats dropped");
+
+        // Once pupils are allowed something by it, changing it needs the approval pupils'
+        // unblocking needs.
+        before.groups[0].actions.push((
+            Selector::Category("online-games".into()),
+            Action::AllowDuring(vec!["lunch".into()]),
+        ));
+        before.groups[2]
+            .actions
+            .push((Selector::Category("online-games".into()), Action::Block));
+        let longer = PolicyChange::Schedule {
+            key: "lunch".into(),
+            days: vec![],
+            school_days: false,
+            times: vec!["12:00-14:00".into()],
+        };
+        assert_eq!(longer.kind(&before), ChangeKind::UnblockForPupils);
+        assert_eq!(
+            longer.describe_diff(&before),
+            "schedule lunch: mon, fri 12:00-13:00 → every day 12:00-14:00"
+        );
+        longer.apply(&mut before, &stamp("change-2")).unwrap();
+        assert_eq!(before.schedules.len(), 1, "replaced, not added");
+
+        for (bad, says) in [
+            (vec!["funday"], "not a day"),
+            (vec![], "ends before it starts"),
+        ] {
+            let change = PolicyChange::Schedule {
+                key: "lunch".into(),
+                days: bad.into_iter().map(String::from).collect(),
+                school_days: false,
+                times: vec!["13:00-12:00".into()],
+            };
+            let e = change.apply(&mut spec(), &stamp("x")).unwrap_err();
+            assert!(e.to_string().contains(says), "{e}");
+        }
+        let needs_terms = PolicyChange::Schedule {
+            key: "lunch".into(),
+            days: vec![],
+            school_days: true,
+            times: vec![],
+        };
+        assert!(
+            needs_terms
+                .apply(&mut spec(), &stamp("x"))
+                .unwrap_err()
+                .to_string()
+                .contains("term dates")
+        );
     }
 
     #[test]

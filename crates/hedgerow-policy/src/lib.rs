@@ -25,6 +25,6 @@ pub use safesearch::{SearchRule, SearchSettings};
 pub use spec::{
     Action, Closure, FILE_TYPE_KEYS, GroupKind, GroupSpec, InspectScope, PolicySpec, Sanction,
     SanctionKind, ScheduleSpec, Selector, SiteOverride, Term, TimeRange, Verdict, Via, WebSettings,
-    YoutubeRestrict,
+    YoutubeRestrict, parse_weekday, weekday_short,
 };
 pub use validate::{strictness_problems, validate};

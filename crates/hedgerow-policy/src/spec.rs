@@ -73,6 +73,34 @@ pub struct TimeRange {
 }
 
 impl TimeRange {
+    /// Reads `"12:00-13:00"` (24-hour clock; `24:00` is midnight at the end of the day).
+    /// The error is a sentence saying how to write it.
+    pub fn parse(text: &str) -> Result<TimeRange, String> {
+        let bad =
+            || format!("{text:?} is not a time range; write e.g. \"12:00-13:00\" (24-hour clock)");
+        let (start, end) = text.split_once('-').ok_or_else(bad)?;
+        let parse = |t: &str| -> Option<Time> {
+            let t = t.trim();
+            if t == "24:00" {
+                return Some(Time::MAX);
+            }
+            let (hour, minute) = t.split_once(':')?;
+            if hour.len() > 2 || minute.len() != 2 {
+                return None;
+            }
+            Time::new(hour.parse().ok()?, minute.parse().ok()?, 0, 0).ok()
+        };
+        let (Some(start), Some(end)) = (parse(start), parse(end)) else {
+            return Err(bad());
+        };
+        if start == Time::MAX || end <= start {
+            return Err(format!(
+                "{text:?} ends before it starts; write the earlier time first, e.g. \"12:00-13:00\""
+            ));
+        }
+        Ok(TimeRange { start, end })
+    }
+
     pub fn contains(&self, time: Time) -> bool {
         self.start <= time && (time < self.end || self.end == Time::MAX)
     }
@@ -406,3 +434,46 @@ mod tests {
         );
     }
 }
+
+impl fmt::Display for TimeRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let end = if self.end == Time::MAX {
+            "24:00".to_string()
+        } else {
+            format!("{:02}:{:02}", self.end.hour(), self.end.minute())
+        };
+        write!(
+            f,
+            "{:02}:{:02}-{end}",
+            self.start.hour(),
+            self.start.minute()
+        )
+    }
+}
+
+/// Reads a day of the week: `mon` or `monday`, any case.
+pub fn parse_weekday(text: &str) -> Option<Weekday> {
+    let lower = text.trim().to_ascii_lowercase();
+    WEEKDAYS
+        .iter()
+        .find(|(short, long, _)| lower == *short || lower == *long)
+        .map(|(_, _, day)| *day)
+}
+
+/// A day's short name, as [`parse_weekday`] reads it.
+pub fn weekday_short(day: Weekday) -> &'static str {
+    WEEKDAYS
+        .iter()
+        .find(|(_, _, d)| *d == day)
+        .map_or("?", |(short, _, _)| short)
+}
+
+const WEEKDAYS: [(&str, &str, Weekday); 7] = [
+    ("mon", "monday", Weekday::Monday),
+    ("tue", "tuesday", Weekday::Tuesday),
+    ("wed", "wednesday", Weekday::Wednesday),
+    ("thu", "thursday", Weekday::Thursday),
+    ("fri", "friday", Weekday::Friday),
+    ("sat", "saturday", Weekday::Saturday),
+    ("sun", "sunday", Weekday::Sunday),
+];

@@ -1111,6 +1111,24 @@ impl Store {
         rows.into_iter().map(ReviewRow::into_request).collect()
     }
 
+    /// One review request of this school, or `None`.
+    pub async fn review_request(
+        &self,
+        school: SchoolId,
+        id: ReviewRequestId,
+    ) -> Result<Option<ReviewRequest>, StoreError> {
+        let sql = format!("{REVIEW_SELECT} WHERE school_id = $1 AND id = $2");
+        let row: Option<ReviewRow> = with_pool!(&self.backend, pool => {
+            sqlx::query_as(AssertSqlSafe(sql))
+                .bind(school.0)
+                .bind(id.0)
+                .fetch_optional(pool)
+                .await
+        })
+        .map_err(StoreError::query("reading a review request"))?;
+        row.map(ReviewRow::into_request).transpose()
+    }
+
     /// Approves or declines a new review request of this school, and records the decision in
     /// the audit log in the same transaction. Returns `false` (and changes nothing) when there
     /// is no such request in this school or it was already decided.

@@ -936,6 +936,13 @@ async fn review_requests_round_trip_filter_and_decide(db: &TestDb) {
             .all(|r| r.decided_by.is_none() && r.decided_at.is_none())
     );
     assert_eq!(s.review_requests(sc, None, 1).await.expect("read").len(), 1);
+    let one = s.review_request(sc, first_id).await.expect("read one");
+    assert_eq!(one.map(|r| r.request), Some(first.clone()));
+    assert_eq!(
+        s.review_request(other, first_id).await.expect("read one"),
+        None,
+        "another school's id finds nothing"
+    );
 
     assert!(
         s.decide_review_request(

@@ -5,10 +5,10 @@
 use std::sync::Arc;
 
 use askama::Template;
+use axum::Router;
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::get;
-use axum::Router;
 use hedgerow_accounts::Permission;
 use hedgerow_store::{ChangeFilter, ChangeStatus, ReviewStatus};
 use jiff::{SignedDuration, Timestamp};
@@ -60,7 +60,12 @@ async fn dashboard(State(app): State<Arc<AdminApp>>, staff: Staff) -> Response {
     let aggregates = if staff.can(Permission::ViewAggregates) {
         let week = match app
             .store
-            .activity_summary(staff.school, now - SignedDuration::from_hours(24 * 7), now, 10)
+            .activity_summary(
+                staff.school,
+                now - SignedDuration::from_hours(24 * 7),
+                now,
+                10,
+            )
             .await
         {
             Ok(s) => s,
@@ -135,11 +140,7 @@ async fn dashboard(State(app): State<Arc<AdminApp>>, staff: Staff) -> Response {
         (None, None, false)
     };
     let own_requests = if staff.can(Permission::ViewOwnRequests) {
-        match app
-            .store
-            .review_requests(staff.school, None, 200)
-            .await
-        {
+        match app.store.review_requests(staff.school, None, 200).await {
             Ok(list) => list
                 .into_iter()
                 .filter(|r| r.request.requested_by_user.as_deref() == Some(&staff.account.username))

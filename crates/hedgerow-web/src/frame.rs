@@ -249,10 +249,7 @@ pub(crate) fn forbidden(permission: Permission) -> Response {
 impl FromRequestParts<Arc<AdminApp>> for Staff {
     type Rejection = Response;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        app: &Arc<AdminApp>,
-    ) -> Result<Staff, Response> {
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<AdminApp>) -> Result<Staff, Response> {
         let session = Session::from_request_parts(parts, app)
             .await
             .map_err(|(status, message)| (status, message).into_response())?;
@@ -336,7 +333,7 @@ const NAV: &[NavItem] = &[
         permissions: &[
             Permission::EditPolicy,
             Permission::ApprovePolicyChange,
-            Permission::ViewChecks,
+            Permission::ViewAuditLog,
         ],
     },
     NavItem {

@@ -20,6 +20,7 @@ mod contacts;
 mod control;
 mod dashboard;
 mod explorer;
+mod form;
 mod frame;
 mod people;
 mod policy;

@@ -7,11 +7,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use askama::Template;
+use axum::Router;
 use axum::extract::{ConnectInfo, Form, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::Router;
 use hedgerow_accounts::{requires_second_factor, verify_password};
 use hedgerow_store::AdminAccount;
 use serde::Deserialize;
@@ -23,7 +23,13 @@ use crate::frame::{USER_KEY, check_csrf, csrf_token, render, roles_of, server_er
 
 const PENDING_KEY: &str = "pending-account";
 
-pub(crate) const ROUTES: &[(&str, &str)] = &[("GET", "/login"), ("POST", "/login"), ("GET", "/login/code"), ("POST", "/login/code"), ("POST", "/logout")];
+pub(crate) const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/login"),
+    ("POST", "/login"),
+    ("GET", "/login/code"),
+    ("POST", "/login/code"),
+    ("POST", "/logout"),
+];
 
 pub(crate) fn routes() -> Router<Arc<AdminApp>> {
     Router::new()
@@ -276,4 +282,3 @@ async fn logout(session: Session, Form(form): Form<LogoutForm>) -> Response {
     }
     Redirect::to("/login").into_response()
 }
-

@@ -22,6 +22,16 @@ use crate::setup::{self, Source};
 pub enum AdminCommand {
     /// Create a staff account for the admin app (the password is read from standard input).
     CreateAccount(CreateAccountArgs),
+    /// Print the current sign-in code for a TOTP secret (for the demo's documented secret,
+    /// or to check an authenticator app's clock).
+    Code(CodeArgs),
+}
+
+#[derive(Args)]
+pub struct CodeArgs {
+    /// The base32 secret; without it, the demo accounts' secret.
+    #[arg(long)]
+    pub secret: Option<String>,
 }
 
 #[derive(Args)]
@@ -52,6 +62,17 @@ pub struct CreateAccountArgs {
 pub fn run(command: AdminCommand) -> anyhow::Result<ExitCode> {
     match command {
         AdminCommand::CreateAccount(args) => create_account(args),
+        AdminCommand::Code(args) => {
+            let text = args
+                .secret
+                .as_deref()
+                .unwrap_or(crate::demo::DEMO_TOTP_SECRET);
+            let secret = TotpSecret::from_base32(text)
+                .map_err(|e| anyhow::anyhow!("that is not a TOTP secret: {e}"))?;
+            let now = jiff::Timestamp::now().as_second().max(0) as u64;
+            println!("{}", hedgerow_accounts::totp::code_at(&secret, now));
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

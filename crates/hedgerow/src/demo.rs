@@ -18,6 +18,73 @@ use crate::setup::{CONFIG_IN_DATA_DIR, ConfigFile};
 /// The password of every demo account. Accepted in demo mode only.
 pub const DEMO_PASSWORD: &str = "hedgerow-demo";
 
+/// The TOTP secret of the demo's staff accounts that need a second factor. Published here
+/// on purpose: the demo's accounts are for trying Hedgerow, never for a real school.
+pub const DEMO_TOTP_SECRET: &str = "JBSWY3DPEHPK3PXPHEDGEROWDEMOTOTP";
+
+/// The demo's admin app accounts: (username, name, roles).
+pub const DEMO_STAFF: &[(&str, &str, &[&str])] = &[
+    ("dsl.demo", "Dana Moss (DSL, demo)", &["dsl"]),
+    (
+        "osl.demo",
+        "Omar Reed (online-safety lead, demo)",
+        &["online-safety-lead"],
+    ),
+    (
+        "head.demo",
+        "Helen Park (headteacher, demo)",
+        &["headteacher"],
+    ),
+    (
+        "netman.demo",
+        "Nia Stone (network manager, demo)",
+        &["network-manager"],
+    ),
+    ("teacher.demo", "Tom Ash (teacher, demo)", &["teacher"]),
+    (
+        "governor.demo",
+        "Grace Lowe (governor, demo)",
+        &["governor"],
+    ),
+];
+
+/// Makes the demo's admin app accounts in the demo's store, once.
+pub async fn ensure_demo_staff(
+    store: &hedgerow_store::Store,
+    school: hedgerow_store::SchoolId,
+    password_hash: &str,
+) -> anyhow::Result<()> {
+    let by = hedgerow_store::ActingUser::new("system:demo");
+    for (username, name, roles) in DEMO_STAFF {
+        if store.admin_account_by_username(username).await?.is_some() {
+            continue;
+        }
+        let id = store
+            .create_admin_account(
+                &hedgerow_store::NewAdminAccount {
+                    school: Some(school),
+                    username: username.to_string(),
+                    display_name: name.to_string(),
+                    email: format!("{username}@school.invalid"),
+                    password_hash: password_hash.to_string(),
+                    roles: roles.iter().map(|r| r.to_string()).collect(),
+                },
+                &by,
+            )
+            .await?;
+        let parsed: Vec<_> = roles
+            .iter()
+            .filter_map(|r| hedgerow_accounts::Role::parse(r).ok())
+            .collect();
+        if hedgerow_accounts::requires_second_factor(&parsed) {
+            store
+                .set_admin_totp_secret(id, Some(DEMO_TOTP_SECRET), &by)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
 /// The demo school's configuration. `@DATA_DIR@` and `@LISTS@` are filled in at start.
 const DEMO_CONFIG: &str = include_str!("demo-school.toml");
 
@@ -56,6 +123,29 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     println!(
         "  try: hedgerow explain --data-dir {} --device ks2-laptop http://www.pokerstars.com/",
         data_dir.display()
+    );
+    println!(
+        "  admin app: http://127.0.0.1:8080/ (unless --admin-listen says otherwise); sign in as {} with the password {DEMO_PASSWORD}",
+        DEMO_STAFF
+            .iter()
+            .map(|(u, _, _)| *u)
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let with_code: Vec<&str> = DEMO_STAFF
+        .iter()
+        .filter(|(_, _, roles)| {
+            let roles: Vec<_> = roles
+                .iter()
+                .filter_map(|r| hedgerow_accounts::Role::parse(r).ok())
+                .collect();
+            hedgerow_accounts::requires_second_factor(&roles)
+        })
+        .map(|(u, _, _)| *u)
+        .collect();
+    println!(
+        "    {} also need a code: add the secret {DEMO_TOTP_SECRET} to an authenticator app, or run `hedgerow admin code`",
+        with_code.join(", ")
     );
     let mut run = args.run;
     // The demo configuration already points at the chosen folders.

@@ -682,6 +682,9 @@ async fn sync_directory(
                 policy.time_zone.iana_name().unwrap_or("Europe/London"),
             )
             .await?;
+        if let Some(hash) = demo_password_hash {
+            crate::demo::ensure_demo_staff(store, id, hash).await?;
+        }
         for user in &school.directory.users {
             let existing = store.user(id, &user.username).await?;
             let (password_hash, demo_only) = match (demo_password_hash, existing) {

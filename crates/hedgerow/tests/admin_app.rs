@@ -151,7 +151,9 @@ fn staff_sign_in_with_password_then_code_and_sign_out() {
     let (status, _, body) = teacher.request("/", &[]);
     assert_eq!(status, 200);
     assert!(
-        body.contains("t.teacher (test)") && body.contains("Dashboard") && !body.contains("Blocked by category"),
+        body.contains("t.teacher (test)")
+            && body.contains("Dashboard")
+            && !body.contains("Blocked by category"),
         "{body}"
     );
 

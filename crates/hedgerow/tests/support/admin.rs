@@ -55,7 +55,7 @@ pub struct StaffAccount {
 impl StaffAccount {
     /// Creates the account; roles as `dsl,online-safety-lead`.
     pub fn create(config: &Path, username: &str, roles: &str) -> StaffAccount {
-        let password = format!("{username} has a long passphrase");
+        let password = "lantern meadow copper ninety".to_string();
         let output = create_account(config, username, roles, &password);
         let secret = output
             .lines()
@@ -260,7 +260,11 @@ impl Client {
                 ("csrf", &csrf),
             ],
         );
-        assert_eq!(status, 303, "sign-in of {}: {headers}{body}", account.username);
+        assert_eq!(
+            status, 303,
+            "sign-in of {}: {headers}{body}",
+            account.username
+        );
         if headers.contains("location: /login/code") {
             let code = account.fresh_code().expect("the role needs a TOTP secret");
             let (status, headers, body) =
