@@ -194,8 +194,9 @@ const CHANGE_COLUMNS: &str = "id, school_id, created_at_us, created_by, reason, 
      rejected_by, rejected_at_us, rejected_reason, reverted_by, reverted_at_us, revert_reason";
 
 const CHANGE_INSERT: &str = "INSERT INTO policy_changes (school_id, created_at_us, created_by, \
-     reason, kind, change, diff, status, source, applies_until_us, applied_at_us, updated_at_us) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $2) RETURNING id";
+     reason, kind, change, diff, status, source, applies_until_us, applied_at_us, approved_by, \
+     approved_at_us, updated_at_us) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $2) RETURNING id";
 
 #[derive(FromRow)]
 struct ChangeRow {
@@ -310,7 +311,7 @@ impl Store {
         at: Timestamp,
     ) -> Result<PolicyChangeRecord, StoreError> {
         let rules = self.approval_rules(change.school).await?;
-        let id = self.insert_change(change, at, &rules, None).await?;
+        let id = self.insert_change(change, at, &rules, None, None).await?;
         self.policy_change(change.school, id)
             .await?
             .ok_or_else(|| StoreError::Corrupt(format!("policy change {id} vanished")))
@@ -322,9 +323,13 @@ impl Store {
         at: Timestamp,
         rules: &[String],
         review: Option<(ReviewRequestId, &str, Option<&str>)>,
+        approved_by: Option<&str>,
     ) -> Result<PolicyChangeId, StoreError> {
         validate_new(change)?;
-        let needs_approval = rules.contains(&change.kind);
+        // Someone other than the proposer who approves as the change is recorded is the
+        // second person the rules ask for.
+        let approved_by = approved_by.filter(|by| *by != change.created_by);
+        let needs_approval = approved_by.is_none() && rules.contains(&change.kind);
         let status = if needs_approval {
             ChangeStatus::PendingApproval
         } else {
@@ -343,6 +348,8 @@ impl Store {
             Arg::Str(&change.source),
             Arg::OptI64(change.applies_until.map(timestamp_to_us)),
             Arg::OptI64((!needs_approval).then_some(at_us)),
+            Arg::OptStr(approved_by),
+            Arg::OptI64(approved_by.map(|_| at_us)),
         ];
         let school = change.school;
         let id = with_pool!(&self.backend, pool => {
@@ -377,7 +384,8 @@ impl Store {
                 .map_err(|e| unknown_school_or(e, school, "recording a policy change"))?;
             let target = format!("policy_change:{id}");
             let detail = format!("{} [{}] {}: {}", status, change.kind, change.diff, change.reason);
-            let audit = audit_args(Some(school), at, &change.created_by, "policy.change", &target, &detail, None);
+            let actor = review.map_or(change.created_by.as_str(), |(_, decided_by, _)| decided_by);
+            let audit = audit_args(Some(school), at, actor, "policy.change", &target, &detail, None);
             bind_args!(sqlx::query(AUDIT_INSERT), audit)
                 .execute(&mut *tx)
                 .await
@@ -726,16 +734,20 @@ impl Store {
     }
 
     /// Approves a review request by recording `change` (normally a site override the admin
-    /// app built from the request, with source `review-request:<id>`) and marking the request
-    /// approved, in one transaction. The change follows the approval rules like any other: it
-    /// may wait for a second person.
+    /// app built from the request, with source `review-request:<id>`, proposed by the person
+    /// who asked) and marking the request approved by `decided_by`, in one transaction. The
+    /// one who decides is the second person: when they are not the one who asked, the change
+    /// applies at once, approved by them; when they decided their own request, it follows the
+    /// approval rules like any other change and may wait for someone else.
     pub async fn approve_review_request(
         &self,
         request: ReviewRequestId,
         change: &NewPolicyChange,
+        decided_by: &str,
         note: Option<&str>,
         at: Timestamp,
     ) -> Result<PolicyChangeRecord, StoreError> {
+        validate_name("decided by", decided_by)?;
         if let Some(note) = note {
             validate_text("review decision note", note, MAX_REASON_CHARS)?;
         }
@@ -745,7 +757,8 @@ impl Store {
                 change,
                 at,
                 &rules,
-                Some((request, &change.created_by, note)),
+                Some((request, decided_by, note)),
+                Some(decided_by),
             )
             .await?;
         self.policy_change(change.school, id)

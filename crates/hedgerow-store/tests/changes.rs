@@ -334,17 +334,28 @@ async fn scenario(store: &Store) {
     from_review.source = format!("review-request:{r1}");
     from_review.applies_until = Some(t0 + 5.hours());
     let made = store
-        .approve_review_request(r1, &from_review, Some("For this lesson"), t0 + 4.hours())
+        .approve_review_request(
+            r1,
+            &from_review,
+            "lead",
+            Some("For this lesson"),
+            t0 + 4.hours(),
+        )
         .await
         .unwrap();
     assert_eq!(made.status, ChangeStatus::Applied);
+    assert_eq!(
+        made.approved_by.as_deref(),
+        Some("lead"),
+        "the decider approved it"
+    );
     assert_eq!(made.source, format!("review-request:{r1}"));
     let decided = store.review_requests(school, None, 10).await.unwrap();
     assert_eq!(decided[0].status, ReviewStatus::Approved);
     assert_eq!(decided[0].decision_note.as_deref(), Some("For this lesson"));
     assert!(
         store
-            .approve_review_request(r1, &from_review, None, t0 + 4.hours())
+            .approve_review_request(r1, &from_review, "lead", None, t0 + 4.hours())
             .await
             .is_err(),
         "a decided request cannot be approved again"
@@ -382,6 +393,35 @@ async fn scenario(store: &Store) {
         .map(|r| r.status)
         .collect();
     assert!(statuses.contains(&ReviewStatus::Declined));
+
+    // Unblocking for pupils needs a second person: the one deciding someone else's request
+    // is that person; deciding one's own request leaves the change waiting.
+    store
+        .set_approval_rules(school, &["unblock-for-pupils"], "lead")
+        .await
+        .unwrap();
+    let mut unblock = from_review.clone();
+    unblock.kind = "unblock-for-pupils".into();
+    let r3 = store
+        .insert_review_request(&request("http://games.example/3"))
+        .await
+        .unwrap();
+    let decided_by_other = store
+        .approve_review_request(r3, &unblock, "lead", Some("Fine"), t0 + 4.hours())
+        .await
+        .unwrap();
+    assert_eq!(decided_by_other.status, ChangeStatus::Applied);
+    assert_eq!(decided_by_other.approved_by.as_deref(), Some("lead"));
+    let r4 = store
+        .insert_review_request(&request("http://games.example/4"))
+        .await
+        .unwrap();
+    let own = store
+        .approve_review_request(r4, &unblock, "teacher", Some("Mine"), t0 + 4.hours())
+        .await
+        .unwrap();
+    assert_eq!(own.status, ChangeStatus::PendingApproval);
+    assert_eq!(own.approved_by, None);
 }
 
 #[tokio::test]

@@ -277,6 +277,16 @@ async fn settings(
     Redirect::to("/requests").into_response()
 }
 
+/// Who asked, as the change log names the proposer: the signed-in user, or else the device
+/// or address the request came from.
+fn requester(request: &ReviewRequest) -> String {
+    match (&request.request.requested_by_user, &request.request.device) {
+        (Some(user), _) => user.clone(),
+        (None, Some(device)) => format!("device:{device}"),
+        (None, None) => format!("address:{}", request.request.client_addr),
+    }
+}
+
 async fn pending_request(
     app: &AdminApp,
     staff: &Staff,
@@ -369,14 +379,23 @@ async fn approve(
             request.id,
             &NewPolicyChange {
                 school: staff.school,
-                created_by: staff.actor(),
-                reason: note.clone(),
+                // The person who asked proposed it; the one deciding is the second person.
+                created_by: requester(&request),
+                reason: if request.request.comment.is_empty() {
+                    note.clone()
+                } else {
+                    format!("{note} (asked: {})", request.request.comment)
+                        .chars()
+                        .take(MAX_REASON)
+                        .collect()
+                },
                 kind: preview.kind,
                 change: change.to_json(),
                 diff: preview.diff,
                 applies_until: until,
                 source: format!("review-request:{}", request.id),
             },
+            &staff.actor(),
             Some(&note),
             now,
         )
