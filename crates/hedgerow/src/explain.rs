@@ -1,7 +1,8 @@
 //! `hedgerow explain`: the engine's answer for one address, with the rule in words.
 //!
-//! It reads the same configuration and compiled index as the running gateway, so what it
-//! prints is what a pupil or teacher on that device would get. With `-` as the address it
+//! It reads the same configuration and compiled index as the running gateway, and the policy
+//! changes in force at the moment asked about from the store's change log (when the store
+//! exists), so what it prints is what a pupil or teacher on that device would get. With `-` as the address it
 //! reads one address per line from standard input, which is how whole workloads are checked.
 
 use std::io::{BufRead, Write};
@@ -57,12 +58,18 @@ struct Subject {
 
 pub fn run(args: ExplainArgs) -> anyhow::Result<ExitCode> {
     let config = setup::ConfigFile::load(&args.source)?;
-    let snapshot = Snapshot::build(&config)?;
     let at = match &args.at {
         Some(text) => text.parse::<Timestamp>().with_context(|| {
             format!("--at {text:?} is not an RFC 3339 time; write it like 2026-11-23T12:30:00Z")
         })?,
         None => Timestamp::now(),
+    };
+    let snapshot = Snapshot::build(&config)?;
+    let changes = changes_in_force(&config, at)?;
+    let snapshot = if changes.values().all(Vec::is_empty) {
+        snapshot
+    } else {
+        Snapshot::with_index_and_changes(&config, std::sync::Arc::clone(&snapshot.index), &changes)?
     };
     let subject = subject(&args, &snapshot)?;
     let stdout = std::io::stdout();
@@ -91,6 +98,37 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(2)
     })
+}
+
+/// The changes in force at `at` for every school, from the store's change log; none when the
+/// gateway has never run (an embedded store that does not exist yet is not created).
+fn changes_in_force(
+    config: &setup::ConfigFile,
+    at: Timestamp,
+) -> anyhow::Result<crate::live_policy::ActiveChanges> {
+    let mut all = crate::live_policy::ActiveChanges::new();
+    let embedded = config.database_url.starts_with("sqlite:");
+    if embedded && !config.data_dir.join("hedgerow.db").exists() {
+        return Ok(all);
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let store = hedgerow_store::Store::open(&config.database_url)
+            .await
+            .context("cannot open the store to read the policy changes in force")?;
+        for school in &config.config.schools {
+            let slug = &school.policy.school;
+            if let Some(found) = store.school_by_slug(slug).await? {
+                all.insert(slug.clone(), store.active_changes(found.id, at).await?);
+            }
+        }
+        store.close().await;
+        Ok::<_, anyhow::Error>(())
+    })?;
+    Ok(all)
 }
 
 fn subject(args: &ExplainArgs, snapshot: &Snapshot) -> anyhow::Result<Subject> {

@@ -109,6 +109,20 @@ fn an_approved_unblock_reaches_the_dns_filter_within_five_seconds() {
         "the approved change did not reach the DNS filter within 5 s:\n{}",
         gateway.log()
     );
+    // `hedgerow explain` reads the change log too, so it answers as the gateway does.
+    let explained = std::process::Command::new(env!("CARGO_BIN_EXE_hedgerow"))
+        .args(["explain", "--config"])
+        .arg(&config)
+        .args(["--device", "laptop-a", "http://bets.example/"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&explained.stdout);
+    assert!(text.starts_with("ALLOWED"), "{text}");
+    assert!(
+        text.contains("change-"),
+        "names the change that decided: {text}"
+    );
+
     // Other groups are untouched.
     assert_eq!(
         gateway
