@@ -706,9 +706,10 @@ fn key_target(key: &[u8], prefix: &[u8]) -> Option<Target> {
         .position(|b| *b == PREFIX_SEPARATOR || *b == EXACT_SEPARATOR)
         .unwrap_or(key.len());
     let (host_key, rest) = key.split_at(host_end);
-    if !prefix.is_empty()
-        && !(host_key.len() == prefix.len() || host_key.get(prefix.len()) == Some(&b'.'))
-    {
+    let at_boundary = prefix.is_empty()
+        || host_key.len() == prefix.len()
+        || host_key.get(prefix.len()) == Some(&b'.');
+    if !at_boundary {
         return None;
     }
     let host = match host_key.split_first() {
@@ -918,7 +919,10 @@ mod tests {
         // Reversed names sort by their last labels: `...com` before `...elpmaxe` before
         // `...gro`; address entries (prefix byte 1) come first of all.
         assert_eq!(texts(&samples[0]), vec!["10.1.2.3", "play.example"]);
-        assert_eq!(texts(&samples[1]), vec!["talk.example/rooms", "play.example"]);
+        assert_eq!(
+            texts(&samples[1]),
+            vec!["talk.example/rooms", "play.example"]
+        );
         assert!(samples[2].is_empty());
         // Every sample meets its own list, so it tests that list.
         for (list, targets) in samples.iter().enumerate() {
@@ -966,7 +970,12 @@ mod tests {
         index.lookup(&within[0][1], &mut found);
         assert!(found.iter().any(|m| m.kind == MatchKind::ExactUrl));
         assert!(index.entries_within("", 10).iter().all(Vec::is_empty));
-        assert!(index.entries_within("nothing.test", 10).iter().all(Vec::is_empty));
+        assert!(
+            index
+                .entries_within("nothing.test", 10)
+                .iter()
+                .all(Vec::is_empty)
+        );
     }
 
     #[test]

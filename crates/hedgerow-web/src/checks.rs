@@ -146,7 +146,15 @@ async fn log(
         .and_then(|p| p.trim().parse::<u32>().ok())
         .unwrap_or(1)
         .max(1);
-    log_page(&app, &staff, page, None, ManualForm::default(), StatusCode::OK).await
+    log_page(
+        &app,
+        &staff,
+        page,
+        None,
+        ManualForm::default(),
+        StatusCode::OK,
+    )
+    .await
 }
 
 /// The check log's page `page`, with a message (an error, usually) and the form as given.
@@ -249,7 +257,8 @@ async fn record_manual(
     };
     let Some(what) = given(&form.what) else {
         return refuse(
-            "Say what was tested (for example \"Tried gambling and adult sites from a KS2 iPad\").".into(),
+            "Say what was tested (for example \"Tried gambling and adult sites from a KS2 iPad\")."
+                .into(),
             form,
         )
         .await;

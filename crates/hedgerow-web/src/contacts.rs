@@ -128,7 +128,15 @@ async fn register(
     if let Err(r) = staff.require(Permission::ViewDashboard) {
         return r;
     }
-    page(&app, &staff, None, query.edit.as_deref(), None, StatusCode::OK).await
+    page(
+        &app,
+        &staff,
+        None,
+        query.edit.as_deref(),
+        None,
+        StatusCode::OK,
+    )
+    .await
 }
 
 /// The register, with the form empty, filled from the entry `edit`, or as given (`form`).
@@ -208,10 +216,11 @@ fn to_details(form: &ContactForm) -> Result<(Option<ContactId>, ContactDetails),
     let id = if form.id.trim().is_empty() {
         None
     } else {
-        Some(contact_id(&form.id).ok_or("The entry to replace is not one of the register's; reload the page and try again.")?)
+        Some(contact_id(&form.id).ok_or(
+            "The entry to replace is not one of the register's; reload the page and try again.",
+        )?)
     };
-    let role = ContactRole::parse(form.role.trim())
-        .ok_or("Choose the role this person holds.")?;
+    let role = ContactRole::parse(form.role.trim()).ok_or("Choose the role this person holds.")?;
     let name = form.name.trim();
     if name.is_empty() {
         return Err("Give the person's name.".into());
@@ -329,10 +338,25 @@ mod tests {
         assert_eq!(details.name, "Ms Lead");
         assert_eq!(details.email.as_deref(), Some("osl@school.example"));
         assert_eq!(details.phone, None);
-        assert_eq!(to_details(&form("7", "dpo", "X")).unwrap().0, Some(ContactId(7)));
-        assert!(to_details(&form("", "wizard", "X")).unwrap_err().contains("role"));
-        assert!(to_details(&form("", "dsl", "  ")).unwrap_err().contains("name"));
-        assert!(to_details(&form("x", "dsl", "X")).unwrap_err().contains("reload"));
+        assert_eq!(
+            to_details(&form("7", "dpo", "X")).unwrap().0,
+            Some(ContactId(7))
+        );
+        assert!(
+            to_details(&form("", "wizard", "X"))
+                .unwrap_err()
+                .contains("role")
+        );
+        assert!(
+            to_details(&form("", "dsl", "  "))
+                .unwrap_err()
+                .contains("name")
+        );
+        assert!(
+            to_details(&form("x", "dsl", "X"))
+                .unwrap_err()
+                .contains("reload")
+        );
     }
 
     #[test]

@@ -276,9 +276,7 @@ fn parse_date(text: &str, what: &str) -> Result<Date, String> {
 
 /// A role key as the store takes it: the form's choices, or what was typed, folded to one.
 fn role_key(text: &str) -> String {
-    text.trim()
-        .to_ascii_lowercase()
-        .replace(['_', ' '], "-")
+    text.trim().to_ascii_lowercase().replace(['_', ' '], "-")
 }
 
 /// The form's rows and fields, read from `participant_name_3`, `action_owner_0`, ... (the
@@ -293,7 +291,10 @@ fn read_form(fields: &[(String, String)], rows_seen: usize) -> ReviewForm {
     };
     let highest = fields
         .iter()
-        .filter_map(|(k, _)| k.rsplit_once('_').and_then(|(_, n)| n.parse::<usize>().ok()))
+        .filter_map(|(k, _)| {
+            k.rsplit_once('_')
+                .and_then(|(_, n)| n.parse::<usize>().ok())
+        })
         .max()
         .map_or(0, |n| n + 1)
         .max(rows_seen)
@@ -320,7 +321,10 @@ fn read_form(fields: &[(String, String)], rows_seen: usize) -> ReviewForm {
 
 /// The review the form describes, or what is wrong with it. Empty rows are left out; the
 /// store checks the rest (a governor among the participants, lengths, dates).
-fn to_review(form: &ReviewForm, school: hedgerow_store::SchoolId) -> Result<NewAnnualReview, String> {
+fn to_review(
+    form: &ReviewForm,
+    school: hedgerow_store::SchoolId,
+) -> Result<NewAnnualReview, String> {
     let held_on = parse_date(&form.held_on, "review date")?;
     let next_due = if form.next_due.trim().is_empty() {
         // At least once a year.
@@ -513,7 +517,11 @@ mod tests {
         assert_eq!(review.held_on, date(2026, 3, 10));
         assert_eq!(review.next_due, date(2027, 3, 10));
         assert_eq!(review.findings, "All good.");
-        assert_eq!(review.participants.len(), 2, "the row without a name is left out");
+        assert_eq!(
+            review.participants.len(),
+            2,
+            "the row without a name is left out"
+        );
         assert_eq!(review.participants[1].role, "online-safety-lead");
         assert_eq!(review.actions.len(), 1);
         assert_eq!(review.actions[0].due_on, Some(date(2026, 4, 1)));

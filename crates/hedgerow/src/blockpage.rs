@@ -642,7 +642,12 @@ mod tests {
                 contact: Some("lead@school.example, 01234 567890".into()),
             })
         );
-        let no_way = [contact(ContactRole::OnlineSafetyLead, "Mr Second", None, Some(" "))];
+        let no_way = [contact(
+            ContactRole::OnlineSafetyLead,
+            "Mr Second",
+            None,
+            Some(" "),
+        )];
         assert_eq!(
             OnlineSafetyContact::from_register(&no_way).unwrap().contact,
             None

@@ -241,7 +241,10 @@ fn schedule_running(spec: &PolicySpec, key: &str, at: Timestamp) -> bool {
 fn school_day(spec: &PolicySpec, date: Date) -> bool {
     !matches!(date.weekday(), Weekday::Saturday | Weekday::Sunday)
         && spec.terms.iter().any(|t| t.start <= date && date <= t.end)
-        && !spec.closures.iter().any(|c| c.start <= date && date <= c.end)
+        && !spec
+            .closures
+            .iter()
+            .any(|c| c.start <= date && date <= c.end)
 }
 
 /// The live site override covering a target for a group, if any: such an entry is an
@@ -824,15 +827,24 @@ education = "allow"
         assert_eq!(want("ks2", &["gambling"]).why, "gambling: block");
         let youtube = want("ks2", &["blp_youtube"]);
         assert_eq!(youtube.outcome, Outcome::Blocked);
-        assert!(youtube.why.contains("streaming (parent of youtube)"), "{youtube:?}");
+        assert!(
+            youtube.why.contains("streaming (parent of youtube)"),
+            "{youtube:?}"
+        );
         assert_eq!(want("ks2", &["liste_bu"]).outcome, Outcome::Allowed);
         assert_eq!(want("unknown", &["gambling"]).outcome, Outcome::Blocked);
         assert!(want("unknown", &["gambling"]).why.contains("group default"));
         assert_eq!(want("unknown", &["liste_bu"]).outcome, Outcome::Allowed);
         // Illegal content is blocked whatever the group says; any block on several lists wins.
         assert_eq!(want("staff", &["iwf-test"]).outcome, Outcome::Blocked);
-        assert_eq!(want("staff", &["liste_bu", "iwf"]).outcome, Outcome::Blocked);
-        assert_eq!(want("unknown", &["liste_bu", "gambling"]).outcome, Outcome::Blocked);
+        assert_eq!(
+            want("staff", &["liste_bu", "iwf"]).outcome,
+            Outcome::Blocked
+        );
+        assert_eq!(
+            want("unknown", &["liste_bu", "gambling"]).outcome,
+            Outcome::Blocked
+        );
         // allow-for needs a user, which the test's requests do not carry; allow-during
         // follows the schedule at the moment of the test.
         assert_eq!(want("staff", &["gambling"]).outcome, Outcome::Blocked);
@@ -845,7 +857,11 @@ education = "allow"
             expected(spec, group("staff"), &on, late).outcome,
             Outcome::Blocked
         );
-        assert_eq!(want("staff", &[]).outcome, Outcome::Allowed, "group default");
+        assert_eq!(
+            want("staff", &[]).outcome,
+            Outcome::Allowed,
+            "group default"
+        );
     }
 
     #[test]
@@ -858,8 +874,15 @@ education = "allow"
         assert_eq!(report.groups.len(), 3);
         // Two check entries on the test domain, asked of three groups; the real illegal list
         // holds none, and its entries are never taken.
-        let iwf_test = report.illegal.iter().find(|l| l.list == "iwf-test").unwrap();
-        assert_eq!((iwf_test.entries, iwf_test.blocked, iwf_test.allowed), (2, 6, 0));
+        let iwf_test = report
+            .illegal
+            .iter()
+            .find(|l| l.list == "iwf-test")
+            .unwrap();
+        assert_eq!(
+            (iwf_test.entries, iwf_test.blocked, iwf_test.allowed),
+            (2, 6, 0)
+        );
         let real = report.illegal.iter().find(|l| l.list == "iwf").unwrap();
         assert_eq!(real.entries, 0);
         let details = report.details("nm");
@@ -870,11 +893,16 @@ education = "allow"
         );
         assert_eq!(report.dropped_illegal_overlap, 1);
         let ks2 = &report.groups[0].categories["gambling"];
-        assert_eq!((ks2.expected_blocked, ks2.as_expected, ks2.failed), (2, 2, 0));
+        assert_eq!(
+            (ks2.expected_blocked, ks2.as_expected, ks2.failed),
+            (2, 2, 0)
+        );
         assert!(details.contains("Result: pass."), "{details}");
         assert!(details.contains("Group ks2"), "{details}");
         assert!(
-            details.contains("Gambling (gambling): expected blocked (gambling: block); 2 entries: 2 as expected."),
+            details.contains(
+                "Gambling (gambling): expected blocked (gambling: block); 2 entries: 2 as expected."
+            ),
             "{details}"
         );
         let check = report.to_check(SchoolId(1), "nm");
@@ -959,7 +987,12 @@ education = "allow"
         assert!(details.contains(
             "group ks2, category gambling, entry bets.example: expected blocked (gambling: block), got allowed (rule liar)."
         ), "{details}");
-        assert!(report.follow_up().unwrap().contains("5 decisions did not match"));
+        assert!(
+            report
+                .follow_up()
+                .unwrap()
+                .contains("5 decisions did not match")
+        );
     }
 
     #[test]
@@ -979,12 +1012,21 @@ reason = "a lesson on probability"
         assert!(report.failures.is_empty(), "{:?}", report.failures);
         assert_eq!(report.groups[0].categories["gambling"].overridden, 1);
         assert_eq!(report.groups[1].categories["gambling"].overridden, 0);
-        assert!(report.details("nm").contains("1 left out (a site override covers them)"));
+        assert!(
+            report
+                .details("nm")
+                .contains("1 left out (a site override covers them)")
+        );
 
         let mut report = report;
         report.illegal.iter_mut().for_each(|l| l.entries = 0);
         assert_eq!(report.result(), CheckResult::Partial);
-        assert!(report.follow_up().unwrap().contains("illegal-content lists"));
+        assert!(
+            report
+                .follow_up()
+                .unwrap()
+                .contains("illegal-content lists")
+        );
     }
 
     #[test]
