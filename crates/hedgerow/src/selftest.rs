@@ -24,17 +24,22 @@
 //! illegal-content list is dropped, so the report never names an entry of a real IWF or CTIRU
 //! list.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
+use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context;
+use arc_swap::ArcSwap;
+use clap::{Args, Subcommand};
 use hedgerow_lists::{ListClass, ListIndex, ListInfo, Target};
 use hedgerow_policy::{Action, Engine, GroupSpec, PolicySpec, Request, Selector, SiteOverride};
-use hedgerow_store::{CheckId, CheckMethod, CheckResult, NewCheck, SchoolId};
+use hedgerow_store::{CheckId, CheckMethod, CheckResult, NewCheck, SchoolId, Store};
 use jiff::Timestamp;
 use jiff::civil::{Date, Weekday};
 
 use crate::live_policy::LivePolicy;
+use crate::setup::{ConfigFile, Snapshot, Source};
 
 /// Entries taken from each category list.
 pub const PER_LIST: usize = 3;
@@ -54,6 +59,12 @@ const DETAILS_LIMIT: usize = hedgerow_store::admin_limits::CHECK_DETAILS - 1_000
 /// Runs the self-test for one school on the policy in force and records it in the check log as
 /// `by`; returns the check's id.
 pub async fn run_and_record(live: &LivePolicy, school: &str, by: &str) -> anyhow::Result<CheckId> {
+    let (school_id, report) = run_live(live, school).await?;
+    record(live.store(), school_id, &report, by).await
+}
+
+/// Runs the self-test for one school on the policy in force, without recording it.
+pub async fn run_live(live: &LivePolicy, school: &str) -> anyhow::Result<(SchoolId, Report)> {
     let school_id = live
         .school_id(school)
         .with_context(|| format!("there is no school {school:?} in the configuration"))?;
@@ -67,12 +78,101 @@ pub async fn run_and_record(live: &LivePolicy, school: &str, by: &str) -> anyhow
     })
     .await
     .context("the self-test stopped before it finished")??;
-    record(live.store(), school_id, &report, by).await
+    Ok((school_id, report))
+}
+
+/// `hedgerow check`: checks of filtering and monitoring from the command line.
+#[derive(Subcommand)]
+pub enum CheckCommand {
+    /// Run the built-in self-test on the policy in force (configuration plus the changes in
+    /// force), print the report and record it in the school's check log.
+    SelfTest(SelfTestArgs),
+}
+
+#[derive(Args)]
+pub struct SelfTestArgs {
+    #[command(flatten)]
+    pub source: Source,
+    /// The school (its slug); without it, the configuration's only school.
+    #[arg(long, value_name = "SLUG")]
+    pub school: Option<String>,
+    /// Who ran it, as the check log names them (default `cli:$USER`).
+    #[arg(long, value_name = "NAME")]
+    pub by: Option<String>,
+}
+
+/// Runs the command; exits 0 when the self-test passed, 2 when it failed or was partial.
+pub fn run_command(command: CheckCommand) -> anyhow::Result<ExitCode> {
+    let CheckCommand::SelfTest(args) = command;
+    let config = ConfigFile::load(&args.source)?;
+    let slug = match (&args.school, config.config.schools.as_slice()) {
+        (Some(slug), _) => slug.clone(),
+        (None, [only]) => only.policy.school.clone(),
+        (None, _) => {
+            anyhow::bail!("the configuration has several schools; say which with --school")
+        }
+    };
+    let by = args.by.clone().unwrap_or_else(|| {
+        format!(
+            "cli:{}",
+            std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+        )
+    });
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        std::fs::create_dir_all(&config.data_dir).with_context(|| {
+            format!(
+                "cannot create the data directory {}",
+                config.data_dir.display()
+            )
+        })?;
+        let store = Store::open(&config.database_url)
+            .await
+            .context("cannot open the store; is the data directory right?")?;
+        let mut schools = HashMap::new();
+        for school in &config.config.schools {
+            let policy = &school.policy;
+            // The same record the gateway keeps for the school, made now if it has not run.
+            let id = store
+                .ensure_school(
+                    &policy.school,
+                    &policy.school_name,
+                    policy.time_zone.iana_name().unwrap_or("Europe/London"),
+                )
+                .await?;
+            schools.insert(policy.school.clone(), id);
+        }
+        let snapshot = Snapshot::build(&config)?;
+        let live = LivePolicy::new(
+            ConfigFile::load(&args.source)?,
+            Arc::new(ArcSwap::from_pointee(snapshot)),
+            store.clone(),
+            schools,
+        );
+        // The policy in force: the configuration with the changes made in the admin app.
+        live.refresh().await?;
+        let (school_id, report) = run_live(&live, &slug).await?;
+        let id = record(&store, school_id, &report, &by).await?;
+        print!("{}", report.details(&by));
+        if let Some(follow_up) = report.follow_up() {
+            println!("\nFollow-up:\n{follow_up}");
+        }
+        println!("\nRecorded in the check log as check {id}.");
+        Ok(if report.result() == CheckResult::Pass {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(2)
+        })
+    })
 }
 
 /// Records a report as one check.
 pub async fn record(
-    store: &hedgerow_store::Store,
+    store: &Store,
     school: SchoolId,
     report: &Report,
     by: &str,
@@ -616,9 +716,9 @@ impl Report {
         for line in &self.illegal {
             let _ = writeln!(
                 out,
-                "  {}: {} check entries x {} groups: {} blocked, {} allowed.",
+                "  {}: {} x {} groups: {} blocked, {} allowed.",
                 line.list,
-                line.entries,
+                entries(line.entries).replace("entr", "check entr"),
                 self.groups.len(),
                 line.blocked,
                 line.allowed
@@ -639,8 +739,9 @@ impl Report {
                 };
                 let tested = counts.expected_blocked + counts.expected_allowed;
                 let mut line = format!(
-                    "  {name} ({key}): {expected} ({}); {tested} entries: {} as expected",
+                    "  {name} ({key}): {expected} ({}); {}: {} as expected",
                     counts.why.join("; "),
+                    entries(tested),
                     counts.as_expected
                 );
                 if counts.failed > 0 {
@@ -695,6 +796,15 @@ impl Report {
             details: self.details(by),
             follow_up: self.follow_up(),
         }
+    }
+}
+
+/// "1 entry", "3 entries".
+fn entries(n: usize) -> String {
+    if n == 1 {
+        "1 entry".into()
+    } else {
+        format!("{n} entries")
     }
 }
 

@@ -1,6 +1,7 @@
 //! The check log, the built-in self-test, the annual review and the roles and contacts
-//! register, through the real gateway and a browser-like client: a network manager runs the
-//! self-test and records a check by hand with a follow-up; the DSL records annual reviews (one
+//! register, through the real gateway and a browser-like client: the self-test runs from the
+//! command line and from the app, and a network manager records a check by hand with a
+//! follow-up; the DSL records annual reviews (one
 //! without a governor is refused) and keeps the register, whose online-safety lead the block
 //! page then names; teachers and governors are kept to what their roles allow; and markup
 //! typed into any of it comes back escaped.
@@ -142,12 +143,44 @@ fn self_test_check_log_annual_review_and_contacts_register() {
     let dsl = StaffAccount::create(&config, "ds", "dsl");
     let teacher = StaffAccount::create(&config, "tc", "teacher");
     let governor = StaffAccount::create(&config, "gv", "governor");
+
+    // --- The self-test from the command line prints its report and records it. -----------
+    let compiled = Command::new(env!("CARGO_BIN_EXE_hedgerow"))
+        .args(["lists", "compile", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(
+        compiled.status.success(),
+        "{}",
+        String::from_utf8_lossy(&compiled.stderr)
+    );
+    let output = Command::new(env!("CARGO_BIN_EXE_hedgerow"))
+        .args(["check", "self-test", "--config"])
+        .arg(&config)
+        .args(["--by", "cli-test"])
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{printed}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(printed.contains("Result: pass."), "{printed}");
+    assert!(printed.contains("run by cli-test"), "{printed}");
+    assert!(
+        printed.contains("Recorded in the check log as check 1."),
+        "{printed}"
+    );
+
     let mut site = AdminSite::start(&config, dir.path(), &[]);
 
     // --- The network manager runs the self-test from the app. -----------------------------
     let nm_client = site.signed_in(&nm);
     let log = get(&nm_client, "/checks");
-    assert!(log.contains("No checks are recorded yet"), "{log}");
+    assert!(log.contains("1 check recorded"), "{log}");
+    assert!(log.contains("<td>cli-test</td>"), "{log}");
     assert!(log.contains("Run the self-test now"), "{log}");
     let (headers, _) = post(&nm_client, "/checks", "/checks/self-test", &[], 303);
     let self_test_page = location(&headers);
@@ -172,7 +205,7 @@ fn self_test_check_log_annual_review_and_contacts_register() {
         "Group staff (",
         "Group unknown (",
         "Gambling (gambling): expected blocked (gambling: block); 3 entries: 3 as expected.",
-        "Education (education): expected allowed (education (group default): allow); 1 entries: 1 as expected.",
+        "Education (education): expected allowed (education (group default): allow); 1 entry: 1 as expected.",
     ] {
         assert!(report.contains(expected), "{expected:?} in {report}");
     }
@@ -257,7 +290,7 @@ fn self_test_check_log_annual_review_and_contacts_register() {
     assert!(body.contains("already marked done"), "{body}");
     let log = get(&nm_client, "/checks");
     assert!(!log.contains("<script>alert(1)"), "{log}");
-    assert!(log.contains("2 checks recorded"), "{log}");
+    assert!(log.contains("3 checks recorded"), "{log}");
 
     // --- The governor reads checks and reviews but changes nothing. ------------------------
     let gov_client = site.signed_in(&governor);
