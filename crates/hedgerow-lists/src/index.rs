@@ -574,6 +574,93 @@ impl ListIndex {
         }
     }
 
+    /// Up to `per_list` entries of each list, as targets that meet them, indexed by
+    /// [`ListId`]: what a self-test asks the policy about. The same index always gives the
+    /// same samples (the first entries in key order, so names sorted by their last labels).
+    ///
+    /// The walk stops once every list has its samples, so a large index is read through only
+    /// when some list cannot fill its quota. Illegal-content lists are sampled like any other;
+    /// a caller that records samples must keep to [`ListIndex::entries_within`] for those,
+    /// since their real entries are not to be written anywhere.
+    pub fn sample_entries(&self, per_list: usize) -> Vec<Vec<Target>> {
+        self.collect_entries(&[], per_list)
+    }
+
+    /// Up to `per_list` entries of each list that lie within `domain` (the name itself or
+    /// below it), indexed by [`ListId`]: the check entries that the illegal-content lists
+    /// carry on a reserved test domain, found without reading anything outside it.
+    pub fn entries_within(&self, domain: &str, per_list: usize) -> Vec<Vec<Target>> {
+        let prefix: Vec<u8> = domain
+            .trim_end_matches('.')
+            .to_ascii_lowercase()
+            .bytes()
+            .rev()
+            .collect();
+        if prefix.is_empty() {
+            return vec![Vec::new(); self.lists.len()];
+        }
+        self.collect_entries(&prefix, per_list)
+    }
+
+    /// Walks the keys starting with `prefix` (all keys for an empty one) and keeps, for each
+    /// list, the first `per_list` whose host is at a label boundary of the prefix. Fenced as
+    /// [`ListIndex::lookup`] is: malformed data marks the index damaged and ends the walk.
+    fn collect_entries(&self, prefix: &[u8], per_list: usize) -> Vec<Vec<Target>> {
+        use fst::{IntoStreamer, Streamer};
+        let mut samples: Vec<Vec<Target>> = vec![Vec::new(); self.lists.len()];
+        if per_list == 0 {
+            return samples;
+        }
+        // A list is full once it has its quota or all of its entries.
+        let quota: Vec<usize> = self
+            .lists
+            .iter()
+            .map(|l| per_list.min(l.entries as usize))
+            .collect();
+        let mut wanting = quota.iter().filter(|q| **q > 0).count();
+        let walked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut builder = self.fst.range().ge(prefix);
+            if let Some(end) = prefix_end(prefix) {
+                builder = builder.lt(end);
+            }
+            let mut stream = builder.into_stream();
+            while wanting > 0
+                && let Some((key, output)) = stream.next()
+            {
+                let Some(target) = key_target(key, prefix) else {
+                    continue;
+                };
+                let set = output.value() as usize;
+                let (Some(start), Some(end)) =
+                    (self.set_offsets.get(set), self.set_offsets.get(set + 1))
+                else {
+                    continue;
+                };
+                let Some(members) = self.set_members.get(*start as usize..*end as usize) else {
+                    continue;
+                };
+                for list in members {
+                    let list = *list as usize;
+                    let (Some(taken), Some(quota)) = (samples.get_mut(list), quota.get(list))
+                    else {
+                        continue;
+                    };
+                    if taken.len() < *quota {
+                        taken.push(target.clone());
+                        if taken.len() == *quota {
+                            wanting -= 1;
+                        }
+                    }
+                }
+            }
+        }));
+        if walked.is_err() {
+            self.damaged
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        samples
+    }
+
     fn push_set(
         &self,
         set: Output,
@@ -597,6 +684,49 @@ impl ListIndex {
             }));
         }
     }
+}
+
+/// The smallest key greater than every key starting with `prefix`; `None` for no bound.
+fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
+/// The target a key stands for, if its host lies within the reversed-name `prefix` at a label
+/// boundary (any key for an empty prefix). Keys that are not valid text are skipped.
+fn key_target(key: &[u8], prefix: &[u8]) -> Option<Target> {
+    let host_end = key
+        .iter()
+        .position(|b| *b == PREFIX_SEPARATOR || *b == EXACT_SEPARATOR)
+        .unwrap_or(key.len());
+    let (host_key, rest) = key.split_at(host_end);
+    let at_boundary = prefix.is_empty()
+        || host_key.len() == prefix.len()
+        || host_key.get(prefix.len()) == Some(&b'.');
+    if !at_boundary {
+        return None;
+    }
+    let host = match host_key.split_first() {
+        Some((&ADDRESS_PREFIX, text)) => {
+            let text = std::str::from_utf8(text).ok()?;
+            match text.parse::<std::net::IpAddr>().ok()? {
+                std::net::IpAddr::V4(v4) => Host::Ipv4(v4),
+                std::net::IpAddr::V6(v6) => Host::Ipv6(v6),
+            }
+        }
+        _ => Host::Name(String::from_utf8(host_key.iter().rev().copied().collect()).ok()?),
+    };
+    let path = match rest.split_first() {
+        Some((_, path)) => Some(String::from_utf8(path.to_vec()).ok()?),
+        None => None,
+    };
+    Some(Target { host, path })
 }
 
 /// Checks magic, version and recorded length.
@@ -739,4 +869,120 @@ fn read_meta(bytes: &[u8]) -> Result<Meta, IndexError> {
         .map(|c| u16::from_le_bytes([c[0], c[1]]))
         .collect();
     Ok((lists, offsets, members))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::{ListFormat, parse_list};
+
+    fn index(lists: &[(&str, ListClass, ListFormat, &str)]) -> ListIndex {
+        let mut builder = IndexBuilder::new();
+        for (name, class, format, text) in lists {
+            let id = builder.add_list(name, "uncategorised", *class).unwrap();
+            let mut entries = Vec::new();
+            let errors = parse_list(text.as_bytes(), *format, |e| entries.push(e));
+            assert!(errors.is_empty(), "{errors:?}");
+            for entry in &entries {
+                builder.add(id, entry).unwrap();
+            }
+        }
+        ListIndex::from_vec(builder.build().unwrap()).unwrap()
+    }
+
+    fn texts(targets: &[Target]) -> Vec<String> {
+        targets
+            .iter()
+            .map(|t| format!("{}{}", t.host.as_text(), t.path.as_deref().unwrap_or("")))
+            .collect()
+    }
+
+    #[test]
+    fn samples_are_real_entries_of_each_list_in_key_order() {
+        let index = index(&[
+            (
+                "games",
+                ListClass::Category,
+                ListFormat::Domains,
+                "play.example\nzzz.example.org\ngames.example.com\n10.1.2.3\n",
+            ),
+            (
+                "chat",
+                ListClass::Category,
+                ListFormat::Urls,
+                "talk.example/rooms\nplay.example\n",
+            ),
+            ("empty", ListClass::Category, ListFormat::Domains, ""),
+        ]);
+        let samples = index.sample_entries(2);
+        assert_eq!(samples.len(), 3);
+        // Reversed names sort by their last labels: `...com` before `...elpmaxe` before
+        // `...gro`; address entries (prefix byte 1) come first of all.
+        assert_eq!(texts(&samples[0]), vec!["10.1.2.3", "play.example"]);
+        assert_eq!(
+            texts(&samples[1]),
+            vec!["talk.example/rooms", "play.example"]
+        );
+        assert!(samples[2].is_empty());
+        // Every sample meets its own list, so it tests that list.
+        for (list, targets) in samples.iter().enumerate() {
+            for target in targets {
+                let mut found = Vec::new();
+                index.lookup(target, &mut found);
+                assert!(
+                    found.iter().any(|m| m.list.0 as usize == list),
+                    "{target:?} does not meet list {list}"
+                );
+            }
+        }
+        // The same index gives the same samples, and a larger quota takes everything.
+        assert_eq!(index.sample_entries(2), samples);
+        assert_eq!(index.sample_entries(10)[0].len(), 4);
+        assert!(index.sample_entries(0).iter().all(Vec::is_empty));
+    }
+
+    #[test]
+    fn entries_within_a_domain_stay_inside_it() {
+        let index = index(&[
+            (
+                "illegal-test",
+                ListClass::Illegal,
+                ListFormat::ExactUrls,
+                "check.hedgerow.test\nillegal-content-check.hedgerow.test/iwf/check-image.jpg\nreal.example\nxhedgerow.test\n",
+            ),
+            (
+                "games",
+                ListClass::Category,
+                ListFormat::Domains,
+                "hedgerow.test\nplay.example\n",
+            ),
+        ]);
+        let within = index.entries_within("Hedgerow.Test.", 10);
+        assert_eq!(
+            texts(&within[0]),
+            vec![
+                "check.hedgerow.test",
+                "illegal-content-check.hedgerow.test/iwf/check-image.jpg"
+            ]
+        );
+        assert_eq!(texts(&within[1]), vec!["hedgerow.test"]);
+        let mut found = Vec::new();
+        index.lookup(&within[0][1], &mut found);
+        assert!(found.iter().any(|m| m.kind == MatchKind::ExactUrl));
+        assert!(index.entries_within("", 10).iter().all(Vec::is_empty));
+        assert!(
+            index
+                .entries_within("nothing.test", 10)
+                .iter()
+                .all(Vec::is_empty)
+        );
+    }
+
+    #[test]
+    fn prefix_ends_are_the_next_key_up() {
+        assert_eq!(prefix_end(b"ab"), Some(b"ac".to_vec()));
+        assert_eq!(prefix_end(&[b'a', 0xff]), Some(b"b".to_vec()));
+        assert_eq!(prefix_end(&[0xff]), None);
+        assert_eq!(prefix_end(b""), None);
+    }
 }

@@ -7,10 +7,153 @@
 //! or a name from the network cannot become markup. There are two voices: pupils get short,
 //! plain words; staff get the full detail (the rule's id, the device's address).
 
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
 use askama::Template;
-use hedgerow_store::ReviewKind;
+use hedgerow_policy::PolicySpec;
+use hedgerow_store::{Contact, ContactRole, ReviewKind, SchoolId, Store};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
+
+/// How long the block page trusts what it last read of the contacts register.
+pub const REGISTER_REFRESH: Duration = Duration::from_secs(5);
+
+/// Who the pages tell pupils and staff to speak to about online safety.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OnlineSafetyContact {
+    /// The person, by name.
+    pub lead: Option<String>,
+    /// How to reach them.
+    pub contact: Option<String>,
+}
+
+impl OnlineSafetyContact {
+    /// The online-safety lead of a school's roles and contacts register (the first, when
+    /// several share the role), with their email address and telephone number; `None` when the
+    /// register names no online-safety lead.
+    pub fn from_register(contacts: &[Contact]) -> Option<OnlineSafetyContact> {
+        let lead = contacts
+            .iter()
+            .find(|c| c.details.role == ContactRole::OnlineSafetyLead)?;
+        let ways: Vec<&str> = [lead.details.email.as_deref(), lead.details.phone.as_deref()]
+            .into_iter()
+            .flatten()
+            .map(str::trim)
+            .filter(|w| !w.is_empty())
+            .collect();
+        Some(OnlineSafetyContact {
+            lead: Some(lead.details.name.clone()),
+            contact: (!ways.is_empty()).then(|| ways.join(", ")),
+        })
+    }
+
+    /// As the configuration names them (`online_safety_lead`, `online_safety_contact`).
+    pub fn from_policy(spec: Option<&PolicySpec>) -> OnlineSafetyContact {
+        OnlineSafetyContact {
+            lead: spec.and_then(|s| s.online_safety_lead.clone()),
+            contact: spec.and_then(|s| s.online_safety_contact.clone()),
+        }
+    }
+}
+
+/// What was last read from the register: per school slug, its online-safety lead if it has
+/// one.
+#[derive(Default)]
+struct RegisterCopy {
+    read_at: Option<Instant>,
+    leads: HashMap<String, OnlineSafetyContact>,
+}
+
+/// The roles and contacts register as the proxy's pages read it: a copy in memory, read again
+/// in the background when it is older than [`REGISTER_REFRESH`], so a page never waits for
+/// the store and a change in the admin app shows within seconds. A school whose register
+/// names no online-safety lead keeps the one its configuration names.
+pub struct ContactsRegister {
+    store: Store,
+    schools: HashMap<String, SchoolId>,
+    copy: ArcSwap<RegisterCopy>,
+    reading: AtomicBool,
+}
+
+impl ContactsRegister {
+    /// Starts reading the register at once when called inside the runtime.
+    pub fn new(store: Store, schools: HashMap<String, SchoolId>) -> Arc<ContactsRegister> {
+        let register = Arc::new(ContactsRegister {
+            store,
+            schools,
+            copy: ArcSwap::from_pointee(RegisterCopy::default()),
+            reading: AtomicBool::new(false),
+        });
+        register.read_if_stale();
+        register
+    }
+
+    /// Who a school's pages name: the register's online-safety lead, else the configuration's.
+    pub fn online_safety(
+        self: &Arc<Self>,
+        school: &str,
+        spec: Option<&PolicySpec>,
+    ) -> OnlineSafetyContact {
+        self.read_if_stale();
+        match self.copy.load().leads.get(school) {
+            Some(lead) => lead.clone(),
+            None => OnlineSafetyContact::from_policy(spec),
+        }
+    }
+
+    /// Reads the register again in the background when the copy is old and no read is under
+    /// way; without a runtime (never the case in the gateway) the copy stays as it is.
+    fn read_if_stale(self: &Arc<Self>) {
+        let stale = self
+            .copy
+            .load()
+            .read_at
+            .is_none_or(|at| at.elapsed() >= REGISTER_REFRESH);
+        if !stale || self.reading.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                let register = Arc::clone(self);
+                runtime.spawn(async move {
+                    register.read().await;
+                    register.reading.store(false, Ordering::Release);
+                });
+            }
+            Err(_) => self.reading.store(false, Ordering::Release),
+        }
+    }
+
+    /// One read of every school's register. A school whose register cannot be read keeps
+    /// what was read before, and the next read is tried after [`REGISTER_REFRESH`] anyway.
+    async fn read(&self) {
+        let before = self.copy.load_full();
+        let mut leads = HashMap::new();
+        for (slug, id) in &self.schools {
+            match self.store.contacts(*id).await {
+                Ok(contacts) => {
+                    if let Some(lead) = OnlineSafetyContact::from_register(&contacts) {
+                        leads.insert(slug.clone(), lead);
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(school = %slug, "the contacts register could not be read for the block page: {e}");
+                    if let Some(lead) = before.leads.get(slug) {
+                        leads.insert(slug.clone(), lead.clone());
+                    }
+                }
+            }
+        }
+        self.copy.store(Arc::new(RegisterCopy {
+            read_at: Some(Instant::now()),
+            leads,
+        }));
+    }
+}
 
 /// Everything the block page says about one blocked request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -462,6 +605,107 @@ mod tests {
         assert_eq!(local_time(winter, &zone), "Tuesday 10 March 2026, 14:05");
         let summer: Timestamp = "2026-06-01T08:30:00Z".parse().unwrap();
         assert_eq!(local_time(summer, &zone), "Monday 1 June 2026, 09:30");
+    }
+
+    fn contact(role: ContactRole, name: &str, email: Option<&str>, phone: Option<&str>) -> Contact {
+        Contact {
+            id: hedgerow_store::ContactId(1),
+            school: SchoolId(1),
+            details: hedgerow_store::ContactDetails {
+                role,
+                name: name.into(),
+                email: email.map(Into::into),
+                phone: phone.map(Into::into),
+                notes: None,
+            },
+            updated_by: "dsl".into(),
+            updated_at: Timestamp::UNIX_EPOCH,
+        }
+    }
+
+    #[test]
+    fn the_register_names_the_online_safety_lead() {
+        let register = [
+            contact(ContactRole::Dsl, "Mr Dee", Some("dsl@school.example"), None),
+            contact(
+                ContactRole::OnlineSafetyLead,
+                "Ms Lead",
+                Some("lead@school.example"),
+                Some("01234 567890"),
+            ),
+            contact(ContactRole::OnlineSafetyLead, "Mr Second", None, None),
+        ];
+        assert_eq!(
+            OnlineSafetyContact::from_register(&register),
+            Some(OnlineSafetyContact {
+                lead: Some("Ms Lead".into()),
+                contact: Some("lead@school.example, 01234 567890".into()),
+            })
+        );
+        let no_way = [contact(
+            ContactRole::OnlineSafetyLead,
+            "Mr Second",
+            None,
+            Some(" "),
+        )];
+        assert_eq!(
+            OnlineSafetyContact::from_register(&no_way).unwrap().contact,
+            None
+        );
+        assert_eq!(OnlineSafetyContact::from_register(&register[..1]), None);
+        assert_eq!(
+            OnlineSafetyContact::from_policy(None),
+            OnlineSafetyContact::default()
+        );
+    }
+
+    #[test]
+    fn without_a_read_of_the_register_the_configuration_is_used() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let dir = tempfile::tempdir().unwrap();
+            let url = format!("sqlite://{}?mode=rwc", dir.path().join("s.db").display());
+            let store = Store::open(&url).await.unwrap();
+            let school = store.ensure_school("oak", "Oak School", "Europe/London").await.unwrap();
+            let schools = HashMap::from([("oak".to_string(), school)]);
+            let register = ContactsRegister::new(store.clone(), schools);
+            let config = hedgerow_config::Config::parse(
+                "data_dir = \"/tmp/x\"\n[lists]\nsources = [\"/tmp/x\"]\n[[school]]\nslug = \"oak\"\nname = \"Oak\"\nonline_safety_lead = \"Mrs Configured\"\n[school.groups.unknown]\nkind = \"unidentified\"\ndefault = \"allow\"\n",
+            )
+            .unwrap();
+            let spec = &config.schools[0].policy;
+            register.read().await;
+            assert_eq!(
+                register.online_safety("oak", Some(spec)).lead.as_deref(),
+                Some("Mrs Configured")
+            );
+            store
+                .set_contact(
+                    school,
+                    None,
+                    &hedgerow_store::ContactDetails {
+                        role: ContactRole::OnlineSafetyLead,
+                        name: "Ms Registered".into(),
+                        email: Some("osl@oak.example".into()),
+                        phone: None,
+                        notes: None,
+                    },
+                    &hedgerow_store::ActingUser::new("dsl"),
+                )
+                .await
+                .unwrap();
+            register.read().await;
+            let named = register.online_safety("oak", Some(spec));
+            assert_eq!(named.lead.as_deref(), Some("Ms Registered"));
+            assert_eq!(named.contact.as_deref(), Some("osl@oak.example"));
+            assert_eq!(
+                register.online_safety("elsewhere", None),
+                OnlineSafetyContact::default()
+            );
+        });
     }
 
     #[test]

@@ -191,6 +191,16 @@ impl LivePolicy {
         self.current.load_full()
     }
 
+    /// The store the change log lives in (the self-test records its check there too).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// A school's id in the store, by slug.
+    pub fn school_id(&self, school: &str) -> Option<SchoolId> {
+        self.schools.get(school).copied()
+    }
+
     /// The policy in force for a school now (configuration plus changes).
     pub fn effective_spec(&self, school: &str) -> anyhow::Result<PolicySpec> {
         Ok(self.current.load().engine(school)?.spec().clone())

@@ -59,6 +59,9 @@ enum Command {
     /// Make or show the school CA for selective HTTPS inspection.
     #[command(subcommand)]
     Ca(ca::CaCommand),
+    /// Checks of filtering and monitoring (the built-in self-test).
+    #[command(subcommand)]
+    Check(selftest::CheckCommand),
 }
 
 /// Options shared by `serve` and `demo`: where data lives and what to listen on.
@@ -120,6 +123,7 @@ fn main() -> ExitCode {
         Command::Admin(command) => admin::run(command),
         Command::Config(ConfigCommand::Check { file }) => setup::check_config(&file),
         Command::Ca(command) => ca::run(command),
+        Command::Check(command) => selftest::run_command(command),
     };
     match result {
         Ok(code) => code,

@@ -84,6 +84,8 @@ pub struct GatewayProxy {
     schools: HashMap<String, SchoolId>,
     runtime: ProxyRuntime,
     pinned: Mutex<HashMap<String, Instant>>,
+    /// Who the pages name as the online-safety lead (the register, else the configuration).
+    contacts: Arc<blockpage::ContactsRegister>,
 }
 
 impl GatewayProxy {
@@ -103,6 +105,7 @@ impl GatewayProxy {
             Some((pem, der)) => (Some(pem), Some(der)),
             None => (None, None),
         };
+        let contacts = blockpage::ContactsRegister::new(store.clone(), schools.clone());
         GatewayProxy {
             current,
             signed_in,
@@ -115,6 +118,7 @@ impl GatewayProxy {
             schools,
             runtime,
             pinned: Mutex::new(HashMap::new()),
+            contacts,
         }
     }
 
@@ -399,6 +403,7 @@ impl GatewayProxy {
         let snapshot = self.current.load();
         // Borrowed from the snapshot: a block page needs three fields, not a copy of the policy.
         let school = snapshot.engines.get(&ctx.school_slug).map(|e| e.spec());
+        let lead = self.contacts.online_safety(&ctx.school_slug, school);
         let category_name = ctx
             .category
             .as_deref()
@@ -417,8 +422,8 @@ impl GatewayProxy {
             client_addr: ctx.client.to_string(),
             at: local_time(ctx.at),
             school_name: school.map_or_else(|| "School".to_string(), |s| s.school_name.clone()),
-            online_safety_lead: school.and_then(|s| s.online_safety_lead.clone()),
-            online_safety_contact: school.and_then(|s| s.online_safety_contact.clone()),
+            online_safety_lead: lead.lead,
+            online_safety_contact: lead.contact,
             review_action: format!("http://{}/hedgerow/review", self.runtime.public_authority),
             pupil: ctx.pupil,
             status,
@@ -501,11 +506,12 @@ impl GatewayProxy {
             )
         });
         let action = format!("http://{}/hedgerow/review", self.runtime.public_authority);
+        let lead = self.contacts.online_safety(&identity.school.slug, spec);
         let page = blockpage::render_report_form(&blockpage::ReportForm {
             url: url.as_deref(),
             school_name: spec.map_or("School", |s| s.school_name.as_str()),
-            online_safety_lead: spec.and_then(|s| s.online_safety_lead.as_deref()),
-            online_safety_contact: spec.and_then(|s| s.online_safety_contact.as_deref()),
+            online_safety_lead: lead.lead.as_deref(),
+            online_safety_contact: lead.contact.as_deref(),
             review_action: &action,
             pupil,
         });
@@ -606,6 +612,7 @@ impl GatewayProxy {
                     .get(&judged.ctx.school_slug)
                     .map(|e| e.spec());
                 let school_name = spec.map_or("School", |s| s.school_name.as_str());
+                let lead = self.contacts.online_safety(&judged.ctx.school_slug, spec);
                 LocalResponse::new(
                     200,
                     "text/html; charset=utf-8",
@@ -613,9 +620,8 @@ impl GatewayProxy {
                         &url,
                         kind,
                         school_name,
-                        spec.as_ref().and_then(|s| s.online_safety_lead.as_deref()),
-                        spec.as_ref()
-                            .and_then(|s| s.online_safety_contact.as_deref()),
+                        lead.lead.as_deref(),
+                        lead.contact.as_deref(),
                         judged.ctx.pupil,
                     ),
                 )
