@@ -345,6 +345,25 @@ fn a_policy_change_made_in_the_editor_is_live_within_five_seconds() {
     let log = browser.body_text().unwrap();
     assert!(log.contains("news.example"), "{log}");
     assert!(log.contains("Distressing coverage this week"), "{log}");
+
+    // The built-in self-test, run from the check log, is recorded there with its result.
+    browser
+        .goto(&format!("http://{}/checks", school.site.app))
+        .unwrap();
+    browser.submit("form:has(#run-self-test)").unwrap();
+    let report = browser.body_text().unwrap();
+    assert!(
+        browser.current_url().unwrap().contains("/checks/"),
+        "{report}"
+    );
+    assert!(report.to_lowercase().contains("self-test"), "{report}");
+    assert!(report.contains("ks2"), "every group is tested: {report}");
+    browser
+        .goto(&format!("http://{}/checks", school.site.app))
+        .unwrap();
+    let checks = browser.body_text().unwrap();
+    assert!(checks.contains("osl"), "who ran it: {checks}");
+    assert!(checks.to_lowercase().contains("self-test"), "{checks}");
     browser.quit().unwrap();
 }
 
