@@ -57,6 +57,8 @@ const MAX_FIELD_CHARS: usize = 200;
 /// The longest reason for looking (the store accepts 1,000 characters of purpose, and the
 /// page adds its own words).
 const MAX_PURPOSE_CHARS: usize = 500;
+/// The purpose recorded when the reader gives no reason (the page they used is recorded too).
+const NO_REASON: &str = "no reason given";
 /// Events a timeline page shows; the period can be narrowed to see the rest.
 const TIMELINE_ROWS: u32 = 1_000;
 /// How far back a timeline looks when no start is given.
@@ -175,7 +177,7 @@ pub(crate) fn parse_activity_form(
         MAX_PURPOSE_CHARS,
         &mut errors,
     )
-    .unwrap_or_else(|| "activity explorer".into());
+    .unwrap_or_else(|| NO_REASON.into());
     if errors.is_empty() {
         Ok(ActivitySearch { query, purpose })
     } else {
@@ -581,7 +583,7 @@ async fn timeline(
         MAX_PURPOSE_CHARS,
         &mut errors,
     )
-    .unwrap_or_else(|| "person timeline".into());
+    .unwrap_or_else(|| NO_REASON.into());
 
     let person = match app.store.user(staff.school, &username).await {
         Ok(user) => user.map(|u| PersonView {
@@ -858,7 +860,7 @@ mod tests {
                 id: 42
             })
         );
-        assert_eq!(search.purpose, "activity explorer");
+        assert_eq!(search.purpose, NO_REASON);
     }
 
     #[test]
