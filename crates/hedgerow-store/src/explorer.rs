@@ -18,7 +18,10 @@ use std::str::FromStr;
 use jiff::Timestamp;
 use sqlx::AssertSqlSafe;
 
-use crate::model::{EventSource, Reader, SchoolId, StoredEvent, Verdict, timestamp_to_us};
+use crate::model::{
+    AuditEntry, AuditRecord, EventSource, Reader, SchoolId, StoredEvent, Verdict,
+    timestamp_from_us, timestamp_to_us,
+};
 use crate::store::{
     AUDIT_INSERT, Arg, Backend, EVENT_SELECT, EventRow, audit_args, bind_args, validate_text,
     with_pool,
@@ -41,6 +44,16 @@ impl Cursor {
         Cursor {
             at_us: timestamp_to_us(event.event.at),
             id: event.id,
+        }
+    }
+}
+
+impl Cursor {
+    /// The cursor that continues after this audit record (the audit log pages the same way).
+    pub fn after_audit(record: &AuditRecord) -> Cursor {
+        Cursor {
+            at_us: timestamp_to_us(record.entry.at),
+            id: record.id,
         }
     }
 }
@@ -183,6 +196,55 @@ impl ExplorerQuery {
 pub struct ExplorerPage {
     /// Newest first.
     pub events: Vec<StoredEvent>,
+    /// The cursor of the next page, or `None` when this is the last.
+    pub next: Option<Cursor>,
+}
+
+/// Which of a school's audit records to show, newest first, one page at a time (the audit log
+/// page of the admin app). Every `Some` field narrows the result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// The school whose records to read; store-wide records and other schools' are never
+    /// returned.
+    pub school: SchoolId,
+    /// Only records by this actor (exact, ignoring ASCII case).
+    pub actor: Option<String>,
+    /// Only this action or the actions under it: `activity` matches `activity`,
+    /// `activity.read` and `activity.export`, not `activityx`.
+    pub action: Option<String>,
+    /// Only records at or after this time.
+    pub since: Option<Timestamp>,
+    /// Only records strictly before this time.
+    pub until: Option<Timestamp>,
+    /// Continue after this cursor; `None` for the first page.
+    pub page: Option<Cursor>,
+    /// Records per page, 1 to [`AuditQuery::MAX_PAGE_SIZE`] (larger values are capped).
+    pub page_size: u32,
+}
+
+impl AuditQuery {
+    /// The largest page.
+    pub const MAX_PAGE_SIZE: u32 = 500;
+
+    /// The first page of a school's audit log, with no other filter.
+    pub fn school(school: SchoolId, page_size: u32) -> AuditQuery {
+        AuditQuery {
+            school,
+            actor: None,
+            action: None,
+            since: None,
+            until: None,
+            page: None,
+            page_size,
+        }
+    }
+}
+
+/// One page of the audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditPage {
+    /// Newest first.
+    pub records: Vec<AuditRecord>,
     /// The cursor of the next page, or `None` when this is the last.
     pub next: Option<Cursor>,
 }
@@ -746,6 +808,107 @@ impl Store {
             top_blocked_hosts,
             circumvention_attempts,
         })
+    }
+
+    /// One page of a school's audit log, newest first, filtered by `query`. Reading the log
+    /// is not itself audited: it holds no one's browsing, only who looked and what changed.
+    pub async fn audit_search(&self, query: &AuditQuery) -> Result<AuditPage, StoreError> {
+        let size = query.page_size.clamp(1, AuditQuery::MAX_PAGE_SIZE);
+        let mut sql = Sql::new(
+            "SELECT id, school_id, at_us, actor, action, target, detail, from_addr \
+             FROM audit_log",
+        );
+        sql.push(" WHERE school_id = ?", [Arg::I64(query.school.0)]);
+        if let Some(v) = query.since {
+            sql.push(" AND at_us >= ?", [Arg::I64(timestamp_to_us(v))]);
+        }
+        if let Some(v) = query.until {
+            sql.push(" AND at_us < ?", [Arg::I64(timestamp_to_us(v))]);
+        }
+        if let Some(actor) = &query.actor {
+            let actor = actor.trim();
+            if actor.is_empty() {
+                return Err(StoreError::invalid(
+                    "audit actor filter",
+                    "it is empty; give a user name or leave the filter out",
+                ));
+            }
+            sql.push(
+                " AND lower(actor) = ?",
+                [Arg::Owned(actor.to_ascii_lowercase())],
+            );
+        }
+        if let Some(action) = &query.action {
+            let action = action.trim().trim_end_matches('.');
+            if action.is_empty() {
+                return Err(StoreError::invalid(
+                    "audit action filter",
+                    "it is empty; give an action such as activity.read or leave the filter out",
+                ));
+            }
+            sql.push(
+                " AND (action = ? OR action LIKE ? ESCAPE '\\')",
+                [
+                    Arg::Owned(action.to_owned()),
+                    Arg::Owned(format!("{}.%", like_escape(action))),
+                ],
+            );
+        }
+        if let Some(c) = query.page {
+            // As in the explorer: the first conjunct bounds the index range, the second breaks
+            // ties within one microsecond by id.
+            sql.push(
+                " AND at_us <= ? AND (at_us < ? OR id < ?)",
+                [Arg::I64(c.at_us), Arg::I64(c.at_us), Arg::I64(c.id)],
+            );
+        }
+        // One extra row says whether there is a next page.
+        sql.push(
+            " ORDER BY at_us DESC, id DESC LIMIT ?",
+            [Arg::I64(i64::from(size) + 1)],
+        );
+        type Row = (
+            i64,
+            Option<i64>,
+            i64,
+            String,
+            String,
+            String,
+            String,
+            Option<String>,
+        );
+        let rows: Vec<Row> = with_pool!(&self.backend, pool => {
+            bind_args!(sqlx::query_as(AssertSqlSafe(sql.text)), sql.args)
+                .fetch_all(pool)
+                .await
+        })
+        .map_err(StoreError::query("reading the audit log"))?;
+        let mut records = rows
+            .into_iter()
+            .map(
+                |(id, school, at_us, actor, action, target, detail, from_addr)| {
+                    Ok(AuditRecord {
+                        id,
+                        entry: AuditEntry {
+                            school: school.map(SchoolId),
+                            at: timestamp_from_us(at_us, "audit entry time")?,
+                            actor,
+                            action,
+                            target,
+                            detail,
+                            from_addr,
+                        },
+                    })
+                },
+            )
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let next = if records.len() > size as usize {
+            records.truncate(size as usize);
+            records.last().map(Cursor::after_audit)
+        } else {
+            None
+        };
+        Ok(AuditPage { records, next })
     }
 
     /// Refreshes the planner's statistics on activity events (`ANALYZE`), as after a bulk

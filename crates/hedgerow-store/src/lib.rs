@@ -60,7 +60,8 @@ pub use changes::{
 };
 pub use error::StoreError;
 pub use explorer::{
-    ActivitySummary, Count, Cursor, ExplorerPage, ExplorerQuery, HostFilter, MAX_TIMELINE,
+    ActivitySummary, AuditPage, AuditQuery, Count, Cursor, ExplorerPage, ExplorerQuery, HostFilter,
+    MAX_TIMELINE,
 };
 pub use model::{
     ActivityEvent, AuditEntry, AuditRecord, Device, DeviceId, EventFilter, EventSource, NewDevice,

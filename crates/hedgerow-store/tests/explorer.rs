@@ -8,7 +8,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use hedgerow_store::{
-    ActivityEvent, EventSource, ExplorerQuery, HostFilter, Reader, SchoolId, Store, Verdict,
+    ActivityEvent, AuditEntry, AuditQuery, EventSource, ExplorerQuery, HostFilter, Reader,
+    SchoolId, Store, Verdict,
 };
 use jiff::{Timestamp, ToSpan};
 use sqlx::{AssertSqlSafe, Connection};
@@ -114,6 +115,7 @@ backend_tests!(
     summary_has_no_names,
     timeline_is_one_person_in_order,
     search_terms_found_beyond_the_newest_searches,
+    audit_log_pages_and_filters,
 );
 
 fn t0() -> Timestamp {
@@ -564,4 +566,140 @@ async fn search_terms_found_beyond_the_newest_searches(store: &Store) {
         .map(|e| (e.event.at.as_microsecond() - t0().as_microsecond()) / 60_000_000)
         .collect();
     assert_eq!(minutes, vec![4_499, 4_498, 4_497, 4_496, 4_495]);
+}
+
+/// The audit log page: one school's records only, newest first, filtered by actor (ignoring
+/// case), by action or the actions under it, and by time, paged by cursor without repeats.
+async fn audit_log_pages_and_filters(store: &Store) {
+    let s = school(store, "audited").await;
+    let other = school(store, "elsewhere").await;
+    let entry = |school: SchoolId, minutes: i64, actor: &str, action: &str| AuditEntry {
+        school: Some(school),
+        at: t0() + minutes.minutes(),
+        actor: actor.to_owned(),
+        action: action.to_owned(),
+        target: format!("school:{school}"),
+        detail: format!("entry {minutes}"),
+        from_addr: Some("10.9.8.7".to_owned()),
+    };
+    // Two records in one microsecond, so the cursor's tie-break by id is exercised.
+    for (minutes, actor, action) in [
+        (0, "Dsl", "activity.read"),
+        (1, "head", "activity.export"),
+        (2, "dsl", "policy.change"),
+        (3, "dsl", "activityx.other"),
+        (4, "dsl", "activity.read"),
+        (4, "head", "activity.read"),
+        (5, "head", "activity"),
+    ] {
+        store
+            .append_audit(&entry(s, minutes, actor, action))
+            .await
+            .expect("append");
+    }
+    store
+        .append_audit(&entry(other, 6, "dsl", "activity.read"))
+        .await
+        .expect("append");
+    let details = |page: &hedgerow_store::AuditPage| -> Vec<String> {
+        page.records
+            .iter()
+            .map(|r| format!("{} {}", r.entry.actor, r.entry.action))
+            .collect()
+    };
+
+    let all = store
+        .audit_search(&AuditQuery::school(s, 100))
+        .await
+        .expect("all");
+    assert_eq!(all.records.len(), 7, "only this school's records");
+    assert!(all.next.is_none());
+    assert!(
+        all.records
+            .windows(2)
+            .all(|w| (w[0].entry.at, w[0].id) > (w[1].entry.at, w[1].id)),
+        "newest first"
+    );
+
+    let mut q = AuditQuery::school(s, 100);
+    q.actor = Some(" DSL ".into());
+    let page = store.audit_search(&q).await.expect("actor");
+    assert_eq!(
+        details(&page),
+        [
+            "dsl activity.read",
+            "dsl activityx.other",
+            "dsl policy.change",
+            "Dsl activity.read"
+        ]
+    );
+
+    let mut q = AuditQuery::school(s, 100);
+    q.action = Some("activity".into());
+    let page = store.audit_search(&q).await.expect("action");
+    assert_eq!(
+        details(&page),
+        [
+            "head activity",
+            "head activity.read",
+            "dsl activity.read",
+            "head activity.export",
+            "Dsl activity.read"
+        ],
+        "the action and those under it, not activityx"
+    );
+    q.action = Some("activity.export".into());
+    assert_eq!(
+        details(&store.audit_search(&q).await.expect("exact")),
+        ["head activity.export"]
+    );
+    q.action = Some("50%_".into());
+    assert!(
+        store
+            .audit_search(&q)
+            .await
+            .expect("wildcards")
+            .records
+            .is_empty(),
+        "LIKE wildcards in the filter are taken literally"
+    );
+
+    let mut q = AuditQuery::school(s, 100);
+    q.since = Some(t0() + 1.minutes());
+    q.until = Some(t0() + 4.minutes());
+    let page = store.audit_search(&q).await.expect("range");
+    assert_eq!(
+        details(&page),
+        [
+            "dsl activityx.other",
+            "dsl policy.change",
+            "head activity.export"
+        ],
+        "since inclusive, until exclusive"
+    );
+
+    // Pages of two: every record once, in order, the last page says there is no next.
+    let mut q = AuditQuery::school(s, 2);
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    loop {
+        let page = store.audit_search(&q).await.expect("page");
+        pages += 1;
+        assert!(page.records.len() <= 2);
+        seen.extend(page.records.iter().map(|r| r.id));
+        match page.next {
+            Some(next) => q.page = Some(next.to_string().parse().expect("cursor")),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 4);
+    assert_eq!(
+        seen,
+        all.records.iter().map(|r| r.id).collect::<Vec<_>>(),
+        "every record once, newest first"
+    );
+
+    let mut q = AuditQuery::school(s, 10);
+    q.actor = Some("  ".into());
+    assert!(store.audit_search(&q).await.is_err(), "an empty actor");
 }
