@@ -188,6 +188,17 @@ fn signing_in_idling_out_and_what_teachers_and_governors_see() {
     // The DSL needs a code as well as the password.
     sign_in(&mut browser, &school, "dsl", &mut steps);
     assert!(browser.body_text().unwrap().contains("dsl (test)"));
+    // The DSL may read the pupil's browsing (what the teacher below may not).
+    let seen = within(Duration::from_secs(10), || {
+        browser
+            .goto(&format!(
+                "http://{}/activity/person/pupil.a",
+                school.site.app
+            ))
+            .unwrap();
+        browser.body_text().unwrap().contains("bets.example")
+    });
+    assert!(seen, "{}", browser.body_text().unwrap());
 
     // The session ends after 15 minutes without a request: each request pushes the end 15
     // minutes on, and once that moment has passed the browser is sent to sign in again.
