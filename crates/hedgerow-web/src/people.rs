@@ -51,7 +51,7 @@ pub(crate) const ROUTES: &[(&str, &str)] = &[
 const IMPORT_BODY_LIMIT: usize = 16 * 1024 * 1024;
 
 /// Where the school's year group mapping is kept (the store's per-school settings).
-const MAPPING_SETTING: &str = "people.year-mapping";
+pub const MAPPING_SETTING: &str = "people.year-mapping";
 
 /// How many of the file's rows the preview shows as read.
 const SAMPLE_ROWS: usize = 25;
@@ -281,7 +281,13 @@ fn school_groups(app: &AdminApp, staff: &Staff) -> Result<Vec<SchoolGroup>, Resp
         .control
         .policy(&staff.school_slug)
         .map_err(|e| server_error("reading the policy", e))?;
-    Ok(policy
+    Ok(import_groups(&policy))
+}
+
+/// A policy's groups as an import sees them (pupil, staff, or neither). Shared with the
+/// command line's `hedgerow people import`.
+pub fn import_groups(policy: &hedgerow_policy::PolicySpec) -> Vec<SchoolGroup> {
+    policy
         .groups
         .iter()
         .map(|g| {
@@ -292,7 +298,7 @@ fn school_groups(app: &AdminApp, staff: &Staff) -> Result<Vec<SchoolGroup>, Resp
             };
             SchoolGroup::new(g.key.clone(), kind)
         })
-        .collect())
+        .collect()
 }
 
 fn pupil_group_keys(groups: &[SchoolGroup]) -> String {
@@ -502,11 +508,12 @@ fn read_checked(checked: &Checked) -> Result<(Import, PeopleBatch), (Vec<String>
     };
     let import = read_import(checked.kind, &checked.bytes, &options)
         .map_err(|refused| (refused.problems.iter().map(ToString::to_string).collect(), refused.total))?;
-    let batch = to_batch(&import, checked.disable_missing);
+    let batch = import_batch(&import, checked.disable_missing);
     Ok((import, batch))
 }
 
-fn to_batch(import: &Import, disable_missing: bool) -> PeopleBatch {
+/// The store's batch for an import read without problems. Shared with the command line.
+pub fn import_batch(import: &Import, disable_missing: bool) -> PeopleBatch {
     match &import.records {
         Records::Pupils(pupils) => PeopleBatch::People {
             kind: UserKind::Pupil,
