@@ -62,56 +62,135 @@ impl Field {
 pub fn synonyms(kind: Kind, field: Field) -> &'static [&'static str] {
     match (kind, field) {
         (Kind::Classes, Field::Class) => &[
-            "class", "class name", "name", "reg group", "registration group", "form",
-            "form group", "tutor group", "group name", "reg", "registration class",
+            "class",
+            "class name",
+            "name",
+            "reg group",
+            "registration group",
+            "form",
+            "form group",
+            "tutor group",
+            "group name",
+            "reg",
+            "registration class",
         ],
         (Kind::Classes, Field::Year) | (Kind::Pupils, Field::Year) => &[
-            "year", "year group", "nc year", "national curriculum year", "curriculum year",
-            "yr", "year grp", "year of study",
+            "year",
+            "year group",
+            "nc year",
+            "national curriculum year",
+            "curriculum year",
+            "yr",
+            "year grp",
+            "year of study",
         ],
         (Kind::Classes, Field::Teacher) => &[
-            "teacher", "teachers", "class teacher", "form tutor", "tutor", "main teacher",
-            "teacher code", "tutor code", "staff", "teacher username",
+            "teacher",
+            "teachers",
+            "class teacher",
+            "form tutor",
+            "tutor",
+            "main teacher",
+            "teacher code",
+            "tutor code",
+            "staff",
+            "teacher username",
         ],
         (Kind::Classes, _) => &[],
         (_, Field::Username) => &[
-            "username", "user name", "login", "login name", "logon name", "log in",
-            "network login", "network username", "network user name", "user id", "userid",
-            "account", "account name", "samaccountname", "sam account name",
+            "username",
+            "user name",
+            "login",
+            "login name",
+            "logon name",
+            "log in",
+            "network login",
+            "network username",
+            "network user name",
+            "user id",
+            "userid",
+            "account",
+            "account name",
+            "samaccountname",
+            "sam account name",
         ],
         (_, Field::Forename) => &[
-            "legal forename", "forename", "first name", "firstname", "given name",
-            "legal first name", "forenames",
+            "legal forename",
+            "forename",
+            "first name",
+            "firstname",
+            "given name",
+            "legal first name",
+            "forenames",
         ],
         (_, Field::PreferredForename) => &[
-            "preferred forename", "preferred first name", "known as", "chosen forename",
+            "preferred forename",
+            "preferred first name",
+            "known as",
+            "chosen forename",
         ],
         (_, Field::Surname) => &[
-            "legal surname", "surname", "last name", "lastname", "family name",
+            "legal surname",
+            "surname",
+            "last name",
+            "lastname",
+            "family name",
             "legal last name",
         ],
         (_, Field::PreferredSurname) => &["preferred surname", "preferred last name"],
         (Kind::Pupils, Field::FullName) => &[
-            "name", "full name", "display name", "pupil name", "student name", "pupil",
-            "student", "child name",
+            "name",
+            "full name",
+            "display name",
+            "pupil name",
+            "student name",
+            "pupil",
+            "student",
+            "child name",
         ],
         (Kind::Staff, Field::FullName) => &[
-            "name", "full name", "display name", "staff name", "staff member", "employee name",
+            "name",
+            "full name",
+            "display name",
+            "staff name",
+            "staff member",
+            "employee name",
         ],
         (Kind::Pupils, Field::Class) => &[
-            "reg group", "registration group", "reg", "form", "form group", "tutor group",
-            "class", "class name", "registration class",
+            "reg group",
+            "registration group",
+            "reg",
+            "form",
+            "form group",
+            "tutor group",
+            "class",
+            "class name",
+            "registration class",
         ],
         (_, Field::Email) => &[
-            "email", "e mail", "email address", "e mail address", "work email",
-            "school email", "primary email", "email work",
+            "email",
+            "e mail",
+            "email address",
+            "e mail address",
+            "work email",
+            "school email",
+            "primary email",
+            "email work",
         ],
         (Kind::Staff, Field::StaffCode) => &[
-            "staff code", "code", "staff initials", "initials", "teacher code", "staff id",
+            "staff code",
+            "code",
+            "staff initials",
+            "initials",
+            "teacher code",
+            "staff id",
         ],
         (Kind::Staff, Field::Roles) => &["role", "roles", "hedgerow role", "hedgerow roles"],
         (_, Field::Group) => &[
-            "hedgerow group", "filter group", "filtering group", "policy group",
+            "hedgerow group",
+            "filter group",
+            "filtering group",
+            "policy group",
         ],
         _ => &[],
     }
@@ -208,7 +287,10 @@ impl Columns {
 
     /// The column of a field, if the file has one.
     pub fn index(&self, field: Field) -> Option<usize> {
-        self.found.iter().find(|(f, _)| *f == field).map(|(_, i)| *i)
+        self.found
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map(|(_, i)| *i)
     }
 
     /// Whether the file has a column for the field.
@@ -279,7 +361,14 @@ mod tests {
     fn sims_arbor_and_bromcom_headers_are_recognised() {
         let c = Columns::read(
             Kind::Pupils,
-            &header(&["UPN", "Legal Surname", "Legal Forename", "Reg. Group", "NC_Year", "Network Login"]),
+            &header(&[
+                "UPN",
+                "Legal Surname",
+                "Legal Forename",
+                "Reg. Group",
+                "NC_Year",
+                "Network Login",
+            ]),
         )
         .unwrap();
         assert_eq!(c.index(Field::Surname), Some(1));
@@ -289,8 +378,17 @@ mod tests {
         assert_eq!(c.index(Field::Username), Some(5));
         assert_eq!(c.unused, vec!["UPN"]);
 
-        let c = Columns::read(Kind::Pupils, &header(&["First Name", "Last Name", "Year Group", "Form", "Email"])).unwrap();
-        assert!(c.has(Field::Forename) && c.has(Field::Surname) && c.has(Field::Class) && c.has(Field::Email));
+        let c = Columns::read(
+            Kind::Pupils,
+            &header(&["First Name", "Last Name", "Year Group", "Form", "Email"]),
+        )
+        .unwrap();
+        assert!(
+            c.has(Field::Forename)
+                && c.has(Field::Surname)
+                && c.has(Field::Class)
+                && c.has(Field::Email)
+        );
 
         let c = Columns::read(Kind::Classes, &header(&["Class", "Year", "Teacher"])).unwrap();
         assert_eq!(c.index(Field::Class), Some(0));
@@ -299,15 +397,25 @@ mod tests {
 
     #[test]
     fn two_columns_for_one_thing_are_refused() {
-        let errors = Columns::read(Kind::Pupils, &header(&["Forename", "First Name", "Surname"])).unwrap_err();
+        let errors = Columns::read(
+            Kind::Pupils,
+            &header(&["Forename", "First Name", "Surname"]),
+        )
+        .unwrap_err();
         assert_eq!(errors.len(), 1);
         let message = errors[0].to_string();
-        assert!(message.contains("\"Forename\"") && message.contains("\"First Name\""), "{message}");
+        assert!(
+            message.contains("\"Forename\"") && message.contains("\"First Name\""),
+            "{message}"
+        );
     }
 
     #[test]
     fn accepted_names_read_naturally() {
         let text = accepted_names(Kind::Staff, Field::Roles);
-        assert_eq!(text, "\"Role\", \"Roles\", \"Hedgerow Role\" or \"Hedgerow Roles\"");
+        assert_eq!(
+            text,
+            "\"Role\", \"Roles\", \"Hedgerow Role\" or \"Hedgerow Roles\""
+        );
     }
 }

@@ -234,7 +234,10 @@ mod tests {
 
     #[test]
     fn line_ends_of_every_kind_and_no_final_line_end() {
-        assert_eq!(fields("a\rb\r\nc\nd"), vec![vec!["a"], vec!["b"], vec!["c"], vec!["d"]]);
+        assert_eq!(
+            fields("a\rb\r\nc\nd"),
+            vec![vec!["a"], vec!["b"], vec!["c"], vec!["d"]]
+        );
         assert_eq!(fields("a,\n"), vec![vec!["a", ""]]);
         assert_eq!(fields("\"\""), vec![vec![""]]);
     }

@@ -74,7 +74,9 @@ pub enum ImportError {
         second: String,
     },
     /// A row has more columns than any import needs.
-    #[error("row {row} has {count} columns, more than the {max} an import reads; remove the extra columns")]
+    #[error(
+        "row {row} has {count} columns, more than the {max} an import reads; remove the extra columns"
+    )]
     TooManyColumns {
         /// The row.
         row: usize,
@@ -179,7 +181,9 @@ pub enum RowProblem {
         given: String,
     },
     /// An e-mail address that is not one.
-    #[error("\"{given}\" is not an e-mail address; write it as name@school.example, or leave it empty")]
+    #[error(
+        "\"{given}\" is not an e-mail address; write it as name@school.example, or leave it empty"
+    )]
     BadEmail {
         /// The value given.
         given: String,
@@ -217,7 +221,9 @@ pub enum RowProblem {
         groups: String,
     },
     /// The same username or class twice.
-    #[error("the {what} \"{given}\" is also on row {first_row}; each must appear once (capitals do not count as a difference)")]
+    #[error(
+        "the {what} \"{given}\" is also on row {first_row}; each must appear once (capitals do not count as a difference)"
+    )]
     Duplicate {
         /// "username" or "class".
         what: &'static str,

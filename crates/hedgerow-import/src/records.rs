@@ -130,7 +130,11 @@ fn required_columns(
         if !columns.has(Field::Class) {
             missing.push(Columns::missing(kind, Field::Class));
         }
-        return if missing.is_empty() { Ok(()) } else { Err(missing) };
+        return if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(missing)
+        };
     }
     if !columns.has(Field::Username) {
         if columns.has(Field::Email) {
@@ -147,7 +151,7 @@ fn required_columns(
     }
     let forename = columns.has(Field::Forename) || columns.has(Field::PreferredForename);
     let surname = columns.has(Field::Surname) || columns.has(Field::PreferredSurname);
-    if !columns.has(Field::FullName) && !(forename || surname) {
+    if !(columns.has(Field::FullName) || forename || surname) {
         missing.push(ImportError::MissingColumn {
             what: "name",
             accepted: format!(
@@ -159,7 +163,11 @@ fn required_columns(
     if kind == Kind::Pupils && !columns.has(Field::Year) && !columns.has(Field::Group) {
         missing.push(Columns::missing(kind, Field::Year));
     }
-    if missing.is_empty() { Ok(()) } else { Err(missing) }
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(missing)
+    }
 }
 
 /// The group staff go into: the staff group keyed `staff`, else the first staff group.
@@ -257,10 +265,11 @@ impl RowReader<'_> {
     }
 
     fn required(&self, row: &CsvRow, field: Field, max: usize) -> Result<String, RowProblem> {
-        self.text(row, field, max)?.ok_or_else(|| RowProblem::Missing {
-            what: field.what(self.kind),
-            column: self.columns.header(field),
-        })
+        self.text(row, field, max)?
+            .ok_or_else(|| RowProblem::Missing {
+                what: field.what(self.kind),
+                column: self.columns.header(field),
+            })
     }
 
     fn username(&mut self, row: &CsvRow, problems: &mut Problems) -> Option<String> {
@@ -269,15 +278,17 @@ impl RowReader<'_> {
         } else {
             Field::Email
         };
-        let username = problems.take(self.required(row, field, MAX_USERNAME * 4).map_err(
-            |e| match e {
-                RowProblem::Missing { column, .. } => RowProblem::Missing {
-                    what: "username",
-                    column,
-                },
-                other => other,
-            },
-        ))?;
+        let username =
+            problems.take(
+                self.required(row, field, MAX_USERNAME * 4)
+                    .map_err(|e| match e {
+                        RowProblem::Missing { column, .. } => RowProblem::Missing {
+                            what: "username",
+                            column,
+                        },
+                        other => other,
+                    }),
+            )?;
         if !valid_username(&username) {
             problems.push(RowProblem::BadUsername {
                 given: shown(&username),
@@ -315,7 +326,9 @@ impl RowReader<'_> {
         };
         let forename = pick(Field::PreferredForename, Field::Forename, problems);
         let surname = pick(Field::PreferredSurname, Field::Surname, problems);
-        let full = problems.take(self.text(row, Field::FullName, MAX_NAME)).flatten();
+        let full = problems
+            .take(self.text(row, Field::FullName, MAX_NAME))
+            .flatten();
         let name = match (forename, surname, full) {
             (Some(f), Some(s), _) => format!("{f} {s}"),
             (_, _, Some(full)) => full,
@@ -363,7 +376,9 @@ impl RowReader<'_> {
             Some(text) => match YearGroup::parse(&text) {
                 Some(year) => Some(Some(year)),
                 None => {
-                    problems.push(RowProblem::UnknownYear { given: shown(&text) });
+                    problems.push(RowProblem::UnknownYear {
+                        given: shown(&text),
+                    });
                     None
                 }
             },
@@ -371,7 +386,12 @@ impl RowReader<'_> {
     }
 
     /// The row's own Hedgerow group, if it gives one, checked against the groups of `kind`.
-    fn own_group(&self, row: &CsvRow, kind: GroupKind, problems: &mut Problems) -> Option<Option<String>> {
+    fn own_group(
+        &self,
+        row: &CsvRow,
+        kind: GroupKind,
+        problems: &mut Problems,
+    ) -> Option<Option<String>> {
         let given = problems.take(self.text(row, Field::Group, MAX_NAME))?;
         match given {
             None => Some(None),
@@ -380,7 +400,11 @@ impl RowReader<'_> {
                 None => {
                     problems.push(RowProblem::UnknownGroup {
                         given: shown(&given),
-                        kind: if kind == GroupKind::Pupil { "pupil" } else { "staff" },
+                        kind: if kind == GroupKind::Pupil {
+                            "pupil"
+                        } else {
+                            "staff"
+                        },
                         groups: keys_of(self.options.groups, kind),
                     });
                     None
@@ -532,7 +556,11 @@ impl RowReader<'_> {
                     message: format!(
                         "\"{}\" is not a Hedgerow role, so it was left out (the roles are {})",
                         shown(item),
-                        Role::ALL.iter().map(|r| r.key()).collect::<Vec<_>>().join(", ")
+                        Role::ALL
+                            .iter()
+                            .map(|r| r.key())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 }),
             }
@@ -556,9 +584,7 @@ fn role_from_text(text: &str) -> Option<Role> {
             "headteacher"
         }
         "designated-safeguarding-lead" | "safeguarding-lead" => "dsl",
-        "deputy-designated-safeguarding-lead" | "deputy-safeguarding-lead" | "ddsl" => {
-            "deputy-dsl"
-        }
+        "deputy-designated-safeguarding-lead" | "deputy-safeguarding-lead" | "ddsl" => "deputy-dsl",
         "e-safety-lead" | "esafety-lead" | "online-safety-coordinator" => "online-safety-lead",
         "it-manager" => "network-manager",
         "class-teacher" | "form-tutor" => "teacher",

@@ -71,7 +71,11 @@ impl YearGroup {
             "r" | "rec" | "reception" | "fs2" | "f2" | "0" | "00" => Some(YearGroup::Reception),
             "l6" | "lowersixth" | "lower6" => Some(YearGroup::Year(12)),
             "u6" | "uppersixth" | "upper6" => Some(YearGroup::Year(13)),
-            digits if !digits.is_empty() && digits.len() <= 2 && digits.bytes().all(|b| b.is_ascii_digit()) => {
+            digits
+                if !digits.is_empty()
+                    && digits.len() <= 2
+                    && digits.bytes().all(|b| b.is_ascii_digit()) =>
+            {
                 let n: u8 = digits.parse().ok()?;
                 (1..=MAX_YEAR).contains(&n).then_some(YearGroup::Year(n))
             }
@@ -93,15 +97,37 @@ impl YearGroup {
     fn stage_words(self) -> &'static [&'static str] {
         match self {
             YearGroup::Nursery | YearGroup::Reception => &[
-                "eyfs", "early", "earlyyears", "foundation", "ks1", "infants", "infant",
-                "primary", "pupils", "pupil", "children",
+                "eyfs",
+                "early",
+                "earlyyears",
+                "foundation",
+                "ks1",
+                "infants",
+                "infant",
+                "primary",
+                "pupils",
+                "pupil",
+                "children",
             ],
-            YearGroup::Year(1..=2) => &["ks1", "infants", "infant", "primary", "pupils", "pupil", "children"],
-            YearGroup::Year(3..=6) => &["ks2", "juniors", "junior", "primary", "pupils", "pupil", "children"],
+            YearGroup::Year(1..=2) => &[
+                "ks1", "infants", "infant", "primary", "pupils", "pupil", "children",
+            ],
+            YearGroup::Year(3..=6) => &[
+                "ks2", "juniors", "junior", "primary", "pupils", "pupil", "children",
+            ],
             YearGroup::Year(7..=9) => &["ks3", "lower", "secondary", "pupils", "pupil", "students"],
-            YearGroup::Year(10..=11) => &["ks4", "upper", "secondary", "pupils", "pupil", "students"],
+            YearGroup::Year(10..=11) => {
+                &["ks4", "upper", "secondary", "pupils", "pupil", "students"]
+            }
             YearGroup::Year(_) => &[
-                "ks5", "sixthform", "sixth", "post16", "secondary", "pupils", "pupil", "students",
+                "ks5",
+                "sixthform",
+                "sixth",
+                "post16",
+                "secondary",
+                "pupils",
+                "pupil",
+                "students",
             ],
         }
     }
@@ -168,7 +194,11 @@ pub(crate) fn keys_of(groups: &[SchoolGroup], kind: GroupKind) -> String {
 
 /// The school's group of this kind with this key, ignoring case; its key as the policy
 /// spells it.
-pub(crate) fn find_group<'a>(groups: &'a [SchoolGroup], kind: GroupKind, key: &str) -> Option<&'a str> {
+pub(crate) fn find_group<'a>(
+    groups: &'a [SchoolGroup],
+    kind: GroupKind,
+    key: &str,
+) -> Option<&'a str> {
     groups
         .iter()
         .find(|g| g.kind == kind && g.key.eq_ignore_ascii_case(key.trim()))
@@ -189,7 +219,10 @@ impl YearMapping {
     /// goes there. Years that match nothing are left out, and importing one is an error that
     /// asks for a line in the mapping.
     pub fn suggested(groups: &[SchoolGroup]) -> YearMapping {
-        let pupil: Vec<&SchoolGroup> = groups.iter().filter(|g| g.kind == GroupKind::Pupil).collect();
+        let pupil: Vec<&SchoolGroup> = groups
+            .iter()
+            .filter(|g| g.kind == GroupKind::Pupil)
+            .collect();
         let words_of = |key: &str| -> Vec<String> {
             let lower = key.to_lowercase();
             let mut words: Vec<String> = lower
@@ -257,9 +290,7 @@ impl YearMapping {
                 continue;
             };
             let range = YearGroup::parse(years).map(|y| (y, y)).or_else(|| {
-                let (from, to) = years
-                    .split_once(" to ")
-                    .or_else(|| years.split_once('-'))?;
+                let (from, to) = years.split_once(" to ").or_else(|| years.split_once('-'))?;
                 YearGroup::parse(from).zip(YearGroup::parse(to))
             });
             let Some((from, to)) = range.filter(|(from, to)| from <= to) else {
@@ -310,7 +341,9 @@ mod tests {
     use super::*;
 
     fn groups(spec: &[(&str, GroupKind)]) -> Vec<SchoolGroup> {
-        spec.iter().map(|(k, kind)| SchoolGroup::new(*k, *kind)).collect()
+        spec.iter()
+            .map(|(k, kind)| SchoolGroup::new(*k, *kind))
+            .collect()
     }
 
     #[test]
@@ -363,7 +396,9 @@ mod tests {
         assert_eq!(m.group_for(YearGroup::Year(1)), Some("eyfs-ks1"));
 
         let one = groups(&[("pupils", GroupKind::Pupil), ("staff", GroupKind::Staff)]);
-        assert!(YearGroup::all().all(|y| YearMapping::suggested(&one).group_for(y) == Some("pupils")));
+        assert!(
+            YearGroup::all().all(|y| YearMapping::suggested(&one).group_for(y) == Some("pupils"))
+        );
 
         let only_staff = groups(&[("staff", GroupKind::Staff)]);
         assert!(YearMapping::suggested(&only_staff).is_empty());
@@ -376,16 +411,34 @@ mod tests {
             ("ks4", GroupKind::Pupil),
             ("staff", GroupKind::Staff),
         ]);
-        let m = YearMapping::parse("# secondary\nYear 7 - Year 9 = ks3\n10 to 13 = KS4\n", &school).unwrap();
+        let m = YearMapping::parse(
+            "# secondary\nYear 7 - Year 9 = ks3\n10 to 13 = KS4\n",
+            &school,
+        )
+        .unwrap();
         assert_eq!(m.group_for(YearGroup::Year(8)), Some("ks3"));
         assert_eq!(m.group_for(YearGroup::Year(13)), Some("ks4"));
         assert_eq!(YearMapping::parse(&m.to_text(), &school).unwrap(), m);
 
-        let errors = YearMapping::parse("Year 7 = staff\nYear 8 = nowhere\nbanana\nYear 9 - Year 7 = ks3", &school).unwrap_err();
+        let errors = YearMapping::parse(
+            "Year 7 = staff\nYear 8 = nowhere\nbanana\nYear 9 - Year 7 = ks3",
+            &school,
+        )
+        .unwrap_err();
         assert_eq!(errors.len(), 4);
-        let text = errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n");
-        assert!(text.contains("line 1") && text.contains("ks3, ks4"), "{text}");
-        assert!(text.contains("line 2") && text.contains("nowhere"), "{text}");
+        let text = errors
+            .iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(
+            text.contains("line 1") && text.contains("ks3, ks4"),
+            "{text}"
+        );
+        assert!(
+            text.contains("line 2") && text.contains("nowhere"),
+            "{text}"
+        );
         assert!(text.contains("line 3"), "{text}");
         assert!(text.contains("line 4"), "{text}");
     }

@@ -20,7 +20,14 @@ fn demo_groups() -> Vec<SchoolGroup> {
 fn read(kind: Kind, text: &[u8]) -> Result<hedgerow_import::Import, hedgerow_import::Refused> {
     let groups = demo_groups();
     let mapping = YearMapping::suggested(&groups);
-    read_import(kind, text, &ImportOptions { groups: &groups, mapping: &mapping })
+    read_import(
+        kind,
+        text,
+        &ImportOptions {
+            groups: &groups,
+            mapping: &mapping,
+        },
+    )
 }
 
 #[test]
@@ -34,16 +41,24 @@ fn a_sims_pupil_export_with_bom_crlf_quotes_and_hostile_names() {
     let err = read(Kind::Pupils, file.as_bytes()).unwrap_err();
     // The line break inside a name is refused, with its row (row 6: the blank row 5 counts).
     assert_eq!(err.total, 1, "{err}");
-    assert!(matches!(
-        &err.problems[0],
-        ImportError::Row { row: 6, problem: RowProblem::ControlCharacters { .. } }
-    ), "{err}");
+    assert!(
+        matches!(
+            &err.problems[0],
+            ImportError::Row {
+                row: 6,
+                problem: RowProblem::ControlCharacters { .. }
+            }
+        ),
+        "{err}"
+    );
 
     let file = file.replace("\"Multi\r\nLine\"", "Min");
     let import = read(Kind::Pupils, file.as_bytes()).unwrap();
     assert_eq!(import.encoding, TextEncoding::Utf8);
     assert_eq!(import.unused_columns, vec!["UPN"]);
-    let Records::Pupils(pupils) = import.records else { panic!("pupils") };
+    let Records::Pupils(pupils) = import.records else {
+        panic!("pupils")
+    };
     assert_eq!(pupils.len(), 4);
     assert_eq!(pupils[0].display_name, "Siobhan O'Neill, Jr");
     assert_eq!(pupils[0].group, "ks1");
@@ -70,22 +85,46 @@ fn one_bad_row_refuses_the_whole_file_and_every_problem_is_listed() {
     let rows: Vec<Option<usize>> = err.problems.iter().map(ImportError::row).collect();
     assert_eq!(rows, vec![Some(3), Some(3), Some(4), Some(5)], "{text}");
     // Ben has a one-word name (allowed), a username with a space, and a year no group takes.
-    assert!(text.contains("row 3: \"b bad\" is not a username"), "{text}");
-    assert!(text.contains("row 3: Year 9 has no filtering group") && text.contains("ks1, ks2"), "{text}");
-    assert!(text.contains("row 4: \"Year Z\" is not a year group"), "{text}");
-    assert!(text.contains("row 5: the username \"A.ABLE\" is also on row 2"), "{text}");
+    assert!(
+        text.contains("row 3: \"b bad\" is not a username"),
+        "{text}"
+    );
+    assert!(
+        text.contains("row 3: Year 9 has no filtering group") && text.contains("ks1, ks2"),
+        "{text}"
+    );
+    assert!(
+        text.contains("row 4: \"Year Z\" is not a year group"),
+        "{text}"
+    );
+    assert!(
+        text.contains("row 5: the username \"A.ABLE\" is also on row 2"),
+        "{text}"
+    );
 }
 
 #[test]
 fn missing_columns_say_which_names_are_accepted() {
     let err = read(Kind::Pupils, b"Forename,Surname\nA,B\n").unwrap_err();
     let text = err.to_string();
-    assert!(text.contains("no username column") && text.contains("\"Login\""), "{text}");
-    assert!(text.contains("no year group column") && text.contains("\"NC Year\""), "{text}");
+    assert!(
+        text.contains("no username column") && text.contains("\"Login\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("no year group column") && text.contains("\"NC Year\""),
+        "{text}"
+    );
     let err = read(Kind::Classes, b"Teacher\nMrs A\n").unwrap_err();
     assert!(err.to_string().contains("no class name column"), "{err}");
-    assert!(matches!(read(Kind::Staff, b"").unwrap_err().problems[0], ImportError::Empty));
-    assert!(matches!(read(Kind::Staff, b"Name,Email\n\n").unwrap_err().problems[0], ImportError::Empty));
+    assert!(matches!(
+        read(Kind::Staff, b"").unwrap_err().problems[0],
+        ImportError::Empty
+    ));
+    assert!(matches!(
+        read(Kind::Staff, b"Name,Email\n\n").unwrap_err().problems[0],
+        ImportError::Empty
+    ));
 }
 
 #[test]
@@ -94,64 +133,118 @@ fn staff_roles_are_suggestions_and_job_titles_are_left_out_with_a_warning() {
         ABC,Mrs,Alice,Brown,alice.brown@school.example,Head Teacher/DSL\n\
         DEF,Mr,Dev,Evans,dev.evans@school.example,Teaching Assistant\n";
     let import = read(Kind::Staff, file.as_bytes()).unwrap();
-    let Records::Staff(staff) = &import.records else { panic!("staff") };
+    let Records::Staff(staff) = &import.records else {
+        panic!("staff")
+    };
     assert_eq!(staff[0].username, "alice.brown@school.example");
     assert_eq!(staff[0].roles, vec!["dsl", "headteacher"]);
     assert_eq!(staff[0].group, "staff");
     assert_eq!(staff[0].staff_code.as_deref(), Some("ABC"));
     assert!(staff[1].roles.is_empty());
     let warnings: Vec<String> = import.warnings.iter().map(|w| w.to_string()).collect();
-    assert!(warnings.iter().any(|w| w.contains("e-mail address")), "{warnings:?}");
-    assert!(warnings.iter().any(|w| w.starts_with("row 3: \"Teaching Assistant\"")), "{warnings:?}");
+    assert!(
+        warnings.iter().any(|w| w.contains("e-mail address")),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.starts_with("row 3: \"Teaching Assistant\"")),
+        "{warnings:?}"
+    );
 
     // A school without a staff group cannot import staff unless each row names a group.
     let groups = vec![SchoolGroup::new("pupils", GroupKind::Pupil)];
     let mapping = YearMapping::suggested(&groups);
-    let err = read_import(Kind::Staff, file.as_bytes(), &ImportOptions { groups: &groups, mapping: &mapping }).unwrap_err();
-    assert!(matches!(err.problems[0], ImportError::NoStaffGroup), "{err}");
+    let err = read_import(
+        Kind::Staff,
+        file.as_bytes(),
+        &ImportOptions {
+            groups: &groups,
+            mapping: &mapping,
+        },
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err.problems[0], ImportError::NoStaffGroup),
+        "{err}"
+    );
 }
 
 #[test]
 fn classes_with_years_teachers_and_duplicates() {
-    let import = read(Kind::Classes, b"Class,Year,Teacher\n3A,Year 3,Mrs Ash\nRB,Reception,\nMixed,,Mr Oak\n").unwrap();
-    let Records::Classes(classes) = &import.records else { panic!("classes") };
+    let import = read(
+        Kind::Classes,
+        b"Class,Year,Teacher\n3A,Year 3,Mrs Ash\nRB,Reception,\nMixed,,Mr Oak\n",
+    )
+    .unwrap();
+    let Records::Classes(classes) = &import.records else {
+        panic!("classes")
+    };
     assert_eq!(classes[0].group.as_deref(), Some("ks2"));
     assert_eq!(classes[1].group.as_deref(), Some("ks1"));
     assert_eq!(classes[1].teacher, None);
     assert_eq!(classes[2].year, None);
     let err = read(Kind::Classes, b"Class\n3A\n3a\n").unwrap_err();
-    assert!(err.to_string().contains("row 3: the class \"3a\" is also on row 2"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("row 3: the class \"3a\" is also on row 2"),
+        "{err}"
+    );
 }
 
 #[test]
 fn a_hedgerow_group_column_must_name_a_group_of_the_right_kind() {
-    let err = read(Kind::Pupils, b"Name,Username,Hedgerow Group\nA B,a.b,staff\n").unwrap_err();
+    let err = read(
+        Kind::Pupils,
+        b"Name,Username,Hedgerow Group\nA B,a.b,staff\n",
+    )
+    .unwrap_err();
     let text = err.to_string();
-    assert!(text.contains("\"staff\" is not one of the school's pupil groups; use one of ks1, ks2"), "{text}");
+    assert!(
+        text.contains("\"staff\" is not one of the school's pupil groups; use one of ks1, ks2"),
+        "{text}"
+    );
     let import = read(Kind::Pupils, b"Name,Username,Hedgerow Group\nA B,a.b,KS2\n").unwrap();
-    let Records::Pupils(p) = import.records else { panic!() };
+    let Records::Pupils(p) = import.records else {
+        panic!()
+    };
     assert_eq!(p[0].group, "ks2");
     assert_eq!(p[0].year, None);
 }
 
 #[test]
 fn windows_1252_and_semicolons_from_older_exports() {
-    let import = read(Kind::Pupils, b"Name;Username;Year\nZo\xEB Br\xFBl\xE9;z.brule;3\n").unwrap();
+    let import = read(
+        Kind::Pupils,
+        b"Name;Username;Year\nZo\xEB Br\xFBl\xE9;z.brule;3\n",
+    )
+    .unwrap();
     assert_eq!(import.encoding, TextEncoding::Windows1252);
-    let Records::Pupils(p) = import.records else { panic!() };
+    let Records::Pupils(p) = import.records else {
+        panic!()
+    };
     assert_eq!(p[0].display_name, "Zoë Brûlé");
 }
 
 #[test]
 fn size_and_row_limits() {
     let big = vec![b'a'; MAX_BYTES + 1];
-    assert!(matches!(read(Kind::Pupils, &big).unwrap_err().problems[0], ImportError::TooLarge { .. }));
+    assert!(matches!(
+        read(Kind::Pupils, &big).unwrap_err().problems[0],
+        ImportError::TooLarge { .. }
+    ));
     let mut many = String::from("Name,Username,Year\n");
     for i in 0..MAX_ROWS {
         many.push_str(&format!("P {i},p{i},3\n"));
     }
     let err = read(Kind::Pupils, many.as_bytes()).unwrap_err();
-    assert!(err.problems.iter().any(|p| matches!(p, ImportError::TooManyRows { .. })), "{err}");
+    assert!(
+        err.problems
+            .iter()
+            .any(|p| matches!(p, ImportError::TooManyRows { .. })),
+        "{err}"
+    );
     // Thousands of bad rows are counted, and the first few hundred listed.
     let mut bad = String::from("Name,Username,Year\n");
     for i in 0..2_000 {

@@ -18,8 +18,8 @@
 //! * A username that already belongs to someone of another kind (a staff user in a pupil
 //!   file) is a conflict: the import is refused rather than turning staff into pupils.
 
-use std::collections::{BTreeMap, HashMap};
 use std::collections::HashSet;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 use jiff::Timestamp;
@@ -235,6 +235,9 @@ pub struct PeopleCounts {
     pub classes: Vec<ClassCount>,
 }
 
+/// A group's count of one kind of people, enabled or disabled: (group, kind, disabled, count).
+type GroupCountRow = (String, String, bool, i64);
+
 const PERSON_COLUMNS: &str = "id, username, display_name, kind, group_key, year_group, \
      class_name, email, staff_code, suggested_roles, disabled, demo_only, source";
 
@@ -320,7 +323,11 @@ fn join_roles(roles: &[String]) -> Result<String, StoreError> {
     Ok(roles.join(","))
 }
 
-fn validate_optional(field: &'static str, value: &Option<String>, max: usize) -> Result<(), StoreError> {
+fn validate_optional(
+    field: &'static str,
+    value: &Option<String>,
+    max: usize,
+) -> Result<(), StoreError> {
     match value {
         Some(v) => validate_text(field, v, max),
         None => Ok(()),
@@ -331,7 +338,10 @@ fn validate_batch(batch: &PeopleBatch) -> Result<(), StoreError> {
     if batch.len() > MAX_BATCH {
         return Err(StoreError::invalid(
             "import",
-            format!("it has {} rows, more than {MAX_BATCH}; split the file", batch.len()),
+            format!(
+                "it has {} rows, more than {MAX_BATCH}; split the file",
+                batch.len()
+            ),
         ));
     }
     match batch {
@@ -374,10 +384,18 @@ enum Existing {
 /// One statement of an applied plan.
 enum Step<'a> {
     CreatePerson(&'a ImportedPerson),
-    UpdatePerson { id: i64, person: &'a ImportedPerson, old: &'a PersonRow },
+    UpdatePerson {
+        id: i64,
+        person: &'a ImportedPerson,
+        old: &'a PersonRow,
+    },
     Disable(i64),
     CreateClass(&'a ImportedClass),
-    UpdateClass { id: i64, class: &'a ImportedClass, old: &'a ClassRow },
+    UpdateClass {
+        id: i64,
+        class: &'a ImportedClass,
+        old: &'a ClassRow,
+    },
 }
 
 fn describe_change(label: &str, old: Option<&str>, new: Option<&str>, changes: &mut Vec<String>) {
@@ -421,7 +439,10 @@ fn plan<'a>(batch: &'a PeopleBatch, existing: &'a Existing) -> (ImportPlan, Vec<
         ) => {
             let mut by_name: HashMap<String, Vec<&PersonRow>> = HashMap::new();
             for row in rows {
-                by_name.entry(row.username.to_lowercase()).or_default().push(row);
+                by_name
+                    .entry(row.username.to_lowercase())
+                    .or_default()
+                    .push(row);
             }
             let mut in_file = HashSet::new();
             for person in people {
@@ -520,9 +541,24 @@ fn plan<'a>(batch: &'a PeopleBatch, existing: &'a Existing) -> (ImportPlan, Vec<
                     }
                     Some(old) => {
                         let mut changes = Vec::new();
-                        describe_change("year", old.year_group.as_deref(), class.year_group.as_deref(), &mut changes);
-                        describe_change("group", old.group_key.as_deref(), class.group_key.as_deref(), &mut changes);
-                        describe_change("teacher", old.teacher.as_deref(), class.teacher.as_deref(), &mut changes);
+                        describe_change(
+                            "year",
+                            old.year_group.as_deref(),
+                            class.year_group.as_deref(),
+                            &mut changes,
+                        );
+                        describe_change(
+                            "group",
+                            old.group_key.as_deref(),
+                            class.group_key.as_deref(),
+                            &mut changes,
+                        );
+                        describe_change(
+                            "teacher",
+                            old.teacher.as_deref(),
+                            class.teacher.as_deref(),
+                            &mut changes,
+                        );
                         if changes.is_empty() {
                             plan.unchanged_count += 1;
                         } else {
@@ -560,8 +596,10 @@ macro_rules! fetch_existing {
                 PeopleBatch::Classes(_) => {
                     const SQL: &str = "SELECT id, name, year_group, group_key, teacher \
                          FROM classes WHERE school_id = $1";
-                    let rows: Vec<ClassRow> =
-                        sqlx::query_as(SQL).bind($school.0).fetch_all($executor).await?;
+                    let rows: Vec<ClassRow> = sqlx::query_as(SQL)
+                        .bind($school.0)
+                        .fetch_all($executor)
+                        .await?;
                     Ok(Existing::Classes(rows))
                 }
             }
@@ -634,7 +672,11 @@ impl Store {
     }
 
     /// A directory user with what imports recorded, by username ignoring case.
-    pub async fn person(&self, school: SchoolId, username: &str) -> Result<Option<Person>, StoreError> {
+    pub async fn person(
+        &self,
+        school: SchoolId,
+        username: &str,
+    ) -> Result<Option<Person>, StoreError> {
         let sql = format!(
             "SELECT {PERSON_COLUMNS} FROM users WHERE school_id = $1 AND lower(username) = lower($2) \
              ORDER BY id LIMIT 1"
@@ -647,7 +689,11 @@ impl Store {
     }
 
     /// The people of a class (enabled and disabled), ordered by name.
-    pub async fn class_members(&self, school: SchoolId, class: &str) -> Result<Vec<Person>, StoreError> {
+    pub async fn class_members(
+        &self,
+        school: SchoolId,
+        class: &str,
+    ) -> Result<Vec<Person>, StoreError> {
         let sql = format!(
             "SELECT {PERSON_COLUMNS} FROM users WHERE school_id = $1 AND class_name = $2 \
              ORDER BY display_name, username"
@@ -685,7 +731,7 @@ impl Store {
              WHERE school_id = $1 GROUP BY group_key, kind, disabled";
         const CLASSES: &str = "SELECT class_name, COUNT(*) FROM users WHERE school_id = $1 \
              AND kind = 'pupil' AND disabled = $2 AND class_name IS NOT NULL GROUP BY class_name";
-        let (group_rows, class_rows): (Vec<(String, String, bool, i64)>, Vec<(String, i64)>) =
+        let (group_rows, class_rows): (Vec<GroupCountRow>, Vec<(String, i64)>) =
             with_pool!(&self.backend, pool => {
                 async {
                     let groups = sqlx::query_as(GROUPS).bind(school.0).fetch_all(pool).await?;
@@ -750,7 +796,12 @@ impl Store {
 
 impl Step<'_> {
     /// The step's statement and arguments, so one loop runs it on either backend.
-    fn statement(&self, school: SchoolId, kind: &'static str, now: i64) -> (&'static str, Vec<Arg<'_>>) {
+    fn statement(
+        &self,
+        school: SchoolId,
+        kind: &'static str,
+        now: i64,
+    ) -> (&'static str, Vec<Arg<'_>>) {
         let keep = |new: &Option<String>, old: &Option<String>| -> Option<String> {
             new.clone().or_else(|| old.clone())
         };
@@ -778,7 +829,11 @@ impl Step<'_> {
             ),
             Step::UpdatePerson { id, person: p, old } => {
                 let roles = join_roles(&p.suggested_roles).unwrap_or_default();
-                let roles = if roles.is_empty() { old.suggested_roles.clone() } else { roles };
+                let roles = if roles.is_empty() {
+                    old.suggested_roles.clone()
+                } else {
+                    roles
+                };
                 (
                     "UPDATE users SET display_name = $1, group_key = $2, year_group = $3, \
                      class_name = $4, email = $5, staff_code = $6, suggested_roles = $7, \

@@ -240,7 +240,10 @@ async fn imports_create_update_and_never_delete(db: &TestDb) {
     );
     let plan = s.plan_people_import(school, &first).await.unwrap();
     assert_eq!(plan.created, vec!["a.able", "b.bell"]);
-    assert_eq!((plan.created_count, plan.updated_count, plan.unchanged_count), (2, 0, 0));
+    assert_eq!(
+        (plan.created_count, plan.updated_count, plan.unchanged_count),
+        (2, 0, 0)
+    );
     // Planning changes nothing.
     assert!(s.person(school, "a.able").await.unwrap().is_none());
 
@@ -260,7 +263,14 @@ async fn imports_create_update_and_never_delete(db: &TestDb) {
 
     // The same file again changes nothing.
     let again = s.import_people(school, &first, &head()).await.unwrap();
-    assert_eq!((again.created_count, again.updated_count, again.unchanged_count), (0, 0, 2));
+    assert_eq!(
+        (
+            again.created_count,
+            again.updated_count,
+            again.unchanged_count
+        ),
+        (0, 0, 2)
+    );
 
     // Next year: Ann moves up a key stage and class; the username's capitals differ; Ben is
     // not in the file, and stays, since leavers were not asked to be disabled.
@@ -270,13 +280,25 @@ async fn imports_create_update_and_never_delete(db: &TestDb) {
     let next = pupils(vec![moved], false);
     let done = s.import_people(school, &next, &head()).await.unwrap();
     assert_eq!(done.updated_count, 1);
-    assert_eq!(done.updated[0].name, "a.able", "the stored spelling is kept");
+    assert_eq!(
+        done.updated[0].name, "a.able",
+        "the stored spelling is kept"
+    );
     let changes = done.updated[0].changes.join("; ");
-    for expected in ["name", "group ks1 → ks2", "year Year 2 → Year 3", "class 2A → 3A", "e-mail address"] {
+    for expected in [
+        "name",
+        "group ks1 → ks2",
+        "year Year 2 → Year 3",
+        "class 2A → 3A",
+        "e-mail address",
+    ] {
         assert!(changes.contains(expected), "{expected} in {changes}");
     }
     let ann = s.person(school, "a.able").await.unwrap().unwrap();
-    assert_eq!((ann.group_key.as_str(), ann.class_name.as_deref()), ("ks2", Some("3A")));
+    assert_eq!(
+        (ann.group_key.as_str(), ann.class_name.as_deref()),
+        ("ks2", Some("3A"))
+    );
     assert_eq!(ann.email.as_deref(), Some("ann@school.example"));
     let ben = s.person(school, "b.bell").await.unwrap().unwrap();
     assert!(!ben.disabled);
@@ -284,7 +306,9 @@ async fn imports_create_update_and_never_delete(db: &TestDb) {
     // An empty optional value leaves what is stored.
     let mut no_class = pupil("a.able", "Ann Able", "ks2", None);
     no_class.year_group = None;
-    s.import_people(school, &pupils(vec![no_class], false), &head()).await.unwrap();
+    s.import_people(school, &pupils(vec![no_class], false), &head())
+        .await
+        .unwrap();
     let ann = s.person(school, "a.able").await.unwrap().unwrap();
     assert_eq!(ann.class_name.as_deref(), Some("3A"));
     assert_eq!(ann.email.as_deref(), Some("ann@school.example"));
@@ -299,7 +323,10 @@ async fn imports_create_update_and_never_delete(db: &TestDb) {
         "kind=pupils rows=2 created=2 updated=0 unchanged=0 enabled=0 disabled=0"
     );
     for (_, _, detail) in &audits {
-        assert!(!detail.contains("a.able") && !detail.contains("Ann"), "{detail}");
+        assert!(
+            !detail.contains("a.able") && !detail.contains("Ann"),
+            "{detail}"
+        );
     }
 }
 
@@ -344,11 +371,17 @@ async fn leavers_are_disabled_only_when_asked_and_only_if_imported(db: &TestDb) 
     let leaver = s.person(school, "leaver").await.unwrap().unwrap();
     assert!(leaver.disabled, "disabled, not deleted");
     for kept in ["stay", "config.pupil", "demo.pupil"] {
-        assert!(!s.person(school, kept).await.unwrap().unwrap().disabled, "{kept}");
+        assert!(
+            !s.person(school, kept).await.unwrap().unwrap().disabled,
+            "{kept}"
+        );
     }
     // A leaver who comes back is enabled again.
     let back = pupils(
-        vec![pupil("stay", "Stay Put", "ks2", None), pupil("leaver", "Left Now", "ks2", None)],
+        vec![
+            pupil("stay", "Stay Put", "ks2", None),
+            pupil("leaver", "Left Now", "ks2", None),
+        ],
         true,
     );
     let done = s.import_people(school, &back, &head()).await.unwrap();
@@ -356,9 +389,13 @@ async fn leavers_are_disabled_only_when_asked_and_only_if_imported(db: &TestDb) 
     assert!(!s.person(school, "leaver").await.unwrap().unwrap().disabled);
     // Another school's people are nobody's leavers here.
     let other = self::school(s, "ash").await;
-    s.import_people(other, &pupils(vec![pupil("x", "X", "ks2", None)], true), &head())
-        .await
-        .unwrap();
+    s.import_people(
+        other,
+        &pupils(vec![pupil("x", "X", "ks2", None)], true),
+        &head(),
+    )
+    .await
+    .unwrap();
     assert!(!s.person(school, "stay").await.unwrap().unwrap().disabled);
     let audit = import_audits(s, school).await;
     assert!(audit[0].2.ends_with("enabled=1 disabled=0"), "{audit:?}");
@@ -387,17 +424,43 @@ async fn a_conflict_refuses_the_whole_import(db: &TestDb) {
     assert_eq!(jo.staff_code.as_deref(), Some("JSM"));
 
     let batch = pupils(
-        vec![pupil("new.one", "New One", "ks2", None), pupil("J.Smith", "Jo Pupil", "ks2", None)],
+        vec![
+            pupil("new.one", "New One", "ks2", None),
+            pupil("J.Smith", "Jo Pupil", "ks2", None),
+        ],
         false,
     );
     let plan = s.plan_people_import(school, &batch).await.unwrap();
     assert_eq!(plan.conflicts.len(), 1);
-    assert!(plan.conflicts[0].contains("already a staff user"), "{:?}", plan.conflicts);
+    assert!(
+        plan.conflicts[0].contains("already a staff user"),
+        "{:?}",
+        plan.conflicts
+    );
     let err = s.import_people(school, &batch, &head()).await.unwrap_err();
-    assert!(matches!(err, StoreError::InvalidInput { field: "import", .. }), "{err:?}");
-    assert!(s.person(school, "new.one").await.unwrap().is_none(), "nothing was imported");
-    assert_eq!(s.person(school, "j.smith").await.unwrap().unwrap().kind, UserKind::Staff);
-    assert_eq!(import_audits(s, school).await.len(), 1, "a refused import is not audited as done");
+    assert!(
+        matches!(
+            err,
+            StoreError::InvalidInput {
+                field: "import",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(
+        s.person(school, "new.one").await.unwrap().is_none(),
+        "nothing was imported"
+    );
+    assert_eq!(
+        s.person(school, "j.smith").await.unwrap().unwrap().kind,
+        UserKind::Staff
+    );
+    assert_eq!(
+        import_audits(s, school).await.len(),
+        1,
+        "a refused import is not audited as done"
+    );
 }
 
 async fn classes_counts_and_class_lists(db: &TestDb) {
@@ -447,9 +510,13 @@ async fn classes_counts_and_class_lists(db: &TestDb) {
     )
     .await
     .unwrap();
-    s.import_people(school, &pupils(vec![pupil("p1", "Pat One", "ks1", Some("2A"))], true), &head())
-        .await
-        .unwrap();
+    s.import_people(
+        school,
+        &pupils(vec![pupil("p1", "Pat One", "ks1", Some("2A"))], true),
+        &head(),
+    )
+    .await
+    .unwrap();
     let counts = s.people_counts(school).await.unwrap();
     let groups: Vec<(String, UserKind, u64, u64)> = counts
         .groups
@@ -483,7 +550,10 @@ async fn classes_counts_and_class_lists(db: &TestDb) {
         .into_iter()
         .map(|p| (p.username, p.disabled))
         .collect();
-    assert_eq!(members, vec![("p1".to_owned(), false), ("p2".to_owned(), true)]);
+    assert_eq!(
+        members,
+        vec![("p1".to_owned(), false), ("p2".to_owned(), true)]
+    );
 }
 
 async fn batches_are_checked(db: &TestDb) {
@@ -491,8 +561,20 @@ async fn batches_are_checked(db: &TestDb) {
     let school = school(s, "box").await;
     let mut bad = pupil("ok", "Name", "ks1", None);
     bad.display_name = "Line\nbreak".into();
-    let err = s.import_people(school, &pupils(vec![bad], false), &head()).await.unwrap_err();
-    assert!(matches!(err, StoreError::InvalidInput { field: "display name", .. }), "{err:?}");
+    let err = s
+        .import_people(school, &pupils(vec![bad], false), &head())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::InvalidInput {
+                field: "display name",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     let visitors = PeopleBatch::People {
         kind: UserKind::Visitor,
         people: vec![],
@@ -501,13 +583,30 @@ async fn batches_are_checked(db: &TestDb) {
     assert!(s.plan_people_import(school, &visitors).await.is_err());
     let mut roles = pupil("ok", "Name", "ks1", None);
     roles.suggested_roles = vec!["Not A Role".into()];
-    assert!(s.import_people(school, &pupils(vec![roles], false), &head()).await.is_err());
+    assert!(
+        s.import_people(school, &pupils(vec![roles], false), &head())
+            .await
+            .is_err()
+    );
     // An unknown school is named as such.
     let err = s
-        .import_people(SchoolId(9_999), &pupils(vec![pupil("x", "X", "ks1", None)], false), &head())
+        .import_people(
+            SchoolId(9_999),
+            &pupils(vec![pupil("x", "X", "ks1", None)], false),
+            &head(),
+        )
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::InvalidInput { field: "school", .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            StoreError::InvalidInput {
+                field: "school",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     // The audit table takes no record for refused batches.
     assert!(import_audits(s, school).await.is_empty());
 }

@@ -62,7 +62,12 @@ struct TotpTemplate {
     error: Option<String>,
 }
 
-fn account_template(app: &AdminApp, staff: &Staff, error: Option<String>, notice: Option<String>) -> AccountTemplate {
+fn account_template(
+    app: &AdminApp,
+    staff: &Staff,
+    error: Option<String>,
+    notice: Option<String>,
+) -> AccountTemplate {
     let account = &staff.account;
     AccountTemplate {
         frame: staff.frame("/account"),
@@ -94,7 +99,11 @@ fn throttle_key(staff: &Staff) -> String {
 }
 
 /// Checks the current password under the sign-in throttle; the refusal says what to do.
-async fn check_current_password(app: &AdminApp, staff: &Staff, password: &str) -> Result<(), String> {
+async fn check_current_password(
+    app: &AdminApp,
+    staff: &Staff,
+    password: &str,
+) -> Result<(), String> {
     let key = throttle_key(staff);
     let locked = {
         let mut throttle = app.throttle.lock().unwrap_or_else(|p| p.into_inner());
@@ -128,7 +137,11 @@ struct PasswordForm {
     new_again: String,
 }
 
-async fn change_password(State(app): State<Arc<AdminApp>>, staff: Staff, Form(form): Form<PasswordForm>) -> Response {
+async fn change_password(
+    State(app): State<Arc<AdminApp>>,
+    staff: Staff,
+    Form(form): Form<PasswordForm>,
+) -> Response {
     if let Err(r) = staff.require(Permission::ViewDashboard) {
         return r;
     }
@@ -146,12 +159,20 @@ async fn change_password(State(app): State<Arc<AdminApp>>, staff: Staff, Form(fo
         return refuse(message);
     }
     if form.new_password != form.new_again {
-        return refuse("The two new passwords are not the same. Type the new password twice.".to_owned());
+        return refuse(
+            "The two new passwords are not the same. Type the new password twice.".to_owned(),
+        );
     }
     if form.new_password == form.current {
-        return refuse("The new password is the same as the current one. Choose a different one.".to_owned());
+        return refuse(
+            "The new password is the same as the current one. Choose a different one.".to_owned(),
+        );
     }
-    if let Err(problem) = check_new_password(&form.new_password, &staff.account.username, &staff.account.display_name) {
+    if let Err(problem) = check_new_password(
+        &form.new_password,
+        &staff.account.username,
+        &staff.account.display_name,
+    ) {
         return refuse(format!("The new password was not accepted: {problem}."));
     }
     let password = form.new_password;
@@ -217,7 +238,11 @@ struct TotpForm {
     code: String,
 }
 
-async fn enrol_totp(State(app): State<Arc<AdminApp>>, staff: Staff, Form(form): Form<TotpForm>) -> Response {
+async fn enrol_totp(
+    State(app): State<Arc<AdminApp>>,
+    staff: Staff,
+    Form(form): Form<TotpForm>,
+) -> Response {
     if let Err(r) = staff.require(Permission::ViewDashboard) {
         return r;
     }
@@ -263,7 +288,11 @@ async fn enrol_totp(State(app): State<Arc<AdminApp>>, staff: Staff, Form(form): 
     }
     // The code just used cannot sign anyone in afterwards.
     let step = i64::try_from(step).unwrap_or(i64::MAX);
-    if let Err(e) = app.store.record_admin_totp_step(staff.account.id, step).await {
+    if let Err(e) = app
+        .store
+        .record_admin_totp_step(staff.account.id, step)
+        .await
+    {
         tracing::warn!("the enrolment code's step was not recorded: {e}");
     }
     let _ = session.remove::<String>(PENDING_TOTP_KEY).await;

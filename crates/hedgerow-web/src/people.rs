@@ -156,7 +156,15 @@ async fn people_page(State(app): State<Arc<AdminApp>>, staff: Staff) -> Response
     if let Err(r) = require_people(&staff) {
         return r;
     }
-    people_with(&app, &staff, StatusCode::OK, None, None, NewAccountValues::default()).await
+    people_with(
+        &app,
+        &staff,
+        StatusCode::OK,
+        None,
+        None,
+        NewAccountValues::default(),
+    )
+    .await
 }
 
 /// The people page with a message.
@@ -315,7 +323,11 @@ fn pupil_group_keys(groups: &[SchoolGroup]) -> String {
 }
 
 /// The saved mapping if it still reads against the policy, else the suggested one.
-async fn mapping_text(app: &AdminApp, staff: &Staff, groups: &[SchoolGroup]) -> Result<String, Response> {
+async fn mapping_text(
+    app: &AdminApp,
+    staff: &Staff,
+    groups: &[SchoolGroup],
+) -> Result<String, Response> {
     let saved = app
         .store
         .setting(staff.school, MAPPING_SETTING)
@@ -449,9 +461,16 @@ struct Checked {
 }
 
 /// The form's kind, file and mapping, or the page that says what is missing.
-async fn checked_form(app: &AdminApp, staff: &Staff, form: ImportForm, confirm: bool) -> Result<Checked, Response> {
+async fn checked_form(
+    app: &AdminApp,
+    staff: &Staff,
+    form: ImportForm,
+    confirm: bool,
+) -> Result<Checked, Response> {
     let Some(kind) = Kind::parse(&form.kind) else {
-        return Err(bad_request("Choose what the file holds: pupils, classes or staff."));
+        return Err(bad_request(
+            "Choose what the file holds: pupils, classes or staff.",
+        ));
     };
     let bytes = if confirm {
         base64::engine::general_purpose::STANDARD
@@ -500,14 +519,21 @@ fn form_values(checked: &Checked) -> ImportFormValues {
 fn read_checked(checked: &Checked) -> Result<(Import, PeopleBatch), (Vec<String>, usize)> {
     let mapping = YearMapping::parse(&checked.mapping_text, &checked.groups).map_err(|errors| {
         let n = errors.len();
-        (errors.iter().map(ToString::to_string).collect::<Vec<_>>(), n)
+        (
+            errors.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            n,
+        )
     })?;
     let options = ImportOptions {
         groups: &checked.groups,
         mapping: &mapping,
     };
-    let import = read_import(checked.kind, &checked.bytes, &options)
-        .map_err(|refused| (refused.problems.iter().map(ToString::to_string).collect(), refused.total))?;
+    let import = read_import(checked.kind, &checked.bytes, &options).map_err(|refused| {
+        (
+            refused.problems.iter().map(ToString::to_string).collect(),
+            refused.total,
+        )
+    })?;
     let batch = import_batch(&import, checked.disable_missing);
     Ok((import, batch))
 }
@@ -623,7 +649,11 @@ fn refused_page(staff: &Staff, checked: &Checked, problems: Vec<String>, total: 
     (StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response()
 }
 
-async fn preview_import(State(app): State<Arc<AdminApp>>, staff: Staff, request: Request) -> Response {
+async fn preview_import(
+    State(app): State<Arc<AdminApp>>,
+    staff: Staff,
+    request: Request,
+) -> Response {
     if let Err(r) = staff.require(Permission::ImportPeople) {
         return r;
     }
@@ -662,7 +692,8 @@ async fn preview_import(State(app): State<Arc<AdminApp>>, staff: Staff, request:
         more: (
             plan.created_count.saturating_sub(plan.created.len() as u64),
             plan.updated_count.saturating_sub(plan.updated.len() as u64),
-            plan.disabled_count.saturating_sub(plan.disabled.len() as u64),
+            plan.disabled_count
+                .saturating_sub(plan.disabled.len() as u64),
         ),
         plan: Some(plan),
         data: base64::engine::general_purpose::STANDARD.encode(&checked.bytes),
@@ -671,7 +702,11 @@ async fn preview_import(State(app): State<Arc<AdminApp>>, staff: Staff, request:
     render(&page)
 }
 
-async fn confirm_import(State(app): State<Arc<AdminApp>>, staff: Staff, request: Request) -> Response {
+async fn confirm_import(
+    State(app): State<Arc<AdminApp>>,
+    staff: Staff,
+    request: Request,
+) -> Response {
     if let Err(r) = staff.require(Permission::ImportPeople) {
         return r;
     }
@@ -690,7 +725,11 @@ async fn confirm_import(State(app): State<Arc<AdminApp>>, staff: Staff, request:
         Ok(read) => read,
         Err((problems, total)) => return refused_page(&staff, &checked, problems, total),
     };
-    let plan = match app.store.import_people(staff.school, &batch, &staff.acting()).await {
+    let plan = match app
+        .store
+        .import_people(staff.school, &batch, &staff.acting())
+        .await
+    {
         Ok(plan) => plan,
         Err(StoreError::InvalidInput { problem, .. }) => {
             return refused_page(&staff, &checked, vec![problem], 1);
@@ -754,7 +793,12 @@ fn cannot_grant(role: Role) -> String {
 }
 
 /// A new TOTP secret stored for an account, to show once.
-async fn enrol_totp(app: &AdminApp, staff: &Staff, id: AdminAccountId, username: &str) -> Result<(String, String), Response> {
+async fn enrol_totp(
+    app: &AdminApp,
+    staff: &Staff,
+    id: AdminAccountId,
+    username: &str,
+) -> Result<(String, String), Response> {
     let secret = TotpSecret::generate().map_err(|e| server_error("making a TOTP secret", e))?;
     let base32 = secret.to_base32();
     app.store
@@ -764,7 +808,11 @@ async fn enrol_totp(app: &AdminApp, staff: &Staff, id: AdminAccountId, username:
     Ok((base32, secret.otpauth_uri("Hedgerow", username)))
 }
 
-async fn create_account(State(app): State<Arc<AdminApp>>, staff: Staff, Form(pairs): Form<Pairs>) -> Response {
+async fn create_account(
+    State(app): State<Arc<AdminApp>>,
+    staff: Staff,
+    Form(pairs): Form<Pairs>,
+) -> Response {
     if let Err(r) = staff.require(Permission::ManageAccounts) {
         return r;
     }
@@ -786,17 +834,32 @@ async fn create_account(State(app): State<Arc<AdminApp>>, staff: Staff, Form(pai
         async move { people_with(&app, staff, status, Some(message), None, values).await }
     };
     if roles.is_empty() {
-        return refuse(StatusCode::UNPROCESSABLE_ENTITY, "Choose at least one role for the new account.".into(), values).await;
+        return refuse(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Choose at least one role for the new account.".into(),
+            values,
+        )
+        .await;
     }
     if let Some(role) = roles.iter().find(|r| !can_grant(&staff.roles, **r)) {
         return refuse(StatusCode::FORBIDDEN, cannot_grant(*role), values).await;
     }
     let password = field(&pairs, "password").to_owned();
     if password != field(&pairs, "password_again") {
-        return refuse(StatusCode::UNPROCESSABLE_ENTITY, "The two passwords are not the same. Type the new password twice.".into(), values).await;
+        return refuse(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "The two passwords are not the same. Type the new password twice.".into(),
+            values,
+        )
+        .await;
     }
     if let Err(problem) = check_new_password(&password, &values.username, &values.display_name) {
-        return refuse(StatusCode::UNPROCESSABLE_ENTITY, format!("The password was not accepted: {problem}."), values).await;
+        return refuse(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("The password was not accepted: {problem}."),
+            values,
+        )
+        .await;
     }
     let hash = match tokio::task::spawn_blocking(move || hash_password(&password)).await {
         Ok(Ok(hash)) => hash,
@@ -816,10 +879,19 @@ async fn create_account(State(app): State<Arc<AdminApp>>, staff: Staff, Form(pai
         password_hash: hash,
         roles: roles.iter().map(|r| r.key().to_owned()).collect(),
     };
-    let id = match app.store.create_admin_account(&account, &staff.acting()).await {
+    let id = match app
+        .store
+        .create_admin_account(&account, &staff.acting())
+        .await
+    {
         Ok(id) => id,
         Err(StoreError::InvalidInput { field, problem }) => {
-            return refuse(StatusCode::UNPROCESSABLE_ENTITY, format!("The {field} was not accepted: {problem}."), values).await;
+            return refuse(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("The {field} was not accepted: {problem}."),
+                values,
+            )
+            .await;
         }
         Err(e) => return server_error("creating an account", e),
     };
@@ -878,21 +950,39 @@ async fn change_roles(
         message = Some(cannot_grant(*role));
     } else if wanted.is_empty() {
         status = StatusCode::UNPROCESSABLE_ENTITY;
-        message = Some(format!("Give {} at least one role, or disable the account instead.", target.username));
+        message = Some(format!(
+            "Give {} at least one role, or disable the account instead.",
+            target.username
+        ));
     } else if target.id == staff.account.id
-        && !can(&wanted.iter().copied().collect::<Vec<_>>(), Permission::ManageAccounts)
+        && !can(
+            &wanted.iter().copied().collect::<Vec<_>>(),
+            Permission::ManageAccounts,
+        )
     {
         status = StatusCode::UNPROCESSABLE_ENTITY;
         message = Some("You cannot take away your own last role that manages accounts: ask another person who manages accounts to do it.".to_owned());
     }
     if let Some(message) = message {
-        return people_with(&app, &staff, status, Some(message), None, NewAccountValues::default()).await;
+        return people_with(
+            &app,
+            &staff,
+            status,
+            Some(message),
+            None,
+            NewAccountValues::default(),
+        )
+        .await;
     }
     if changed.count() == 0 {
         return Redirect::to("/people").into_response();
     }
     let keys: Vec<String> = wanted.iter().map(|r| r.key().to_owned()).collect();
-    match app.store.set_admin_roles(target.id, &keys, &staff.acting()).await {
+    match app
+        .store
+        .set_admin_roles(target.id, &keys, &staff.acting())
+        .await
+    {
         Ok(true) => {}
         Ok(false) => return not_found("account"),
         Err(e) => return server_error("changing roles", e),
@@ -919,7 +1009,13 @@ struct CsrfForm {
     csrf: String,
 }
 
-async fn set_disabled(app: Arc<AdminApp>, staff: Staff, id: i64, csrf: &str, disabled: bool) -> Response {
+async fn set_disabled(
+    app: Arc<AdminApp>,
+    staff: Staff,
+    id: i64,
+    csrf: &str,
+    disabled: bool,
+) -> Response {
     if let Err(r) = staff.require(Permission::ManageAccounts) {
         return r;
     }
@@ -948,9 +1044,21 @@ async fn set_disabled(app: Arc<AdminApp>, staff: Staff, id: i64, csrf: &str, dis
             })
     };
     if let Some((status, message)) = refusal {
-        return people_with(&app, &staff, status, Some(message), None, NewAccountValues::default()).await;
+        return people_with(
+            &app,
+            &staff,
+            status,
+            Some(message),
+            None,
+            NewAccountValues::default(),
+        )
+        .await;
     }
-    match app.store.set_admin_disabled(target.id, disabled, &staff.acting()).await {
+    match app
+        .store
+        .set_admin_disabled(target.id, disabled, &staff.acting())
+        .await
+    {
         Ok(true) => Redirect::to("/people").into_response(),
         Ok(false) => not_found("account"),
         Err(e) => server_error("disabling an account", e),

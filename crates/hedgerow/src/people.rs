@@ -52,7 +52,11 @@ fn print_plan(plan: &ImportPlan, dry_run: bool) {
     let verb = if dry_run { "would be" } else { "were" };
     println!(
         "{} new, {} changed ({} enabled again), {} unchanged, {} disabled as leavers {verb} imported",
-        plan.created_count, plan.updated_count, plan.enabled_count, plan.unchanged_count, plan.disabled_count
+        plan.created_count,
+        plan.updated_count,
+        plan.enabled_count,
+        plan.unchanged_count,
+        plan.disabled_count
     );
     for change in &plan.updated {
         println!("  changed {}: {}", change.name, change.changes.join("; "));
@@ -83,7 +87,10 @@ fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
         std::fs::create_dir_all(&config.data_dir).with_context(|| {
-            format!("cannot create the data directory {}", config.data_dir.display())
+            format!(
+                "cannot create the data directory {}",
+                config.data_dir.display()
+            )
         })?;
         let store = Store::open(&config.database_url)
             .await
@@ -98,7 +105,10 @@ fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
         let mapping_text = match &args.mapping {
             Some(path) => std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read the mapping {}", path.display()))?,
-            None => match store.setting(school_id, hedgerow_web::MAPPING_SETTING).await? {
+            None => match store
+                .setting(school_id, hedgerow_web::MAPPING_SETTING)
+                .await?
+            {
                 Some(saved) => saved,
                 None => YearMapping::suggested(&groups).to_text(),
             },
@@ -112,7 +122,14 @@ fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
                 bail!("the year group mapping has problems; nothing was imported");
             }
         };
-        let import = match read_import(kind, &bytes, &ImportOptions { groups: &groups, mapping: &mapping }) {
+        let import = match read_import(
+            kind,
+            &bytes,
+            &ImportOptions {
+                groups: &groups,
+                mapping: &mapping,
+            },
+        ) {
             Ok(import) => import,
             Err(refused) => {
                 eprintln!("hedgerow: {refused}");

@@ -106,12 +106,17 @@ impl Account {
         let csrf = client.csrf("/login");
         let (status, headers, body) = client.request(
             "/login",
-            &[("username", &self.username), ("password", &self.password), ("csrf", &csrf)],
+            &[
+                ("username", &self.username),
+                ("password", &self.password),
+                ("csrf", &csrf),
+            ],
         );
         assert_eq!(status, 303, "sign-in of {}: {headers}{body}", self.username);
         if headers.contains("location: /login/code") {
             let code = self.fresh_code().expect("the role needs a TOTP secret");
-            let (status, headers, body) = client.request("/login/code", &[("code", &code), ("csrf", &csrf)]);
+            let (status, headers, body) =
+                client.request("/login/code", &[("code", &code), ("csrf", &csrf)]);
             assert_eq!(status, 303, "code of {}: {headers}{body}", self.username);
         }
         client
@@ -137,7 +142,10 @@ fn with_store<T>(dir: &Path, f: impl AsyncFnOnce(hedgerow_store::Store) -> T) ->
 /// The value of the hidden field `name` in a page.
 fn hidden(body: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
-    let at = body.find(&marker).unwrap_or_else(|| panic!("no {name} in {body}")) + marker.len();
+    let at = body
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} in {body}"))
+        + marker.len();
     body[at..].split('"').next().unwrap().to_string()
 }
 
@@ -176,7 +184,10 @@ fn base64(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for chunk in bytes.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
         for i in 0..4 {
             if i <= chunk.len() {
                 out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
@@ -206,16 +217,28 @@ fn headteacher_imports_pupils_through_a_preview_and_teachers_are_kept_out() {
     let (status, _, body) = t.request("/people", &[]);
     assert_eq!(status, 403, "{body}");
     let csrf = t.csrf("/account");
-    let (status, _, _) = t.request("/people/import", &[("csrf", &csrf), ("kind", "pupils"), ("csv", "Name\nA\n")]);
+    let (status, _, _) = t.request(
+        "/people/import",
+        &[("csrf", &csrf), ("kind", "pupils"), ("csv", "Name\nA\n")],
+    );
     assert_eq!(status, 403);
-    let (status, _, _) = t.request("/people/import/confirm", &[("csrf", &csrf), ("kind", "pupils"), ("data", "")]);
+    let (status, _, _) = t.request(
+        "/people/import/confirm",
+        &[("csrf", &csrf), ("kind", "pupils"), ("data", "")],
+    );
     assert_eq!(status, 403);
 
     let h = head.sign_in(&site);
     let (status, _, page) = h.request("/people", &[]);
     assert_eq!(status, 200, "{page}");
-    assert!(page.contains("<label for=\"import-file\">"), "labelled import form");
-    assert!(page.contains("ks1, ks2"), "the pupil groups are named: {page}");
+    assert!(
+        page.contains("<label for=\"import-file\">"),
+        "labelled import form"
+    );
+    assert!(
+        page.contains("ks1, ks2"),
+        "the pupil groups are named: {page}"
+    );
 
     // A SIMS-like export: a byte order mark, CRLF, quoted names with commas and quotes, and
     // a name that is an attack on whoever views it.
@@ -234,18 +257,28 @@ fn headteacher_imports_pupils_through_a_preview_and_teachers_are_kept_out() {
         "/people/import",
         &[],
         &[
-            "--form-string", &format!("csrf={csrf}"),
-            "--form-string", "kind=pupils",
-            "--form-string", &format!("mapping={MAPPING}"),
-            "-F", &format!("file=@{};type=text/csv", file.display()),
+            "--form-string",
+            &format!("csrf={csrf}"),
+            "--form-string",
+            "kind=pupils",
+            "--form-string",
+            &format!("mapping={MAPPING}"),
+            "-F",
+            &format!("file=@{};type=text/csv", file.display()),
         ],
     );
     assert_eq!(reply.status, 200, "{}", reply.body);
     let preview = reply.body;
-    assert!(preview.contains("<strong>3</strong> rows read"), "{preview}");
+    assert!(
+        preview.contains("<strong>3</strong> rows read"),
+        "{preview}"
+    );
     assert!(preview.contains("<strong>3</strong> new"), "{preview}");
     assert!(preview.contains("Columns not used: UPN"), "{preview}");
-    assert!(preview.contains("Bobby &#60;script&#62;alert(1)&#60;/script&#62;"), "escaped: {preview}");
+    assert!(
+        preview.contains("Bobby &#60;script&#62;alert(1)&#60;/script&#62;"),
+        "escaped: {preview}"
+    );
     assert!(!preview.contains("<script>alert"), "never raw: {preview}");
     assert!(preview.contains("Siobhan O&#39;Neill, Jr"), "{preview}");
     // Nothing has changed yet.
@@ -267,8 +300,14 @@ fn headteacher_imports_pupils_through_a_preview_and_teachers_are_kept_out() {
     assert!(done.contains("3 new, 0 changed"), "{done}");
 
     let (_, _, page) = h.request("/people", &[]);
-    assert!(page.contains("<th scope=\"row\">ks1</th><td>pupil</td><td class=\"n\">2</td>"), "{page}");
-    assert!(page.contains("<th scope=\"row\">ks2</th><td>pupil</td><td class=\"n\">1</td>"), "{page}");
+    assert!(
+        page.contains("<th scope=\"row\">ks1</th><td>pupil</td><td class=\"n\">2</td>"),
+        "{page}"
+    );
+    assert!(
+        page.contains("<th scope=\"row\">ks2</th><td>pupil</td><td class=\"n\">1</td>"),
+        "{page}"
+    );
     assert!(page.contains("<th scope=\"row\">2B</th>"), "{page}");
     let (people, audit) = with_store(dir.path(), async |s| {
         let school = s.school_by_slug("test-school").await.unwrap().unwrap().id;
@@ -289,11 +328,20 @@ fn headteacher_imports_pupils_through_a_preview_and_teachers_are_kept_out() {
         .find(|r| r.entry.action == "people.import")
         .expect("the import is audited");
     assert_eq!(import.entry.actor, "head");
-    assert!(import.entry.detail.contains("created=3"), "{:?}", import.entry);
-    assert!(!import.entry.detail.contains("oneill"), "counts only: {:?}", import.entry);
+    assert!(
+        import.entry.detail.contains("created=3"),
+        "{:?}",
+        import.entry
+    );
+    assert!(
+        !import.entry.detail.contains("oneill"),
+        "counts only: {:?}",
+        import.entry
+    );
 
     // A file with one bad row is refused whole, every problem with its row, pasted this time.
-    let bad = "Name,Username,Year\nNew Pupil,new.pupil,3\nNo Year,no.year,\nOdd Year,odd.year,Year 40\n";
+    let bad =
+        "Name,Username,Year\nNew Pupil,new.pupil,3\nNo Year,no.year,\nOdd Year,odd.year,Year 40\n";
     let (status, _, refused) = h.submit(
         "/people",
         "/people/import",
@@ -301,9 +349,18 @@ fn headteacher_imports_pupils_through_a_preview_and_teachers_are_kept_out() {
     );
     assert_eq!(status, 422, "{refused}");
     assert!(refused.contains("Nothing was imported"), "{refused}");
-    assert!(refused.contains("row 3: the year group is empty"), "{refused}");
-    assert!(refused.contains("row 4: &#34;Year 40&#34; is not a year group"), "{refused}");
-    assert!(!refused.contains("confirm-import"), "no way to confirm: {refused}");
+    assert!(
+        refused.contains("row 3: the year group is empty"),
+        "{refused}"
+    );
+    assert!(
+        refused.contains("row 4: &#34;Year 40&#34; is not a year group"),
+        "{refused}"
+    );
+    assert!(
+        !refused.contains("confirm-import"),
+        "no way to confirm: {refused}"
+    );
     // Even sent straight to the confirm step, the file is refused and nothing changes.
     let data = base64(bad.as_bytes());
     let (status, _, _) = h.submit(
@@ -325,7 +382,11 @@ fn password_sign_in(site: &AdminSite, username: &str, password: &str) -> (u16, S
     let csrf = client.csrf("/login");
     let (status, headers, _) = client.request(
         "/login",
-        &[("username", username), ("password", password), ("csrf", &csrf)],
+        &[
+            ("username", username),
+            ("password", password),
+            ("csrf", &csrf),
+        ],
     );
     (status, headers)
 }
@@ -360,7 +421,10 @@ fn accounts_passwords_and_authenticator_apps() {
     as_dsl.push(("role", "dsl"));
     let (status, _, body) = m.submit("/people", "/people/accounts", &as_dsl);
     assert_eq!(status, 403, "{body}");
-    assert!(body.contains("You cannot give or take away the role"), "{body}");
+    assert!(
+        body.contains("You cannot give or take away the role"),
+        "{body}"
+    );
 
     // A common password is refused with the rule named.
     let mut weak = new_teacher.to_vec();
@@ -376,32 +440,73 @@ fn accounts_passwords_and_authenticator_apps() {
     let (status, _, body) = m.submit("/people", "/people/accounts", &short);
     assert_eq!(status, 422);
     assert!(body.contains("needs at least 10"), "{body}");
-    assert_eq!(password_sign_in(&site, "new.teacher", "grapefruit lantern otter").0, 401);
+    assert_eq!(
+        password_sign_in(&site, "new.teacher", "grapefruit lantern otter").0,
+        401
+    );
 
     let mut good = new_teacher.to_vec();
     good.push(("role", "teacher"));
     let (status, _, body) = m.submit("/people", "/people/accounts", &good);
     assert_eq!(status, 200, "{body}");
-    assert!(body.contains("The account new.teacher was created"), "{body}");
-    assert!(!body.contains("totp-secret"), "teachers need no second factor");
+    assert!(
+        body.contains("The account new.teacher was created"),
+        "{body}"
+    );
+    assert!(
+        !body.contains("totp-secret"),
+        "teachers need no second factor"
+    );
     let (status, headers) = password_sign_in(&site, "new.teacher", "grapefruit lantern otter");
     assert_eq!(status, 303, "{headers}");
-    assert!(headers.contains("location: /\r") || headers.contains("location: /\n"), "{headers}");
+    assert!(
+        headers.contains("location: /\r") || headers.contains("location: /\n"),
+        "{headers}"
+    );
     let (_, _, page) = m.request("/people", &[]);
-    assert!(page.contains("New &#60;i&#62;Teacher&#60;/i&#62;"), "escaped: {page}");
+    assert!(
+        page.contains("New &#60;i&#62;Teacher&#60;/i&#62;"),
+        "escaped: {page}"
+    );
 
     // The manager may disable the teacher they made, but not the headteacher, nor themselves.
     let (id_teacher, id_head, id_manager) = with_store(dir.path(), async |s| {
-        let id = async |name: &str| s.admin_account_by_username(name).await.unwrap().unwrap().id.0;
-        (id("new.teacher").await, id("head").await, id("manager").await)
+        let id = async |name: &str| {
+            s.admin_account_by_username(name)
+                .await
+                .unwrap()
+                .unwrap()
+                .id
+                .0
+        };
+        (
+            id("new.teacher").await,
+            id("head").await,
+            id("manager").await,
+        )
     });
-    let (status, _, body) = m.submit("/people", &format!("/people/accounts/{id_head}/disable"), &[]);
+    let (status, _, body) = m.submit(
+        "/people",
+        &format!("/people/accounts/{id_head}/disable"),
+        &[],
+    );
     assert_eq!(status, 403, "{body}");
-    let (status, _, _) = m.submit("/people", &format!("/people/accounts/{id_manager}/disable"), &[]);
+    let (status, _, _) = m.submit(
+        "/people",
+        &format!("/people/accounts/{id_manager}/disable"),
+        &[],
+    );
     assert_eq!(status, 422);
-    let (status, _, _) = m.submit("/people", &format!("/people/accounts/{id_teacher}/disable"), &[]);
+    let (status, _, _) = m.submit(
+        "/people",
+        &format!("/people/accounts/{id_teacher}/disable"),
+        &[],
+    );
     assert_eq!(status, 303);
-    assert_eq!(password_sign_in(&site, "new.teacher", "grapefruit lantern otter").0, 401);
+    assert_eq!(
+        password_sign_in(&site, "new.teacher", "grapefruit lantern otter").0,
+        401
+    );
     // Roles: the manager cannot make the teacher a deputy DSL, nor drop their own last
     // account-managing role.
     let (status, _, _) = m.submit(
@@ -410,9 +515,16 @@ fn accounts_passwords_and_authenticator_apps() {
         &[("role", "teacher"), ("role", "deputy-dsl")],
     );
     assert_eq!(status, 403);
-    let (status, _, body) = m.submit("/people", &format!("/people/accounts/{id_manager}/roles"), &[("role", "teacher")]);
+    let (status, _, body) = m.submit(
+        "/people",
+        &format!("/people/accounts/{id_manager}/roles"),
+        &[("role", "teacher")],
+    );
     assert_eq!(status, 422, "{body}");
-    assert!(body.contains("your own last role that manages accounts"), "{body}");
+    assert!(
+        body.contains("your own last role that manages accounts"),
+        "{body}"
+    );
     // The headteacher (who reads browsing) may make the teacher an online-safety lead, a role
     // that needs an authenticator app: its secret is shown once.
     let h = head.sign_in(&site);
@@ -422,7 +534,10 @@ fn accounts_passwords_and_authenticator_apps() {
         &[("role", "teacher"), ("role", "online-safety-lead")],
     );
     assert_eq!(status, 200, "{body}");
-    assert!(body.contains("The roles of new.teacher were changed"), "{body}");
+    assert!(
+        body.contains("The roles of new.teacher were changed"),
+        "{body}"
+    );
     assert!(body.contains("id=\"totp-secret\""), "{body}");
 
     // My account: a password change, after which the old password no longer works.
@@ -433,31 +548,53 @@ fn accounts_passwords_and_authenticator_apps() {
     let (status, _, body) = t.submit(
         "/account",
         "/account/password",
-        &[("current", "not my password"), ("new_password", "marmalade bicycle heron"), ("new_again", "marmalade bicycle heron")],
+        &[
+            ("current", "not my password"),
+            ("new_password", "marmalade bicycle heron"),
+            ("new_again", "marmalade bicycle heron"),
+        ],
     );
     assert_eq!(status, 422);
     assert!(body.contains("current password is not right"), "{body}");
     let (status, _, body) = t.submit(
         "/account",
         "/account/password",
-        &[("current", &teacher.password), ("new_password", "qwertyuiop1"), ("new_again", "qwertyuiop1")],
+        &[
+            ("current", &teacher.password),
+            ("new_password", "qwertyuiop1"),
+            ("new_again", "qwertyuiop1"),
+        ],
     );
     assert_eq!(status, 422);
     assert!(body.contains("not accepted"), "{body}");
     let (status, _, body) = t.submit(
         "/account",
         "/account/password",
-        &[("current", &teacher.password), ("new_password", "marmalade bicycle heron"), ("new_again", "marmalade bicycle heron")],
+        &[
+            ("current", &teacher.password),
+            ("new_password", "marmalade bicycle heron"),
+            ("new_again", "marmalade bicycle heron"),
+        ],
     );
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("Your password was changed"), "{body}");
     assert_eq!(password_sign_in(&site, "teacher", &teacher.password).0, 401);
-    assert_eq!(password_sign_in(&site, "teacher", "marmalade bicycle heron").0, 303);
+    assert_eq!(
+        password_sign_in(&site, "teacher", "marmalade bicycle heron").0,
+        303
+    );
 
     // An authenticator app: a wrong code is refused, the right one saves the secret.
     let t = Client::new(site.app);
     let csrf = t.csrf("/login");
-    t.request("/login", &[("username", "teacher"), ("password", "marmalade bicycle heron"), ("csrf", &csrf)]);
+    t.request(
+        "/login",
+        &[
+            ("username", "teacher"),
+            ("password", "marmalade bicycle heron"),
+            ("csrf", &csrf),
+        ],
+    );
     let (status, _, page) = t.request("/account/totp", &[]);
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("otpauth://totp/"), "{page}");
@@ -465,29 +602,70 @@ fn accounts_passwords_and_authenticator_apps() {
     let secret_text = page[at..].split('<').next().unwrap().to_string();
     let secret = hedgerow_accounts::TotpSecret::from_base32(&secret_text).unwrap();
     let csrf = hidden(&page, "csrf");
-    let right = hedgerow_accounts::totp::code_at(&secret, jiff::Timestamp::now().as_second() as u64);
-    let wrong = format!("{:06}", (right.parse::<u32>().unwrap() + 500_000) % 1_000_000);
+    let right =
+        hedgerow_accounts::totp::code_at(&secret, jiff::Timestamp::now().as_second() as u64);
+    let wrong = format!(
+        "{:06}",
+        (right.parse::<u32>().unwrap() + 500_000) % 1_000_000
+    );
     let (status, _, body) = t.request(
         "/account/totp",
-        &[("password", "marmalade bicycle heron"), ("code", &wrong), ("csrf", &csrf)],
+        &[
+            ("password", "marmalade bicycle heron"),
+            ("code", &wrong),
+            ("csrf", &csrf),
+        ],
     );
     assert_eq!(status, 422, "{body}");
     assert!(body.contains("That code is not right"), "{body}");
-    assert!(body.contains(&secret_text), "the same secret is offered again");
-    let enrolled = with_store(dir.path(), async |s| s.admin_account_by_username("teacher").await.unwrap().unwrap().totp_secret);
+    assert!(
+        body.contains(&secret_text),
+        "the same secret is offered again"
+    );
+    let enrolled = with_store(dir.path(), async |s| {
+        s.admin_account_by_username("teacher")
+            .await
+            .unwrap()
+            .unwrap()
+            .totp_secret
+    });
     assert_eq!(enrolled, None, "a wrong code saves nothing");
-    let right = hedgerow_accounts::totp::code_at(&secret, jiff::Timestamp::now().as_second() as u64);
+    let right =
+        hedgerow_accounts::totp::code_at(&secret, jiff::Timestamp::now().as_second() as u64);
     let (status, _, body) = t.request(
         "/account/totp",
-        &[("password", "marmalade bicycle heron"), ("code", &right), ("csrf", &csrf)],
+        &[
+            ("password", "marmalade bicycle heron"),
+            ("code", &right),
+            ("csrf", &csrf),
+        ],
     );
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("Your authenticator app is set up"), "{body}");
-    let enrolled = with_store(dir.path(), async |s| s.admin_account_by_username("teacher").await.unwrap().unwrap());
+    let enrolled = with_store(dir.path(), async |s| {
+        s.admin_account_by_username("teacher")
+            .await
+            .unwrap()
+            .unwrap()
+    });
     assert_eq!(enrolled.totp_secret.as_deref(), Some(secret_text.as_str()));
-    assert!(enrolled.totp_last_step.is_some(), "the enrolment code cannot be used again");
-    let audit = with_store(dir.path(), async |s| s.audit_entries(None, 100).await.unwrap());
-    for action in ["account.create", "account.disable", "account.roles", "account.password", "account.totp"] {
-        assert!(audit.iter().any(|r| r.entry.action == action), "{action} audited");
+    assert!(
+        enrolled.totp_last_step.is_some(),
+        "the enrolment code cannot be used again"
+    );
+    let audit = with_store(dir.path(), async |s| {
+        s.audit_entries(None, 100).await.unwrap()
+    });
+    for action in [
+        "account.create",
+        "account.disable",
+        "account.roles",
+        "account.password",
+        "account.totp",
+    ] {
+        assert!(
+            audit.iter().any(|r| r.entry.action == action),
+            "{action} audited"
+        );
     }
 }
