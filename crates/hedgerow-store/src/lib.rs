@@ -45,6 +45,7 @@ mod changes;
 mod error;
 mod explorer;
 mod model;
+mod people;
 mod store;
 pub mod writer;
 
@@ -67,6 +68,10 @@ pub use model::{
     ActivityEvent, AuditEntry, AuditRecord, Device, DeviceId, EventFilter, EventSource, NewDevice,
     NewReviewRequest, NewUser, Reader, ReviewKind, ReviewRequest, ReviewRequestId, ReviewStatus,
     School, SchoolId, StoredEvent, User, UserId, UserKind, Verdict,
+};
+pub use people::{
+    ClassCount, ClassRecord, GroupCount, ImportPlan, ImportedClass, ImportedPerson, PeopleBatch,
+    PeopleCounts, Person, PlannedChange,
 };
 pub use store::Store;
 pub use writer::{EventSink, EventWriter, Rejected, WriterConfig, WriterHandle, WriterStats};

@@ -43,6 +43,7 @@ use tower_sessions::{Expiry, SessionManagerLayer};
 
 pub use control::{ChangePreview, GatewayControl};
 pub use frame::Staff;
+pub use people::{MAPPING_SETTING, import_batch, import_groups};
 pub use sessions::StoreSessions;
 
 /// How long a session lasts without a request.

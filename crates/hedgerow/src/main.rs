@@ -15,6 +15,7 @@ mod explain;
 mod gateway;
 mod lists;
 mod live_policy;
+mod people;
 mod proxy;
 mod selftest;
 mod setup;
@@ -56,6 +57,9 @@ enum Command {
     /// Staff accounts for the admin app.
     #[command(subcommand)]
     Admin(admin::AdminCommand),
+    /// Pupils, classes and staff from school information system exports.
+    #[command(subcommand)]
+    People(people::PeopleCommand),
     /// Make or show the school CA for selective HTTPS inspection.
     #[command(subcommand)]
     Ca(ca::CaCommand),
@@ -124,6 +128,7 @@ fn main() -> ExitCode {
         Command::Config(ConfigCommand::Check { file }) => setup::check_config(&file),
         Command::Ca(command) => ca::run(command),
         Command::Check(command) => selftest::run_command(command),
+        Command::People(command) => people::run(command),
     };
     match result {
         Ok(code) => code,
