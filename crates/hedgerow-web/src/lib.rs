@@ -18,6 +18,7 @@ mod changes;
 mod checks;
 mod contacts;
 mod control;
+mod csrf;
 mod dashboard;
 mod explorer;
 mod form;
@@ -123,6 +124,7 @@ impl AdminApp {
             .merge(people::routes())
             .merge(api::routes())
             .route("/healthz", get(|| async { "ok" }))
+            .layer(middleware::from_fn(csrf::require_csrf))
             .layer(sessions)
             .layer(middleware::from_fn(security_headers))
             .with_state(Arc::clone(self))
