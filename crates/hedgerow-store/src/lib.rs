@@ -46,6 +46,7 @@ mod error;
 mod explorer;
 mod model;
 mod store;
+mod tokens;
 pub mod writer;
 
 pub use admin::{
@@ -68,4 +69,5 @@ pub use model::{
     School, SchoolId, StoredEvent, User, UserId, UserKind, Verdict,
 };
 pub use store::Store;
+pub use tokens::{ApiToken, ApiTokenId, MAX_ACTIVE_TOKENS, MAX_TOKEN_NAME, USE_RECORD_INTERVAL};
 pub use writer::{EventSink, EventWriter, Rejected, WriterConfig, WriterHandle, WriterStats};
