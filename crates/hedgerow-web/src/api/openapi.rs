@@ -157,6 +157,7 @@ fn add_refusals(responses: &mut Map<String, Value>, refusals: Refusals) {
 /// One operation: summary, the permission it needs, parameters, body, success and refusals.
 struct Op {
     summary: &'static str,
+    operation_id: &'static str,
     description: String,
     permission: &'static str,
     parameters: Vec<Value>,
@@ -165,12 +166,14 @@ struct Op {
     success: &'static str,
     schema: Option<Value>,
     refusals: Refusals,
+    links: Option<Value>,
 }
 
 impl Op {
-    fn new(summary: &'static str, permission: &'static str) -> Op {
+    fn new(summary: &'static str, operation_id: &'static str, permission: &'static str) -> Op {
         Op {
             summary,
+            operation_id,
             description: String::new(),
             permission,
             parameters: Vec::new(),
@@ -179,7 +182,25 @@ impl Op {
             success: "Done.",
             schema: None,
             refusals: Refusals::Read,
+            links: None,
         }
+    }
+
+    /// Where the success's answer leads: `(name, operationId, parameter, JSON pointer)`, so
+    /// tools (Schemathesis' stateful phase) can follow a made record to what acts on it.
+    fn links(mut self, links: &[(&str, &str, &str, &str)]) -> Op {
+        let mut map = Map::new();
+        for (name, operation, parameter, pointer) in links {
+            map.insert(
+                (*name).to_owned(),
+                json!({
+                    "operationId": operation,
+                    "parameters": { *parameter: format!("$response.body#{pointer}") },
+                }),
+            );
+        }
+        self.links = Some(Value::Object(map));
+        self
     }
 
     fn describe(mut self, text: &str) -> Op {
@@ -218,13 +239,16 @@ impl Op {
 
     fn build(self) -> Value {
         let mut responses = Map::new();
-        let success = match self.schema {
+        let mut success = match self.schema {
             Some(schema) => json!({
                 "description": self.success,
                 "content": { "application/json": { "schema": schema } },
             }),
             None => json!({ "description": self.success }),
         };
+        if let Some(links) = self.links {
+            success["links"] = links;
+        }
         responses.insert(self.status.to_owned(), success);
         add_refusals(&mut responses, self.refusals);
         let description = if self.permission.is_empty() {
@@ -238,6 +262,7 @@ impl Op {
             )
         };
         let mut op = json!({
+            "operationId": self.operation_id,
             "summary": self.summary,
             "description": description,
             "parameters": self.parameters,
@@ -342,7 +367,7 @@ fn paths() -> Value {
         ),
     ];
     let no_security = json!([]);
-    let mut openapi = Op::new("This document", "")
+    let mut openapi = Op::new("This document", "getOpenApi", "")
         .describe("The OpenAPI document of this API. Needs no token.")
         .answers("200", "The document.", json!({ "type": "object" }))
         .build();
@@ -352,10 +377,10 @@ fn paths() -> Value {
     }
     let mut paths = Map::new();
     paths.insert("/api/v1/openapi.json".into(), json!({ "get": openapi }));
-    paths.insert("/api/v1/me".into(), json!({ "get": Op::new("Who the token acts as", "")
+    paths.insert("/api/v1/me".into(), json!({ "get": Op::new("Who the token acts as", "getMe", "")
             .describe("The token's account, its roles, what they allow, and its school. Any valid token.")
             .answers("200", "The account.", r("Me")).build() }));
-    paths.insert("/api/v1/summary".into(), json!({ "get": Op::new("Dashboard figures", "ViewAggregates")
+    paths.insert("/api/v1/summary".into(), json!({ "get": Op::new("Dashboard figures", "getSummary", "ViewAggregates")
             .describe("Counts for a period (the last seven days unless since/until say otherwise): no person is named. Waiting requests and changes, the last check and the next review are given to those who may see them, null otherwise.")
             .params(vec![
                 query("since", "Start of the period (RFC 3339; default: seven days before until).", time()),
@@ -363,11 +388,11 @@ fn paths() -> Value {
                 query("top", "How many of the most-blocked sites (default 10).", json!({ "type": "integer", "minimum": 1, "maximum": 100 })),
             ])
             .answers("200", "The figures.", r("Summary")).build() }));
-    paths.insert("/api/v1/activity".into(), json!({ "get": Op::new("Search activity", "ViewPersonActivity")
+    paths.insert("/api/v1/activity".into(), json!({ "get": Op::new("Search activity", "searchActivity", "ViewPersonActivity")
             .describe("One page of the school's activity, newest first, with the activity explorer's filters. Every read is audited (`activity.read`).")
             .params(explore_params)
             .answers("200", "One page; next_cursor continues it, null on the last page.", r("ExplorerPage")).build() }));
-    paths.insert("/api/v1/activity/person/{username}".into(), json!({ "get": Op::new("A person's timeline", "ViewPersonActivity")
+    paths.insert("/api/v1/activity/person/{username}".into(), json!({ "get": Op::new("A person's timeline", "getPersonTimeline", "ViewPersonActivity")
             .describe("One person's activity between since and until (the last seven days by default), oldest first. Audited (`activity.read`).")
             .params(vec![
                 json!({ "name": "username", "in": "path", "required": true, "description": "The user name (exact).", "schema": string() }),
@@ -388,44 +413,51 @@ fn paths() -> Value {
     );
     add_refusals(&mut export_responses, Refusals::Read);
     paths.insert("/api/v1/activity/export".into(), json!({ "get": {
+        "operationId": "exportActivity",
         "summary": "Export activity as CSV",
         "description": "Every event matching the filters (as for /api/v1/activity), newest first, as CSV with a header line; cells a spreadsheet would run as formulas are defused with a leading apostrophe. At most 64 MiB: narrow a larger export. Audited (`activity.export`). Needs the permission `ExportActivity`.",
         "parameters": explorer_filters(),
         "responses": Value::Object(export_responses),
     } }));
-    paths.insert("/api/v1/audit".into(), json!({ "get": Op::new("The audit log", "ViewAuditLog")
+    paths.insert("/api/v1/audit".into(), json!({ "get": Op::new("The audit log", "getAuditLog", "ViewAuditLog")
             .describe("The school's newest audit records: every change and every view or export of a person's records.")
             .params(vec![query("limit", "How many (default 100).", json!({ "type": "integer", "minimum": 1, "maximum": 1000 }))])
             .answers("200", "The records, newest first.", r("AuditPage")).build() }));
-    paths.insert("/api/v1/policy".into(), json!({ "get": Op::new("The policy in force", "EditPolicy or ApprovePolicyChange")
+    paths.insert("/api/v1/policy".into(), json!({ "get": Op::new("The policy in force", "getPolicy", "EditPolicy or ApprovePolicyChange")
             .describe("The school's policy as the gateway enforces it now: the configuration with the changes in force.")
             .answers("200", "The policy.", r("Policy")).build() }));
     paths.insert("/api/v1/changes".into(), json!({
-            "get": Op::new("Search the change log", "EditPolicy, ApprovePolicyChange or ViewChecks")
+            "get": Op::new("Search the change log", "searchChanges", "EditPolicy, ApprovePolicyChange or ViewChecks")
                 .describe("Policy changes, newest first, filtered and paged with limit and offset; total counts every match.")
                 .params(change_filters)
                 .answers("200", "One page of changes.", r("ChangePage")).build(),
-            "post": Op::new("Propose a policy change", "EditPolicy")
+            "post": Op::new("Propose a policy change", "proposeChange", "EditPolicy")
                 .describe("Checked against the policy in force (nothing may allow illegal content), then recorded with your reason: applied at once, or pending when the school's approval rules name its kind.")
                 .body(json_body("ProposeChange", "The change and why it is made."))
                 .answers("201", "The change as recorded.", r("Change"))
+                .links(&[
+                    ("Read", "getChange", "id", "/id"),
+                    ("Approve", "approveChange", "id", "/id"),
+                    ("Reject", "rejectChange", "id", "/id"),
+                    ("Revert", "revertChange", "id", "/id"),
+                ])
                 .refusals(Refusals::Write).build(),
         }));
     paths.insert(
         "/api/v1/changes/{id}".into(),
-        json!({ "get": Op::new("One change", "EditPolicy, ApprovePolicyChange or ViewChecks")
+        json!({ "get": Op::new("One change", "getChange", "EditPolicy, ApprovePolicyChange or ViewChecks")
             .params(vec![path_id("change")])
             .answers("200", "The change.", r("Change"))
             .refusals(Refusals::ReadOne).build() }),
     );
-    paths.insert("/api/v1/changes/{id}/approve".into(), json!({ "post": Op::new("Approve a pending change", "ApprovePolicyChange")
+    paths.insert("/api/v1/changes/{id}/approve".into(), json!({ "post": Op::new("Approve a pending change", "approveChange", "ApprovePolicyChange")
             .describe("A second person approves: whoever proposed the change cannot (403). It applies at once.")
             .params(vec![path_id("change")])
             .answers("200", "The change, now applied.", r("Change"))
             .refusals(Refusals::Act).build() }));
     paths.insert(
         "/api/v1/changes/{id}/reject".into(),
-        json!({ "post": Op::new("Reject a pending change", "ApprovePolicyChange")
+        json!({ "post": Op::new("Reject a pending change", "rejectChange", "ApprovePolicyChange")
             .params(vec![path_id("change")])
             .body(json_body("Reason", "Why it is rejected."))
             .answers("200", "The change, now rejected.", r("Change"))
@@ -433,62 +465,66 @@ fn paths() -> Value {
     );
     paths.insert(
         "/api/v1/changes/{id}/revert".into(),
-        json!({ "post": Op::new("Revert an applied change", "EditPolicy")
+        json!({ "post": Op::new("Revert an applied change", "revertChange", "EditPolicy")
             .describe("Undoes an applied change from now on.")
             .params(vec![path_id("change")])
             .body(json_body("Reason", "Why it is reverted."))
             .answers("200", "The change, now reverted.", r("Change"))
             .refusals(Refusals::WriteOne).build() }),
     );
-    paths.insert("/api/v1/review-requests".into(), json!({ "get": Op::new("Review requests", "ReviewRequests")
+    paths.insert("/api/v1/review-requests".into(), json!({ "get": Op::new("Review requests", "listReviewRequests", "ReviewRequests")
             .describe("Requests from the block page and from teachers, newest first.")
             .params(vec![
                 query("status", "Only this status.", enumeration(&["new", "approved", "declined"])),
                 query("limit", "How many (default 100).", json!({ "type": "integer", "minimum": 1, "maximum": 1000 })),
             ])
-            .answers("200", "The requests.", r("ReviewRequestPage")).build() }));
-    paths.insert("/api/v1/review-requests/{id}/decline".into(), json!({ "post": Op::new("Decline a review request", "ReviewRequests")
+            .answers("200", "The requests.", r("ReviewRequestPage"))
+            .links(&[("DeclineFirst", "declineReviewRequest", "id", "/requests/0/id")])
+            .build() }));
+    paths.insert("/api/v1/review-requests/{id}/decline".into(), json!({ "post": Op::new("Decline a review request", "declineReviewRequest", "ReviewRequests")
             .describe("Leaves the page as it is, with a reason the requester sees; recorded in the change log.")
             .params(vec![path_id("review request")])
             .body(json_body("Reason", "Why it is declined."))
             .answers("200", "The change-log entry of the decision.", r("Change"))
             .refusals(Refusals::WriteOne).build() }));
     paths.insert("/api/v1/checks".into(), json!({
-            "get": Op::new("The check log", "ViewChecks")
+            "get": Op::new("The check log", "listChecks", "ViewChecks")
                 .params(vec![
                     query("limit", "Checks per page (default 50).", json!({ "type": "integer", "minimum": 1, "maximum": 500 })),
                     query("offset", "Checks to skip.", json!({ "type": "integer", "minimum": 0, "maximum": 4_294_967_295u64 })),
                 ])
                 .answers("200", "One page of checks, newest first.", r("CheckPage")).build(),
-            "post": Op::new("Record a check", "RunChecks")
+            "post": Op::new("Record a check", "addCheck", "RunChecks")
                 .describe("A check made by hand: what was tested, on which group or device, the result and any follow-up.")
                 .body(json_body("NewCheck", "The check."))
                 .answers("201", "The check as recorded.", r("Check"))
+                .links(&[("FollowUpDone", "completeCheckFollowUp", "id", "/id")])
                 .refusals(Refusals::Write).build(),
         }));
-    paths.insert("/api/v1/checks/self-test".into(), json!({ "post": Op::new("Run the self-test", "RunChecks")
+    paths.insert("/api/v1/checks/self-test".into(), json!({ "post": Op::new("Run the self-test", "runSelfTest", "RunChecks")
             .describe("Runs each category's and each illegal list's test entries through every group's policy and records the result in the check log.")
             .answers("201", "The check recorded.", r("Check")).build() }));
     paths.insert(
         "/api/v1/checks/{id}/follow-up-done".into(),
-        json!({ "post": Op::new("Mark a check's follow-up done", "RunChecks")
+        json!({ "post": Op::new("Mark a check's follow-up done", "completeCheckFollowUp", "RunChecks")
             .params(vec![path_id("check")])
             .empty("Marked done.")
             .refusals(Refusals::ReadOne).build() }),
     );
     paths.insert("/api/v1/annual-reviews".into(), json!({
-            "get": Op::new("Annual reviews", "ViewChecks")
+            "get": Op::new("Annual reviews", "listAnnualReviews", "ViewChecks")
                 .describe("Every annual review of filtering and monitoring, newest first, and when the next is due (overdue when none is recorded).")
                 .answers("200", "The reviews.", r("ReviewPage")).build(),
-            "post": Op::new("Record an annual review", "EditAnnualReview")
+            "post": Op::new("Record an annual review", "addAnnualReview", "EditAnnualReview")
                 .describe("Participants must include a governor (role governor or online-safety-governor); next_due must be after held_on.")
                 .body(json_body("NewReview", "The review."))
                 .answers("201", "The review as recorded.", r("Review"))
+                .links(&[("FirstActionDone", "completeReviewAction", "id", "/actions/0/id")])
                 .refusals(Refusals::Write).build(),
         }));
     paths.insert(
         "/api/v1/annual-reviews/actions/{id}/done".into(),
-        json!({ "post": Op::new("Mark a review action done", "EditAnnualReview")
+        json!({ "post": Op::new("Mark a review action done", "completeReviewAction", "EditAnnualReview")
             .params(vec![path_id("review action")])
             .empty("Marked done.")
             .refusals(Refusals::ReadOne).build() }),
@@ -496,23 +532,27 @@ fn paths() -> Value {
     paths.insert(
         "/api/v1/contacts".into(),
         json!({
-            "get": Op::new("The roles and contacts register", "ViewDashboard")
+            "get": Op::new("The roles and contacts register", "listContacts", "ViewDashboard")
                 .answers("200", "The register, in role order.", r("ContactPage")).build(),
-            "post": Op::new("Add a contact", "ManageContacts")
+            "post": Op::new("Add a contact", "addContact", "ManageContacts")
                 .body(json_body("ContactInput", "Who, in which role, and how to reach them."))
                 .answers("201", "The entry as recorded.", r("Contact"))
+                .links(&[
+                    ("Replace", "replaceContact", "id", "/id"),
+                    ("Remove", "removeContact", "id", "/id"),
+                ])
                 .refusals(Refusals::Write).build(),
         }),
     );
     paths.insert(
         "/api/v1/contacts/{id}".into(),
         json!({
-            "put": Op::new("Replace a contact", "ManageContacts")
+            "put": Op::new("Replace a contact", "replaceContact", "ManageContacts")
                 .params(vec![path_id("contact")])
                 .body(json_body("ContactInput", "The entry's new fields."))
                 .answers("200", "The entry as recorded.", r("Contact"))
                 .refusals(Refusals::WriteOne).build(),
-            "delete": Op::new("Remove a contact", "ManageContacts")
+            "delete": Op::new("Remove a contact", "removeContact", "ManageContacts")
                 .params(vec![path_id("contact")])
                 .empty("Removed.")
                 .refusals(Refusals::ReadOne).build(),
@@ -1092,6 +1132,31 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn operation_ids_are_unique_and_links_lead_to_them() {
+        let doc = build();
+        let mut ids = BTreeSet::new();
+        for item in doc["paths"].as_object().expect("paths").values() {
+            for op in item.as_object().expect("path item").values() {
+                let id = op["operationId"].as_str().expect("an operationId");
+                assert!(ids.insert(id.to_owned()), "{id} twice");
+            }
+        }
+        let mut linked = 0;
+        for item in doc["paths"].as_object().expect("paths").values() {
+            for op in item.as_object().expect("path item").values() {
+                for response in op["responses"].as_object().expect("responses").values() {
+                    for link in response["links"].as_object().into_iter().flat_map(|l| l.values()) {
+                        let target = link["operationId"].as_str().expect("operationId");
+                        assert!(ids.contains(target), "a link to {target}");
+                        linked += 1;
+                    }
+                }
+            }
+        }
+        assert!(linked >= 8, "{linked} links");
     }
 
     #[test]

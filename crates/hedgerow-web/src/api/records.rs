@@ -588,7 +588,15 @@ pub(super) async fn self_test(
         .control
         .run_self_test(&staff.school_slug, &staff.actor())
         .await
-        .map_err(|e| ApiError::unavailable("running the self-test", e))?;
+        .map_err(|e| {
+            warn!("API: the self-test did not run: {e}");
+            ApiError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                format!(
+                    "The self-test could not run: {e}. Try again in a minute; if it keeps failing, the gateway's log says more."
+                ),
+            )
+        })?;
     // Recorded just now, so among the newest (unless a hundred checks landed meanwhile).
     let check = app
         .store
