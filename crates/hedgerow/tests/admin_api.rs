@@ -17,9 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use hedgerow_store::{
-    ActivityEvent, EventSource, NewReviewRequest, ReviewKind, Store, Verdict,
-};
+use hedgerow_store::{ActivityEvent, EventSource, NewReviewRequest, ReviewKind, Store, Verdict};
 use serde_json::Value;
 use support::admin::{AdminSite, Client, Reply, StaffAccount};
 use support::*;
@@ -48,7 +46,14 @@ fn seed(config_dir: &Path) {
                     EventSource::Proxy
                 },
                 client_ip: IpAddr::from([127, 0, 0, 21]),
-                user: Some(if n % 5 == 0 { "<b>pupil.b</b>" } else { "pupil.a" }.to_owned()),
+                user: Some(
+                    if n % 5 == 0 {
+                        "<b>pupil.b</b>"
+                    } else {
+                        "pupil.a"
+                    }
+                    .to_owned(),
+                ),
                 device: Some("laptop-a".to_owned()),
                 group: Some("ks2".to_owned()),
                 host: if blocked {
@@ -60,7 +65,11 @@ fn seed(config_dir: &Path) {
                 method: (n % 2 == 1).then(|| "GET".to_owned()),
                 qtype: (n % 2 == 0).then(|| "A".to_owned()),
                 category: blocked.then(|| "gambling".to_owned()),
-                verdict: if blocked { Verdict::Block } else { Verdict::Allow },
+                verdict: if blocked {
+                    Verdict::Block
+                } else {
+                    Verdict::Allow
+                },
                 rule: if blocked {
                     "group:ks2:gambling".to_owned()
                 } else {
@@ -75,9 +84,12 @@ fn seed(config_dir: &Path) {
             });
         }
         store.insert_events(&events).await.unwrap();
-        for (n, url) in ["http://bets.example/odds", "http://bets.example/<i>maths</i>"]
-            .into_iter()
-            .enumerate()
+        for (n, url) in [
+            "http://bets.example/odds",
+            "http://bets.example/<i>maths</i>",
+        ]
+        .into_iter()
+        .enumerate()
         {
             store
                 .insert_review_request(&NewReviewRequest {
@@ -113,7 +125,12 @@ fn disable(config_dir: &Path, username: &str) {
             .unwrap()
             .unwrap();
         let by = hedgerow_store::ActingUser::new("test");
-        assert!(store.set_admin_disabled(account.id, true, &by).await.unwrap());
+        assert!(
+            store
+                .set_admin_disabled(account.id, true, &by)
+                .await
+                .unwrap()
+        );
         store.close().await;
     });
 }
@@ -135,18 +152,18 @@ fn make_token(client: &Client, name: &str) -> String {
 fn revoke_ids(client: &Client) -> Vec<String> {
     let (_, _, body) = client.request("/api-tokens", &[]);
     body.match_indices("action=\"/api-tokens/")
-        .map(|(at, m)| {
-            body[at + m.len()..]
-                .split('/')
-                .next()
-                .unwrap()
-                .to_owned()
-        })
+        .map(|(at, m)| body[at + m.len()..].split('/').next().unwrap().to_owned())
         .collect()
 }
 
 /// An API request with curl and no cookies: `token` as a bearer token, `body` as JSON.
-fn api(site: &AdminSite, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> Reply {
+fn api(
+    site: &AdminSite,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> Reply {
     let mut extra: Vec<String> = Vec::new();
     if let Some(token) = token {
         extra.extend(["-H".into(), format!("Authorization: Bearer {token}")]);
@@ -172,7 +189,10 @@ fn json(reply: &Reply) -> Value {
 fn refused(reply: &Reply, status: u16) -> String {
     assert_eq!(reply.status, status, "{}{}", reply.headers, reply.body);
     assert!(
-        reply.headers.to_ascii_lowercase().contains("content-type: application/json"),
+        reply
+            .headers
+            .to_ascii_lowercase()
+            .contains("content-type: application/json"),
         "{}",
         reply.headers
     );
@@ -208,8 +228,12 @@ fn tokens_roles_changes_and_audit_through_the_api() {
     let lead_browser = site.signed_in(&lead);
     let (status, _, body) = lead_browser.request("/api-tokens", &[]);
     assert_eq!(status, 200);
-    assert!(body.contains("<label for=\"token-name\">") && body.contains("no tokens yet"), "{body}");
-    let (status, _, _) = lead_browser.request("/api-tokens", &[("name", "forged"), ("csrf", "forged")]);
+    assert!(
+        body.contains("<label for=\"token-name\">") && body.contains("no tokens yet"),
+        "{body}"
+    );
+    let (status, _, _) =
+        lead_browser.request("/api-tokens", &[("name", "forged"), ("csrf", "forged")]);
     assert_eq!(status, 403, "the page's forms need the CSRF token");
     let token = make_token(&lead_browser, "ci <script>alert(1)</script>");
     let (_, _, page) = lead_browser.request("/api-tokens", &[]);
@@ -224,8 +248,16 @@ fn tokens_roles_changes_and_audit_through_the_api() {
     let reply = api(&site, "GET", "/api/v1/me", None, None);
     let error = refused(&reply, 401);
     assert!(error.contains("Bearer"), "{error}");
-    assert!(reply.headers.to_ascii_lowercase().contains("www-authenticate: bearer"));
-    refused(&api(&site, "GET", "/api/v1/me", Some("hr_wrong"), None), 401);
+    assert!(
+        reply
+            .headers
+            .to_ascii_lowercase()
+            .contains("www-authenticate: bearer")
+    );
+    refused(
+        &api(&site, "GET", "/api/v1/me", Some("hr_wrong"), None),
+        401,
+    );
     let cookie_only = lead_browser.send("GET", "/api/v1/me", &[], &[]);
     refused(&cookie_only, 401);
     let cookie_write = lead_browser.send(
@@ -261,11 +293,23 @@ fn tokens_roles_changes_and_audit_through_the_api() {
     assert_eq!(contact["name"], "Dana <Protection>");
     let contact_id = contact["id"].as_i64().unwrap();
     refused(
-        &api(&site, "POST", "/api/v1/contacts", Some(&token), Some("{not json")),
+        &api(
+            &site,
+            "POST",
+            "/api/v1/contacts",
+            Some(&token),
+            Some("{not json"),
+        ),
         400,
     );
     refused(
-        &api(&site, "POST", "/api/v1/contacts", Some(&token), Some(r#"{"role":"caretaker","name":"X"}"#)),
+        &api(
+            &site,
+            "POST",
+            "/api/v1/contacts",
+            Some(&token),
+            Some(r#"{"role":"caretaker","name":"X"}"#),
+        ),
         422,
     );
     let reply = site.client().send(
@@ -276,14 +320,44 @@ fn tokens_roles_changes_and_audit_through_the_api() {
     );
     refused(&reply, 415);
     let big = format!(r#"{{"role":"dpo","name":"{}"}}"#, "x".repeat(70_000));
-    refused(&api(&site, "POST", "/api/v1/contacts", Some(&token), Some(&big)), 413);
-    refused(&api(&site, "GET", "/api/v1/changes/not-a-number", Some(&token), None), 400);
-    refused(&api(&site, "GET", "/api/v1/no-such-thing", Some(&token), None), 404);
-    refused(&api(&site, "PATCH", "/api/v1/contacts/1", Some(&token), None), 405);
-    let reply = api(&site, "DELETE", &format!("/api/v1/contacts/{contact_id}"), Some(&token), None);
+    refused(
+        &api(&site, "POST", "/api/v1/contacts", Some(&token), Some(&big)),
+        413,
+    );
+    refused(
+        &api(
+            &site,
+            "GET",
+            "/api/v1/changes/not-a-number",
+            Some(&token),
+            None,
+        ),
+        400,
+    );
+    refused(
+        &api(&site, "GET", "/api/v1/no-such-thing", Some(&token), None),
+        404,
+    );
+    refused(
+        &api(&site, "PATCH", "/api/v1/contacts/1", Some(&token), None),
+        405,
+    );
+    let reply = api(
+        &site,
+        "DELETE",
+        &format!("/api/v1/contacts/{contact_id}"),
+        Some(&token),
+        None,
+    );
     assert_eq!(reply.status, 204, "{}", reply.body);
     refused(
-        &api(&site, "DELETE", &format!("/api/v1/contacts/{contact_id}"), Some(&token), None),
+        &api(
+            &site,
+            "DELETE",
+            &format!("/api/v1/contacts/{contact_id}"),
+            Some(&token),
+            None,
+        ),
         404,
     );
 
@@ -306,36 +380,112 @@ fn tokens_roles_changes_and_audit_through_the_api() {
         Some(&token),
         None,
     ));
-    let at = |e: &Value| e["at"].as_str().unwrap().parse::<jiff::Timestamp>().unwrap();
-    assert!(at(&second["events"][0]) < at(&events[9]), "the next page is older");
+    let at = |e: &Value| {
+        e["at"]
+            .as_str()
+            .unwrap()
+            .parse::<jiff::Timestamp>()
+            .unwrap()
+    };
+    assert!(
+        at(&second["events"][0]) < at(&events[9]),
+        "the next page is older"
+    );
     assert_ne!(second["events"][0]["id"], events[9]["id"]);
-    let blocked = json(&api(&site, "GET", "/api/v1/activity?verdict=block&category=gambling", Some(&token), None));
+    let blocked = json(&api(
+        &site,
+        "GET",
+        "/api/v1/activity?verdict=block&category=gambling",
+        Some(&token),
+        None,
+    ));
     assert_eq!(blocked["events"].as_array().unwrap().len(), 20);
-    refused(&api(&site, "GET", "/api/v1/activity?since=yesterday", Some(&token), None), 400);
-    refused(&api(&site, "GET", "/api/v1/activity?page_size=0", Some(&token), None), 400);
-    let timeline = json(&api(&site, "GET", "/api/v1/activity/person/%3Cb%3Epupil.b%3C%2Fb%3E", Some(&token), None));
+    refused(
+        &api(
+            &site,
+            "GET",
+            "/api/v1/activity?since=yesterday",
+            Some(&token),
+            None,
+        ),
+        400,
+    );
+    refused(
+        &api(
+            &site,
+            "GET",
+            "/api/v1/activity?page_size=0",
+            Some(&token),
+            None,
+        ),
+        400,
+    );
+    let timeline = json(&api(
+        &site,
+        "GET",
+        "/api/v1/activity/person/%3Cb%3Epupil.b%3C%2Fb%3E",
+        Some(&token),
+        None,
+    ));
     assert_eq!(timeline["username"], "<b>pupil.b</b>");
     assert!(!timeline["events"].as_array().unwrap().is_empty());
-    let csv = api(&site, "GET", "/api/v1/activity/export?search=hyperlink", Some(&token), None);
+    let csv = api(
+        &site,
+        "GET",
+        "/api/v1/activity/export?search=hyperlink",
+        Some(&token),
+        None,
+    );
     assert_eq!(csv.status, 200);
     assert!(csv.headers.contains("text/csv"), "{}", csv.headers);
     assert!(csv.body.starts_with("id,time,"), "{}", csv.body);
-    assert!(csv.body.contains("\"'=HYPERLINK("), "formulas defused: {}", csv.body);
+    assert!(
+        csv.body.contains("\"'=HYPERLINK("),
+        "formulas defused: {}",
+        csv.body
+    );
 
     // A network manager's token: the policy yes, a person's browsing no (the role matrix).
     let manager_browser = site.signed_in(&manager);
     let manager_token = make_token(&manager_browser, "timetable sync");
     let spare_token = make_token(&manager_browser, "spare");
-    let error = refused(&api(&site, "GET", "/api/v1/activity", Some(&manager_token), None), 403);
+    let error = refused(
+        &api(&site, "GET", "/api/v1/activity", Some(&manager_token), None),
+        403,
+    );
     assert!(error.contains("ViewPersonActivity"), "{error}");
-    refused(&api(&site, "GET", "/api/v1/audit", Some(&manager_token), None), 403);
-    let policy = json(&api(&site, "GET", "/api/v1/policy", Some(&manager_token), None));
+    refused(
+        &api(&site, "GET", "/api/v1/audit", Some(&manager_token), None),
+        403,
+    );
+    let policy = json(&api(
+        &site,
+        "GET",
+        "/api/v1/policy",
+        Some(&manager_token),
+        None,
+    ));
     assert_eq!(policy["school"], "test-school");
-    let ks2 = policy["groups"].as_array().unwrap().iter().find(|g| g["key"] == "ks2").unwrap();
+    let ks2 = policy["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["key"] == "ks2")
+        .unwrap();
     assert!(ks2["actions"].to_string().contains("gambling"), "{ks2}");
-    let summary = json(&api(&site, "GET", "/api/v1/summary", Some(&manager_token), None));
+    let summary = json(&api(
+        &site,
+        "GET",
+        "/api/v1/summary",
+        Some(&manager_token),
+        None,
+    ));
     assert_eq!(summary["blocked_events"], 20);
-    assert_eq!(summary["pending_review_requests"], Value::Null, "not theirs to see");
+    assert_eq!(
+        summary["pending_review_requests"],
+        Value::Null,
+        "not theirs to see"
+    );
 
     // A change proposed through the API is in the change log, waits for a second person, and
     // the proposer cannot approve it.
@@ -344,12 +494,19 @@ fn tokens_roles_changes_and_audit_through_the_api() {
         "POST",
         "/api/v1/changes",
         Some(&manager_token),
-        Some(r#"{"change":{"type":"group-default","group":"no-such-group","action":"block"},"reason":"tidy"}"#),
+        Some(
+            r#"{"change":{"type":"group-default","group":"no-such-group","action":"block"},"reason":"tidy"}"#,
+        ),
     );
     assert!(refused(&bad, 422).contains("no-such-group"));
     refused(
-        &api(&site, "POST", "/api/v1/changes", Some(&manager_token),
-            Some(r#"{"change":{"type":"group-default","group":"ks2","action":"block"}}"#)),
+        &api(
+            &site,
+            "POST",
+            "/api/v1/changes",
+            Some(&manager_token),
+            Some(r#"{"change":{"type":"group-default","group":"ks2","action":"block"}}"#),
+        ),
         422,
     );
     let reply = api(
@@ -357,7 +514,9 @@ fn tokens_roles_changes_and_audit_through_the_api() {
         "POST",
         "/api/v1/changes",
         Some(&manager_token),
-        Some(r#"{"change":{"type":"site-override","host":"bets.example","verdict":"allow","groups":["ks2"]},"reason":"maths lesson on probability"}"#),
+        Some(
+            r#"{"change":{"type":"site-override","host":"bets.example","verdict":"allow","groups":["ks2"]},"reason":"maths lesson on probability"}"#,
+        ),
     );
     assert_eq!(reply.status, 201, "{}", reply.body);
     let proposed = json(&reply);
@@ -366,20 +525,44 @@ fn tokens_roles_changes_and_audit_through_the_api() {
     assert_eq!(proposed["source"], "api");
     assert_eq!(proposed["change"]["host"], "bets.example");
     let id = proposed["id"].as_i64().unwrap();
-    let found = json(&api(&site, "GET", "/api/v1/changes?text=probability", Some(&token), None));
+    let found = json(&api(
+        &site,
+        "GET",
+        "/api/v1/changes?text=probability",
+        Some(&token),
+        None,
+    ));
     assert_eq!(found["total"], 1);
     assert_eq!(found["changes"][0]["id"], id);
     assert_eq!(found["changes"][0]["created_by"], "nm");
     refused(
-        &api(&site, "POST", &format!("/api/v1/changes/{id}/approve"), Some(&manager_token), None),
+        &api(
+            &site,
+            "POST",
+            &format!("/api/v1/changes/{id}/approve"),
+            Some(&manager_token),
+            None,
+        ),
         403,
     );
     let approver_token = make_token(&site.signed_in(&approver), "approvals");
-    let approved = json(&api(&site, "POST", &format!("/api/v1/changes/{id}/approve"), Some(&approver_token), None));
+    let approved = json(&api(
+        &site,
+        "POST",
+        &format!("/api/v1/changes/{id}/approve"),
+        Some(&approver_token),
+        None,
+    ));
     assert_eq!(approved["status"], "applied");
     assert_eq!(approved["approved_by"], "os");
     refused(
-        &api(&site, "POST", &format!("/api/v1/changes/{id}/approve"), Some(&approver_token), None),
+        &api(
+            &site,
+            "POST",
+            &format!("/api/v1/changes/{id}/approve"),
+            Some(&approver_token),
+            None,
+        ),
         409,
     );
     let reverted = json(&api(
@@ -390,10 +573,19 @@ fn tokens_roles_changes_and_audit_through_the_api() {
         Some(r#"{"reason":"lesson over"}"#),
     ));
     assert_eq!(reverted["status"], "reverted");
-    refused(&api(&site, "GET", "/api/v1/changes/999999", Some(&token), None), 404);
+    refused(
+        &api(&site, "GET", "/api/v1/changes/999999", Some(&token), None),
+        404,
+    );
 
     // Review requests: listed, declined with a reason (a change-log entry).
-    let requests = json(&api(&site, "GET", "/api/v1/review-requests?status=new", Some(&token), None));
+    let requests = json(&api(
+        &site,
+        "GET",
+        "/api/v1/review-requests?status=new",
+        Some(&token),
+        None,
+    ));
     let request = &requests["requests"][0];
     assert_eq!(request["requested_by_user"], "pupil.a");
     let request_id = request["id"].as_i64().unwrap();
@@ -407,11 +599,25 @@ fn tokens_roles_changes_and_audit_through_the_api() {
     assert_eq!(declined["kind"], "review-decline");
     assert_eq!(declined["status"], "rejected");
     refused(
-        &api(&site, "POST", &format!("/api/v1/review-requests/{request_id}/decline"), Some(&token),
-            Some(r#"{"reason":"again"}"#)),
+        &api(
+            &site,
+            "POST",
+            &format!("/api/v1/review-requests/{request_id}/decline"),
+            Some(&token),
+            Some(r#"{"reason":"again"}"#),
+        ),
         404,
     );
-    refused(&api(&site, "GET", "/api/v1/review-requests", Some(&manager_token), None), 403);
+    refused(
+        &api(
+            &site,
+            "GET",
+            "/api/v1/review-requests",
+            Some(&manager_token),
+            None,
+        ),
+        403,
+    );
 
     // Checks: recorded by hand, and the self-test.
     let check = api(
@@ -422,18 +628,36 @@ fn tokens_roles_changes_and_audit_through_the_api() {
         Some(r#"{"what":"gambling blocked for KS2","target":"laptop-a","result":"pass"}"#),
     );
     assert_eq!(check.status, 201, "{}", check.body);
-    let self_test = api(&site, "POST", "/api/v1/checks/self-test", Some(&manager_token), None);
+    let self_test = api(
+        &site,
+        "POST",
+        "/api/v1/checks/self-test",
+        Some(&manager_token),
+        None,
+    );
     let self_test_built = !self_test_not_built(&self_test);
     if self_test_built {
         assert_eq!(self_test.status, 201, "{}\n{}", self_test.body, site.log());
         assert_eq!(json(&self_test)["method"], "self-test");
     }
-    let checks = json(&api(&site, "GET", "/api/v1/checks", Some(&manager_token), None));
+    let checks = json(&api(
+        &site,
+        "GET",
+        "/api/v1/checks",
+        Some(&manager_token),
+        None,
+    ));
     assert_eq!(checks["total"], if self_test_built { 2 } else { 1 });
 
     // The audit log: the tokens made, the reads of activity through the API (with the
     // purpose and the address), the contact and the check.
-    let audit = json(&api(&site, "GET", "/api/v1/audit?limit=500", Some(&token), None));
+    let audit = json(&api(
+        &site,
+        "GET",
+        "/api/v1/audit?limit=500",
+        Some(&token),
+        None,
+    ));
     let entries = audit["entries"].as_array().unwrap();
     let has = |action: &str, actor: &str, detail: &str| {
         entries.iter().any(|e| {
@@ -445,12 +669,21 @@ fn tokens_roles_changes_and_audit_through_the_api() {
     assert!(has("api_token.create", "nd", "ci <script>"), "{audit}");
     assert!(has("api_token.create", "nm", "timetable sync"), "{audit}");
     assert!(has("activity.read", "nd", "API: weekly check"), "{audit}");
-    assert!(has("activity.read", "nd", "API: person timeline"), "{audit}");
-    assert!(has("activity.export", "nd", "API: activity export"), "{audit}");
+    assert!(
+        has("activity.read", "nd", "API: person timeline"),
+        "{audit}"
+    );
+    assert!(
+        has("activity.export", "nd", "API: activity export"),
+        "{audit}"
+    );
     assert!(has("contact.set", "nd", "Dana"), "{audit}");
     assert!(has("check.add", "nm", "gambling blocked"), "{audit}");
     assert!(has("policy.approve", "os", ""), "{audit}");
-    let read = entries.iter().find(|e| e["action"] == "activity.read").unwrap();
+    let read = entries
+        .iter()
+        .find(|e| e["action"] == "activity.read")
+        .unwrap();
     assert_eq!(read["from_addr"], "127.0.0.1");
 
     // Revoked tokens and disabled accounts stop working; the page shows the last use.
@@ -460,19 +693,42 @@ fn tokens_roles_changes_and_audit_through_the_api() {
     assert!(page.contains("never"), "the spare was never used: {page}");
     let csrf = manager_browser.csrf("/api-tokens");
     // Newest first: the spare, then timetable sync.
-    let (status, headers, _) =
-        manager_browser.request(&format!("/api-tokens/{}/revoke", ids[1]), &[("csrf", &csrf)]);
+    let (status, headers, _) = manager_browser.request(
+        &format!("/api-tokens/{}/revoke", ids[1]),
+        &[("csrf", &csrf)],
+    );
     assert_eq!(status, 303, "{headers}");
-    refused(&api(&site, "GET", "/api/v1/me", Some(&manager_token), None), 401);
-    let (status, _, _) =
-        lead_browser.request(&format!("/api-tokens/{}/revoke", ids[0]), &[("csrf", &lead_browser.csrf("/api-tokens"))]);
+    refused(
+        &api(&site, "GET", "/api/v1/me", Some(&manager_token), None),
+        401,
+    );
+    let (status, _, _) = lead_browser.request(
+        &format!("/api-tokens/{}/revoke", ids[0]),
+        &[("csrf", &lead_browser.csrf("/api-tokens"))],
+    );
     assert_eq!(status, 404, "another account's token cannot be revoked");
-    assert_eq!(json(&api(&site, "GET", "/api/v1/me", Some(&spare_token), None))["username"], "nm");
+    assert_eq!(
+        json(&api(&site, "GET", "/api/v1/me", Some(&spare_token), None))["username"],
+        "nm"
+    );
     disable(dir.path(), "nm");
-    refused(&api(&site, "GET", "/api/v1/me", Some(&spare_token), None), 401);
-    let audit = json(&api(&site, "GET", "/api/v1/audit?limit=50", Some(&token), None));
+    refused(
+        &api(&site, "GET", "/api/v1/me", Some(&spare_token), None),
+        401,
+    );
+    let audit = json(&api(
+        &site,
+        "GET",
+        "/api/v1/audit?limit=50",
+        Some(&token),
+        None,
+    ));
     assert!(
-        audit["entries"].as_array().unwrap().iter().any(|e| e["action"] == "api_token.revoke" && e["actor"] == "nm"),
+        audit["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "api_token.revoke" && e["actor"] == "nm"),
         "{audit}"
     );
 }
@@ -487,18 +743,34 @@ fn wrong_tokens_are_throttled_per_address() {
     let manager = StaffAccount::create(&config, "nm", "network-manager");
     let site = start(&config, dir.path());
     let token = make_token(&site.signed_in(&manager), "script");
-    assert_eq!(api(&site, "GET", "/api/v1/me", Some(&token), None).status, 200);
+    assert_eq!(
+        api(&site, "GET", "/api/v1/me", Some(&token), None).status,
+        200
+    );
     // Requests without a token are refused but not counted.
     for _ in 0..6 {
         refused(&api(&site, "GET", "/api/v1/me", None, None), 401);
     }
     for n in 0..5 {
-        refused(&api(&site, "GET", "/api/v1/me", Some(&format!("hr_guess{n}")), None), 401);
+        refused(
+            &api(
+                &site,
+                "GET",
+                "/api/v1/me",
+                Some(&format!("hr_guess{n}")),
+                None,
+            ),
+            401,
+        );
     }
     let reply = api(&site, "GET", "/api/v1/me", Some("hr_guess5"), None);
     let error = refused(&reply, 429);
     assert!(error.contains("Wait"), "{error}");
-    assert!(reply.headers.to_ascii_lowercase().contains("retry-after:"), "{}", reply.headers);
+    assert!(
+        reply.headers.to_ascii_lowercase().contains("retry-after:"),
+        "{}",
+        reply.headers
+    );
     // The address is held off whatever it sends, so a guess cannot be confirmed meanwhile.
     refused(&api(&site, "GET", "/api/v1/me", Some(&token), None), 429);
     // Signing in on the pages is throttled separately.
@@ -512,7 +784,9 @@ fn wrong_tokens_are_throttled_per_address() {
 fn self_test_not_built(reply: &Reply) -> bool {
     let not_built = reply.status == 503 && reply.body.contains("not built yet");
     if not_built {
-        eprintln!("NOTE: the gateway's self-test is not built on this branch; its API call is not tested");
+        eprintln!(
+            "NOTE: the gateway's self-test is not built on this branch; its API call is not tested"
+        );
     }
     not_built
 }
@@ -522,7 +796,9 @@ fn self_test_not_built(reply: &Reply) -> bool {
 fn schemathesis() -> Option<PathBuf> {
     let candidates = [
         std::env::var_os("HEDGEROW_SCHEMATHESIS").map(PathBuf::from),
-        Some(PathBuf::from("/opt/hedgerow-test/schemathesis/bin/schemathesis")),
+        Some(PathBuf::from(
+            "/opt/hedgerow-test/schemathesis/bin/schemathesis",
+        )),
         Some(PathBuf::from("schemathesis")),
     ];
     candidates.into_iter().flatten().find(|path| {
@@ -537,7 +813,9 @@ fn schemathesis() -> Option<PathBuf> {
 fn schemathesis_finds_no_server_error_and_no_answer_outside_the_schema() {
     let Some(schemathesis) = schemathesis() else {
         if std::env::var("HEDGEROW_REQUIRE_SCHEMATHESIS").as_deref() == Ok("1") {
-            panic!("Schemathesis is not installed; scripts/test-env.sh installs it into /opt/hedgerow-test/schemathesis");
+            panic!(
+                "Schemathesis is not installed; scripts/test-env.sh installs it into /opt/hedgerow-test/schemathesis"
+            );
         }
         eprintln!(
             "SKIPPED: Schemathesis is not installed (scripts/test-env.sh installs it; HEDGEROW_REQUIRE_SCHEMATHESIS=1 makes this a failure)"
@@ -555,7 +833,13 @@ fn schemathesis_finds_no_server_error_and_no_answer_outside_the_schema() {
     seed(dir.path());
     let site = start(&config, dir.path());
     let token = make_token(&site.signed_in(&account), "schemathesis");
-    let self_test = api(&site, "POST", "/api/v1/checks/self-test", Some(&token), None);
+    let self_test = api(
+        &site,
+        "POST",
+        "/api/v1/checks/self-test",
+        Some(&token),
+        None,
+    );
     let mut skip: Vec<&str> = Vec::new();
     if self_test_not_built(&self_test) {
         skip.extend(["--exclude-path", "/api/v1/checks/self-test"]);
@@ -595,7 +879,10 @@ fn schemathesis_finds_no_server_error_and_no_answer_outside_the_schema() {
     );
     // It really tested every operation it selected, and selected all but the ones skipped.
     let number_after = |label: &str| -> usize {
-        let at = report.find(label).unwrap_or_else(|| panic!("{label} in {report}")) + label.len();
+        let at = report
+            .find(label)
+            .unwrap_or_else(|| panic!("{label} in {report}"))
+            + label.len();
         report[at..]
             .trim_start()
             .split(|c: char| !c.is_ascii_digit())

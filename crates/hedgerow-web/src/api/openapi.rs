@@ -1148,7 +1148,11 @@ mod tests {
         for item in doc["paths"].as_object().expect("paths").values() {
             for op in item.as_object().expect("path item").values() {
                 for response in op["responses"].as_object().expect("responses").values() {
-                    for link in response["links"].as_object().into_iter().flat_map(|l| l.values()) {
+                    for link in response["links"]
+                        .as_object()
+                        .into_iter()
+                        .flat_map(|l| l.values())
+                    {
                         let target = link["operationId"].as_str().expect("operationId");
                         assert!(ids.contains(target), "a link to {target}");
                         linked += 1;

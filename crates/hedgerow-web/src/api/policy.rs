@@ -499,11 +499,12 @@ pub(super) async fn revert(
 /// or the store refused the input (422), or it failed (503).
 fn state_error(what: &str, e: hedgerow_store::StoreError) -> ApiError {
     match e {
-        hedgerow_store::StoreError::InvalidInput { field, problem } if field == "policy change" => {
-            ApiError::conflict(format!(
-                "{problem}. List the change log to see where it stands."
-            ))
-        }
+        hedgerow_store::StoreError::InvalidInput {
+            field: "policy change",
+            problem,
+        } => ApiError::conflict(format!(
+            "{problem}. List the change log to see where it stands."
+        )),
         other => ApiError::store(what, other),
     }
 }

@@ -400,9 +400,10 @@ pub(super) async fn decline_review_request(
         )
         .await
         .map_err(|e| match e {
-            StoreError::InvalidInput { field, .. } if field == "review request" => {
-                ApiError::conflict("Someone decided this review request a moment ago.")
-            }
+            StoreError::InvalidInput {
+                field: "review request",
+                ..
+            } => ApiError::conflict("Someone decided this review request a moment ago."),
             other => ApiError::store("declining a review request", other),
         })?;
     ok(&ChangeJson::from(record))
