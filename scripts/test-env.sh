@@ -10,6 +10,9 @@
 # ${HEDGEROW_TEST_DIR:-/tmp/hedgerow-test}/pg, and trusts loopback connections (it is a test
 # server holding no real data). Running this script again reuses the running server.
 #
+# It also installs Schemathesis (from PyPI, pinned) into its own virtual environment under
+# /opt/hedgerow-test/schemathesis for the admin API's test (crates/hedgerow/tests/admin_api.rs).
+#
 # Usage (pick one):
 #   source scripts/test-env.sh                  # sets up and exports HEDGEROW_TEST_POSTGRES_URL
 #                                               # (set -e safe; returns non-zero on failure)
@@ -73,6 +76,9 @@ _hedgerow_test_env() {
     command -v squid >/dev/null 2>&1 || [ -x /usr/sbin/squid ] || missing+=(squid)
     command -v squidGuard >/dev/null 2>&1 || [ -x /usr/bin/squidGuard ] || missing+=(squidguard)
     command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+    # The admin API's test runs Schemathesis, installed below into a venv of Debian's Python.
+    [ -x /usr/bin/python3 ] || missing+=(python3)
+    /usr/bin/python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
     if [ "${#missing[@]}" -gt 0 ]; then
         _hedgerow_say "installing ${missing[*]}"
         export DEBIAN_FRONTEND=noninteractive
@@ -95,6 +101,22 @@ _hedgerow_test_env() {
         pg_bin="$(_hedgerow_pg_bin)"
         if [ -z "$pg_bin" ]; then
             _hedgerow_say "postgresql installed but no server binaries found under /usr/lib/postgresql/*/bin"
+            return 1
+        fi
+    fi
+
+    # --- Schemathesis ------------------------------------------------------------------------
+    # From PyPI with pip, pinned, in a venv of its own so nothing else on the machine changes.
+    local st_dir="/opt/hedgerow-test/schemathesis"
+    local st_version="4.32.5"
+    if ! "$st_dir/bin/schemathesis" --version 2>/dev/null | grep -qF "$st_version"; then
+        _hedgerow_say "installing Schemathesis $st_version into $st_dir"
+        rm -rf "$st_dir"
+        if ! { mkdir -p "$(dirname "$st_dir")" &&
+            /usr/bin/python3 -m venv "$st_dir" >&2 &&
+            "$st_dir/bin/pip" install --quiet --disable-pip-version-check \
+                "schemathesis==$st_version" >&2; }; then
+            _hedgerow_say "could not install Schemathesis $st_version from PyPI into $st_dir; check network access to PyPI"
             return 1
         fi
     fi

@@ -47,6 +47,7 @@ mod explorer;
 mod model;
 mod people;
 mod store;
+mod tokens;
 pub mod writer;
 
 pub use admin::{
@@ -74,4 +75,5 @@ pub use people::{
     PeopleCounts, Person, PlannedChange,
 };
 pub use store::Store;
+pub use tokens::{ApiToken, ApiTokenId, MAX_ACTIVE_TOKENS, MAX_TOKEN_NAME, USE_RECORD_INTERVAL};
 pub use writer::{EventSink, EventWriter, Rejected, WriterConfig, WriterHandle, WriterStats};

@@ -1,0 +1,903 @@
+//! The admin app's JSON API against the real binary: tokens made on the page (curl with a
+//! cookie jar, as a browser would), then used with `Authorization: Bearer`; refusals by token
+//! (none, wrong, revoked, disabled account) and by role; no cookie reaches the API; CSRF is not
+//! needed with a bearer token; a change proposed through the API in the change log and
+//! approved by a second person; the audit records of tokens and of reading activity; the
+//! throttle on wrong tokens; and Schemathesis run against the OpenAPI document, which must find
+//! no server error and no answer outside the schema.
+//!
+//! The Schemathesis test skips (saying so) when Schemathesis is not installed, unless
+//! `HEDGEROW_REQUIRE_SCHEMATHESIS=1` (scripts/test-all.sh sets it; scripts/test-env.sh installs
+//! it into /opt/hedgerow-test/schemathesis).
+
+mod support;
+
+use std::io::Write;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use hedgerow_store::{ActivityEvent, EventSource, NewReviewRequest, ReviewKind, Store, Verdict};
+use serde_json::Value;
+use support::admin::{AdminSite, Client, Reply, StaffAccount};
+use support::*;
+
+/// Writes a week of activity for `test-school` (including hostile text) and two review
+/// requests straight into the store, as the gateway would have.
+fn seed(config_dir: &Path) {
+    let url = format!("sqlite://{}", config_dir.join("data/hedgerow.db").display());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let store = Store::open(&url).await.unwrap();
+        let school = store
+            .ensure_school("test-school", "Test School", "Europe/London")
+            .await
+            .unwrap();
+        let now = jiff::Timestamp::now();
+        let mut events = Vec::new();
+        for n in 0..60i64 {
+            let blocked = n % 3 == 0;
+            events.push(ActivityEvent {
+                school,
+                at: now - jiff::SignedDuration::from_mins(97 * n),
+                source: if n % 2 == 0 {
+                    EventSource::Dns
+                } else {
+                    EventSource::Proxy
+                },
+                client_ip: IpAddr::from([127, 0, 0, 21]),
+                user: Some(
+                    if n % 5 == 0 {
+                        "<b>pupil.b</b>"
+                    } else {
+                        "pupil.a"
+                    }
+                    .to_owned(),
+                ),
+                device: Some("laptop-a".to_owned()),
+                group: Some("ks2".to_owned()),
+                host: if blocked {
+                    "bets.example".to_owned()
+                } else {
+                    "www.bbc.co.uk".to_owned()
+                },
+                url: (n % 2 == 1).then(|| "http://www.bbc.co.uk/news".to_owned()),
+                method: (n % 2 == 1).then(|| "GET".to_owned()),
+                qtype: (n % 2 == 0).then(|| "A".to_owned()),
+                category: blocked.then(|| "gambling".to_owned()),
+                verdict: if blocked {
+                    Verdict::Block
+                } else {
+                    Verdict::Allow
+                },
+                rule: if blocked {
+                    "group:ks2:gambling".to_owned()
+                } else {
+                    "default".to_owned()
+                },
+                reason: None,
+                search_term: (n % 7 == 0)
+                    .then(|| "=HYPERLINK(\"x\") <script>alert(1)</script>".to_owned()),
+                status: (n % 2 == 1).then_some(200),
+                bytes: (n % 2 == 1).then_some(1_234),
+                duration_us: Some(900),
+            });
+        }
+        store.insert_events(&events).await.unwrap();
+        for (n, url) in [
+            "http://bets.example/odds",
+            "http://bets.example/<i>maths</i>",
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            store
+                .insert_review_request(&NewReviewRequest {
+                    school,
+                    created_at: now - jiff::SignedDuration::from_mins(n as i64),
+                    requested_by_user: Some("pupil.a".to_owned()),
+                    device: Some("laptop-a".to_owned()),
+                    client_addr: IpAddr::from([127, 0, 0, 21]),
+                    url: url.to_owned(),
+                    host: "bets.example".to_owned(),
+                    kind: ReviewKind::ShouldNotBeBlocked,
+                    verdict_at_request: Verdict::Block,
+                    category: Some("gambling".to_owned()),
+                    rule: None,
+                    comment: "for a maths lesson on probability".to_owned(),
+                })
+                .await
+                .unwrap();
+        }
+        store.close().await;
+    });
+}
+
+/// Disables an account behind the app's back, as another administrator would.
+fn disable(config_dir: &Path, username: &str) {
+    let url = format!("sqlite://{}", config_dir.join("data/hedgerow.db").display());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let store = Store::open(&url).await.unwrap();
+        let account = store
+            .admin_account_by_username(username)
+            .await
+            .unwrap()
+            .unwrap();
+        let by = hedgerow_store::ActingUser::new("test");
+        assert!(
+            store
+                .set_admin_disabled(account.id, true, &by)
+                .await
+                .unwrap()
+        );
+        store.close().await;
+    });
+}
+
+/// Makes a token on the page as `client` and returns it (shown once).
+fn make_token(client: &Client, name: &str) -> String {
+    let (status, _, body) = client.submit("/api-tokens", "/api-tokens", &[("name", name)]);
+    assert_eq!(status, 201, "{body}");
+    let at = body
+        .find("id=\"new-token\" value=\"")
+        .unwrap_or_else(|| panic!("the new token on the page: {body}"))
+        + 22;
+    let token = body[at..].split('"').next().unwrap().to_owned();
+    assert!(token.starts_with("hr_") && token.len() == 46, "{token}");
+    token
+}
+
+/// The ids of the revoke forms on the tokens page, newest token first.
+fn revoke_ids(client: &Client) -> Vec<String> {
+    let (_, _, body) = client.request("/api-tokens", &[]);
+    body.match_indices("action=\"/api-tokens/")
+        .map(|(at, m)| body[at + m.len()..].split('/').next().unwrap().to_owned())
+        .collect()
+}
+
+/// An API request with curl and no cookies: `token` as a bearer token, `body` as JSON.
+fn api(
+    site: &AdminSite,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> Reply {
+    let mut extra: Vec<String> = Vec::new();
+    if let Some(token) = token {
+        extra.extend(["-H".into(), format!("Authorization: Bearer {token}")]);
+    }
+    if let Some(body) = body {
+        extra.extend([
+            "-H".into(),
+            "Content-Type: application/json".into(),
+            "--data-binary".into(),
+            body.to_owned(),
+        ]);
+    }
+    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+    site.client().send(method, path, &[], &extra)
+}
+
+fn json(reply: &Reply) -> Value {
+    serde_json::from_str(&reply.body)
+        .unwrap_or_else(|e| panic!("JSON ({e}), status {}: {}", reply.status, reply.body))
+}
+
+/// Asserts a JSON refusal with this status and a sentence in `error`.
+fn refused(reply: &Reply, status: u16) -> String {
+    assert_eq!(reply.status, status, "{}{}", reply.headers, reply.body);
+    assert!(
+        reply
+            .headers
+            .to_ascii_lowercase()
+            .contains("content-type: application/json"),
+        "{}",
+        reply.headers
+    );
+    let error = json(reply)["error"].as_str().unwrap_or_default().to_owned();
+    assert!(error.len() > 20, "an explanation: {}", reply.body);
+    error
+}
+
+fn start(config: &Path, dir: &Path) -> AdminSite {
+    AdminSite::start(config, dir, &[])
+}
+
+#[test]
+fn tokens_roles_changes_and_audit_through_the_api() {
+    // Two-letter user names: the test accounts' passwords are made from the name, and the
+    // password rules refuse a password containing a name of three letters or more.
+    if !have_tools(&["curl"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = small_school(dir.path(), "");
+    let lead = StaffAccount::create(&config, "nd", "network-manager,dsl");
+    let approver = StaffAccount::create(&config, "os", "online-safety-lead,network-manager");
+    let manager = StaffAccount::create(&config, "nm", "network-manager");
+    let governor = StaffAccount::create(&config, "gv", "governor");
+    seed(dir.path());
+    let site = start(&config, dir.path());
+
+    // The page: only for those who may use the API; a token is shown once, its name escaped.
+    let gov = site.signed_in(&governor);
+    let (status, _, _) = gov.request("/api-tokens", &[]);
+    assert_eq!(status, 403, "governors hold no UseApi");
+    let lead_browser = site.signed_in(&lead);
+    let (status, _, body) = lead_browser.request("/api-tokens", &[]);
+    assert_eq!(status, 200);
+    assert!(
+        body.contains("<label for=\"token-name\">") && body.contains("no tokens yet"),
+        "{body}"
+    );
+    let (status, _, _) =
+        lead_browser.request("/api-tokens", &[("name", "forged"), ("csrf", "forged")]);
+    assert_eq!(status, 403, "the page's forms need the CSRF token");
+    let token = make_token(&lead_browser, "ci <script>alert(1)</script>");
+    let (_, _, page) = lead_browser.request("/api-tokens", &[]);
+    assert!(!page.contains(&token), "shown only once");
+    assert!(
+        page.contains("ci &#60;script&#62;") || page.contains("ci &lt;script&gt;"),
+        "{page}"
+    );
+    assert!(!page.contains("<script>alert(1)"), "escaped");
+
+    // Without a token, with a wrong one, or with only a cookie: 401 in JSON.
+    let reply = api(&site, "GET", "/api/v1/me", None, None);
+    let error = refused(&reply, 401);
+    assert!(error.contains("Bearer"), "{error}");
+    assert!(
+        reply
+            .headers
+            .to_ascii_lowercase()
+            .contains("www-authenticate: bearer")
+    );
+    refused(
+        &api(&site, "GET", "/api/v1/me", Some("hr_wrong"), None),
+        401,
+    );
+    let cookie_only = lead_browser.send("GET", "/api/v1/me", &[], &[]);
+    refused(&cookie_only, 401);
+    let cookie_write = lead_browser.send(
+        "POST",
+        "/api/v1/contacts",
+        &[],
+        &[
+            "-H",
+            "Content-Type: application/json",
+            "--data-binary",
+            r#"{"role":"dpo","name":"Cookie Only"}"#,
+        ],
+    );
+    refused(&cookie_write, 401);
+
+    // With the token: who it acts as.
+    let me = json(&api(&site, "GET", "/api/v1/me", Some(&token), None));
+    assert_eq!(me["username"], "nd");
+    let permissions = me["permissions"].to_string();
+    assert!(permissions.contains("ViewPersonActivity") && permissions.contains("UseApi"));
+    assert_eq!(me["school"]["slug"], "test-school");
+
+    // Bearer requests need no CSRF token; bodies are JSON and checked.
+    let reply = api(
+        &site,
+        "POST",
+        "/api/v1/contacts",
+        Some(&token),
+        Some(r#"{"role":"dpo","name":"Dana <Protection>","email":"dpo@school.invalid"}"#),
+    );
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let contact = json(&reply);
+    assert_eq!(contact["name"], "Dana <Protection>");
+    let contact_id = contact["id"].as_i64().unwrap();
+    refused(
+        &api(
+            &site,
+            "POST",
+            "/api/v1/contacts",
+            Some(&token),
+            Some("{not json"),
+        ),
+        400,
+    );
+    refused(
+        &api(
+            &site,
+            "POST",
+            "/api/v1/contacts",
+            Some(&token),
+            Some(r#"{"role":"caretaker","name":"X"}"#),
+        ),
+        422,
+    );
+    let reply = site.client().send(
+        "POST",
+        "/api/v1/contacts",
+        &[("role", "dpo"), ("name", "Form")],
+        &["-H", &format!("Authorization: Bearer {token}")],
+    );
+    refused(&reply, 415);
+    let big = format!(r#"{{"role":"dpo","name":"{}"}}"#, "x".repeat(70_000));
+    refused(
+        &api(&site, "POST", "/api/v1/contacts", Some(&token), Some(&big)),
+        413,
+    );
+    refused(
+        &api(
+            &site,
+            "GET",
+            "/api/v1/changes/not-a-number",
+            Some(&token),
+            None,
+        ),
+        400,
+    );
+    refused(
+        &api(&site, "GET", "/api/v1/no-such-thing", Some(&token), None),
+        404,
+    );
+    refused(
+        &api(&site, "PATCH", "/api/v1/contacts/1", Some(&token), None),
+        405,
+    );
+    let reply = api(
+        &site,
+        "DELETE",
+        &format!("/api/v1/contacts/{contact_id}"),
+        Some(&token),
+        None,
+    );
+    assert_eq!(reply.status, 204, "{}", reply.body);
+    refused(
+        &api(
+            &site,
+            "DELETE",
+            &format!("/api/v1/contacts/{contact_id}"),
+            Some(&token),
+            None,
+        ),
+        404,
+    );
+
+    // Activity: read through the API (audited), one person's timeline, and the CSV export.
+    let page = json(&api(
+        &site,
+        "GET",
+        "/api/v1/activity?user=pupil.a&page_size=10&purpose=weekly%20check",
+        Some(&token),
+        None,
+    ));
+    let events = page["events"].as_array().unwrap();
+    assert_eq!(events.len(), 10);
+    assert!(events.iter().all(|e| e["user"] == "pupil.a"));
+    let next = page["next_cursor"].as_str().expect("more than one page");
+    let second = json(&api(
+        &site,
+        "GET",
+        &format!("/api/v1/activity?user=pupil.a&page_size=10&cursor={next}"),
+        Some(&token),
+        None,
+    ));
+    let at = |e: &Value| {
+        e["at"]
+            .as_str()
+            .unwrap()
+            .parse::<jiff::Timestamp>()
+            .unwrap()
+    };
+    assert!(
+        at(&second["events"][0]) < at(&events[9]),
+        "the next page is older"
+    );
+    assert_ne!(second["events"][0]["id"], events[9]["id"]);
+    let blocked = json(&api(
+        &site,
+        "GET",
+        "/api/v1/activity?verdict=block&category=gambling",
+        Some(&token),
+        None,
+    ));
+    assert_eq!(blocked["events"].as_array().unwrap().len(), 20);
+    refused(
+        &api(
+            &site,
+            "GET",
+            "/api/v1/activity?since=yesterday",
+            Some(&token),
+            None,
+        ),
+        400,
+    );
+    refused(
+        &api(
+            &site,
+            "GET",
+            "/api/v1/activity?page_size=0",
+            Some(&token),
+            None,
+        ),
+        400,
+    );
+    let timeline = json(&api(
+        &site,
+        "GET",
+        "/api/v1/activity/person/%3Cb%3Epupil.b%3C%2Fb%3E",
+        Some(&token),
+        None,
+    ));
+    assert_eq!(timeline["username"], "<b>pupil.b</b>");
+    assert!(!timeline["events"].as_array().unwrap().is_empty());
+    let csv = api(
+        &site,
+        "GET",
+        "/api/v1/activity/export?search=hyperlink",
+        Some(&token),
+        None,
+    );
+    assert_eq!(csv.status, 200);
+    assert!(csv.headers.contains("text/csv"), "{}", csv.headers);
+    assert!(csv.body.starts_with("id,time,"), "{}", csv.body);
+    assert!(
+        csv.body.contains("\"'=HYPERLINK("),
+        "formulas defused: {}",
+        csv.body
+    );
+
+    // A network manager's token: the policy yes, a person's browsing no (the role matrix).
+    let manager_browser = site.signed_in(&manager);
+    let manager_token = make_token(&manager_browser, "timetable sync");
+    let spare_token = make_token(&manager_browser, "spare");
+    let error = refused(
+        &api(&site, "GET", "/api/v1/activity", Some(&manager_token), None),
+        403,
+    );
+    assert!(error.contains("ViewPersonActivity"), "{error}");
+    refused(
+        &api(&site, "GET", "/api/v1/audit", Some(&manager_token), None),
+        403,
+    );
+    let policy = json(&api(
+        &site,
+        "GET",
+        "/api/v1/policy",
+        Some(&manager_token),
+        None,
+    ));
+    assert_eq!(policy["school"], "test-school");
+    let ks2 = policy["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["key"] == "ks2")
+        .unwrap();
+    assert!(ks2["actions"].to_string().contains("gambling"), "{ks2}");
+    let summary = json(&api(
+        &site,
+        "GET",
+        "/api/v1/summary",
+        Some(&manager_token),
+        None,
+    ));
+    assert_eq!(summary["blocked_events"], 20);
+    assert_eq!(
+        summary["pending_review_requests"],
+        Value::Null,
+        "not theirs to see"
+    );
+
+    // A change proposed through the API is in the change log, waits for a second person, and
+    // the proposer cannot approve it.
+    let bad = api(
+        &site,
+        "POST",
+        "/api/v1/changes",
+        Some(&manager_token),
+        Some(
+            r#"{"change":{"type":"group-default","group":"no-such-group","action":"block"},"reason":"tidy"}"#,
+        ),
+    );
+    assert!(refused(&bad, 422).contains("no-such-group"));
+    refused(
+        &api(
+            &site,
+            "POST",
+            "/api/v1/changes",
+            Some(&manager_token),
+            Some(r#"{"change":{"type":"group-default","group":"ks2","action":"block"}}"#),
+        ),
+        422,
+    );
+    let reply = api(
+        &site,
+        "POST",
+        "/api/v1/changes",
+        Some(&manager_token),
+        Some(
+            r#"{"change":{"type":"site-override","host":"bets.example","verdict":"allow","groups":["ks2"]},"reason":"maths lesson on probability"}"#,
+        ),
+    );
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let proposed = json(&reply);
+    assert_eq!(proposed["status"], "pending_approval");
+    assert_eq!(proposed["kind"], "unblock-for-pupils");
+    assert_eq!(proposed["source"], "api");
+    assert_eq!(proposed["change"]["host"], "bets.example");
+    let id = proposed["id"].as_i64().unwrap();
+    let found = json(&api(
+        &site,
+        "GET",
+        "/api/v1/changes?text=probability",
+        Some(&token),
+        None,
+    ));
+    assert_eq!(found["total"], 1);
+    assert_eq!(found["changes"][0]["id"], id);
+    assert_eq!(found["changes"][0]["created_by"], "nm");
+    refused(
+        &api(
+            &site,
+            "POST",
+            &format!("/api/v1/changes/{id}/approve"),
+            Some(&manager_token),
+            None,
+        ),
+        403,
+    );
+    let approver_token = make_token(&site.signed_in(&approver), "approvals");
+    let approved = json(&api(
+        &site,
+        "POST",
+        &format!("/api/v1/changes/{id}/approve"),
+        Some(&approver_token),
+        None,
+    ));
+    assert_eq!(approved["status"], "applied");
+    assert_eq!(approved["approved_by"], "os");
+    refused(
+        &api(
+            &site,
+            "POST",
+            &format!("/api/v1/changes/{id}/approve"),
+            Some(&approver_token),
+            None,
+        ),
+        409,
+    );
+    let reverted = json(&api(
+        &site,
+        "POST",
+        &format!("/api/v1/changes/{id}/revert"),
+        Some(&token),
+        Some(r#"{"reason":"lesson over"}"#),
+    ));
+    assert_eq!(reverted["status"], "reverted");
+    refused(
+        &api(&site, "GET", "/api/v1/changes/999999", Some(&token), None),
+        404,
+    );
+
+    // Review requests: listed, declined with a reason (a change-log entry).
+    let requests = json(&api(
+        &site,
+        "GET",
+        "/api/v1/review-requests?status=new",
+        Some(&token),
+        None,
+    ));
+    let request = &requests["requests"][0];
+    assert_eq!(request["requested_by_user"], "pupil.a");
+    let request_id = request["id"].as_i64().unwrap();
+    let declined = json(&api(
+        &site,
+        "POST",
+        &format!("/api/v1/review-requests/{request_id}/decline"),
+        Some(&token),
+        Some(r#"{"reason":"gambling stays blocked"}"#),
+    ));
+    assert_eq!(declined["kind"], "review-decline");
+    assert_eq!(declined["status"], "rejected");
+    refused(
+        &api(
+            &site,
+            "POST",
+            &format!("/api/v1/review-requests/{request_id}/decline"),
+            Some(&token),
+            Some(r#"{"reason":"again"}"#),
+        ),
+        404,
+    );
+    refused(
+        &api(
+            &site,
+            "GET",
+            "/api/v1/review-requests",
+            Some(&manager_token),
+            None,
+        ),
+        403,
+    );
+
+    // Checks: recorded by hand, and the self-test.
+    let check = api(
+        &site,
+        "POST",
+        "/api/v1/checks",
+        Some(&manager_token),
+        Some(r#"{"what":"gambling blocked for KS2","target":"laptop-a","result":"pass"}"#),
+    );
+    assert_eq!(check.status, 201, "{}", check.body);
+    let self_test = api(
+        &site,
+        "POST",
+        "/api/v1/checks/self-test",
+        Some(&manager_token),
+        None,
+    );
+    let self_test_built = !self_test_not_built(&self_test);
+    if self_test_built {
+        assert_eq!(self_test.status, 201, "{}\n{}", self_test.body, site.log());
+        assert_eq!(json(&self_test)["method"], "self-test");
+    }
+    let checks = json(&api(
+        &site,
+        "GET",
+        "/api/v1/checks",
+        Some(&manager_token),
+        None,
+    ));
+    assert_eq!(checks["total"], if self_test_built { 2 } else { 1 });
+
+    // The audit log: the tokens made, the reads of activity through the API (with the
+    // purpose and the address), the contact and the check.
+    let audit = json(&api(
+        &site,
+        "GET",
+        "/api/v1/audit?limit=500",
+        Some(&token),
+        None,
+    ));
+    let entries = audit["entries"].as_array().unwrap();
+    let has = |action: &str, actor: &str, detail: &str| {
+        entries.iter().any(|e| {
+            e["action"] == action
+                && e["actor"] == actor
+                && e["detail"].as_str().unwrap_or_default().contains(detail)
+        })
+    };
+    assert!(has("api_token.create", "nd", "ci <script>"), "{audit}");
+    assert!(has("api_token.create", "nm", "timetable sync"), "{audit}");
+    assert!(has("activity.read", "nd", "API: weekly check"), "{audit}");
+    assert!(
+        has("activity.read", "nd", "API: person timeline"),
+        "{audit}"
+    );
+    assert!(
+        has("activity.export", "nd", "API: activity export"),
+        "{audit}"
+    );
+    assert!(has("contact.set", "nd", "Dana"), "{audit}");
+    assert!(has("check.add", "nm", "gambling blocked"), "{audit}");
+    assert!(has("policy.approve", "os", ""), "{audit}");
+    let read = entries
+        .iter()
+        .find(|e| e["action"] == "activity.read")
+        .unwrap();
+    assert_eq!(read["from_addr"], "127.0.0.1");
+
+    // Revoked tokens and disabled accounts stop working; the page shows the last use.
+    let ids = revoke_ids(&manager_browser);
+    assert_eq!(ids.len(), 2, "two tokens still in use");
+    let (_, _, page) = manager_browser.request("/api-tokens", &[]);
+    assert!(page.contains("never"), "the spare was never used: {page}");
+    let csrf = manager_browser.csrf("/api-tokens");
+    // Newest first: the spare, then timetable sync.
+    let (status, headers, _) = manager_browser.request(
+        &format!("/api-tokens/{}/revoke", ids[1]),
+        &[("csrf", &csrf)],
+    );
+    assert_eq!(status, 303, "{headers}");
+    refused(
+        &api(&site, "GET", "/api/v1/me", Some(&manager_token), None),
+        401,
+    );
+    let (status, _, _) = lead_browser.request(
+        &format!("/api-tokens/{}/revoke", ids[0]),
+        &[("csrf", &lead_browser.csrf("/api-tokens"))],
+    );
+    assert_eq!(status, 404, "another account's token cannot be revoked");
+    assert_eq!(
+        json(&api(&site, "GET", "/api/v1/me", Some(&spare_token), None))["username"],
+        "nm"
+    );
+    disable(dir.path(), "nm");
+    refused(
+        &api(&site, "GET", "/api/v1/me", Some(&spare_token), None),
+        401,
+    );
+    let audit = json(&api(
+        &site,
+        "GET",
+        "/api/v1/audit?limit=50",
+        Some(&token),
+        None,
+    ));
+    assert!(
+        audit["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "api_token.revoke" && e["actor"] == "nm"),
+        "{audit}"
+    );
+}
+
+#[test]
+fn wrong_tokens_are_throttled_per_address() {
+    if !have_tools(&["curl"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = small_school(dir.path(), "");
+    let manager = StaffAccount::create(&config, "nm", "network-manager");
+    let site = start(&config, dir.path());
+    let token = make_token(&site.signed_in(&manager), "script");
+    assert_eq!(
+        api(&site, "GET", "/api/v1/me", Some(&token), None).status,
+        200
+    );
+    // Requests without a token are refused but not counted.
+    for _ in 0..6 {
+        refused(&api(&site, "GET", "/api/v1/me", None, None), 401);
+    }
+    for n in 0..5 {
+        refused(
+            &api(
+                &site,
+                "GET",
+                "/api/v1/me",
+                Some(&format!("hr_guess{n}")),
+                None,
+            ),
+            401,
+        );
+    }
+    let reply = api(&site, "GET", "/api/v1/me", Some("hr_guess5"), None);
+    let error = refused(&reply, 429);
+    assert!(error.contains("Wait"), "{error}");
+    assert!(
+        reply.headers.to_ascii_lowercase().contains("retry-after:"),
+        "{}",
+        reply.headers
+    );
+    // The address is held off whatever it sends, so a guess cannot be confirmed meanwhile.
+    refused(&api(&site, "GET", "/api/v1/me", Some(&token), None), 429);
+    // Signing in on the pages is throttled separately.
+    let (status, _, _) = site.client().request("/login", &[]);
+    assert_eq!(status, 200);
+}
+
+/// Whether the gateway's built-in self-test is still the placeholder of the branch this API was
+/// built on (it is built on another branch). Then its endpoint answers 503 saying so, which the
+/// tests note and step around; once the self-test exists this is false and they test it fully.
+fn self_test_not_built(reply: &Reply) -> bool {
+    let not_built = reply.status == 503 && reply.body.contains("not built yet");
+    if not_built {
+        let _ = writeln!(
+            std::io::stderr(),
+            "NOTE: the gateway's self-test is not built on this branch; its API call is not tested"
+        );
+    }
+    not_built
+}
+
+/// Where Schemathesis is: `HEDGEROW_SCHEMATHESIS`, the venv scripts/test-env.sh makes, or the
+/// PATH.
+fn schemathesis() -> Option<PathBuf> {
+    let candidates = [
+        std::env::var_os("HEDGEROW_SCHEMATHESIS").map(PathBuf::from),
+        Some(PathBuf::from(
+            "/opt/hedgerow-test/schemathesis/bin/schemathesis",
+        )),
+        Some(PathBuf::from("schemathesis")),
+    ];
+    candidates.into_iter().flatten().find(|path| {
+        Command::new(path)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    })
+}
+
+#[test]
+fn schemathesis_finds_no_server_error_and_no_answer_outside_the_schema() {
+    let Some(schemathesis) = schemathesis() else {
+        if std::env::var("HEDGEROW_REQUIRE_SCHEMATHESIS").as_deref() == Ok("1") {
+            panic!(
+                "Schemathesis is not installed; scripts/test-env.sh installs it into /opt/hedgerow-test/schemathesis"
+            );
+        }
+        // Straight to the stderr handle: the test harness swallows `eprintln!` output of
+        // passing tests, and this note must be seen.
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED: Schemathesis is not installed (scripts/test-env.sh installs it; HEDGEROW_REQUIRE_SCHEMATHESIS=1 makes this a failure)"
+        );
+        return;
+    };
+    if !have_tools(&["curl"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = small_school(dir.path(), "");
+    // Network manager (UseApi) and DSL (a person's activity, the audit log, approvals, review
+    // requests, contacts, annual reviews): every endpoint answers more than 403.
+    let account = StaffAccount::create(&config, "nd", "network-manager,dsl");
+    seed(dir.path());
+    let site = start(&config, dir.path());
+    let token = make_token(&site.signed_in(&account), "schemathesis");
+    let self_test = api(
+        &site,
+        "POST",
+        "/api/v1/checks/self-test",
+        Some(&token),
+        None,
+    );
+    let mut skip: Vec<&str> = Vec::new();
+    if self_test_not_built(&self_test) {
+        skip.extend(["--exclude-path", "/api/v1/checks/self-test"]);
+    }
+    // Bounded by the examples per operation (not --max-time, with which Schemathesis keeps
+    // fuzzing until the time is spent): about half a minute on two cores. A deeper search can
+    // be asked for with HEDGEROW_SCHEMATHESIS_EXAMPLES.
+    let examples = std::env::var("HEDGEROW_SCHEMATHESIS_EXAMPLES").unwrap_or_else(|_| "40".into());
+    let started = Instant::now();
+    let output = Command::new(&schemathesis)
+        .arg("run")
+        .args(&skip)
+        .arg(format!("http://{}/api/v1/openapi.json", site.app))
+        .args(["--header", &format!("Authorization: Bearer {token}")])
+        .args(["--checks", "not_a_server_error,response_schema_conformance"])
+        .args(["--max-examples", &examples, "--workers", "1"])
+        .args(["--request-timeout", "30", "--no-color"])
+        // Only the token given: generated credentials would be wrong tokens, which the API
+        // throttles per address.
+        .args(["--generation-with-security-parameters", "false"])
+        .args(["--generation-database", "none"])
+        .env("NO_COLOR", "1")
+        .env("SCHEMATHESIS_HOOKS", "")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    eprintln!("{report}\nschemathesis took {:?}", started.elapsed());
+    assert!(
+        output.status.success(),
+        "Schemathesis found failures:\n{report}\n--- gateway log ---\n{}",
+        site.log()
+    );
+    // It really tested every operation it selected, and selected all but the ones skipped.
+    let number_after = |label: &str| -> usize {
+        let at = report
+            .find(label)
+            .unwrap_or_else(|| panic!("{label} in {report}"))
+            + label.len();
+        report[at..]
+            .trim_start()
+            .split(|c: char| !c.is_ascii_digit())
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("a number after {label} in {report}"))
+    };
+    let selected = number_after("Selected:");
+    assert_eq!(number_after("Tested:"), selected, "{report}");
+    assert!(selected >= 25, "{report}");
+    assert!(!report.contains("panicked"), "{report}");
+    assert!(!site.log().contains("panicked"), "{}", site.log());
+}
