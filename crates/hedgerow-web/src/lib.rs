@@ -28,6 +28,7 @@ mod requests;
 mod reviews;
 mod sessions;
 mod signin;
+mod tls;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -44,6 +45,9 @@ use tower_sessions::{Expiry, SessionManagerLayer};
 pub use control::{ChangePreview, GatewayControl};
 pub use frame::Staff;
 pub use sessions::StoreSessions;
+pub use tls::{
+    AdminTlsError, files_server_config, school_ca_server_config, serve_behind_proxy, serve_tls,
+};
 
 /// How long a session lasts without a request.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(15 * 60);
