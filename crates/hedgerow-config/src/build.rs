@@ -1448,7 +1448,10 @@ fn admin_settings(
     if let Some(table) = raw {
         let span = table.span();
         let table = table.get_ref();
-        let tls = table.tls.as_ref().map_or(RawAdminTls::Off, |t| *t.get_ref());
+        let tls = table
+            .tls
+            .as_ref()
+            .map_or(RawAdminTls::Off, |t| *t.get_ref());
         let tls_name = match tls {
             RawAdminTls::Off => "off",
             RawAdminTls::SchoolCa => "school-ca",

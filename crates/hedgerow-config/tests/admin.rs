@@ -72,7 +72,10 @@ fn plain_http_on_loopback_is_the_default() {
         let config = parsed(&text_with(listen, None));
         assert_eq!(config.admin, AdminSettings::default());
         assert_eq!(config.admin.tls, AdminTls::Off);
-        assert!(!config.admin.secure_cookies(), "the demo's cookie over http");
+        assert!(
+            !config.admin.secure_cookies(),
+            "the demo's cookie over http"
+        );
     }
     // Written out, the same.
     let config = parsed(&text_with("127.0.0.1:8080", Some("tls = \"off\"")));
@@ -81,7 +84,12 @@ fn plain_http_on_loopback_is_the_default() {
 
 #[test]
 fn plain_http_on_a_network_address_is_refused_with_the_choices() {
-    for listen in ["10.20.0.2:8080", "0.0.0.0:8080", "[::]:8080", "[2001:db8::2]:443"] {
+    for listen in [
+        "10.20.0.2:8080",
+        "0.0.0.0:8080",
+        "[::]:8080",
+        "[2001:db8::2]:443",
+    ] {
         for table in [None, Some("tls = \"off\"")] {
             assert_error(
                 &text_with(listen, table),
@@ -107,7 +115,10 @@ fn the_listener_check_is_there_for_command_line_addresses_too() {
     let lan: SocketAddr = "10.20.0.2:8443".parse().unwrap();
     let off = AdminSettings::default();
     assert!(off.check_listener(lan).unwrap_err().contains("school-ca"));
-    assert!(off.check_listener("127.0.0.1:8443".parse().unwrap()).is_ok());
+    assert!(
+        off.check_listener("127.0.0.1:8443".parse().unwrap())
+            .is_ok()
+    );
     let school_ca = AdminSettings {
         tls: AdminTls::SchoolCa,
         ..AdminSettings::default()
@@ -116,7 +127,12 @@ fn the_listener_check_is_there_for_command_line_addresses_too() {
     assert!(school_ca.secure_cookies());
     // On every address the certificate needs names.
     let every = "0.0.0.0:8443".parse().unwrap();
-    assert!(school_ca.check_listener(every).unwrap_err().contains("names"));
+    assert!(
+        school_ca
+            .check_listener(every)
+            .unwrap_err()
+            .contains("names")
+    );
     let named = AdminSettings {
         names: vec!["hedgerow.school.lan".into()],
         ..school_ca
@@ -169,7 +185,9 @@ fn school_ca_with_names() {
 fn certificate_files() {
     let config = parsed(&text_with(
         "10.20.0.2:443",
-        Some("tls = \"files\"\ncert = \"/etc/hedgerow/admin.pem\"\nkey = \" /etc/hedgerow/admin.key \""),
+        Some(
+            "tls = \"files\"\ncert = \"/etc/hedgerow/admin.pem\"\nkey = \" /etc/hedgerow/admin.key \"",
+        ),
     ));
     assert_eq!(
         config.admin.tls,
@@ -189,7 +207,10 @@ fn behind_a_tls_proxy() {
     ));
     assert_eq!(config.admin.tls, AdminTls::Off);
     assert!(config.admin.behind_tls_proxy);
-    assert_eq!(config.admin.trusted_proxy, Some("10.0.0.5".parse().unwrap()));
+    assert_eq!(
+        config.admin.trusted_proxy,
+        Some("10.0.0.5".parse().unwrap())
+    );
     assert!(config.admin.secure_cookies());
 
     // An IPv4 proxy written in its IPv6-mapped form is kept as IPv4, as peers are compared.
@@ -197,7 +218,10 @@ fn behind_a_tls_proxy() {
         "[::]:8080",
         Some("behind_tls_proxy = true\ntrusted_proxy = \"::ffff:10.0.0.5\""),
     ));
-    assert_eq!(config.admin.trusted_proxy, Some("10.0.0.5".parse().unwrap()));
+    assert_eq!(
+        config.admin.trusted_proxy,
+        Some("10.0.0.5".parse().unwrap())
+    );
 
     // On loopback, with the proxy on the same machine.
     let config = parsed(&text_with(
@@ -321,4 +345,22 @@ fn no_admin_listener_needs_no_check() {
         "[admin]\ntls = \"school-ca\"\nnames = [\"hedgerow.school.lan\"]\n\n[[school]]",
     );
     assert_eq!(parsed(&text).admin.names, vec!["hedgerow.school.lan"]);
+}
+
+#[test]
+fn the_documented_example_serves_the_admin_app_over_https() {
+    let doc = include_str!("../../../docs/configuration.md");
+    let after = &doc[doc.find("## Complete example").expect("example heading")..];
+    let start = after.find("```toml\n").expect("toml block") + "```toml\n".len();
+    let end = after[start..].find("\n```").expect("end of block");
+    let config = parsed(&after[start..start + end]);
+    assert_eq!(config.listeners["admin"], "10.20.0.2:8443".parse().unwrap());
+    assert_eq!(config.admin.tls, AdminTls::SchoolCa);
+    assert_eq!(config.admin.names, vec!["hedgerow.oakfield.example"]);
+    assert!(
+        config
+            .admin
+            .check_listener(config.listeners["admin"])
+            .is_ok()
+    );
 }

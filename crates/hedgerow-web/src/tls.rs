@@ -687,7 +687,10 @@ fn load_files(
     })
 }
 
-fn read_pem(path: &Path, (what, key): (&'static str, &'static str)) -> Result<Vec<u8>, AdminTlsError> {
+fn read_pem(
+    path: &Path,
+    (what, key): (&'static str, &'static str),
+) -> Result<Vec<u8>, AdminTlsError> {
     let read = |source| AdminTlsError::Read {
         what,
         key,
@@ -898,7 +901,9 @@ mod tests {
             "not due: the same certificate"
         );
         let renewed = fresh(Duration::ZERO);
-        let first = presented(renewed.clone(), &roots, "127.0.0.1").await.unwrap();
+        let first = presented(renewed.clone(), &roots, "127.0.0.1")
+            .await
+            .unwrap();
         assert_ne!(
             first,
             presented(renewed.clone(), &roots, "127.0.0.1")
@@ -926,8 +931,8 @@ mod tests {
     #[tokio::test]
     async fn certificate_files_are_checked_and_served() {
         let dir = tempfile::tempdir().unwrap();
-        let made = rcgen::generate_simple_self_signed(vec!["admin.school.test".to_string()])
-            .unwrap();
+        let made =
+            rcgen::generate_simple_self_signed(vec!["admin.school.test".to_string()]).unwrap();
         let other = rcgen::generate_simple_self_signed(vec!["other.test".to_string()]).unwrap();
         let (cert, key) = (dir.path().join("admin.pem"), dir.path().join("admin.key"));
         write(&cert, &made.cert.pem(), 0o644);

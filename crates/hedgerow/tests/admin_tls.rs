@@ -141,7 +141,10 @@ impl Browser {
 fn session_cookie(headers: &str) -> String {
     headers
         .lines()
-        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie: hedgerow-session="))
+        .find(|l| {
+            l.to_ascii_lowercase()
+                .starts_with("set-cookie: hedgerow-session=")
+        })
         .unwrap_or_else(|| panic!("a session cookie in {headers}"))
         .to_ascii_lowercase()
 }
@@ -238,7 +241,8 @@ fn https_with_a_school_ca_certificate() {
             "the junk connection was not closed: {error}"
         );
     }
-    let silent = TcpStream::connect(site.app).unwrap();
+    let mut silent = TcpStream::connect(site.app).unwrap();
+    let silent_since = Instant::now();
 
     // A teacher signs in over HTTPS and reaches the dashboard.
     let signed_in = by_name.sign_in(&teacher.username, &teacher.password);
@@ -255,7 +259,21 @@ fn https_with_a_school_ca_certificate() {
         dashboard.headers, dashboard.body
     );
     assert!(hsts(&dashboard.headers));
-    drop(silent);
+
+    // The silent connection is closed when its 10 seconds for a handshake are up.
+    silent
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    match silent.read(&mut [0u8; 16]) {
+        Ok(0) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::ConnectionReset => {}
+        other => panic!("the silent connection got {other:?}"),
+    }
+    let waited = silent_since.elapsed();
+    assert!(
+        waited >= Duration::from_secs(9) && waited < Duration::from_secs(15),
+        "closed after {waited:?}"
+    );
 
     // It stops cleanly.
     let mut process = site.process;
@@ -366,8 +384,8 @@ fn plain_http_off_loopback_is_refused() {
     let config = school(dir.path(), "admin = \"192.0.2.10:8080\"", "");
     let out = hedgerow(&["config", "check", config.to_str().unwrap()]);
     assert!(!out.status.success());
-    let said = String::from_utf8_lossy(&out.stderr).to_string()
-        + &String::from_utf8_lossy(&out.stdout);
+    let said =
+        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
     for choice in [
         "listeners.admin",
         "tls = \"school-ca\"",
