@@ -23,8 +23,8 @@ use jiff::tz::TimeZone;
 use crate::error::{ConfigErrors, Report};
 use crate::raw::*;
 use crate::{
-    BlockResponse, Config, DEFAULT_PROXY_PORT, DnsSettings, HostPort, ListsConfig, ProxySettings,
-    SchoolConfig,
+    AdminSettings, AdminTls, BlockResponse, Config, DEFAULT_PROXY_PORT, DnsSettings, HostPort,
+    ListsConfig, ProxySettings, SchoolConfig,
 };
 
 const DEFAULT_TIMEZONE: &str = "Europe/London";
@@ -110,6 +110,7 @@ pub(crate) fn build(text: &str, raw: RawConfig) -> Result<Config, ConfigErrors> 
 
     let dns = dns_settings(&mut report, raw.dns.as_ref());
     let proxy = proxy_settings(&mut report, raw.proxy.as_ref(), &raw.listeners, &listeners);
+    let admin = admin_settings(&mut report, raw.admin.as_ref(), &raw.listeners, &listeners);
 
     if raw.school.is_empty() {
         report.add(
@@ -147,6 +148,7 @@ pub(crate) fn build(text: &str, raw: RawConfig) -> Result<Config, ConfigErrors> 
         database_url,
         dns,
         proxy,
+        admin,
         schools,
     })
 }
@@ -1430,6 +1432,184 @@ fn proxy_settings(
         ) {
             settings.max_header_bytes = Some(n as usize);
         }
+    }
+    settings
+}
+
+/// The `[admin]` table, checked against the `admin` listener it serves.
+fn admin_settings(
+    report: &mut Report,
+    raw: Option<&Sp<RawAdmin>>,
+    raw_listeners: &BTreeMap<String, Sp<String>>,
+    listeners: &BTreeMap<String, SocketAddr>,
+) -> AdminSettings {
+    let mut settings = AdminSettings::default();
+    let errors_before = report.errors.len();
+    if let Some(table) = raw {
+        let span = table.span();
+        let table = table.get_ref();
+        let tls = table
+            .tls
+            .as_ref()
+            .map_or(RawAdminTls::Off, |t| *t.get_ref());
+        let tls_name = match tls {
+            RawAdminTls::Off => "off",
+            RawAdminTls::SchoolCa => "school-ca",
+            RawAdminTls::Files => "files",
+        };
+
+        let path = |report: &mut Report, key: &str, value: &Sp<String>| -> Option<PathBuf> {
+            let text = value.get_ref().trim();
+            if text.is_empty() {
+                report.add(
+                    format!("admin.{key}"),
+                    value.span(),
+                    "is empty; give the path of a PEM file",
+                );
+                None
+            } else {
+                Some(PathBuf::from(text))
+            }
+        };
+        settings.tls = match tls {
+            RawAdminTls::Off => AdminTls::Off,
+            RawAdminTls::SchoolCa => AdminTls::SchoolCa,
+            RawAdminTls::Files => {
+                let tls_span = table.tls.as_ref().map_or(span.clone(), |t| t.span());
+                let mut file = |key: &str, value: &Option<Sp<String>>, what: &str| match value {
+                    Some(value) => path(report, key, value),
+                    None => {
+                        report.add(
+                            "admin.tls",
+                            tls_span.clone(),
+                            format!(
+                                "tls = \"files\" needs {key}: the path of {what}, e.g. {key} = \"/etc/hedgerow/admin-{key}.pem\""
+                            ),
+                        );
+                        None
+                    }
+                };
+                let cert = file(
+                    "cert",
+                    &table.cert,
+                    "the PEM certificate chain (the server's certificate first)",
+                );
+                let key = file("key", &table.key, "the PEM private key");
+                match (cert, key) {
+                    (Some(cert), Some(key)) => AdminTls::Files { cert, key },
+                    _ => AdminTls::Off,
+                }
+            }
+        };
+        if tls != RawAdminTls::Files {
+            for (key, value) in [("cert", &table.cert), ("key", &table.key)] {
+                if let Some(value) = value {
+                    report.add(
+                        format!("admin.{key}"),
+                        value.span(),
+                        format!(
+                            "{key} is only used with tls = \"files\" (tls is \"{tls_name}\"); set tls = \"files\" or remove {key}"
+                        ),
+                    );
+                }
+            }
+        }
+
+        for (at, value) in table.names.iter().enumerate() {
+            let text = value.get_ref().trim();
+            let key = format!("admin.names[{at}]");
+            if tls != RawAdminTls::SchoolCa {
+                report.add(
+                    key,
+                    value.span(),
+                    format!(
+                        "names are only used with tls = \"school-ca\" (tls is \"{tls_name}\"): a certificate from files names its own hosts; set tls = \"school-ca\" or remove names"
+                    ),
+                );
+                break;
+            }
+            if text.contains('*') {
+                report.add(
+                    key,
+                    value.span(),
+                    format!(
+                        "{text:?} is a wildcard, which the school CA does not certify; list each name staff use, e.g. \"hedgerow.school.lan\""
+                    ),
+                );
+                continue;
+            }
+            match normalize_host(text) {
+                Ok(host) => {
+                    let host = host.as_text().into_owned();
+                    if !settings.names.contains(&host) {
+                        settings.names.push(host);
+                    }
+                }
+                Err(error) => report.add(
+                    key,
+                    value.span(),
+                    format!(
+                        "{text:?} is not a host name or address: {error}; write e.g. \"hedgerow.school.lan\" or \"10.0.0.2\""
+                    ),
+                ),
+            }
+        }
+
+        settings.behind_tls_proxy = table
+            .behind_tls_proxy
+            .as_ref()
+            .is_some_and(|b| *b.get_ref());
+        if settings.behind_tls_proxy
+            && tls != RawAdminTls::Off
+            && let Some(value) = &table.behind_tls_proxy
+        {
+            report.add(
+                "admin.behind_tls_proxy",
+                value.span(),
+                format!(
+                    "behind_tls_proxy = true means the reverse proxy serves HTTPS and the app plain HTTP, but tls is \"{tls_name}\"; choose one: remove behind_tls_proxy, or set tls = \"off\""
+                ),
+            );
+        }
+        match (&table.trusted_proxy, settings.behind_tls_proxy) {
+            (Some(value), true) => match value.get_ref().trim().parse::<IpAddr>() {
+                Ok(address) => settings.trusted_proxy = Some(address.to_canonical()),
+                Err(_) => report.add(
+                    "admin.trusted_proxy",
+                    value.span(),
+                    format!(
+                        "{:?} is not an IP address; give the reverse proxy's address as the app sees it, e.g. \"10.0.0.5\" (no port)",
+                        value.get_ref()
+                    ),
+                ),
+            },
+            (Some(value), false) => report.add(
+                "admin.trusted_proxy",
+                value.span(),
+                "trusted_proxy is only used with behind_tls_proxy = true; add behind_tls_proxy = true if a reverse proxy serves the app, or remove trusted_proxy",
+            ),
+            (None, true) => {
+                let span = table
+                    .behind_tls_proxy
+                    .as_ref()
+                    .map_or(span.clone(), |b| b.span());
+                report.add(
+                    "admin.behind_tls_proxy",
+                    span,
+                    "behind_tls_proxy = true needs trusted_proxy, the reverse proxy's address (e.g. trusted_proxy = \"10.0.0.5\"): without it every sign-in seems to come from the proxy, and one person's failed sign-ins would lock everyone out",
+                );
+            }
+            (None, false) => {}
+        }
+    }
+
+    // A mistake in the table above would make this check speak of settings never chosen.
+    if report.errors.len() == errors_before
+        && let Some(listener) = listeners.get("admin")
+        && let Err(message) = settings.check_listener(*listener)
+    {
+        let span = raw_listeners.get("admin").map_or(0..0, |v| v.span());
+        report.add("listeners.admin", span, message);
     }
     settings
 }

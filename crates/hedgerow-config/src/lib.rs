@@ -11,7 +11,7 @@ mod error;
 mod raw;
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use hedgerow_identity::{Directory, IdentityError, SchoolDirectory};
@@ -35,6 +35,8 @@ pub struct Config {
     pub dns: DnsSettings,
     /// The web proxy's settings (the `[proxy]` table; its listener is `listeners.proxy`).
     pub proxy: ProxySettings,
+    /// How the admin app is served (the `[admin]` table; its listener is `listeners.admin`).
+    pub admin: AdminSettings,
     pub schools: Vec<SchoolConfig>,
 }
 
@@ -162,6 +164,66 @@ impl Default for ProxySettings {
             max_header_bytes: None,
             idle_timeout_seconds: Self::DEFAULT_IDLE_TIMEOUT_SECONDS,
         }
+    }
+}
+
+/// How the admin app speaks HTTPS.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum AdminTls {
+    /// Plain HTTP: on a loopback listener only, or behind a reverse proxy that serves HTTPS.
+    #[default]
+    Off,
+    /// A certificate minted from the school CA (`hedgerow ca init`) for the listener's address
+    /// and [`AdminSettings::names`].
+    SchoolCa,
+    /// A certificate chain and private key from PEM files (paths as written).
+    Files { cert: PathBuf, key: PathBuf },
+}
+
+/// The `[admin]` table. Unset values take the defaults documented on each field.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AdminSettings {
+    /// Default [`AdminTls::Off`], which only a loopback listener (or `behind_tls_proxy`) allows.
+    pub tls: AdminTls,
+    /// With [`AdminTls::SchoolCa`]: host names (lower case) and addresses the certificate names
+    /// beside the listener's own address.
+    pub names: Vec<String>,
+    /// A reverse proxy in front serves HTTPS and talks plain HTTP to the app: cookies stay
+    /// `Secure`, and the proxy's `X-Forwarded-For` says who the client is.
+    pub behind_tls_proxy: bool,
+    /// The reverse proxy's address; set exactly when `behind_tls_proxy` is. `X-Forwarded-For`
+    /// is believed from this address only.
+    pub trusted_proxy: Option<IpAddr>,
+}
+
+impl AdminSettings {
+    /// Whether the admin app may listen on `listen` with these settings. The error says what to
+    /// write instead; the gateway checks a `--admin-listen` address with it too.
+    pub fn check_listener(&self, listen: SocketAddr) -> Result<(), String> {
+        let ip = listen.ip().to_canonical();
+        match self.tls {
+            AdminTls::Off if !ip.is_loopback() && !self.behind_tls_proxy => Err(format!(
+                "the admin app would listen on {listen} over plain HTTP, where staff passwords \
+                 cross the network readable and browsers drop its Secure sign-in cookie; under \
+                 [admin] set tls = \"school-ca\" (a certificate from the school CA, made with \
+                 `hedgerow ca init`), or tls = \"files\" with cert and key naming PEM files, or \
+                 behind_tls_proxy = true with trusted_proxy = the proxy's address when a reverse \
+                 proxy in front serves HTTPS; or listen on 127.0.0.1 only \
+                 (see docs/admin-app-https.md)"
+            )),
+            AdminTls::SchoolCa if ip.is_unspecified() && self.names.is_empty() => Err(format!(
+                "the admin app would listen on every address ({ip}), which a certificate cannot \
+                 name; under [admin] list the names staff use to reach it, e.g. names = \
+                 [\"hedgerow.school.lan\"], or listen on one address"
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether the session cookie is sent with `Secure`: always, except for plain HTTP on a
+    /// loopback listener (the demo), where browsers would drop it.
+    pub fn secure_cookies(&self) -> bool {
+        self.tls != AdminTls::Off || self.behind_tls_proxy
     }
 }
 

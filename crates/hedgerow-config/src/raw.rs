@@ -23,6 +23,7 @@ pub(crate) struct RawConfig {
     pub database: Option<Sp<RawDatabase>>,
     pub dns: Option<Sp<RawDns>>,
     pub proxy: Option<Sp<RawProxy>>,
+    pub admin: Option<Sp<RawAdmin>>,
     #[serde(default)]
     pub school: Vec<Sp<RawSchool>>,
 }
@@ -74,6 +75,32 @@ pub(crate) struct RawProxy {
     pub sign_in_minutes: Option<Sp<u64>>,
     pub max_header_bytes: Option<Sp<usize>>,
     pub idle_timeout_seconds: Option<Sp<u64>>,
+}
+
+/// The `[admin]` table: how the admin app is served. Every key is optional.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAdmin {
+    /// "off" (plain HTTP, loopback only), "school-ca" or "files".
+    pub tls: Option<Sp<RawAdminTls>>,
+    /// With "files": the PEM certificate chain and private key.
+    pub cert: Option<Sp<String>>,
+    pub key: Option<Sp<String>>,
+    /// With "school-ca": host names (or addresses) the certificate names beside the listener's.
+    #[serde(default)]
+    pub names: Vec<Sp<String>>,
+    /// A reverse proxy in front serves HTTPS; the app speaks plain HTTP to it.
+    pub behind_tls_proxy: Option<Sp<bool>>,
+    /// The reverse proxy's address, whose `X-Forwarded-For` is believed.
+    pub trusted_proxy: Option<Sp<String>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum RawAdminTls {
+    Off,
+    SchoolCa,
+    Files,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

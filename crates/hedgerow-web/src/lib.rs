@@ -29,6 +29,7 @@ mod requests;
 mod reviews;
 mod sessions;
 mod signin;
+mod tls;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -46,6 +47,9 @@ pub use control::{ChangePreview, GatewayControl};
 pub use frame::Staff;
 pub use people::{MAPPING_SETTING, import_batch, import_groups};
 pub use sessions::StoreSessions;
+pub use tls::{
+    AdminTlsError, files_server_config, school_ca_server_config, serve_behind_proxy, serve_tls,
+};
 
 /// How long a session lasts without a request.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(15 * 60);

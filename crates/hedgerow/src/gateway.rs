@@ -511,6 +511,28 @@ async fn start_admin(
         );
         return Ok(None);
     };
+    // The configuration file's own listener was checked when it was read; one from the
+    // command line is checked here, with the same message.
+    let settings = &config.config.admin;
+    if let Err(message) = settings.check_listener(listen) {
+        bail!("cannot start the admin app: {message}");
+    }
+    // Certificate paths are relative to the configuration file, like the rest of it.
+    let beside_config = |path: &Path| match config.path.parent() {
+        Some(folder) if path.is_relative() => folder.join(path),
+        _ => path.to_path_buf(),
+    };
+    let server_config = match &settings.tls {
+        hedgerow_config::AdminTls::Off => None,
+        hedgerow_config::AdminTls::SchoolCa => Some(
+            hedgerow_web::school_ca_server_config(&config.data_dir, &settings.names, listen)
+                .context("cannot start the admin app over HTTPS")?,
+        ),
+        hedgerow_config::AdminTls::Files { cert, key } => Some(
+            hedgerow_web::files_server_config(&beside_config(cert), &beside_config(key))
+                .context("cannot start the admin app over HTTPS")?,
+        ),
+    };
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| {
@@ -518,17 +540,37 @@ async fn start_admin(
                 "cannot start the admin app on {listen}; choose another address with --admin-listen"
             )
         })?;
-    // The app speaks plain HTTP; cookies are marked Secure unless it listens on loopback only
-    // (the demo), where browsers would otherwise refuse them.
+    // Cookies are marked Secure unless the app speaks plain HTTP on loopback only (the demo),
+    // where browsers would otherwise refuse them; plain HTTP anywhere else was refused above.
     let control = Arc::new(crate::admin_control::LiveControl {
         live: Arc::clone(live),
     });
-    let app = hedgerow_web::AdminApp::new(store.clone(), control, !listen.ip().is_loopback());
+    let app = hedgerow_web::AdminApp::new(store.clone(), control, settings.secure_cookies());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(hedgerow_web::serve(listener, app, async {
+    let stopped = async {
         let _ = stopped.await;
-    }));
-    info!(listen = %listen, "admin app listening");
+    };
+    let task = match (server_config, settings.trusted_proxy) {
+        (Some(server_config), _) => {
+            info!(listen = %listen, tls = ?settings.tls, names = ?settings.names, "admin app listening over HTTPS");
+            tokio::spawn(hedgerow_web::serve_tls(
+                listener,
+                app,
+                server_config,
+                stopped,
+            ))
+        }
+        (None, Some(proxy)) if settings.behind_tls_proxy => {
+            info!(listen = %listen, trusted_proxy = %proxy, "admin app listening over plain HTTP behind a reverse proxy that serves HTTPS");
+            tokio::spawn(hedgerow_web::serve_behind_proxy(
+                listener, app, proxy, stopped,
+            ))
+        }
+        (None, _) => {
+            info!(listen = %listen, "admin app listening over plain HTTP (loopback only)");
+            tokio::spawn(hedgerow_web::serve(listener, app, stopped))
+        }
+    };
     Ok(Some((stop, task)))
 }
 
