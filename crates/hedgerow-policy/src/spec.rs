@@ -397,44 +397,6 @@ pub enum SanctionKind {
     Restricted { group: String },
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn inspect_scopes_cover_categories_and_their_services() {
-        assert!(!InspectScope::Nothing.covers(&["gambling"]));
-        assert!(InspectScope::All.covers(&[]));
-        let scope = InspectScope::Categories(vec!["streaming".into(), "chat".into()]);
-        assert!(scope.covers(&["chat"]));
-        assert!(
-            scope.covers(&["news", "youtube"]),
-            "a service's parent covers it"
-        );
-        assert!(!scope.covers(&["news"]));
-        assert!(!scope.covers(&[]));
-        let youtube_only = InspectScope::Categories(vec!["youtube".into()]);
-        assert!(
-            !youtube_only.covers(&["streaming"]),
-            "a service does not cover its parent"
-        );
-    }
-
-    #[test]
-    fn web_defaults_by_kind() {
-        let pupil = WebSettings::default_for(GroupKind::Pupil);
-        assert!(pupil.blocks_file_type("executables") && !pupil.blocks_file_type("archives"));
-        assert_eq!(pupil, WebSettings::default_for(GroupKind::Unidentified));
-        let staff = WebSettings::default_for(GroupKind::Staff);
-        assert!(staff.blocked_file_types.is_empty() && staff.inspect.is_nothing());
-        assert!(
-            WebSettings::PUPIL_BLOCKED_FILE_TYPES
-                .iter()
-                .all(|k| FILE_TYPE_KEYS.contains(k))
-        );
-    }
-}
-
 impl fmt::Display for TimeRange {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let end = if self.end == Time::MAX {
@@ -477,3 +439,41 @@ const WEEKDAYS: [(&str, &str, Weekday); 7] = [
     ("sat", "saturday", Weekday::Saturday),
     ("sun", "sunday", Weekday::Sunday),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inspect_scopes_cover_categories_and_their_services() {
+        assert!(!InspectScope::Nothing.covers(&["gambling"]));
+        assert!(InspectScope::All.covers(&[]));
+        let scope = InspectScope::Categories(vec!["streaming".into(), "chat".into()]);
+        assert!(scope.covers(&["chat"]));
+        assert!(
+            scope.covers(&["news", "youtube"]),
+            "a service's parent covers it"
+        );
+        assert!(!scope.covers(&["news"]));
+        assert!(!scope.covers(&[]));
+        let youtube_only = InspectScope::Categories(vec!["youtube".into()]);
+        assert!(
+            !youtube_only.covers(&["streaming"]),
+            "a service does not cover its parent"
+        );
+    }
+
+    #[test]
+    fn web_defaults_by_kind() {
+        let pupil = WebSettings::default_for(GroupKind::Pupil);
+        assert!(pupil.blocks_file_type("executables") && !pupil.blocks_file_type("archives"));
+        assert_eq!(pupil, WebSettings::default_for(GroupKind::Unidentified));
+        let staff = WebSettings::default_for(GroupKind::Staff);
+        assert!(staff.blocked_file_types.is_empty() && staff.inspect.is_nothing());
+        assert!(
+            WebSettings::PUPIL_BLOCKED_FILE_TYPES
+                .iter()
+                .all(|k| FILE_TYPE_KEYS.contains(k))
+        );
+    }
+}

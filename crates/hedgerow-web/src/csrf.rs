@@ -95,7 +95,8 @@ fn multipart_field(body: &[u8], boundary: &str, name: &str) -> Option<String> {
         let headers = std::str::from_utf8(&rest[..headers_end]).ok()?;
         let content = &rest[headers_end + 4..];
         let is_wanted = headers.lines().any(|line| {
-            line.to_ascii_lowercase().starts_with("content-disposition:")
+            line.to_ascii_lowercase()
+                .starts_with("content-disposition:")
                 && line.split(';').any(|p| p.trim() == wanted)
         });
         if is_wanted {
@@ -136,7 +137,10 @@ mod tests {
         );
         assert_eq!(token_in("text/plain", &body), None);
         assert_eq!(
-            token_in("multipart/form-data; boundary=XyZ", &Bytes::from_static(b"junk")),
+            token_in(
+                "multipart/form-data; boundary=XyZ",
+                &Bytes::from_static(b"junk")
+            ),
             None
         );
         assert_eq!(

@@ -70,6 +70,7 @@ pub(crate) fn not_found(what: &str) -> Response {
 }
 
 /// A random URL-safe token of 32 bytes.
+#[allow(clippy::result_large_err)]
 pub(crate) fn random_token() -> Result<String, Response> {
     let mut bytes = [0u8; 32];
     ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
