@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use askama::Template;
 use axum::Router;
+use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -140,11 +141,19 @@ struct PasswordForm {
 async fn change_password(
     State(app): State<Arc<AdminApp>>,
     staff: Staff,
-    Form(form): Form<PasswordForm>,
+    form: Result<Form<PasswordForm>, FormRejection>,
 ) -> Response {
     if let Err(r) = staff.require(Permission::ViewDashboard) {
         return r;
     }
+    let Form(form) = match form {
+        Ok(form) => form,
+        Err(e) => {
+            return crate::frame::bad_request(format!(
+                "The form could not be read ({e}). Go back, reload the page and try again."
+            ));
+        }
+    };
     if let Err(r) = staff.check_csrf(&form.csrf) {
         return r;
     }
@@ -241,11 +250,19 @@ struct TotpForm {
 async fn enrol_totp(
     State(app): State<Arc<AdminApp>>,
     staff: Staff,
-    Form(form): Form<TotpForm>,
+    form: Result<Form<TotpForm>, FormRejection>,
 ) -> Response {
     if let Err(r) = staff.require(Permission::ViewDashboard) {
         return r;
     }
+    let Form(form) = match form {
+        Ok(form) => form,
+        Err(e) => {
+            return crate::frame::bad_request(format!(
+                "The form could not be read ({e}). Go back, reload the page and try again."
+            ));
+        }
+    };
     if let Err(r) = staff.check_csrf(&form.csrf) {
         return r;
     }

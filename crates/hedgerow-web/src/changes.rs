@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use askama::Template;
 use axum::Router;
+use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -315,11 +316,19 @@ async fn approve(
     State(app): State<Arc<AdminApp>>,
     staff: Staff,
     Path(id): Path<i64>,
-    Form(form): Form<CsrfOnly>,
+    form: Result<Form<CsrfOnly>, FormRejection>,
 ) -> Response {
     if let Err(r) = staff.require(Permission::ApprovePolicyChange) {
         return r;
     }
+    let Form(form) = match form {
+        Ok(form) => form,
+        Err(e) => {
+            return crate::frame::bad_request(format!(
+                "The form could not be read ({e}). Go back, reload the page and try again."
+            ));
+        }
+    };
     if let Err(r) = staff.check_csrf(&form.csrf) {
         return r;
     }

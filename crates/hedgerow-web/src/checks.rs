@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use askama::Template;
 use axum::Router;
+use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -242,11 +243,19 @@ fn given(text: &str) -> Option<String> {
 async fn record_manual(
     State(app): State<Arc<AdminApp>>,
     staff: Staff,
-    Form(form): Form<ManualForm>,
+    form: Result<Form<ManualForm>, FormRejection>,
 ) -> Response {
     if let Err(r) = staff.require(Permission::RunChecks) {
         return r;
     }
+    let Form(form) = match form {
+        Ok(form) => form,
+        Err(e) => {
+            return crate::frame::bad_request(format!(
+                "The form could not be read ({e}). Go back, reload the page and try again."
+            ));
+        }
+    };
     if let Err(r) = staff.check_csrf(&form.csrf) {
         return r;
     }
@@ -302,11 +311,19 @@ struct CsrfForm {
 async fn self_test(
     State(app): State<Arc<AdminApp>>,
     staff: Staff,
-    Form(form): Form<CsrfForm>,
+    form: Result<Form<CsrfForm>, FormRejection>,
 ) -> Response {
     if let Err(r) = staff.require(Permission::RunChecks) {
         return r;
     }
+    let Form(form) = match form {
+        Ok(form) => form,
+        Err(e) => {
+            return crate::frame::bad_request(format!(
+                "The form could not be read ({e}). Go back, reload the page and try again."
+            ));
+        }
+    };
     if let Err(r) = staff.check_csrf(&form.csrf) {
         return r;
     }
@@ -398,11 +415,19 @@ async fn follow_up_done(
     State(app): State<Arc<AdminApp>>,
     staff: Staff,
     Path(id): Path<String>,
-    Form(form): Form<CsrfForm>,
+    form: Result<Form<CsrfForm>, FormRejection>,
 ) -> Response {
     if let Err(r) = staff.require(Permission::RunChecks) {
         return r;
     }
+    let Form(form) = match form {
+        Ok(form) => form,
+        Err(e) => {
+            return crate::frame::bad_request(format!(
+                "The form could not be read ({e}). Go back, reload the page and try again."
+            ));
+        }
+    };
     if let Err(r) = staff.check_csrf(&form.csrf) {
         return r;
     }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use askama::Template;
 use axum::Router;
+use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -240,11 +241,19 @@ fn to_details(form: &ContactForm) -> Result<(Option<ContactId>, ContactDetails),
 async fn save(
     State(app): State<Arc<AdminApp>>,
     staff: Staff,
-    Form(form): Form<ContactForm>,
+    form: Result<Form<ContactForm>, FormRejection>,
 ) -> Response {
     if let Err(r) = staff.require(Permission::ManageContacts) {
         return r;
     }
+    let Form(form) = match form {
+        Ok(form) => form,
+        Err(e) => {
+            return crate::frame::bad_request(format!(
+                "The form could not be read ({e}). Go back, reload the page and try again."
+            ));
+        }
+    };
     if let Err(r) = staff.check_csrf(&form.csrf) {
         return r;
     }
@@ -294,11 +303,19 @@ async fn remove(
     State(app): State<Arc<AdminApp>>,
     staff: Staff,
     Path(id): Path<String>,
-    Form(form): Form<CsrfForm>,
+    form: Result<Form<CsrfForm>, FormRejection>,
 ) -> Response {
     if let Err(r) = staff.require(Permission::ManageContacts) {
         return r;
     }
+    let Form(form) = match form {
+        Ok(form) => form,
+        Err(e) => {
+            return crate::frame::bad_request(format!(
+                "The form could not be read ({e}). Go back, reload the page and try again."
+            ));
+        }
+    };
     if let Err(r) = staff.check_csrf(&form.csrf) {
         return r;
     }

@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use askama::Template;
 use axum::Router;
+use axum::extract::rejection::FormRejection;
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Form, IntoResponse, Redirect, Response};
@@ -811,11 +812,19 @@ async fn enrol_totp(
 async fn create_account(
     State(app): State<Arc<AdminApp>>,
     staff: Staff,
-    Form(pairs): Form<Pairs>,
+    pairs: Result<Form<Pairs>, FormRejection>,
 ) -> Response {
     if let Err(r) = staff.require(Permission::ManageAccounts) {
         return r;
     }
+    let Form(pairs) = match pairs {
+        Ok(form) => form,
+        Err(e) => {
+            return crate::frame::bad_request(format!(
+                "The form could not be read ({e}). Go back, reload the page and try again."
+            ));
+        }
+    };
     if let Err(r) = staff.check_csrf(field(&pairs, "csrf")) {
         return r;
     }
@@ -925,11 +934,19 @@ async fn change_roles(
     State(app): State<Arc<AdminApp>>,
     staff: Staff,
     Path(id): Path<i64>,
-    Form(pairs): Form<Pairs>,
+    pairs: Result<Form<Pairs>, FormRejection>,
 ) -> Response {
     if let Err(r) = staff.require(Permission::ManageAccounts) {
         return r;
     }
+    let Form(pairs) = match pairs {
+        Ok(form) => form,
+        Err(e) => {
+            return crate::frame::bad_request(format!(
+                "The form could not be read ({e}). Go back, reload the page and try again."
+            ));
+        }
+    };
     if let Err(r) = staff.check_csrf(field(&pairs, "csrf")) {
         return r;
     }
@@ -1069,8 +1086,19 @@ async fn disable_account(
     State(app): State<Arc<AdminApp>>,
     staff: Staff,
     Path(id): Path<i64>,
-    Form(form): Form<CsrfForm>,
+    form: Result<Form<CsrfForm>, FormRejection>,
 ) -> Response {
+    if let Err(r) = staff.require(Permission::ManageAccounts) {
+        return r;
+    }
+    let Form(form) = match form {
+        Ok(form) => form,
+        Err(e) => {
+            return crate::frame::bad_request(format!(
+                "The form could not be read ({e}). Go back, reload the page and try again."
+            ));
+        }
+    };
     set_disabled(app, staff, id, &form.csrf, true).await
 }
 
@@ -1078,7 +1106,18 @@ async fn enable_account(
     State(app): State<Arc<AdminApp>>,
     staff: Staff,
     Path(id): Path<i64>,
-    Form(form): Form<CsrfForm>,
+    form: Result<Form<CsrfForm>, FormRejection>,
 ) -> Response {
+    if let Err(r) = staff.require(Permission::ManageAccounts) {
+        return r;
+    }
+    let Form(form) = match form {
+        Ok(form) => form,
+        Err(e) => {
+            return crate::frame::bad_request(format!(
+                "The form could not be read ({e}). Go back, reload the page and try again."
+            ));
+        }
+    };
     set_disabled(app, staff, id, &form.csrf, false).await
 }

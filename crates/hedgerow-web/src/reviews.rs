@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use askama::Template;
 use axum::Router;
+use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -447,11 +448,19 @@ async fn action_done(
     State(app): State<Arc<AdminApp>>,
     staff: Staff,
     Path(id): Path<String>,
-    Form(form): Form<CsrfForm>,
+    form: Result<Form<CsrfForm>, FormRejection>,
 ) -> Response {
     if let Err(r) = staff.require(Permission::EditAnnualReview) {
         return r;
     }
+    let Form(form) = match form {
+        Ok(form) => form,
+        Err(e) => {
+            return crate::frame::bad_request(format!(
+                "The form could not be read ({e}). Go back, reload the page and try again."
+            ));
+        }
+    };
     if let Err(r) = staff.check_csrf(&form.csrf) {
         return r;
     }

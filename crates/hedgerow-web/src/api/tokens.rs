@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use askama::Template;
 use axum::Form;
+use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -56,11 +57,19 @@ pub(super) struct CreateForm {
 pub(super) async fn create(
     State(app): State<Arc<AdminApp>>,
     staff: Staff,
-    Form(form): Form<CreateForm>,
+    form: Result<Form<CreateForm>, FormRejection>,
 ) -> Response {
     if let Err(r) = staff.require(Permission::UseApi) {
         return r;
     }
+    let Form(form) = match form {
+        Ok(form) => form,
+        Err(e) => {
+            return crate::frame::bad_request(format!(
+                "The form could not be read ({e}). Go back, reload the page and try again."
+            ));
+        }
+    };
     if let Err(r) = staff.check_csrf(&form.csrf) {
         return r;
     }
@@ -124,11 +133,19 @@ pub(super) async fn revoke(
     State(app): State<Arc<AdminApp>>,
     staff: Staff,
     Path(id): Path<i64>,
-    Form(form): Form<RevokeForm>,
+    form: Result<Form<RevokeForm>, FormRejection>,
 ) -> Response {
     if let Err(r) = staff.require(Permission::UseApi) {
         return r;
     }
+    let Form(form) = match form {
+        Ok(form) => form,
+        Err(e) => {
+            return crate::frame::bad_request(format!(
+                "The form could not be read ({e}). Go back, reload the page and try again."
+            ));
+        }
+    };
     if let Err(r) = staff.check_csrf(&form.csrf) {
         return r;
     }
