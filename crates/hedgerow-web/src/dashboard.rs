@@ -6,19 +6,21 @@ use std::sync::Arc;
 
 use askama::Template;
 use axum::Router;
-use axum::extract::State;
-use axum::response::Response;
-use axum::routing::get;
+use axum::extract::{Form, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
 use hedgerow_accounts::Permission;
 use hedgerow_store::{ChangeFilter, ChangeStatus, ReviewStatus};
 use jiff::{SignedDuration, Timestamp};
 
 use crate::AdminApp;
 
-pub(crate) const ROUTES: &[(&str, &str)] = &[("GET", "/")];
+pub(crate) const ROUTES: &[(&str, &str)] = &[("GET", "/"), ("POST", "/school")];
 
 pub(crate) fn routes() -> Router<Arc<AdminApp>> {
-    Router::new().route("/", get(dashboard))
+    Router::new()
+        .route("/", get(dashboard))
+        .route("/school", post(switch_school))
 }
 use crate::frame::{Frame, Staff, render, server_error};
 
@@ -162,4 +164,30 @@ async fn dashboard(State(app): State<Arc<AdminApp>>, staff: Staff) -> Response {
         review_overdue,
         own_requests,
     })
+}
+
+/// A trust-wide account chooses the school it works in; kept in its session.
+async fn switch_school(staff: Staff, Form(fields): Form<Vec<(String, String)>>) -> Response {
+    if let Err(r) = staff.require(Permission::AllSchools) {
+        return r;
+    }
+    let fields = crate::form::Fields(fields);
+    if let Err(r) = staff.check_csrf(fields.csrf()) {
+        return r;
+    }
+    let Some(slug) = fields.get("school") else {
+        return crate::frame::bad_request("Choose a school from the list.");
+    };
+    if !staff.schools.iter().any(|(s, _)| s == slug) {
+        return crate::frame::bad_request(format!(
+            "There is no school {slug:?}. Choose one from the list."
+        ));
+    }
+    let Some(session) = staff.session() else {
+        return crate::frame::bad_request("Choosing a school needs a browser session.");
+    };
+    if let Err(e) = session.insert(crate::frame::SCHOOL_KEY, slug).await {
+        return server_error("saving a session", e);
+    }
+    Redirect::to("/").into_response()
 }

@@ -23,6 +23,8 @@ use crate::AdminApp;
 
 pub(crate) const USER_KEY: &str = "account";
 pub(crate) const CSRF_KEY: &str = "csrf";
+/// The school a trust-wide account chose to work in (its slug).
+pub(crate) const SCHOOL_KEY: &str = "school";
 
 /// Renders a page, or a plain apology if the template fails (which is a bug, not the user's).
 pub(crate) fn render(template: &impl Template) -> Response {
@@ -137,6 +139,10 @@ pub struct Staff {
     pub school: SchoolId,
     /// The school's slug, as the gateway's policy knows it.
     pub school_slug: String,
+    /// The school's name, shown in the page frame.
+    pub school_name: String,
+    /// For a trust-wide account, every school as (slug, name); empty otherwise.
+    pub schools: Vec<(String, String)>,
     /// This session's CSRF token, for the forms on the page.
     pub csrf: String,
     /// Where the request came from, for the audit log.
@@ -208,6 +214,16 @@ impl Staff {
                 .join(", "),
             csrf: self.csrf.clone(),
             nav,
+            school_name: self.school_name.clone(),
+            schools: self
+                .schools
+                .iter()
+                .map(|(slug, name)| SchoolOption {
+                    current: *slug == self.school_slug,
+                    slug: slug.clone(),
+                    name: name.clone(),
+                })
+                .collect(),
         }
     }
 
@@ -223,12 +239,14 @@ impl Staff {
         account: AdminAccount,
         peer: IpAddr,
     ) -> Result<Staff, Response> {
-        let (school, school_slug) = app.school_for(&account).await?;
+        let choice = app.school_for(&account, None).await?;
         Ok(Staff {
             roles: roles_of(&account),
             account,
-            school,
-            school_slug,
+            school: choice.id,
+            school_slug: choice.slug,
+            school_name: choice.name,
+            schools: choice.all,
             csrf: String::new(),
             peer,
             session: None,
@@ -276,13 +294,16 @@ impl FromRequestParts<Arc<AdminApp>> for Staff {
             let _ = session.flush().await;
             return Err(sign_in());
         };
-        let (school, school_slug) = app.school_for(&account).await?;
+        let chosen = session.get::<String>(SCHOOL_KEY).await.ok().flatten();
+        let choice = app.school_for(&account, chosen.as_deref()).await?;
         let csrf = csrf_token(&session).await?;
         Ok(Staff {
             roles: roles_of(&account),
             account,
-            school,
-            school_slug,
+            school: choice.id,
+            school_slug: choice.slug,
+            school_name: choice.name,
+            schools: choice.all,
             csrf,
             peer,
             session: Some(session),
@@ -296,6 +317,15 @@ pub struct Frame {
     pub roles: String,
     pub csrf: String,
     pub nav: Vec<NavLink>,
+    pub school_name: String,
+    /// The schools a trust-wide account may switch between; empty for everyone else.
+    pub schools: Vec<SchoolOption>,
+}
+
+pub struct SchoolOption {
+    pub slug: String,
+    pub name: String,
+    pub current: bool,
 }
 
 pub struct NavLink {

@@ -76,6 +76,15 @@ pub fn all_routes() -> Vec<(&'static str, &'static str)> {
     .concat()
 }
 
+/// The school a request is about, and for trust-wide accounts the schools to choose from.
+pub(crate) struct SchoolChoice {
+    pub id: SchoolId,
+    pub slug: String,
+    pub name: String,
+    /// (slug, name) of every school; empty for an account of one school.
+    pub all: Vec<(String, String)>,
+}
+
 /// What every request handler shares.
 pub struct AdminApp {
     pub(crate) store: Store,
@@ -134,22 +143,42 @@ impl AdminApp {
             .with_state(Arc::clone(self))
     }
 
-    /// The school an account works in: its own, or for a trust-wide account the first.
+    /// The school an account works in: its own; for a trust-wide account the one it chose
+    /// (`chosen`, a slug kept in its session) or else the first. Trust-wide accounts also get
+    /// every school, to choose from.
     pub(crate) async fn school_for(
         &self,
         account: &AdminAccount,
-    ) -> Result<(SchoolId, String), Response> {
+        chosen: Option<&str>,
+    ) -> Result<SchoolChoice, Response> {
         let schools = self
             .store
             .schools()
             .await
             .map_err(|e| frame::server_error("reading schools", e))?;
         let school = match account.school {
-            Some(id) => schools.into_iter().find(|s| s.id == id),
-            None => schools.into_iter().next(),
+            Some(id) => schools.iter().find(|s| s.id == id),
+            None => chosen
+                .and_then(|slug| schools.iter().find(|s| s.slug == slug))
+                .or_else(|| schools.first()),
         };
-        school.map(|s| (s.id, s.slug)).ok_or_else(|| {
-            frame::not_found("school (the configuration names none yet; add one and restart)")
+        let Some(school) = school else {
+            return Err(frame::not_found(
+                "school (the configuration names none yet; add one and restart)",
+            ));
+        };
+        Ok(SchoolChoice {
+            id: school.id,
+            slug: school.slug.clone(),
+            name: school.name.clone(),
+            all: if account.school.is_none() {
+                schools
+                    .iter()
+                    .map(|s| (s.slug.clone(), s.name.clone()))
+                    .collect()
+            } else {
+                Vec::new()
+            },
         })
     }
 

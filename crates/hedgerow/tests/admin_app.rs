@@ -202,3 +202,138 @@ fn staff_sign_in_with_password_then_code_and_sign_out() {
     assert_eq!(status, 303);
     assert!(gateway.stop(), "the gateway stops cleanly");
 }
+
+#[test]
+fn a_trust_administrator_works_across_schools_and_a_school_account_does_not() {
+    if !have_tools(&["curl"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let lists = dir.path().join("lists");
+    std::fs::create_dir_all(&lists).unwrap();
+    std::fs::write(lists.join("gambling.domains"), "bets.example\n").unwrap();
+    let mut text = format!(
+        "data_dir = \"{}\"\n[lists]\nsources = [\"{}\"]\n",
+        dir.path().join("data").display(),
+        lists.display()
+    );
+    for (slug, name) in [("oak", "Oak Primary"), ("ash", "Ash Academy")] {
+        text.push_str(&format!(
+            "\n[[school]]\nslug = \"{slug}\"\nname = \"{name}\"\n[school.groups.pupils]\nkind = \"pupil\"\ndefault = \"allow\"\n[school.groups.pupils.actions]\ngambling = \"block\"\n[school.groups.unknown]\nkind = \"unidentified\"\ndefault = \"allow\"\n[school.groups.unknown.actions]\ngambling = \"block\"\n"
+        ));
+    }
+    let config = dir.path().join("trust.toml");
+    std::fs::write(&config, text).unwrap();
+
+    // A trust-wide account, and a network manager of one school; both manage accounts, so
+    // both sign in with a second factor.
+    let create = |extra: &[&str]| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_hedgerow"))
+            .args(["admin", "create-account", "--config"])
+            .arg(&config)
+            .args(extra)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write as _;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"lantern meadow copper ninety")
+            .unwrap();
+        let output = child.wait_with_output().unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("secret: ").map(str::to_string))
+            .map(|s| hedgerow_accounts::TotpSecret::from_base32(&s).unwrap())
+    };
+    let trust_secret = create(&[
+        "--username",
+        "trust.it",
+        "--name",
+        "Trust IT",
+        "--email",
+        "it@trust.invalid",
+        "--roles",
+        "trust-admin",
+        "--trust-wide",
+    ]);
+    let nm_secret = create(&[
+        "--username",
+        "oak.nm",
+        "--name",
+        "Oak NM",
+        "--email",
+        "nm@oak.invalid",
+        "--roles",
+        "network-manager",
+        "--school",
+        "oak",
+    ]);
+
+    let site = support::admin::AdminSite::start(&config, dir.path(), &[]);
+    let sign_in = |user: &str| {
+        let client = site.client();
+        let csrf = client.csrf("/login");
+        let (status, headers, _) = client.request(
+            "/login",
+            &[
+                ("username", user),
+                ("password", "lantern meadow copper ninety"),
+                ("csrf", &csrf),
+            ],
+        );
+        assert_eq!(status, 303);
+        if headers.contains("location: /login/code") {
+            let secret = if user == "trust.it" {
+                &trust_secret
+            } else {
+                &nm_secret
+            };
+            let secret = secret.as_ref().expect("a second factor");
+            let code =
+                hedgerow_accounts::totp::code_at(secret, jiff::Timestamp::now().as_second() as u64);
+            let (status, _, _) = client.request("/login/code", &[("code", &code), ("csrf", &csrf)]);
+            assert_eq!(status, 303);
+        }
+        client
+    };
+    let trust = sign_in("trust.it");
+    let (status, headers, home) = trust.request("/", &[]);
+    assert!(
+        home.contains("Oak Primary") && home.contains("id=\"switch-school\""),
+        "{status} {headers} {home}\n{}",
+        site.log()
+    );
+    let (status, _, _) = trust.submit("/", "/school", &[("school", "ash")]);
+    assert_eq!(status, 303);
+    let (_, _, policy) = trust.request("/policy", &[]);
+    assert!(
+        policy.contains("Filtering policy for Ash Academy"),
+        "{policy}"
+    );
+    let (status, _, _) = trust.submit("/", "/school", &[("school", "elm")]);
+    assert_eq!(status, 400, "a school that does not exist");
+
+    let nm = sign_in("oak.nm");
+    let (_, _, home) = nm.request("/", &[]);
+    assert!(
+        !home.contains("switch-school"),
+        "one school's account has no picker"
+    );
+    let (status, _, _) = nm.submit("/", "/school", &[("school", "ash")]);
+    assert_eq!(status, 403);
+    let (_, _, policy) = nm.request("/policy", &[]);
+    assert!(
+        policy.contains("Filtering policy for Oak Primary"),
+        "{policy}"
+    );
+}

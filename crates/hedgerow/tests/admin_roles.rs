@@ -35,6 +35,7 @@ fn expected(method: &str, path: &str) -> Option<Rule> {
         ("GET", "/healthz") | (_, "/login") | (_, "/login/code") => Public,
         ("POST", "/logout") => AnyOf(&[P::ViewDashboard]),
         ("GET", "/") => AnyOf(&[P::ViewDashboard]),
+        ("POST", "/school") => AnyOf(&[P::AllSchools]),
         // Policy and change control.
         ("GET", "/policy") | ("POST", "/policy/change") => AnyOf(&[P::EditPolicy]),
         ("POST", "/policy/approval-rules") => AnyOf(&[P::ApprovePolicyChange]),
