@@ -61,11 +61,22 @@ impl OnlineSafetyContact {
 }
 
 /// What was last read from the register: per school slug, its online-safety lead if it has
-/// one.
+/// one, and its recent review requests (so a person who asked sees what became of it).
 #[derive(Default)]
 struct RegisterCopy {
     read_at: Option<Instant>,
     leads: HashMap<String, OnlineSafetyContact>,
+    requests: HashMap<String, Vec<hedgerow_store::ReviewRequest>>,
+}
+
+/// How far back the block page looks for a person's earlier request about a site.
+pub const REQUEST_MEMORY: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// Who is looking at a block page, to find their earlier requests.
+pub struct Asker<'a> {
+    pub user: Option<&'a str>,
+    pub device: Option<&'a str>,
+    pub addr: std::net::IpAddr,
 }
 
 /// The roles and contacts register as the proxy's pages read it: a copy in memory, read again
@@ -89,6 +100,20 @@ impl ContactsRegister {
             reading: AtomicBool::new(false),
         });
         register.read_if_stale();
+        // Kept fresh in the background too, so the first page after a quiet spell (a pupil
+        // who browsed allowed pages for an hour) is not the one that finds the copy stale.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let weak = Arc::downgrade(&register);
+            runtime.spawn(async move {
+                loop {
+                    tokio::time::sleep(REGISTER_REFRESH).await;
+                    match weak.upgrade() {
+                        Some(register) => register.read_if_stale(),
+                        None => break,
+                    }
+                }
+            });
+        }
         register
     }
 
@@ -103,6 +128,61 @@ impl ContactsRegister {
             Some(lead) => lead.clone(),
             None => OnlineSafetyContact::from_policy(spec),
         }
+    }
+
+    /// What became of this person's latest request about `host` in the last
+    /// [`REQUEST_MEMORY`], in one sentence for the block page: waiting, declined with the
+    /// reason, or approved (for a time that may have ended). A person is matched by user when
+    /// signed in, else by device, else by address.
+    pub fn earlier_request(
+        self: &Arc<Self>,
+        school: &str,
+        asker: &Asker<'_>,
+        host: &str,
+        zone: &TimeZone,
+    ) -> Option<String> {
+        self.read_if_stale();
+        let copy = self.copy.load();
+        let since =
+            Timestamp::now() - jiff::SignedDuration::from_secs(REQUEST_MEMORY.as_secs() as i64);
+        let request = copy.requests.get(school)?.iter().find(|r| {
+            let asked = &r.request;
+            let same_person = match (asker.user, asker.device) {
+                (Some(user), _) => asked.requested_by_user.as_deref() == Some(user),
+                (None, Some(device)) => {
+                    asked.requested_by_user.is_none() && asked.device.as_deref() == Some(device)
+                }
+                (None, None) => {
+                    asked.requested_by_user.is_none()
+                        && asked.device.is_none()
+                        && asked.client_addr == asker.addr
+                }
+            };
+            same_person && asked.host.eq_ignore_ascii_case(host) && asked.created_at >= since
+        })?;
+        let asked_on = local_time(request.request.created_at, zone);
+        Some(match request.status {
+            hedgerow_store::ReviewStatus::New => {
+                format!(
+                    "You asked about this site on {asked_on}. Your request is waiting for a decision."
+                )
+            }
+            hedgerow_store::ReviewStatus::Declined => format!(
+                "You asked about this site on {asked_on}. The request was declined: {}",
+                request
+                    .decision_note
+                    .as_deref()
+                    .unwrap_or("no reason was given.")
+            ),
+            hedgerow_store::ReviewStatus::Approved => format!(
+                "You asked about this site on {asked_on}. It was allowed{}; that has ended or does not cover this page.",
+                request
+                    .decision_note
+                    .as_deref()
+                    .map(|n| format!(" ({n})"))
+                    .unwrap_or_default()
+            ),
+        })
     }
 
     /// Reads the register again in the background when the copy is old and no read is under
@@ -133,7 +213,19 @@ impl ContactsRegister {
     async fn read(&self) {
         let before = self.copy.load_full();
         let mut leads = HashMap::new();
+        let mut requests = HashMap::new();
         for (slug, id) in &self.schools {
+            match self.store.review_requests(*id, None, 500).await {
+                Ok(found) => {
+                    requests.insert(slug.clone(), found);
+                }
+                Err(e) => {
+                    tracing::warn!(school = %slug, "review requests could not be read for the block page: {e}");
+                    if let Some(old) = before.requests.get(slug) {
+                        requests.insert(slug.clone(), old.clone());
+                    }
+                }
+            }
             match self.store.contacts(*id).await {
                 Ok(contacts) => {
                     if let Some(lead) = OnlineSafetyContact::from_register(&contacts) {
@@ -151,6 +243,7 @@ impl ContactsRegister {
         self.copy.store(Arc::new(RegisterCopy {
             read_at: Some(Instant::now()),
             leads,
+            requests,
         }));
     }
 }
@@ -180,6 +273,8 @@ pub struct BlockPage {
     pub online_safety_contact: Option<String>,
     /// The URL the review form posts to.
     pub review_action: String,
+    /// What became of this person's earlier request about the site, if they made one.
+    pub earlier_request: Option<String>,
     /// The pupil version (short, simple words) rather than the staff version.
     pub pupil: bool,
     /// The HTTP status the page is sent with (the page does not show it).
@@ -202,6 +297,7 @@ struct BlockTemplate<'a> {
     online_safety_lead: Option<&'a str>,
     online_safety_contact: Option<&'a str>,
     review_action: &'a str,
+    earlier_request: Option<&'a str>,
     pupil: bool,
 }
 
@@ -222,6 +318,7 @@ impl BlockPage {
             online_safety_lead: self.online_safety_lead.as_deref(),
             online_safety_contact: self.online_safety_contact.as_deref(),
             review_action: &self.review_action,
+            earlier_request: self.earlier_request.as_deref(),
             pupil: self.pupil,
         };
         render_or_fallback(&template, "This page is blocked at school.")
@@ -374,6 +471,10 @@ mod tests {
             online_safety_lead: Some("Ms Rowan Ashdown".into()),
             online_safety_contact: Some("the school office".into()),
             review_action: "http://127.0.0.1:3128/hedgerow/review".into(),
+            earlier_request: Some(
+                "You asked about this site on 9 Mar. The request was declined: <b>not for lessons</b>"
+                    .into(),
+            ),
             pupil,
             status: 403,
         }
@@ -436,6 +537,11 @@ mod tests {
         assert!(html.contains(CEOP_REPORT_URL));
         assert!(html.contains(CHILDLINE_URL));
         assert!(html.contains("0800 1111"));
+        // The outcome of the pupil's earlier request, escaped like everything else.
+        assert!(
+            html.contains("The request was declined: &#60;b&#62;not for lessons"),
+            "{html}"
+        );
         // The staff detail is not for pupils.
         assert!(!html.contains("group:ks2:online-games"));
         assert!(!html.contains("127.0.0.20"));

@@ -425,6 +425,16 @@ impl GatewayProxy {
             online_safety_lead: lead.lead,
             online_safety_contact: lead.contact,
             review_action: format!("http://{}/hedgerow/review", self.runtime.public_authority),
+            earlier_request: self.contacts.earlier_request(
+                &ctx.school_slug,
+                &blockpage::Asker {
+                    user: ctx.user.as_deref(),
+                    device: ctx.device.as_deref(),
+                    addr: ctx.client,
+                },
+                &ctx.host,
+                &jiff::tz::TimeZone::get("Europe/London").unwrap_or(jiff::tz::TimeZone::UTC),
+            ),
             pupil: ctx.pupil,
             status,
         };

@@ -457,6 +457,12 @@ fn a_block_page_request_approved_for_this_lesson_opens_the_site_then_expires() {
         approved_at.elapsed() >= Duration::from_secs(55),
         "closed too early"
     );
+    // The block page tells the pupil what became of the request.
+    let text = pupil.body_text().unwrap();
+    assert!(
+        text.contains("You asked about this site") && text.contains("It was allowed"),
+        "{text}"
+    );
     staff
         .goto(&format!("http://{}/changes", school.site.app))
         .unwrap();
