@@ -96,8 +96,7 @@ pub(crate) async fn set_lesson_minutes(
         Some(m) if (1..=MAX_LESSON_MINUTES).contains(&m) => m,
         _ => {
             return Err(RequestError::Invalid(
-                "A lesson lasts between 1 and 600 minutes. Enter a whole number of minutes."
-                    .into(),
+                "A lesson lasts between 1 and 600 minutes. Enter a whole number of minutes.".into(),
             ));
         }
     };
@@ -546,13 +545,20 @@ async fn approve(
         Ok(until) => until,
         Err(e) => return page_refusal(e),
     };
-    let approved =
-        match approve_request(&app, &staff, &request, fields.all("groups"), until, &note, now)
-            .await
-        {
-            Ok(approved) => approved,
-            Err(e) => return page_refusal(e),
-        };
+    let approved = match approve_request(
+        &app,
+        &staff,
+        &request,
+        fields.all("groups"),
+        until,
+        &note,
+        now,
+    )
+    .await
+    {
+        Ok(approved) => approved,
+        Err(e) => return page_refusal(e),
+    };
     if let Some(e) = approved.not_yet_in_force {
         return server_error("bringing the change into force", e);
     }

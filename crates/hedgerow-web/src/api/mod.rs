@@ -153,7 +153,10 @@ pub(crate) fn routes() -> Router<Arc<AdminApp>> {
         )
         .route("/people/accounts", post(people::create_account))
         .route("/people/accounts/{id}/roles", post(people::set_roles))
-        .route("/people/accounts/{id}/disable", post(people::disable_account))
+        .route(
+            "/people/accounts/{id}/disable",
+            post(people::disable_account),
+        )
         .route("/people/accounts/{id}/enable", post(people::enable_account))
         .route("/checks", get(records::checks).post(records::add_check))
         .route("/checks/self-test", post(records::self_test))

@@ -641,11 +641,14 @@ fn paths() -> Value {
             .params(vec![path_id("account")])
             .answers("200", "The account now.", r("Account"))
             .refusals(Refusals::Act).build() }));
-    paths.insert("/api/v1/people/accounts/{id}/enable".into(), json!({ "post": Op::new("Enable an account", "enableAccount", "ManageAccounts")
+    paths.insert(
+        "/api/v1/people/accounts/{id}/enable".into(),
+        json!({ "post": Op::new("Enable an account", "enableAccount", "ManageAccounts")
             .describe("The account may sign in again. The same limits as disabling. Audited.")
             .params(vec![path_id("account")])
             .answers("200", "The account now.", r("Account"))
-            .refusals(Refusals::Act).build() }));
+            .refusals(Refusals::Act).build() }),
+    );
     Value::Object(paths)
 }
 
@@ -1121,9 +1124,15 @@ fn schemas() -> Value {
             "until": { "type": "string", "description": "With for = until: a date (access to the end of that day) or a local date and time such as 2026-11-23T15:30, in the school's zone; in the future." },
             "note": { "type": "string", "minLength": 1, "maxLength": 2000, "description": "Why (one line); the requester sees it." },
         })));
-    schemas.insert("LessonMinutes".into(), object(&["lesson_minutes"], json!({
-            "lesson_minutes": { "type": "integer", "minimum": 1, "maximum": 600 },
-        })));
+    schemas.insert(
+        "LessonMinutes".into(),
+        object(
+            &["lesson_minutes"],
+            json!({
+                "lesson_minutes": { "type": "integer", "minimum": 1, "maximum": 600 },
+            }),
+        ),
+    );
     schemas.insert(
         "ApprovalRules".into(),
         record(json!({
@@ -1189,9 +1198,15 @@ fn schemas() -> Value {
             "roles": { "type": "array", "minItems": 1, "maxItems": 16, "items": role_key.clone() },
             "password": { "type": "string", "minLength": 10, "maxLength": 1000, "description": "At least 10 characters, not a common password, not containing the username or name." },
         })));
-    schemas.insert("RolesInput".into(), object(&["roles"], json!({
-            "roles": { "type": "array", "minItems": 1, "maxItems": 16, "items": role_key },
-        })));
+    schemas.insert(
+        "RolesInput".into(),
+        object(
+            &["roles"],
+            json!({
+                "roles": { "type": "array", "minItems": 1, "maxItems": 16, "items": role_key },
+            }),
+        ),
+    );
     schemas.insert("PeopleImport".into(), object(&["kind", "csv"], json!({
             "kind": enumeration(&["pupils", "classes", "staff"]),
             "csv": { "type": "string", "minLength": 1, "description": "The CSV file's text (at most 5 MB), with its header row." },
@@ -1406,8 +1421,14 @@ mod tests {
             .iter()
             .map(|r| r.key())
             .collect();
-        assert_eq!(schemas["RolesInput"]["properties"]["roles"]["items"]["enum"], json!(roles));
-        assert_eq!(schemas["Account"]["properties"]["roles"]["items"]["enum"], json!(roles));
+        assert_eq!(
+            schemas["RolesInput"]["properties"]["roles"]["items"]["enum"],
+            json!(roles)
+        );
+        assert_eq!(
+            schemas["Account"]["properties"]["roles"]["items"]["enum"],
+            json!(roles)
+        );
         let kinds: Vec<&str> = hedgerow_policy::change::ChangeKind::ALL
             .iter()
             .map(|k| k.as_str())
@@ -1417,7 +1438,10 @@ mod tests {
             json!(kinds)
         );
         let import_kinds: Vec<&str> = hedgerow_import::Kind::ALL.iter().map(|k| k.key()).collect();
-        assert_eq!(schemas["PeopleImport"]["properties"]["kind"]["enum"], json!(import_kinds));
+        assert_eq!(
+            schemas["PeopleImport"]["properties"]["kind"]["enum"],
+            json!(import_kinds)
+        );
     }
 
     #[test]

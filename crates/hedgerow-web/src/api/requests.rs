@@ -15,14 +15,13 @@ use tracing::warn;
 use super::policy::ChangeJson;
 use super::records::ReviewRequestJson;
 use super::{
-    ApiError, ApiPath, ApiResult, ApiStaff, JsonBody, check_field, created, optional_field,
-    require,
+    ApiError, ApiPath, ApiResult, ApiStaff, JsonBody, check_field, created, optional_field, require,
 };
 use crate::AdminApp;
 use crate::policy::MAX_REASON;
 use crate::requests::{
-    AccessFor, ClassWhen, RequestError, access_until, approve_request, class_request,
-    class_target, pending_request,
+    AccessFor, ClassWhen, RequestError, access_until, approve_request, class_request, class_target,
+    pending_request,
 };
 
 /// The longest group key taken (group keys in the configuration are short words).
@@ -107,17 +106,9 @@ pub(super) async fn approve_review_request(
         .await
         .map_err(request_error)?;
     let groups = body.groups.iter().map(|g| g.trim().to_owned()).collect();
-    let approved = approve_request(
-        &app,
-        &staff,
-        &request,
-        groups,
-        until,
-        body.note.trim(),
-        now,
-    )
-    .await
-    .map_err(request_error)?;
+    let approved = approve_request(&app, &staff, &request, groups, until, body.note.trim(), now)
+        .await
+        .map_err(request_error)?;
     // Recorded either way; if the gateway could not rebuild its policy at once, its next
     // check (within seconds) does, so the answer stands.
     if let Some(e) = approved.not_yet_in_force {
