@@ -92,7 +92,7 @@ fn kind_name(kind: GroupKind) -> &'static str {
 }
 
 /// What each approval-rule kind means, for the settings form and the API.
-pub(crate) fn kind_label(kind: ChangeKind) -> &'static str {
+fn kind_label(kind: ChangeKind) -> &'static str {
     match kind {
         ChangeKind::UnblockForPupils => {
             "Anything that lets pupils or unidentified devices reach more than before"

@@ -1573,7 +1573,15 @@ fn schemathesis_finds_no_server_error_and_no_answer_outside_the_schema() {
     };
     let selected = number_after("Selected:");
     assert_eq!(number_after("Tested:"), selected, "{report}");
-    assert!(selected >= 25, "{report}");
+    // Every operation of the API (each route under /api/v1) but the ones skipped, so a new
+    // endpoint cannot slip past it. Schemathesis leaves out the operation that serves the
+    // document it was loaded from.
+    let operations = hedgerow_web::all_routes()
+        .iter()
+        .filter(|(_, path)| path.starts_with("/api/v1/") && *path != "/api/v1/openapi.json")
+        .count()
+        - skip.len() / 2;
+    assert_eq!(selected, operations, "{report}");
     assert!(!report.contains("panicked"), "{report}");
     assert!(!site.log().contains("panicked"), "{}", site.log());
 }
