@@ -8,6 +8,13 @@
 //! problem and its row, or shows what would change; the confirm form carries the file back
 //! (base64 in a hidden field, so no file is kept on the server) to `POST
 //! /people/import/confirm`, which reads it again and commits it in one transaction.
+//!
+//! The rules are written once here and called by these pages and by the JSON API alike: which
+//! accounts a person manages ([`visible_accounts`]), reading an import ([`read_checked`]) and
+//! applying it ([`apply_import`]), and creating accounts, changing roles and disabling
+//! ([`create_account_checked`], [`check_role_change`], [`apply_roles`],
+//! [`set_disabled_checked`]), each refusing with an [`AccountError`] that the page and the API
+//! say in their own way.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -25,7 +32,8 @@ use hedgerow_accounts::{
     requires_second_factor,
 };
 use hedgerow_import::{
-    GroupKind, Import, ImportOptions, Kind, Records, SchoolGroup, YearMapping, read_import,
+    GroupKind, Import, ImportError, ImportOptions, Kind, Records, SchoolGroup, YearMapping,
+    read_import,
 };
 use hedgerow_store::{
     AdminAccount, AdminAccountId, ImportPlan, ImportedClass, ImportedPerson, NewAdminAccount,
@@ -239,20 +247,24 @@ fn visible(staff: &Staff, account: &AdminAccount) -> bool {
     }
 }
 
-async fn account_lines(app: &AdminApp, staff: &Staff) -> Result<Vec<AccountLine>, Response> {
-    let mut accounts = app
-        .store
-        .admin_accounts(Some(staff.school))
-        .await
-        .map_err(|e| server_error("listing accounts", e))?;
+/// The accounts this person manages: their school's, and for a trust administrator the
+/// trust-wide ones too.
+pub(crate) async fn visible_accounts(
+    app: &AdminApp,
+    staff: &Staff,
+) -> Result<Vec<AdminAccount>, StoreError> {
+    let mut accounts = app.store.admin_accounts(Some(staff.school)).await?;
     if staff.can(Permission::AllSchools) {
-        let all = app
-            .store
-            .admin_accounts(None)
-            .await
-            .map_err(|e| server_error("listing accounts", e))?;
+        let all = app.store.admin_accounts(None).await?;
         accounts.extend(all.into_iter().filter(|a| a.school.is_none()));
     }
+    Ok(accounts)
+}
+
+async fn account_lines(app: &AdminApp, staff: &Staff) -> Result<Vec<AccountLine>, Response> {
+    let accounts = visible_accounts(app, staff)
+        .await
+        .map_err(|e| server_error("listing accounts", e))?;
     Ok(accounts
         .into_iter()
         .map(|a| {
@@ -324,16 +336,12 @@ fn pupil_group_keys(groups: &[SchoolGroup]) -> String {
 }
 
 /// The saved mapping if it still reads against the policy, else the suggested one.
-async fn mapping_text(
+pub(crate) async fn mapping_text(
     app: &AdminApp,
     staff: &Staff,
     groups: &[SchoolGroup],
-) -> Result<String, Response> {
-    let saved = app
-        .store
-        .setting(staff.school, MAPPING_SETTING)
-        .await
-        .map_err(|e| server_error("reading a setting", e))?;
+) -> Result<String, StoreError> {
+    let saved = app.store.setting(staff.school, MAPPING_SETTING).await?;
     Ok(match saved {
         Some(text) if YearMapping::parse(&text, groups).is_ok() => text,
         _ => YearMapping::suggested(groups).to_text(),
@@ -345,7 +353,9 @@ async fn import_form_defaults(app: &AdminApp, staff: &Staff) -> Result<ImportFor
     Ok(ImportFormValues {
         kind: Kind::Pupils.key(),
         pasted: String::new(),
-        mapping: mapping_text(app, staff, &groups).await?,
+        mapping: mapping_text(app, staff, &groups)
+            .await
+            .map_err(|e| server_error("reading a setting", e))?,
         disable_missing: false,
         pupil_groups: pupil_group_keys(&groups),
     })
@@ -452,13 +462,14 @@ struct DoneTemplate {
 }
 
 /// What a checked import needs: its kind, bytes, mapping and options.
-struct Checked {
-    kind: Kind,
-    bytes: Vec<u8>,
-    mapping_text: String,
-    groups: Vec<SchoolGroup>,
-    disable_missing: bool,
-    pasted: String,
+pub(crate) struct Checked {
+    pub(crate) kind: Kind,
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) mapping_text: String,
+    pub(crate) groups: Vec<SchoolGroup>,
+    pub(crate) disable_missing: bool,
+    /// What was pasted into the page's text box, to show again (empty from the API).
+    pub(crate) pasted: String,
 }
 
 /// The form's kind, file and mapping, or the page that says what is missing.
@@ -516,27 +527,50 @@ fn form_values(checked: &Checked) -> ImportFormValues {
     }
 }
 
-/// The import read from a checked form: the records and the store batch, or the problems.
-fn read_checked(checked: &Checked) -> Result<(Import, PeopleBatch), (Vec<String>, usize)> {
+/// The import read from a checked form: the records and the store batch, or every problem
+/// found (each with its row where it is about one) and how many there were in all.
+pub(crate) fn read_checked(
+    checked: &Checked,
+) -> Result<(Import, PeopleBatch), (Vec<ImportError>, usize)> {
     let mapping = YearMapping::parse(&checked.mapping_text, &checked.groups).map_err(|errors| {
         let n = errors.len();
-        (
-            errors.iter().map(ToString::to_string).collect::<Vec<_>>(),
-            n,
-        )
+        (errors, n)
     })?;
     let options = ImportOptions {
         groups: &checked.groups,
         mapping: &mapping,
     };
-    let import = read_import(checked.kind, &checked.bytes, &options).map_err(|refused| {
-        (
-            refused.problems.iter().map(ToString::to_string).collect(),
-            refused.total,
-        )
-    })?;
+    let import = read_import(checked.kind, &checked.bytes, &options)
+        .map_err(|refused| (refused.problems, refused.total))?;
     let batch = import_batch(&import, checked.disable_missing);
     Ok((import, batch))
+}
+
+/// The problems as the page lists them.
+fn problem_lines(problems: &[ImportError]) -> Vec<String> {
+    problems.iter().map(ToString::to_string).collect()
+}
+
+/// Imports a checked batch in one transaction (the store plans it again inside and refuses a
+/// plan with conflicts), then keeps the mapping that worked as the school's.
+pub(crate) async fn apply_import(
+    app: &AdminApp,
+    staff: &Staff,
+    checked: &Checked,
+    batch: &PeopleBatch,
+) -> Result<ImportPlan, StoreError> {
+    let plan = app
+        .store
+        .import_people(staff.school, batch, &staff.acting())
+        .await?;
+    if let Err(e) = app
+        .store
+        .set_setting(staff.school, MAPPING_SETTING, &checked.mapping_text)
+        .await
+    {
+        tracing::warn!("the year group mapping was not saved: {e}");
+    }
+    Ok(plan)
 }
 
 /// The store's batch for an import read without problems. Shared with the command line.
@@ -671,7 +705,9 @@ async fn preview_import(
     };
     let (import, batch) = match read_checked(&checked) {
         Ok(read) => read,
-        Err((problems, total)) => return refused_page(&staff, &checked, problems, total),
+        Err((problems, total)) => {
+            return refused_page(&staff, &checked, problem_lines(&problems), total);
+        }
     };
     let plan = match app.store.plan_people_import(staff.school, &batch).await {
         Ok(plan) => plan,
@@ -724,27 +760,17 @@ async fn confirm_import(
     };
     let (_, batch) = match read_checked(&checked) {
         Ok(read) => read,
-        Err((problems, total)) => return refused_page(&staff, &checked, problems, total),
+        Err((problems, total)) => {
+            return refused_page(&staff, &checked, problem_lines(&problems), total);
+        }
     };
-    let plan = match app
-        .store
-        .import_people(staff.school, &batch, &staff.acting())
-        .await
-    {
+    let plan = match apply_import(&app, &staff, &checked, &batch).await {
         Ok(plan) => plan,
         Err(StoreError::InvalidInput { problem, .. }) => {
             return refused_page(&staff, &checked, vec![problem], 1);
         }
         Err(e) => return server_error("importing people", e),
     };
-    // The mapping that worked is the school's from now on.
-    if let Err(e) = app
-        .store
-        .set_setting(staff.school, MAPPING_SETTING, &checked.mapping_text)
-        .await
-    {
-        tracing::warn!("the year group mapping was not saved: {e}");
-    }
     render(&DoneTemplate {
         frame: staff.frame("/people"),
         kind: checked.kind.key(),
@@ -779,10 +805,21 @@ fn field<'a>(pairs: &'a Pairs, name: &str) -> &'a str {
 /// The roles a form asks for, or what was not a role.
 #[allow(clippy::result_large_err)]
 fn roles_in(pairs: &Pairs) -> Result<BTreeSet<Role>, Response> {
-    pairs
-        .iter()
-        .filter(|(k, _)| k == "role")
-        .map(|(_, v)| Role::parse(v).map_err(|e| bad_request(format!("{e}."))))
+    parse_roles(
+        pairs
+            .iter()
+            .filter(|(k, _)| k == "role")
+            .map(|(_, v)| v.as_str()),
+    )
+    .map_err(bad_request)
+}
+
+/// Role keys read into roles, or a sentence saying which is not a role.
+pub(crate) fn parse_roles<'a>(
+    keys: impl IntoIterator<Item = &'a str>,
+) -> Result<BTreeSet<Role>, String> {
+    keys.into_iter()
+        .map(|v| Role::parse(v).map_err(|e| format!("{e}.")))
         .collect()
 }
 
@@ -793,20 +830,141 @@ fn cannot_grant(role: Role) -> String {
     )
 }
 
+/// Why an account was not created or changed, for the page or the API to say in its own way.
+#[derive(Debug)]
+pub(crate) enum AccountError {
+    /// No such account among those this person manages.
+    NotFound,
+    /// The roles of the person asking do not allow it (`can_grant`); the sentence says why.
+    Forbidden(String),
+    /// The input is not acceptable; the sentence says what to do.
+    Invalid(String),
+    /// Something failed while doing `what`.
+    Failed(&'static str, String),
+}
+
+/// A TOTP secret made for an account, shown once: base32, and the `otpauth://` URI.
+pub(crate) struct NewSecret {
+    pub(crate) base32: String,
+    pub(crate) uri: String,
+}
+
 /// A new TOTP secret stored for an account, to show once.
 async fn enrol_totp(
     app: &AdminApp,
     staff: &Staff,
     id: AdminAccountId,
     username: &str,
-) -> Result<(String, String), Response> {
-    let secret = TotpSecret::generate().map_err(|e| server_error("making a TOTP secret", e))?;
+) -> Result<NewSecret, AccountError> {
+    let secret = TotpSecret::generate()
+        .map_err(|e| AccountError::Failed("making a TOTP secret", e.to_string()))?;
     let base32 = secret.to_base32();
     app.store
         .set_admin_totp_secret(id, Some(&base32), &staff.acting())
         .await
-        .map_err(|e| server_error("saving a TOTP secret", e))?;
-    Ok((base32, secret.otpauth_uri("Hedgerow", username)))
+        .map_err(|e| AccountError::Failed("saving a TOTP secret", e.to_string()))?;
+    Ok(NewSecret {
+        uri: secret.otpauth_uri("Hedgerow", username),
+        base32,
+    })
+}
+
+/// A new account as asked for, before any check.
+pub(crate) struct NewAccount {
+    pub(crate) username: String,
+    pub(crate) display_name: String,
+    pub(crate) email: String,
+    pub(crate) roles: BTreeSet<Role>,
+    pub(crate) password: String,
+    /// The password typed again, where the form asks for it twice.
+    pub(crate) password_again: Option<String>,
+}
+
+/// Creates an account after the checks the people page makes: at least one role, every role
+/// one this person may grant, the password typed the same twice (where it was) and within the
+/// password rules. A trust administrator's account is trust-wide; any other is this school's.
+/// When the roles need a second factor a TOTP secret is made, to show once.
+pub(crate) async fn create_account_checked(
+    app: &AdminApp,
+    staff: &Staff,
+    new: NewAccount,
+) -> Result<(AdminAccountId, Option<NewSecret>), AccountError> {
+    if new.roles.is_empty() {
+        return Err(AccountError::Invalid(
+            "Choose at least one role for the new account.".into(),
+        ));
+    }
+    if let Some(role) = new.roles.iter().find(|r| !can_grant(&staff.roles, **r)) {
+        return Err(AccountError::Forbidden(cannot_grant(*role)));
+    }
+    if new
+        .password_again
+        .as_ref()
+        .is_some_and(|again| *again != new.password)
+    {
+        return Err(AccountError::Invalid(
+            "The two passwords are not the same. Type the new password twice.".into(),
+        ));
+    }
+    if let Err(problem) = check_new_password(&new.password, &new.username, &new.display_name) {
+        return Err(AccountError::Invalid(format!(
+            "The password was not accepted: {problem}."
+        )));
+    }
+    let password = new.password;
+    let hash = match tokio::task::spawn_blocking(move || hash_password(&password)).await {
+        Ok(Ok(hash)) => hash,
+        Ok(Err(e)) => return Err(AccountError::Failed("hashing a password", e.to_string())),
+        Err(e) => return Err(AccountError::Failed("hashing a password", e.to_string())),
+    };
+    let roles: Vec<Role> = new.roles.into_iter().collect();
+    let account = NewAdminAccount {
+        school: if roles.contains(&Role::TrustAdmin) {
+            None
+        } else {
+            Some(staff.school)
+        },
+        username: new.username.clone(),
+        display_name: new.display_name,
+        email: new.email,
+        password_hash: hash,
+        roles: roles.iter().map(|r| r.key().to_owned()).collect(),
+    };
+    let id = match app
+        .store
+        .create_admin_account(&account, &staff.acting())
+        .await
+    {
+        Ok(id) => id,
+        Err(StoreError::InvalidInput { field, problem }) => {
+            return Err(AccountError::Invalid(format!(
+                "The {field} was not accepted: {problem}."
+            )));
+        }
+        Err(e) => return Err(AccountError::Failed("creating an account", e.to_string())),
+    };
+    let secret = if requires_second_factor(&roles) {
+        Some(enrol_totp(app, staff, id, &new.username).await?)
+    } else {
+        None
+    };
+    Ok((id, secret))
+}
+
+/// A refusal as the people page shows it: the page again with the message, or a plain page.
+async fn account_refusal(
+    app: &AdminApp,
+    staff: &Staff,
+    e: AccountError,
+    values: NewAccountValues,
+) -> Response {
+    let (status, message) = match e {
+        AccountError::NotFound => return not_found("account"),
+        AccountError::Failed(what, e) => return server_error(what, e),
+        AccountError::Forbidden(message) => (StatusCode::FORBIDDEN, message),
+        AccountError::Invalid(message) => (StatusCode::UNPROCESSABLE_ENTITY, message),
+    };
+    people_with(app, staff, status, Some(message), None, values).await
 }
 
 async fn create_account(
@@ -837,97 +995,95 @@ async fn create_account(
         Ok(r) => r,
         Err(r) => return r,
     };
-    let refuse = |status: StatusCode, message: String, values: NewAccountValues| {
-        let app = Arc::clone(&app);
-        let staff = &staff;
-        async move { people_with(&app, staff, status, Some(message), None, values).await }
-    };
-    if roles.is_empty() {
-        return refuse(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "Choose at least one role for the new account.".into(),
-            values,
-        )
-        .await;
-    }
-    if let Some(role) = roles.iter().find(|r| !can_grant(&staff.roles, **r)) {
-        return refuse(StatusCode::FORBIDDEN, cannot_grant(*role), values).await;
-    }
-    let password = field(&pairs, "password").to_owned();
-    if password != field(&pairs, "password_again") {
-        return refuse(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "The two passwords are not the same. Type the new password twice.".into(),
-            values,
-        )
-        .await;
-    }
-    if let Err(problem) = check_new_password(&password, &values.username, &values.display_name) {
-        return refuse(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            format!("The password was not accepted: {problem}."),
-            values,
-        )
-        .await;
-    }
-    let hash = match tokio::task::spawn_blocking(move || hash_password(&password)).await {
-        Ok(Ok(hash)) => hash,
-        Ok(Err(e)) => return server_error("hashing a password", e),
-        Err(e) => return server_error("hashing a password", e),
-    };
-    let roles: Vec<Role> = roles.into_iter().collect();
-    let account = NewAdminAccount {
-        school: if roles.contains(&Role::TrustAdmin) {
-            None
-        } else {
-            Some(staff.school)
-        },
+    let new = NewAccount {
         username: values.username.clone(),
         display_name: values.display_name.clone(),
         email: values.email.clone(),
-        password_hash: hash,
-        roles: roles.iter().map(|r| r.key().to_owned()).collect(),
+        roles,
+        password: field(&pairs, "password").to_owned(),
+        password_again: Some(field(&pairs, "password_again").to_owned()),
     };
-    let id = match app
-        .store
-        .create_admin_account(&account, &staff.acting())
-        .await
-    {
-        Ok(id) => id,
-        Err(StoreError::InvalidInput { field, problem }) => {
-            return refuse(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                format!("The {field} was not accepted: {problem}."),
-                values,
-            )
-            .await;
-        }
-        Err(e) => return server_error("creating an account", e),
-    };
-    let (secret, uri) = if requires_second_factor(&roles) {
-        match enrol_totp(&app, &staff, id, &values.username).await {
-            Ok((s, u)) => (Some(s), Some(u)),
-            Err(r) => return r,
-        }
-    } else {
-        (None, None)
-    };
-    render(&AccountCreatedTemplate {
-        frame: staff.frame("/people"),
-        username: values.username,
-        created: true,
-        secret,
-        uri,
-    })
+    match create_account_checked(&app, &staff, new).await {
+        Ok((_, secret)) => render(&AccountCreatedTemplate {
+            frame: staff.frame("/people"),
+            username: values.username,
+            created: true,
+            uri: secret.as_ref().map(|s| s.uri.clone()),
+            secret: secret.map(|s| s.base32),
+        }),
+        Err(e) => account_refusal(&app, &staff, e, values).await,
+    }
 }
 
 /// The account a change is about, if this person may see it.
-async fn target_account(app: &AdminApp, staff: &Staff, id: i64) -> Result<AdminAccount, Response> {
+pub(crate) async fn target_account(
+    app: &AdminApp,
+    staff: &Staff,
+    id: i64,
+) -> Result<AdminAccount, AccountError> {
     match app.store.admin_account(AdminAccountId(id)).await {
         Ok(Some(account)) if visible(staff, &account) => Ok(account),
-        Ok(_) => Err(not_found("account")),
-        Err(e) => Err(server_error("reading an account", e)),
+        Ok(_) => Err(AccountError::NotFound),
+        Err(e) => Err(AccountError::Failed("reading an account", e.to_string())),
     }
+}
+
+/// Whether this person may give `target` exactly the roles `wanted`: every role added or
+/// taken away one they may grant, at least one role left, and never their own last role that
+/// manages accounts. `Ok(false)` when nothing would change.
+pub(crate) fn check_role_change(
+    staff: &Staff,
+    target: &AdminAccount,
+    wanted: &BTreeSet<Role>,
+) -> Result<bool, AccountError> {
+    let held: BTreeSet<Role> = roles_of(target).into_iter().collect();
+    let mut changed = wanted.symmetric_difference(&held);
+    if let Some(role) = changed.clone().find(|r| !can_grant(&staff.roles, **r)) {
+        return Err(AccountError::Forbidden(cannot_grant(*role)));
+    }
+    if wanted.is_empty() {
+        return Err(AccountError::Invalid(format!(
+            "Give {} at least one role, or disable the account instead.",
+            target.username
+        )));
+    }
+    if target.id == staff.account.id
+        && !can(
+            &wanted.iter().copied().collect::<Vec<_>>(),
+            Permission::ManageAccounts,
+        )
+    {
+        return Err(AccountError::Invalid("You cannot take away your own last role that manages accounts: ask another person who manages accounts to do it.".to_owned()));
+    }
+    Ok(changed.next().is_some())
+}
+
+/// Gives `target` the roles `wanted` (checked by [`check_role_change`]); when they now need a
+/// second factor and the account has none, makes a TOTP secret to show once, since without it
+/// the account could not sign in.
+pub(crate) async fn apply_roles(
+    app: &AdminApp,
+    staff: &Staff,
+    target: &AdminAccount,
+    wanted: &BTreeSet<Role>,
+) -> Result<Option<NewSecret>, AccountError> {
+    let keys: Vec<String> = wanted.iter().map(|r| r.key().to_owned()).collect();
+    match app
+        .store
+        .set_admin_roles(target.id, &keys, &staff.acting())
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => return Err(AccountError::NotFound),
+        Err(e) => return Err(AccountError::Failed("changing roles", e.to_string())),
+    }
+    let wanted: Vec<Role> = wanted.iter().copied().collect();
+    if requires_second_factor(&wanted) && target.totp_secret.is_none() {
+        return enrol_totp(app, staff, target.id, &target.username)
+            .await
+            .map(Some);
+    }
+    Ok(None)
 }
 
 async fn change_roles(
@@ -952,73 +1108,61 @@ async fn change_roles(
     }
     let target = match target_account(&app, &staff, id).await {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(e) => return account_refusal(&app, &staff, e, NewAccountValues::default()).await,
     };
     let wanted = match roles_in(&pairs) {
         Ok(r) => r,
         Err(r) => return r,
     };
-    let held: BTreeSet<Role> = roles_of(&target).into_iter().collect();
-    let changed = wanted.symmetric_difference(&held);
-    let mut status = StatusCode::OK;
-    let mut message = None;
-    if let Some(role) = changed.clone().find(|r| !can_grant(&staff.roles, **r)) {
-        status = StatusCode::FORBIDDEN;
-        message = Some(cannot_grant(*role));
-    } else if wanted.is_empty() {
-        status = StatusCode::UNPROCESSABLE_ENTITY;
-        message = Some(format!(
-            "Give {} at least one role, or disable the account instead.",
-            target.username
-        ));
-    } else if target.id == staff.account.id
-        && !can(
-            &wanted.iter().copied().collect::<Vec<_>>(),
-            Permission::ManageAccounts,
-        )
+    match check_role_change(&staff, &target, &wanted) {
+        Ok(true) => {}
+        Ok(false) => return Redirect::to("/people").into_response(),
+        Err(e) => return account_refusal(&app, &staff, e, NewAccountValues::default()).await,
+    }
+    match apply_roles(&app, &staff, &target, &wanted).await {
+        Ok(Some(secret)) => render(&AccountCreatedTemplate {
+            frame: staff.frame("/people"),
+            username: target.username,
+            created: false,
+            secret: Some(secret.base32),
+            uri: Some(secret.uri),
+        }),
+        Ok(None) => Redirect::to("/people").into_response(),
+        Err(e) => account_refusal(&app, &staff, e, NewAccountValues::default()).await,
+    }
+}
+
+/// Disables or enables an account this person manages: never their own, and never one
+/// holding a role they could not grant.
+pub(crate) async fn set_disabled_checked(
+    app: &AdminApp,
+    staff: &Staff,
+    id: i64,
+    disabled: bool,
+) -> Result<AdminAccount, AccountError> {
+    let target = target_account(app, staff, id).await?;
+    if target.id == staff.account.id {
+        return Err(AccountError::Invalid("You cannot disable or enable your own account: ask another person who manages accounts.".to_owned()));
+    }
+    if let Some(r) = roles_of(&target)
+        .into_iter()
+        .find(|r| !can_grant(&staff.roles, *r))
     {
-        status = StatusCode::UNPROCESSABLE_ENTITY;
-        message = Some("You cannot take away your own last role that manages accounts: ask another person who manages accounts to do it.".to_owned());
+        return Err(AccountError::Forbidden(format!(
+            "You cannot disable or enable {}: the account holds the role \"{}\", which you could not grant.",
+            target.username,
+            r.name()
+        )));
     }
-    if let Some(message) = message {
-        return people_with(
-            &app,
-            &staff,
-            status,
-            Some(message),
-            None,
-            NewAccountValues::default(),
-        )
-        .await;
-    }
-    if changed.count() == 0 {
-        return Redirect::to("/people").into_response();
-    }
-    let keys: Vec<String> = wanted.iter().map(|r| r.key().to_owned()).collect();
     match app
         .store
-        .set_admin_roles(target.id, &keys, &staff.acting())
+        .set_admin_disabled(target.id, disabled, &staff.acting())
         .await
     {
-        Ok(true) => {}
-        Ok(false) => return not_found("account"),
-        Err(e) => return server_error("changing roles", e),
+        Ok(true) => Ok(AdminAccount { disabled, ..target }),
+        Ok(false) => Err(AccountError::NotFound),
+        Err(e) => Err(AccountError::Failed("disabling an account", e.to_string())),
     }
-    let wanted: Vec<Role> = wanted.into_iter().collect();
-    if requires_second_factor(&wanted) && target.totp_secret.is_none() {
-        // Without a second factor the account could not sign in with its new roles.
-        return match enrol_totp(&app, &staff, target.id, &target.username).await {
-            Ok((secret, uri)) => render(&AccountCreatedTemplate {
-                frame: staff.frame("/people"),
-                username: target.username,
-                created: false,
-                secret: Some(secret),
-                uri: Some(uri),
-            }),
-            Err(r) => r,
-        };
-    }
-    Redirect::to("/people").into_response()
 }
 
 #[derive(Deserialize)]
@@ -1039,46 +1183,9 @@ async fn set_disabled(
     if let Err(r) = staff.check_csrf(csrf) {
         return r;
     }
-    let target = match target_account(&app, &staff, id).await {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
-    let refusal = if target.id == staff.account.id {
-        Some((StatusCode::UNPROCESSABLE_ENTITY, "You cannot disable or enable your own account: ask another person who manages accounts.".to_owned()))
-    } else {
-        roles_of(&target)
-            .into_iter()
-            .find(|r| !can_grant(&staff.roles, *r))
-            .map(|r| {
-                (
-                    StatusCode::FORBIDDEN,
-                    format!(
-                        "You cannot disable or enable {}: the account holds the role \"{}\", which you could not grant.",
-                        target.username,
-                        r.name()
-                    ),
-                )
-            })
-    };
-    if let Some((status, message)) = refusal {
-        return people_with(
-            &app,
-            &staff,
-            status,
-            Some(message),
-            None,
-            NewAccountValues::default(),
-        )
-        .await;
-    }
-    match app
-        .store
-        .set_admin_disabled(target.id, disabled, &staff.acting())
-        .await
-    {
-        Ok(true) => Redirect::to("/people").into_response(),
-        Ok(false) => not_found("account"),
-        Err(e) => server_error("disabling an account", e),
+    match set_disabled_checked(&app, &staff, id, disabled).await {
+        Ok(_) => Redirect::to("/people").into_response(),
+        Err(e) => account_refusal(&app, &staff, e, NewAccountValues::default()).await,
     }
 }
 

@@ -5,6 +5,9 @@
 //! the loaded lists (nothing can allow illegal content), recorded with who, when, the
 //! difference and the reason, held for a second person when the school's approval rules say
 //! so, and otherwise live in the DNS filter and the proxy before the page answers.
+//!
+//! The approval rules (which kinds of change wait for a second person) are read and set by
+//! [`approval_choices`] and [`set_approval_rules`], which the JSON API calls too.
 
 use std::sync::Arc;
 
@@ -88,7 +91,7 @@ fn kind_name(kind: GroupKind) -> &'static str {
     }
 }
 
-/// What each approval-rule kind means, for the settings form.
+/// What each approval-rule kind means, for the settings form and the API.
 fn kind_label(kind: ChangeKind) -> &'static str {
     match kind {
         ChangeKind::UnblockForPupils => {
@@ -197,16 +200,7 @@ async fn policy_page(State(app): State<Arc<AdminApp>>, staff: Staff) -> Response
             .collect(),
         overrides,
         sanctions,
-        approval_kinds: ChangeKind::ALL
-            .iter()
-            .map(|k| {
-                (
-                    k.as_str(),
-                    kind_label(*k),
-                    rules.iter().any(|r| r == k.as_str()),
-                )
-            })
-            .collect(),
+        approval_kinds: approval_choices(&rules),
         can_set_rules: staff.can(Permission::ApprovePolicyChange),
     })
 }
@@ -347,6 +341,57 @@ async fn propose(
     }
 }
 
+/// Every kind of change with what it means and whether `rules` (the school's approval rules)
+/// hold it for a second person.
+pub(crate) fn approval_choices(rules: &[String]) -> Vec<(&'static str, &'static str, bool)> {
+    ChangeKind::ALL
+        .iter()
+        .map(|k| {
+            (
+                k.as_str(),
+                kind_label(*k),
+                rules.iter().any(|r| r == k.as_str()),
+            )
+        })
+        .collect()
+}
+
+/// Why the approval rules were not set.
+#[derive(Debug)]
+pub(crate) enum RulesError {
+    /// Not a kind of change; the sentence says which.
+    UnknownKind(String),
+    /// The store failed.
+    Store(hedgerow_store::StoreError),
+}
+
+/// Sets which kinds of change need a second person's approval (none when `kinds` is empty);
+/// the store audits it.
+pub(crate) async fn set_approval_rules(
+    app: &AdminApp,
+    staff: &Staff,
+    kinds: &[String],
+) -> Result<Vec<&'static str>, RulesError> {
+    let mut chosen = Vec::new();
+    for kind in kinds {
+        match ChangeKind::parse(kind) {
+            // A kind named twice is held once.
+            Some(k) if chosen.contains(&k.as_str()) => {}
+            Some(k) => chosen.push(k.as_str()),
+            None => {
+                return Err(RulesError::UnknownKind(format!(
+                    "{kind:?} is not a kind of change."
+                )));
+            }
+        }
+    }
+    app.store
+        .set_approval_rules(staff.school, &chosen, &staff.actor())
+        .await
+        .map_err(RulesError::Store)?;
+    Ok(chosen)
+}
+
 async fn approval_rules(
     State(app): State<Arc<AdminApp>>,
     staff: Staff,
@@ -359,19 +404,9 @@ async fn approval_rules(
     if let Err(r) = staff.check_csrf(fields.csrf()) {
         return r;
     }
-    let mut kinds = Vec::new();
-    for kind in fields.all("kinds") {
-        match ChangeKind::parse(&kind) {
-            Some(k) => kinds.push(k.as_str()),
-            None => return bad_request(format!("{kind:?} is not a kind of change.")),
-        }
-    }
-    match app
-        .store
-        .set_approval_rules(staff.school, &kinds, &staff.actor())
-        .await
-    {
-        Ok(()) => Redirect::to("/policy#approval").into_response(),
-        Err(e) => server_error("saving the approval rules", e),
+    match set_approval_rules(&app, &staff, &fields.all("kinds")).await {
+        Ok(_) => Redirect::to("/policy#approval").into_response(),
+        Err(RulesError::UnknownKind(message)) => bad_request(message),
+        Err(RulesError::Store(e)) => server_error("saving the approval rules", e),
     }
 }

@@ -16,7 +16,9 @@
 //! account ([`Staff::for_account`]) with its roles at that moment, each endpoint asking for the
 //! same permission as the matching page. Failed tokens are throttled per address.
 //!
-//! Bodies are JSON (at most [`BODY_LIMIT`] bytes), answers are JSON (or CSV for the export),
+//! Bodies are JSON (at most [`BODY_LIMIT`] bytes, apart from the people import's
+//! [`people::IMPORT_BODY_LIMIT`], which carries a CSV file of up to 5 MB), answers are JSON
+//! (or CSV for the export),
 //! and every refusal is `{"error": "..."}` saying what was wrong and what to do, with its
 //! status: 400 (unreadable request), 401 (no or bad token), 403 (the roles do not allow it),
 //! 404, 409 (the record is not in a state that allows it), 413, 415, 422 (readable but not
@@ -29,8 +31,11 @@
 mod activity;
 mod auth;
 mod openapi;
+mod people;
 mod policy;
 mod records;
+mod requests;
+mod settings;
 mod tokens;
 
 use std::sync::Arc;
@@ -78,7 +83,19 @@ pub(crate) const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/changes/{id}/reject"),
     ("POST", "/api/v1/changes/{id}/revert"),
     ("GET", "/api/v1/review-requests"),
+    ("POST", "/api/v1/review-requests"),
+    ("POST", "/api/v1/review-requests/{id}/approve"),
     ("POST", "/api/v1/review-requests/{id}/decline"),
+    ("GET", "/api/v1/settings/lesson-minutes"),
+    ("PUT", "/api/v1/settings/lesson-minutes"),
+    ("GET", "/api/v1/settings/approval-rules"),
+    ("PUT", "/api/v1/settings/approval-rules"),
+    ("GET", "/api/v1/people"),
+    ("POST", "/api/v1/people/import"),
+    ("POST", "/api/v1/people/accounts"),
+    ("POST", "/api/v1/people/accounts/{id}/roles"),
+    ("POST", "/api/v1/people/accounts/{id}/disable"),
+    ("POST", "/api/v1/people/accounts/{id}/enable"),
     ("GET", "/api/v1/checks"),
     ("POST", "/api/v1/checks"),
     ("POST", "/api/v1/checks/self-test"),
@@ -107,11 +124,40 @@ pub(crate) fn routes() -> Router<Arc<AdminApp>> {
         .route("/changes/{id}/approve", post(policy::approve))
         .route("/changes/{id}/reject", post(policy::reject))
         .route("/changes/{id}/revert", post(policy::revert))
-        .route("/review-requests", get(records::review_requests))
+        .route(
+            "/review-requests",
+            get(records::review_requests).post(requests::ask_for_class),
+        )
+        .route(
+            "/review-requests/{id}/approve",
+            post(requests::approve_review_request),
+        )
         .route(
             "/review-requests/{id}/decline",
             post(records::decline_review_request),
         )
+        .route(
+            "/settings/lesson-minutes",
+            get(settings::get_lesson_minutes).put(settings::put_lesson_minutes),
+        )
+        .route(
+            "/settings/approval-rules",
+            get(settings::get_approval_rules).put(settings::put_approval_rules),
+        )
+        .route("/people", get(people::people))
+        // The only route whose body may be larger than BODY_LIMIT: a route's own layer runs
+        // after the router's below, so its limit is the one in force.
+        .route(
+            "/people/import",
+            post(people::import).layer(DefaultBodyLimit::max(people::IMPORT_BODY_LIMIT)),
+        )
+        .route("/people/accounts", post(people::create_account))
+        .route("/people/accounts/{id}/roles", post(people::set_roles))
+        .route(
+            "/people/accounts/{id}/disable",
+            post(people::disable_account),
+        )
+        .route("/people/accounts/{id}/enable", post(people::enable_account))
         .route("/checks", get(records::checks).post(records::add_check))
         .route("/checks/self-test", post(records::self_test))
         .route(
@@ -326,7 +372,8 @@ async fn json_refusals(response: Response) -> Response {
                 .to_owned()
         }
         StatusCode::PAYLOAD_TOO_LARGE => {
-            format!("The request body is larger than {BODY_LIMIT} bytes. Send less at a time.")
+            "The request body is larger than this endpoint takes (see /api/v1/openapi.json). Send less at a time."
+                .to_owned()
         }
         other => format!(
             "The request was refused ({other}). See /api/v1/openapi.json for how to call the API."
@@ -350,14 +397,17 @@ async fn unknown_endpoint() -> ApiError {
 // Reading requests
 // ---------------------------------------------------------------------------------------------
 
-/// A JSON request body of type `T`: `Content-Type: application/json`, at most [`BODY_LIMIT`]
-/// bytes. Malformed JSON is 400; JSON of the wrong shape 422.
-pub(crate) struct JsonBody<T>(pub T);
+/// A JSON request body of type `T`: `Content-Type: application/json`, at most `LIMIT` bytes
+/// ([`BODY_LIMIT`] unless the route says otherwise, and its `DefaultBodyLimit` layer must say
+/// the same). Malformed JSON is 400; JSON of the wrong shape 422.
+pub(crate) struct JsonBody<T, const LIMIT: usize = BODY_LIMIT>(pub T);
 
-impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+impl<T: DeserializeOwned, S: Send + Sync, const LIMIT: usize> FromRequest<S>
+    for JsonBody<T, LIMIT>
+{
     type Rejection = ApiError;
 
-    async fn from_request(request: Request, state: &S) -> Result<JsonBody<T>, ApiError> {
+    async fn from_request(request: Request, state: &S) -> Result<JsonBody<T, LIMIT>, ApiError> {
         let is_json = request
             .headers()
             .get(header::CONTENT_TYPE)
@@ -377,7 +427,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
                 ApiError::new(
                     e.status(),
                     format!(
-                        "The request body could not be read ({}). Send at most {BODY_LIMIT} bytes of JSON.",
+                        "The request body could not be read ({}). Send at most {LIMIT} bytes of JSON.",
                         e.body_text()
                     ),
                 )

@@ -12,6 +12,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
+use super::people::IMPORT_BODY_LIMIT;
 use super::{BODY_LIMIT, json_response};
 
 /// `GET /api/v1/openapi.json`.
@@ -472,15 +473,36 @@ fn paths() -> Value {
             .answers("200", "The change, now reverted.", r("Change"))
             .refusals(Refusals::WriteOne).build() }),
     );
-    paths.insert("/api/v1/review-requests".into(), json!({ "get": Op::new("Review requests", "listReviewRequests", "ReviewRequests")
-            .describe("Requests from the block page and from teachers, newest first.")
-            .params(vec![
-                query("status", "Only this status.", enumeration(&["new", "approved", "declined"])),
-                query("limit", "How many (default 100).", json!({ "type": "integer", "minimum": 1, "maximum": 1000 })),
-            ])
-            .answers("200", "The requests.", r("ReviewRequestPage"))
-            .links(&[("DeclineFirst", "declineReviewRequest", "id", "/requests/0/id")])
-            .build() }));
+    paths.insert("/api/v1/review-requests".into(), json!({
+            "get": Op::new("Review requests", "listReviewRequests", "ReviewRequests")
+                .describe("Requests from the block page and from teachers, newest first.")
+                .params(vec![
+                    query("status", "Only this status.", enumeration(&["new", "approved", "declined"])),
+                    query("limit", "How many (default 100).", json!({ "type": "integer", "minimum": 1, "maximum": 1000 })),
+                ])
+                .answers("200", "The requests.", r("ReviewRequestPage"))
+                .links(&[
+                    ("ApproveFirst", "approveReviewRequest", "id", "/requests/0/id"),
+                    ("DeclineFirst", "declineReviewRequest", "id", "/requests/0/id"),
+                ])
+                .build(),
+            "post": Op::new("Ask for a site for your class", "askForClass", "RequestAccessForClass")
+                .describe("A teacher's request (\"allow this for my class this lesson\"), queued for the DSL, a deputy or the online-safety lead as the requests page queues it: the group and the time go into the comment they read.")
+                .body(json_body("AskForClass", "The address, the class's group, when, and what it is for."))
+                .answers("201", "The request as queued.", r("ReviewRequest"))
+                .links(&[
+                    ("Approve", "approveReviewRequest", "id", "/id"),
+                    ("Decline", "declineReviewRequest", "id", "/id"),
+                ])
+                .refusals(Refusals::Write).build(),
+        }));
+    paths.insert("/api/v1/review-requests/{id}/approve".into(), json!({ "post": Op::new("Approve a review request", "approveReviewRequest", "ReviewRequests")
+            .describe("Allows the request's site (blocks it, for a \"should be blocked\" request) for the groups named (every group when none are) for this lesson, today, until a date, or permanently: a site override checked by the gateway like any change (nothing may allow illegal content: 422), recorded as proposed by the requester and approved by you, in force within seconds, ending by itself. When you decide your own request it follows the approval rules and may wait for someone else.")
+            .params(vec![path_id("review request")])
+            .body(json_body("ApproveReviewRequest", "For whom, for how long, and why."))
+            .answers("201", "The change-log entry of the decision.", r("Change"))
+            .links(&[("Read", "getChange", "id", "/id"), ("Revert", "revertChange", "id", "/id")])
+            .refusals(Refusals::WriteOne).build() }));
     paths.insert("/api/v1/review-requests/{id}/decline".into(), json!({ "post": Op::new("Decline a review request", "declineReviewRequest", "ReviewRequests")
             .describe("Leaves the page as it is, with a reason the requester sees; recorded in the change log.")
             .params(vec![path_id("review request")])
@@ -557,6 +579,75 @@ fn paths() -> Value {
                 .empty("Removed.")
                 .refusals(Refusals::ReadOne).build(),
         }),
+    );
+    paths.insert(
+        "/api/v1/settings/lesson-minutes".into(),
+        json!({
+            "get": Op::new("How long a lesson lasts", "getLessonMinutes", "ReviewRequests")
+                .describe("How long \"this lesson\" lasts when a review request is approved for the lesson, in minutes (60 unless set).")
+                .answers("200", "The setting.", r("LessonMinutes")).build(),
+            "put": Op::new("Set how long a lesson lasts", "setLessonMinutes", "ReviewRequests")
+                .describe("1 to 600 minutes; audited (`setting.change`).")
+                .body(json_body("LessonMinutes", "The new length."))
+                .answers("200", "The setting as saved.", r("LessonMinutes"))
+                .refusals(Refusals::Write).build(),
+        }),
+    );
+    paths.insert(
+        "/api/v1/settings/approval-rules".into(),
+        json!({
+            "get": Op::new("The approval rules", "getApprovalRules", "EditPolicy or ApprovePolicyChange")
+                .describe("Which kinds of policy change wait for a second person's approval, and every kind with what it means.")
+                .answers("200", "The rules.", r("ApprovalRules")).build(),
+            "put": Op::new("Set the approval rules", "setApprovalRules", "ApprovePolicyChange")
+                .describe("The kinds of change that wait for a second person from now on (an empty list: none). Changes already recorded are not affected. Audited (`change_control.rules`).")
+                .body(json_body("ApprovalRulesInput", "The kinds that need approval."))
+                .answers("200", "The rules as saved.", r("ApprovalRules"))
+                .refusals(Refusals::Write).build(),
+        }),
+    );
+    paths.insert("/api/v1/people".into(), json!({ "get": Op::new("Staff accounts and people counts", "getPeople", "ManageAccounts or ImportPeople")
+            .describe("The staff accounts you manage (null unless you hold ManageAccounts; never a password hash or TOTP secret), the roles you may grant, and how many people each group and class has (counts only).")
+            .answers("200", "Accounts and counts.", r("People")).build() }));
+    let mut import = Op::new("Import pupils, classes or staff", "importPeople", "ImportPeople")
+        .describe(&format!("Reads a CSV export of a school information system (at most 5 MB; this endpoint takes bodies of up to {IMPORT_BODY_LIMIT} bytes) and plans what importing it would change. With dry_run, nothing changes; otherwise the import is applied in one transaction (audited as `people.import`, counts only) and the mapping used becomes the school's. A file with any problem is refused whole with 422, listing every problem with its row. mapping is the year group mapping (lines such as `Year 7 = ks3`); the school's saved one, or a suggested one, when absent."))
+        .body(json_body("PeopleImport", "The file and what it holds."))
+        .answers("200", "What the import changes (or, for a dry run, would change).", r("ImportResult"))
+        .refusals(Refusals::Write)
+        .build();
+    import["responses"]["422"] = json!({
+        "description": "Nothing was imported: the file's problems, each with its row where it is about one (or the request was not acceptable).",
+        "content": { "application/json": { "schema": { "anyOf": [r("ImportRefused"), r("Error")] } } },
+    });
+    paths.insert("/api/v1/people/import".into(), json!({ "post": import }));
+    paths.insert("/api/v1/people/accounts".into(), json!({ "post": Op::new("Create a staff account", "createAccount", "ManageAccounts")
+            .describe("Roles you may grant only (a role that reads browsing is granted only by the DSL or the headteacher; trust-admin only by a trust administrator: 403 otherwise); a first password within the password rules. When the roles need a second factor the answer holds the TOTP secret, shown this once. Audited.")
+            .body(json_body("NewAccount", "The account."))
+            .answers("201", "The account made.", r("AccountChanged"))
+            .links(&[
+                ("SetRoles", "setAccountRoles", "id", "/account/id"),
+                ("Disable", "disableAccount", "id", "/account/id"),
+                ("Enable", "enableAccount", "id", "/account/id"),
+            ])
+            .refusals(Refusals::Write).build() }));
+    paths.insert("/api/v1/people/accounts/{id}/roles".into(), json!({ "post": Op::new("Set an account's roles", "setAccountRoles", "ManageAccounts")
+            .describe("Gives the account exactly these roles. Each role added or taken away must be one you may grant (403); at least one role; not the token's own account (422). When the new roles need a second factor and the account has none, the answer holds a new TOTP secret, shown this once. Audited.")
+            .params(vec![path_id("account")])
+            .body(json_body("RolesInput", "The roles the account is to hold."))
+            .answers("200", "The account now.", r("AccountChanged"))
+            .refusals(Refusals::WriteOne).build() }));
+    paths.insert("/api/v1/people/accounts/{id}/disable".into(), json!({ "post": Op::new("Disable an account", "disableAccount", "ManageAccounts")
+            .describe("The account can no longer sign in, and its API tokens stop working. Not your own (422), nor one holding a role you could not grant (403). Audited.")
+            .params(vec![path_id("account")])
+            .answers("200", "The account now.", r("Account"))
+            .refusals(Refusals::Act).build() }));
+    paths.insert(
+        "/api/v1/people/accounts/{id}/enable".into(),
+        json!({ "post": Op::new("Enable an account", "enableAccount", "ManageAccounts")
+            .describe("The account may sign in again. The same limits as disabling. Audited.")
+            .params(vec![path_id("account")])
+            .answers("200", "The account now.", r("Account"))
+            .refusals(Refusals::Act).build() }),
     );
     Value::Object(paths)
 }
@@ -1003,6 +1094,165 @@ fn schemas() -> Value {
             }),
         ),
     );
+    let role_key = enumeration(&[
+        "dsl",
+        "deputy-dsl",
+        "online-safety-lead",
+        "headteacher",
+        "network-manager",
+        "teacher",
+        "governor",
+        "trust-admin",
+    ]);
+    let change_kinds = enumeration(&[
+        "unblock-for-pupils",
+        "block",
+        "override",
+        "sanction",
+        "category-action",
+        "schedule",
+    ]);
+    schemas.insert("AskForClass".into(), object(&["url", "when", "comment"], json!({
+            "url": { "type": "string", "minLength": 1, "maxLength": 8192, "description": "The address, as in the browser's address bar (https:// is assumed when no scheme is given)." },
+            "group": { "type": "string", "maxLength": 100, "description": "The class's group, as the reviewer should read it (for example ks2)." },
+            "when": enumeration(&["lesson", "today"]),
+            "comment": { "type": "string", "minLength": 1, "maxLength": 1500, "description": "What the class needs it for." },
+        })));
+    schemas.insert("ApproveReviewRequest".into(), object(&["for", "note"], json!({
+            "groups": { "type": "array", "maxItems": 100, "items": { "type": "string", "minLength": 1, "maxLength": 100 }, "description": "Group keys; every group when absent or empty." },
+            "for": { "type": "string", "enum": ["lesson", "today", "until", "permanent"], "description": "This lesson (the lesson-minutes setting from now), today (to midnight in the school's zone), until the date in until, or permanently." },
+            "until": { "type": "string", "description": "With for = until: a date (access to the end of that day) or a local date and time such as 2026-11-23T15:30, in the school's zone; in the future." },
+            "note": { "type": "string", "minLength": 1, "maxLength": 2000, "description": "Why (one line); the requester sees it." },
+        })));
+    schemas.insert(
+        "LessonMinutes".into(),
+        object(
+            &["lesson_minutes"],
+            json!({
+                "lesson_minutes": { "type": "integer", "minimum": 1, "maximum": 600 },
+            }),
+        ),
+    );
+    schemas.insert(
+        "ApprovalRules".into(),
+        record(json!({
+            "requires_approval": array(change_kinds.clone()),
+            "kinds": array(record(json!({
+                "kind": change_kinds.clone(),
+                "description": string(),
+                "requires_approval": boolean(),
+            }))),
+        })),
+    );
+    schemas.insert("ApprovalRulesInput".into(), object(&["requires_approval"], json!({
+            "requires_approval": { "type": "array", "maxItems": 50, "items": change_kinds, "description": "The kinds of change that wait for a second person; empty for none." },
+        })));
+    schemas.insert(
+        "Account".into(),
+        record(json!({
+            "id": integer(),
+            "username": string(),
+            "display_name": string(),
+            "email": string(),
+            "roles": array(role_key.clone()),
+            "trust_wide": boolean(),
+            "totp_enrolled": boolean(),
+            "disabled": boolean(),
+            "created_at": time(),
+            "last_sign_in_at": nullable(time()),
+        })),
+    );
+    schemas.insert(
+        "AccountChanged".into(),
+        record(json!({
+            "account": r("Account"),
+            "totp": nullable(record(json!({
+                "secret": { "type": "string", "description": "Base32, for typing into an authenticator app." },
+                "otpauth_uri": { "type": "string", "description": "The otpauth:// URI, for a QR code." },
+            }))),
+        })),
+    );
+    schemas.insert(
+        "People".into(),
+        record(json!({
+            "accounts": nullable(array(r("Account"))),
+            "grantable_roles": array(role_key.clone()),
+            "groups": array(record(json!({
+                "group": string(),
+                "kind": enumeration(&["pupil", "staff", "visitor"]),
+                "active": count(),
+                "disabled": count(),
+            }))),
+            "classes": array(record(json!({
+                "name": string(),
+                "year_group": nullable(string()),
+                "teacher": nullable(string()),
+                "pupils": count(),
+            }))),
+        })),
+    );
+    schemas.insert("NewAccount".into(), object(&["username", "display_name", "email", "roles", "password"], json!({
+            "username": { "type": "string", "minLength": 1, "maxLength": 100, "description": "ASCII letters, digits, dots, underscores, dashes or @." },
+            "display_name": { "type": "string", "minLength": 1, "maxLength": 200 },
+            "email": { "type": "string", "minLength": 3, "maxLength": 254 },
+            "roles": { "type": "array", "minItems": 1, "maxItems": 16, "items": role_key.clone() },
+            "password": { "type": "string", "minLength": 10, "maxLength": 1000, "description": "At least 10 characters, not a common password, not containing the username or name." },
+        })));
+    schemas.insert(
+        "RolesInput".into(),
+        object(
+            &["roles"],
+            json!({
+                "roles": { "type": "array", "minItems": 1, "maxItems": 16, "items": role_key },
+            }),
+        ),
+    );
+    schemas.insert("PeopleImport".into(), object(&["kind", "csv"], json!({
+            "kind": enumeration(&["pupils", "classes", "staff"]),
+            "csv": { "type": "string", "minLength": 1, "description": "The CSV file's text (at most 5 MB), with its header row." },
+            "mapping": { "type": "string", "maxLength": 20000, "description": "The year group mapping, one `Year N = group` per line; the school's saved one when absent." },
+            "disable_missing": { "type": "boolean", "description": "Disable people of this kind who are not in the file (leavers). Default false." },
+            "dry_run": { "type": "boolean", "description": "Only show what would change. Default false." },
+        })));
+    schemas.insert(
+        "ImportProblem".into(),
+        record(json!({
+            "row": nullable(json!({ "type": "integer", "minimum": 1, "description": "The row as a spreadsheet numbers it (the header is row 1)." })),
+            "message": string(),
+        })),
+    );
+    schemas.insert(
+        "ImportRefused".into(),
+        record(json!({
+            "error": string(),
+            "total": count(),
+            "problems": array(r("ImportProblem")),
+        })),
+    );
+    schemas.insert(
+        "ImportResult".into(),
+        record(json!({
+            "kind": enumeration(&["pupils", "classes", "staff"]),
+            "dry_run": boolean(),
+            "applied": boolean(),
+            "rows": count(),
+            "encoding": string(),
+            "mapping": string(),
+            "unused_columns": strings(),
+            "warnings": array(r("ImportProblem")),
+            "plan": record(json!({
+                "created": strings(),
+                "created_count": count(),
+                "updated": array(record(json!({ "name": string(), "changes": strings() }))),
+                "updated_count": count(),
+                "unchanged_count": count(),
+                "enabled_count": count(),
+                "disabled": strings(),
+                "disabled_count": count(),
+                "conflicts": strings(),
+            })),
+        })),
+    );
     Value::Object(schemas)
 }
 
@@ -1017,7 +1267,7 @@ fn build() -> Value {
                  Every endpoint but this document needs `Authorization: Bearer <token>`, made on the \
                  admin app's API tokens page (/api-tokens) by an account that may use the API; the \
                  token acts as that account with its roles at the time of each request. Request \
-                 bodies are JSON, at most {BODY_LIMIT} bytes. Refusals are JSON \
+                 bodies are JSON, at most {BODY_LIMIT} bytes (the people import takes more). Refusals are JSON \
                  `{{\"error\": \"...\"}}` saying what was wrong and what to do. Reads of a person's \
                  activity and every change are written to the audit log. See docs/api.md."
             ),
@@ -1161,6 +1411,37 @@ mod tests {
             }
         }
         assert!(linked >= 8, "{linked} links");
+    }
+
+    #[test]
+    fn enumerations_follow_the_roles_and_the_kinds_of_change() {
+        let doc = build();
+        let schemas = &doc["components"]["schemas"];
+        let roles: Vec<&str> = hedgerow_accounts::Role::ALL
+            .iter()
+            .map(|r| r.key())
+            .collect();
+        assert_eq!(
+            schemas["RolesInput"]["properties"]["roles"]["items"]["enum"],
+            json!(roles)
+        );
+        assert_eq!(
+            schemas["Account"]["properties"]["roles"]["items"]["enum"],
+            json!(roles)
+        );
+        let kinds: Vec<&str> = hedgerow_policy::change::ChangeKind::ALL
+            .iter()
+            .map(|k| k.as_str())
+            .collect();
+        assert_eq!(
+            schemas["ApprovalRulesInput"]["properties"]["requires_approval"]["items"]["enum"],
+            json!(kinds)
+        );
+        let import_kinds: Vec<&str> = hedgerow_import::Kind::ALL.iter().map(|k| k.key()).collect();
+        assert_eq!(
+            schemas["PeopleImport"]["properties"]["kind"]["enum"],
+            json!(import_kinds)
+        );
     }
 
     #[test]

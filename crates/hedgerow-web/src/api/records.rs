@@ -1,5 +1,6 @@
 //! The rest of what the pages do, through the API: who the token is (`/me`), the dashboard's
-//! figures (aggregates only), the audit log, review requests (list, decline), the check log
+//! figures (aggregates only), the audit log, review requests (list, decline; approving and
+//! asking are in [`super::requests`]), the check log
 //! (list, record, run the self-test, mark a follow-up done), annual reviews (list, record,
 //! mark an action done) and the roles and contacts register.
 //!
@@ -271,7 +272,7 @@ pub(super) async fn audit(
 // ---------------------------------------------------------------------------------------------
 
 #[derive(Serialize)]
-struct ReviewRequestJson {
+pub(super) struct ReviewRequestJson {
     id: i64,
     created_at: Timestamp,
     requested_by_user: Option<String>,
