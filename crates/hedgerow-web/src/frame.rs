@@ -238,8 +238,15 @@ impl Staff {
         app: &AdminApp,
         account: AdminAccount,
         peer: IpAddr,
+        chosen_school: Option<&str>,
     ) -> Result<Staff, Response> {
-        let choice = app.school_for(&account, None).await?;
+        let choice = app.school_for(&account, chosen_school).await?;
+        if let Some(slug) = chosen_school
+            && account.school.is_none()
+            && choice.slug != slug
+        {
+            return Err(not_found("school"));
+        }
         Ok(Staff {
             roles: roles_of(&account),
             account,

@@ -323,6 +323,36 @@ fn a_trust_administrator_works_across_schools_and_a_school_account_does_not() {
     let (status, _, _) = trust.submit("/", "/school", &[("school", "elm")]);
     assert_eq!(status, 400, "a school that does not exist");
 
+    // Its API token names the school it works on in a header.
+    let (status, _, page) = trust.submit("/api-tokens", "/api-tokens", &[("name", "trust sync")]);
+    assert_eq!(status, 201, "{page}");
+    let token = page
+        .split("id=\"new-token\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("the new token, shown once")
+        .to_string();
+    let api = |school: Option<&str>| {
+        let bearer = format!("Authorization: Bearer {token}");
+        let mut extra = vec!["-H", bearer.as_str()];
+        let header = school.map(|s| format!("X-Hedgerow-School: {s}"));
+        if let Some(h) = &header {
+            extra.extend(["-H", h.as_str()]);
+        }
+        let reply = site.client().send("GET", "/api/v1/me", &[], &extra);
+        (reply.status, reply.body)
+    };
+    let (status, body) = api(Some("ash"));
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"slug\":\"ash\""), "{body}");
+    let (_, default) = api(None);
+    assert!(
+        default.contains("\"slug\":\"ash\""),
+        "the first school by slug: {default}"
+    );
+    assert!(api(Some("oak")).1.contains("\"slug\":\"oak\""));
+    assert_eq!(api(Some("elm")).0, 404, "a school the trust does not have");
+
     let nm = sign_in("oak.nm");
     let (_, _, home) = nm.request("/", &[]);
     assert!(

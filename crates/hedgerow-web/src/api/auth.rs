@@ -61,6 +61,9 @@ impl FromRequestParts<Arc<AdminApp>> for ApiStaff {
     }
 }
 
+/// The header a trust-wide token names its school with (a slug); ignored for other accounts.
+pub(crate) const SCHOOL_HEADER: &str = "x-hedgerow-school";
+
 async fn authenticate(parts: &Parts, app: &Arc<AdminApp>) -> Result<ApiStaff, ApiError> {
     let peer = parts
         .extensions
@@ -126,9 +129,23 @@ async fn authenticate(parts: &Parts, app: &Arc<AdminApp>) -> Result<ApiStaff, Ap
     {
         warn!("API: could not record the use of token {}: {e}", found.id);
     }
-    let staff = Staff::for_account(app, account, peer)
+    // A trust-wide account names the school it is working on; others always work on their own.
+    let chosen = parts
+        .headers
+        .get(SCHOOL_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty());
+    let staff = Staff::for_account(app, account, peer, chosen)
         .await
         .map_err(|refusal| match refusal.status() {
+            StatusCode::NOT_FOUND if chosen.is_some() => ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!(
+                    "There is no school {:?}. Name one of the trust's schools by its slug in the X-Hedgerow-School header.",
+                    chosen.unwrap_or_default()
+                ),
+            ),
             StatusCode::NOT_FOUND => ApiError::unavailable(
                 "finding the account's school",
                 "the configuration names no school",
