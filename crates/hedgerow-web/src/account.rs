@@ -132,7 +132,6 @@ async fn check_current_password(
 
 #[derive(Deserialize)]
 struct PasswordForm {
-    csrf: String,
     current: String,
     new_password: String,
     new_again: String,
@@ -143,20 +142,10 @@ async fn change_password(
     staff: Staff,
     form: Result<Form<PasswordForm>, FormRejection>,
 ) -> Response {
-    if let Err(r) = staff.require(Permission::ViewDashboard) {
-        return r;
-    }
-    let Form(form) = match form {
+    let form = match staff.accept(Permission::ViewDashboard, form) {
         Ok(form) => form,
-        Err(e) => {
-            return crate::frame::bad_request(format!(
-                "The form could not be read ({e}). Go back, reload the page and try again."
-            ));
-        }
+        Err(r) => return r,
     };
-    if let Err(r) = staff.check_csrf(&form.csrf) {
-        return r;
-    }
     let refuse = |message: String| {
         (
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -242,7 +231,6 @@ fn totp_template(staff: &Staff, secret: &TotpSecret, error: Option<String>) -> T
 
 #[derive(Deserialize)]
 struct TotpForm {
-    csrf: String,
     password: String,
     code: String,
 }
@@ -252,20 +240,10 @@ async fn enrol_totp(
     staff: Staff,
     form: Result<Form<TotpForm>, FormRejection>,
 ) -> Response {
-    if let Err(r) = staff.require(Permission::ViewDashboard) {
-        return r;
-    }
-    let Form(form) = match form {
+    let form = match staff.accept(Permission::ViewDashboard, form) {
         Ok(form) => form,
-        Err(e) => {
-            return crate::frame::bad_request(format!(
-                "The form could not be read ({e}). Go back, reload the page and try again."
-            ));
-        }
+        Err(r) => return r,
     };
-    if let Err(r) = staff.check_csrf(&form.csrf) {
-        return r;
-    }
     let Some(session) = staff.session() else {
         return bad_request("Enrol an authenticator app from the account page in a browser.");
     };

@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use askama::Template;
 use axum::Router;
-use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -307,29 +306,8 @@ async fn change_page(
     })
 }
 
-#[derive(Deserialize)]
-struct CsrfOnly {
-    csrf: String,
-}
-
-async fn approve(
-    State(app): State<Arc<AdminApp>>,
-    staff: Staff,
-    Path(id): Path<i64>,
-    form: Result<Form<CsrfOnly>, FormRejection>,
-) -> Response {
+async fn approve(State(app): State<Arc<AdminApp>>, staff: Staff, Path(id): Path<i64>) -> Response {
     if let Err(r) = staff.require(Permission::ApprovePolicyChange) {
-        return r;
-    }
-    let Form(form) = match form {
-        Ok(form) => form,
-        Err(e) => {
-            return crate::frame::bad_request(format!(
-                "The form could not be read ({e}). Go back, reload the page and try again."
-            ));
-        }
-    };
-    if let Err(r) = staff.check_csrf(&form.csrf) {
         return r;
     }
     let done = app
@@ -354,9 +332,6 @@ async fn reject(
         return r;
     }
     let fields = Fields(fields);
-    if let Err(r) = staff.check_csrf(fields.csrf()) {
-        return r;
-    }
     let reason = match fields.required("reason", "The reason for rejecting", MAX_REASON) {
         Ok(r) => r,
         Err(r) => return r,
@@ -384,9 +359,6 @@ async fn revert(
         return r;
     }
     let fields = Fields(fields);
-    if let Err(r) = staff.check_csrf(fields.csrf()) {
-        return r;
-    }
     let reason = match fields.required("reason", "The reason for reverting", MAX_REASON) {
         Ok(r) => r,
         Err(r) => return r,

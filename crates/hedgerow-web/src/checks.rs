@@ -98,8 +98,6 @@ impl CheckRow {
 #[derive(Default, Deserialize)]
 struct ManualForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     what: String,
     #[serde(default)]
     target: String,
@@ -245,20 +243,10 @@ async fn record_manual(
     staff: Staff,
     form: Result<Form<ManualForm>, FormRejection>,
 ) -> Response {
-    if let Err(r) = staff.require(Permission::RunChecks) {
-        return r;
-    }
-    let Form(form) = match form {
+    let form = match staff.accept(Permission::RunChecks, form) {
         Ok(form) => form,
-        Err(e) => {
-            return crate::frame::bad_request(format!(
-                "The form could not be read ({e}). Go back, reload the page and try again."
-            ));
-        }
+        Err(r) => return r,
     };
-    if let Err(r) = staff.check_csrf(&form.csrf) {
-        return r;
-    }
     let refuse = |message: String, form: ManualForm| {
         let app = Arc::clone(&app);
         let staff = &staff;
@@ -302,29 +290,8 @@ async fn record_manual(
     }
 }
 
-#[derive(Deserialize)]
-struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
-}
-
-async fn self_test(
-    State(app): State<Arc<AdminApp>>,
-    staff: Staff,
-    form: Result<Form<CsrfForm>, FormRejection>,
-) -> Response {
+async fn self_test(State(app): State<Arc<AdminApp>>, staff: Staff) -> Response {
     if let Err(r) = staff.require(Permission::RunChecks) {
-        return r;
-    }
-    let Form(form) = match form {
-        Ok(form) => form,
-        Err(e) => {
-            return crate::frame::bad_request(format!(
-                "The form could not be read ({e}). Go back, reload the page and try again."
-            ));
-        }
-    };
-    if let Err(r) = staff.check_csrf(&form.csrf) {
         return r;
     }
     match app
@@ -415,20 +382,8 @@ async fn follow_up_done(
     State(app): State<Arc<AdminApp>>,
     staff: Staff,
     Path(id): Path<String>,
-    form: Result<Form<CsrfForm>, FormRejection>,
 ) -> Response {
     if let Err(r) = staff.require(Permission::RunChecks) {
-        return r;
-    }
-    let Form(form) = match form {
-        Ok(form) => form,
-        Err(e) => {
-            return crate::frame::bad_request(format!(
-                "The form could not be read ({e}). Go back, reload the page and try again."
-            ));
-        }
-    };
-    if let Err(r) = staff.check_csrf(&form.csrf) {
         return r;
     }
     let Some(id) = check_id(&id) else {

@@ -67,8 +67,6 @@ struct ContactRow {
 /// The add-or-replace form's values.
 #[derive(Default, Deserialize)]
 struct ContactForm {
-    #[serde(default)]
-    csrf: String,
     /// The entry replaced; empty to add one.
     #[serde(default)]
     id: String,
@@ -88,7 +86,6 @@ impl ContactForm {
     fn from_contact(contact: &Contact) -> ContactForm {
         let d = &contact.details;
         ContactForm {
-            csrf: String::new(),
             id: contact.id.0.to_string(),
             role: d.role.as_str().to_string(),
             name: d.name.clone(),
@@ -243,20 +240,10 @@ async fn save(
     staff: Staff,
     form: Result<Form<ContactForm>, FormRejection>,
 ) -> Response {
-    if let Err(r) = staff.require(Permission::ManageContacts) {
-        return r;
-    }
-    let Form(form) = match form {
+    let form = match staff.accept(Permission::ManageContacts, form) {
         Ok(form) => form,
-        Err(e) => {
-            return crate::frame::bad_request(format!(
-                "The form could not be read ({e}). Go back, reload the page and try again."
-            ));
-        }
+        Err(r) => return r,
     };
-    if let Err(r) = staff.check_csrf(&form.csrf) {
-        return r;
-    }
     let (id, details) = match to_details(&form) {
         Ok(parts) => parts,
         Err(message) => {
@@ -293,30 +280,12 @@ async fn save(
     }
 }
 
-#[derive(Deserialize)]
-struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
-}
-
 async fn remove(
     State(app): State<Arc<AdminApp>>,
     staff: Staff,
     Path(id): Path<String>,
-    form: Result<Form<CsrfForm>, FormRejection>,
 ) -> Response {
     if let Err(r) = staff.require(Permission::ManageContacts) {
-        return r;
-    }
-    let Form(form) = match form {
-        Ok(form) => form,
-        Err(e) => {
-            return crate::frame::bad_request(format!(
-                "The form could not be read ({e}). Go back, reload the page and try again."
-            ));
-        }
-    };
-    if let Err(r) = staff.check_csrf(&form.csrf) {
         return r;
     }
     let Some(id) = contact_id(&id) else {

@@ -39,13 +39,6 @@ impl Fields {
             Some(v) => within(v, label, max).map(str::to_string),
         }
     }
-
-    pub fn csrf(&self) -> &str {
-        self.0
-            .iter()
-            .find(|(k, _)| k == "csrf")
-            .map_or("", |(_, v)| v.as_str())
-    }
 }
 
 #[allow(clippy::result_large_err)]

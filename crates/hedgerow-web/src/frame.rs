@@ -167,18 +167,22 @@ impl Staff {
         }
     }
 
-    /// Refuses a form whose CSRF token is not this session's.
+    /// The gate of a form handler: refuses (403) unless this person may do `permission`, and
+    /// only then reads the form (400 saying why when it cannot be read), so what a form holds
+    /// never decides whether the door opens. Its CSRF token was checked before any handler ran
+    /// (`csrf::require_csrf`).
     #[allow(clippy::result_large_err)]
-    pub fn check_csrf(&self, sent: &str) -> Result<(), Response> {
-        // An API request has no session to forge requests with (the token is not a cookie).
-        if self.session.is_none() {
-            return Ok(());
-        }
-        if same(self.csrf.as_bytes(), sent.as_bytes()) {
-            Ok(())
-        } else {
-            Err(csrf_refused())
-        }
+    pub(crate) fn accept<T>(
+        &self,
+        permission: Permission,
+        form: Result<axum::extract::Form<T>, axum::extract::rejection::FormRejection>,
+    ) -> Result<T, Response> {
+        self.require(permission)?;
+        form.map(|axum::extract::Form(form)| form).map_err(|e| {
+            bad_request(format!(
+                "The form could not be read ({e}). Go back, reload the page and try again."
+            ))
+        })
     }
 
     /// The name written into change records and the audit log.

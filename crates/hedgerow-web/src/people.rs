@@ -696,9 +696,6 @@ async fn preview_import(
         Ok(f) => f,
         Err(r) => return r,
     };
-    if let Err(r) = staff.check_csrf(&form.csrf) {
-        return r;
-    }
     let checked = match checked_form(&app, &staff, form, false).await {
         Ok(c) => c,
         Err(r) => return r,
@@ -751,9 +748,6 @@ async fn confirm_import(
         Ok(f) => f,
         Err(r) => return r,
     };
-    if let Err(r) = staff.check_csrf(&form.csrf) {
-        return r;
-    }
     let checked = match checked_form(&app, &staff, form, true).await {
         Ok(c) => c,
         Err(r) => return r,
@@ -972,20 +966,10 @@ async fn create_account(
     staff: Staff,
     pairs: Result<Form<Pairs>, FormRejection>,
 ) -> Response {
-    if let Err(r) = staff.require(Permission::ManageAccounts) {
-        return r;
-    }
-    let Form(pairs) = match pairs {
+    let pairs = match staff.accept(Permission::ManageAccounts, pairs) {
         Ok(form) => form,
-        Err(e) => {
-            return crate::frame::bad_request(format!(
-                "The form could not be read ({e}). Go back, reload the page and try again."
-            ));
-        }
+        Err(r) => return r,
     };
-    if let Err(r) = staff.check_csrf(field(&pairs, "csrf")) {
-        return r;
-    }
     let values = NewAccountValues {
         username: field(&pairs, "username").trim().to_owned(),
         display_name: field(&pairs, "display_name").trim().to_owned(),
@@ -1092,20 +1076,10 @@ async fn change_roles(
     Path(id): Path<i64>,
     pairs: Result<Form<Pairs>, FormRejection>,
 ) -> Response {
-    if let Err(r) = staff.require(Permission::ManageAccounts) {
-        return r;
-    }
-    let Form(pairs) = match pairs {
+    let pairs = match staff.accept(Permission::ManageAccounts, pairs) {
         Ok(form) => form,
-        Err(e) => {
-            return crate::frame::bad_request(format!(
-                "The form could not be read ({e}). Go back, reload the page and try again."
-            ));
-        }
+        Err(r) => return r,
     };
-    if let Err(r) = staff.check_csrf(field(&pairs, "csrf")) {
-        return r;
-    }
     let target = match target_account(&app, &staff, id).await {
         Ok(a) => a,
         Err(e) => return account_refusal(&app, &staff, e, NewAccountValues::default()).await,
@@ -1165,22 +1139,8 @@ pub(crate) async fn set_disabled_checked(
     }
 }
 
-#[derive(Deserialize)]
-struct CsrfForm {
-    csrf: String,
-}
-
-async fn set_disabled(
-    app: Arc<AdminApp>,
-    staff: Staff,
-    id: i64,
-    csrf: &str,
-    disabled: bool,
-) -> Response {
+async fn set_disabled(app: Arc<AdminApp>, staff: Staff, id: i64, disabled: bool) -> Response {
     if let Err(r) = staff.require(Permission::ManageAccounts) {
-        return r;
-    }
-    if let Err(r) = staff.check_csrf(csrf) {
         return r;
     }
     match set_disabled_checked(&app, &staff, id, disabled).await {
@@ -1193,38 +1153,14 @@ async fn disable_account(
     State(app): State<Arc<AdminApp>>,
     staff: Staff,
     Path(id): Path<i64>,
-    form: Result<Form<CsrfForm>, FormRejection>,
 ) -> Response {
-    if let Err(r) = staff.require(Permission::ManageAccounts) {
-        return r;
-    }
-    let Form(form) = match form {
-        Ok(form) => form,
-        Err(e) => {
-            return crate::frame::bad_request(format!(
-                "The form could not be read ({e}). Go back, reload the page and try again."
-            ));
-        }
-    };
-    set_disabled(app, staff, id, &form.csrf, true).await
+    set_disabled(app, staff, id, true).await
 }
 
 async fn enable_account(
     State(app): State<Arc<AdminApp>>,
     staff: Staff,
     Path(id): Path<i64>,
-    form: Result<Form<CsrfForm>, FormRejection>,
 ) -> Response {
-    if let Err(r) = staff.require(Permission::ManageAccounts) {
-        return r;
-    }
-    let Form(form) = match form {
-        Ok(form) => form,
-        Err(e) => {
-            return crate::frame::bad_request(format!(
-                "The form could not be read ({e}). Go back, reload the page and try again."
-            ));
-        }
-    };
-    set_disabled(app, staff, id, &form.csrf, false).await
+    set_disabled(app, staff, id, false).await
 }

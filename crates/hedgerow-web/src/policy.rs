@@ -314,9 +314,6 @@ async fn propose(
         return r;
     }
     let fields = Fields(fields);
-    if let Err(r) = staff.check_csrf(fields.csrf()) {
-        return r;
-    }
     let reason = match fields.required("reason", "The reason for the change", MAX_REASON) {
         Ok(r) => r,
         Err(r) => return r,
@@ -401,9 +398,6 @@ async fn approval_rules(
         return r;
     }
     let fields = Fields(fields);
-    if let Err(r) = staff.check_csrf(fields.csrf()) {
-        return r;
-    }
     match set_approval_rules(&app, &staff, &fields.all("kinds")).await {
         Ok(_) => Redirect::to("/policy#approval").into_response(),
         Err(RulesError::UnknownKind(message)) => bad_request(message),

@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use askama::Template;
 use axum::Router;
-use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -408,13 +407,6 @@ async fn record(
     if let Err(r) = staff.require(Permission::EditAnnualReview) {
         return r;
     }
-    let csrf = fields
-        .iter()
-        .find(|(k, _)| k == "csrf")
-        .map_or("", |(_, v)| v.as_str());
-    if let Err(r) = staff.check_csrf(csrf) {
-        return r;
-    }
     let form = read_form(&fields, ROWS);
     let review = match to_review(&form, staff.school) {
         Ok(review) => review,
@@ -438,30 +430,12 @@ async fn record(
     }
 }
 
-#[derive(Deserialize)]
-struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
-}
-
 async fn action_done(
     State(app): State<Arc<AdminApp>>,
     staff: Staff,
     Path(id): Path<String>,
-    form: Result<Form<CsrfForm>, FormRejection>,
 ) -> Response {
     if let Err(r) = staff.require(Permission::EditAnnualReview) {
-        return r;
-    }
-    let Form(form) = match form {
-        Ok(form) => form,
-        Err(e) => {
-            return crate::frame::bad_request(format!(
-                "The form could not be read ({e}). Go back, reload the page and try again."
-            ));
-        }
-    };
-    if let Err(r) = staff.check_csrf(&form.csrf) {
         return r;
     }
     let Some(id) = id.trim().parse::<i64>().ok().filter(|id| *id > 0) else {

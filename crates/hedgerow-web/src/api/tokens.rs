@@ -51,7 +51,6 @@ pub(super) async fn page(State(app): State<Arc<AdminApp>>, staff: Staff) -> Resp
 #[derive(Deserialize)]
 pub(super) struct CreateForm {
     name: String,
-    csrf: String,
 }
 
 pub(super) async fn create(
@@ -59,20 +58,10 @@ pub(super) async fn create(
     staff: Staff,
     form: Result<Form<CreateForm>, FormRejection>,
 ) -> Response {
-    if let Err(r) = staff.require(Permission::UseApi) {
-        return r;
-    }
-    let Form(form) = match form {
+    let form = match staff.accept(Permission::UseApi, form) {
         Ok(form) => form,
-        Err(e) => {
-            return crate::frame::bad_request(format!(
-                "The form could not be read ({e}). Go back, reload the page and try again."
-            ));
-        }
+        Err(r) => return r,
     };
-    if let Err(r) = staff.check_csrf(&form.csrf) {
-        return r;
-    }
     let name = form.name.trim();
     let problem = if name.is_empty() {
         Some("Give the token a name that says what it is for.".to_owned())
@@ -124,29 +113,12 @@ pub(super) async fn create(
     }
 }
 
-#[derive(Deserialize)]
-pub(super) struct RevokeForm {
-    csrf: String,
-}
-
 pub(super) async fn revoke(
     State(app): State<Arc<AdminApp>>,
     staff: Staff,
     Path(id): Path<i64>,
-    form: Result<Form<RevokeForm>, FormRejection>,
 ) -> Response {
     if let Err(r) = staff.require(Permission::UseApi) {
-        return r;
-    }
-    let Form(form) = match form {
-        Ok(form) => form,
-        Err(e) => {
-            return crate::frame::bad_request(format!(
-                "The form could not be read ({e}). Go back, reload the page and try again."
-            ));
-        }
-    };
-    if let Err(r) = staff.check_csrf(&form.csrf) {
         return r;
     }
     match app
