@@ -1247,6 +1247,24 @@ impl Store {
         rows.into_iter().map(CheckRow::into_entry).collect()
     }
 
+    /// One check of this school, or `None` (also for another school's id).
+    pub async fn check(
+        &self,
+        school: SchoolId,
+        id: CheckId,
+    ) -> Result<Option<CheckEntry>, StoreError> {
+        let sql = format!("{CHECK_SELECT} WHERE school_id = $1 AND id = $2");
+        let row: Option<CheckRow> = with_pool!(&self.backend, pool => {
+            sqlx::query_as(AssertSqlSafe(sql))
+                .bind(school.0)
+                .bind(id.0)
+                .fetch_optional(pool)
+                .await
+        })
+        .map_err(StoreError::query("reading a check"))?;
+        row.map(CheckRow::into_entry).transpose()
+    }
+
     /// How many checks a school has recorded (for paging).
     pub async fn count_checks(&self, school: SchoolId) -> Result<u64, StoreError> {
         const SQL: &str = "SELECT COUNT(*) FROM check_log WHERE school_id = $1";

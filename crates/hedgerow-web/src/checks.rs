@@ -316,25 +316,12 @@ async fn self_test(State(app): State<Arc<AdminApp>>, staff: Staff) -> Response {
     }
 }
 
-/// A check of this school by id: the log holds a few hundred checks a year at most, so it is
-/// looked for page by page rather than by a query of its own.
+/// A check of this school by id.
 async fn find_check(app: &AdminApp, staff: &Staff, id: CheckId) -> Result<CheckEntry, Response> {
-    let limit = hedgerow_store::admin_limits::CHECK_PAGE;
-    let mut offset = 0u32;
-    loop {
-        let page = app
-            .store
-            .checks(staff.school, offset, limit)
-            .await
-            .map_err(|e| server_error("reading the check log", e))?;
-        let done = (page.len() as u32) < limit;
-        if let Some(found) = page.into_iter().find(|c| c.id == id) {
-            return Ok(found);
-        }
-        if done {
-            return Err(not_found("check"));
-        }
-        offset = offset.saturating_add(limit);
+    match app.store.check(staff.school, id).await {
+        Ok(Some(found)) => Ok(found),
+        Ok(None) => Err(not_found("check")),
+        Err(e) => Err(server_error("reading the check log", e)),
     }
 }
 
