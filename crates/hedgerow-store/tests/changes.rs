@@ -1,63 +1,18 @@
-//! The change log under change control, on a fresh SQLite file and (when
-//! `HEDGEROW_TEST_POSTGRES_URL` is set) a fresh PostgreSQL database.
+//! The change log under change control, on a fresh SQLite file and a fresh PostgreSQL
+//! database, with the harness in `common/mod.rs` (PostgreSQL from
+//! `HEDGEROW_TEST_POSTGRES_URL`; skipped loudly without it unless `HEDGEROW_REQUIRE_POSTGRES`
+//! is set).
+
+mod common;
 
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::atomic::{AtomicU32, Ordering};
 
+use common::TestDb;
 use hedgerow_store::{
     ChangeFilter, ChangeStatus, NewPolicyChange, NewReviewRequest, ReviewKind, ReviewStatus,
     SchoolId, Store, Verdict,
 };
 use jiff::{Timestamp, ToSpan};
-use sqlx::{AssertSqlSafe, Connection};
-
-async fn sqlite() -> (Store, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open_sqlite_file(&dir.path().join("hedgerow.db"))
-        .await
-        .unwrap();
-    (store, dir)
-}
-
-/// A fresh PostgreSQL database, or `None` (with a note) when no server is configured.
-async fn postgres() -> Option<(Store, String, String)> {
-    let Ok(admin_url) = std::env::var("HEDGEROW_TEST_POSTGRES_URL") else {
-        eprintln!("SKIPPING the PostgreSQL variant: HEDGEROW_TEST_POSTGRES_URL is not set");
-        return None;
-    };
-    static SEQ: AtomicU32 = AtomicU32::new(0);
-    let database = format!(
-        "hedgerow_changes_{}_{}",
-        std::process::id(),
-        SEQ.fetch_add(1, Ordering::Relaxed)
-    );
-    let mut admin = sqlx::PgConnection::connect(&admin_url).await.unwrap();
-    sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE {database}")))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    let _ = admin.close().await;
-    let (base, query) = admin_url.split_once('?').unwrap_or((&admin_url, ""));
-    let cut = base[base.find("://").unwrap() + 3..]
-        .find('/')
-        .map_or(base.len(), |i| base.find("://").unwrap() + 3 + i);
-    let mut url = format!("{}/{database}", &base[..cut]);
-    if !query.is_empty() {
-        url = format!("{url}?{query}");
-    }
-    Some((Store::open(&url).await.unwrap(), admin_url, database))
-}
-
-async fn drop_postgres(store: Store, admin_url: String, database: String) {
-    store.close().await;
-    if let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url).await {
-        let _ = sqlx::raw_sql(AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {database} WITH (FORCE)"
-        )))
-        .execute(&mut admin)
-        .await;
-    }
-}
 
 fn change(school: SchoolId, by: &str, kind: &str, diff: &str) -> NewPolicyChange {
     NewPolicyChange {
@@ -426,16 +381,16 @@ async fn scenario(store: &Store) {
 
 #[tokio::test]
 async fn change_control_on_sqlite() {
-    let (store, _dir) = sqlite().await;
-    scenario(&store).await;
-    store.close().await;
+    let db = TestDb::sqlite().await;
+    scenario(&db.store).await;
+    db.cleanup().await;
 }
 
 #[tokio::test]
 async fn change_control_on_postgres() {
-    let Some((store, admin, db)) = postgres().await else {
+    let Some(db) = TestDb::postgres().await else {
         return;
     };
-    scenario(&store).await;
-    drop_postgres(store, admin, db).await;
+    scenario(&db.store).await;
+    db.cleanup().await;
 }

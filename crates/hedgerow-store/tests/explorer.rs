@@ -1,111 +1,18 @@
-//! The activity explorer, run against every backend like `tests/store.rs`: each scenario is
-//! an `async fn(&Store)` run once on a fresh SQLite file and once on a fresh PostgreSQL
-//! database (on the server named by `HEDGEROW_TEST_POSTGRES_URL`; skipped loudly without it
-//! unless `HEDGEROW_REQUIRE_POSTGRES` is set).
+//! The activity explorer, run against every backend with the harness in `common/mod.rs`:
+//! each scenario is an `async fn(&TestDb)` run once on a fresh SQLite file and once on a fresh
+//! PostgreSQL database (on the server named by `HEDGEROW_TEST_POSTGRES_URL`; skipped loudly
+//! without it unless `HEDGEROW_REQUIRE_POSTGRES` is set).
 
-use std::io::Write;
+mod common;
+
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::atomic::{AtomicU32, Ordering};
 
+use common::{TestDb, backend_tests, event, school, t0};
 use hedgerow_store::{
     ActivityEvent, AuditEntry, AuditQuery, EventSource, ExplorerQuery, HostFilter, Reader,
-    SchoolId, Store, Verdict,
+    SchoolId, Verdict,
 };
-use jiff::{Timestamp, ToSpan};
-use sqlx::{AssertSqlSafe, Connection};
-
-const POSTGRES_URL_VAR: &str = "HEDGEROW_TEST_POSTGRES_URL";
-const REQUIRE_POSTGRES_VAR: &str = "HEDGEROW_REQUIRE_POSTGRES";
-
-struct TestDb {
-    store: Store,
-    _dir: Option<tempfile::TempDir>,
-    pg: Option<(String, String)>,
-}
-
-impl TestDb {
-    async fn sqlite() -> TestDb {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let url = format!("sqlite://{}", dir.path().join("h.db").display());
-        TestDb {
-            store: Store::open(&url).await.expect("open sqlite"),
-            _dir: Some(dir),
-            pg: None,
-        }
-    }
-
-    async fn postgres() -> Option<TestDb> {
-        let Ok(admin_url) = std::env::var(POSTGRES_URL_VAR) else {
-            if std::env::var_os(REQUIRE_POSTGRES_VAR).is_some() {
-                panic!("{REQUIRE_POSTGRES_VAR} is set but {POSTGRES_URL_VAR} is not");
-            }
-            let _ = writeln!(
-                std::io::stderr(),
-                "\n!!! SKIPPING PostgreSQL variant: {POSTGRES_URL_VAR} is not set."
-            );
-            return None;
-        };
-        static SEQ: AtomicU32 = AtomicU32::new(0);
-        let database = format!(
-            "hedgerow_explorer_test_{}_{}",
-            std::process::id(),
-            SEQ.fetch_add(1, Ordering::Relaxed)
-        );
-        let mut admin = sqlx::PgConnection::connect(&admin_url)
-            .await
-            .expect("connect to the PostgreSQL test server");
-        sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE {database}")))
-            .execute(&mut admin)
-            .await
-            .expect("create test database");
-        let _ = admin.close().await;
-        let base = admin_url.split('?').next().unwrap_or(&admin_url);
-        let url = format!("{}/{}", &base[..base.rfind('/').expect("a path")], database);
-        Some(TestDb {
-            store: Store::open(&url).await.expect("open postgres"),
-            _dir: None,
-            pg: Some((admin_url, database)),
-        })
-    }
-
-    async fn cleanup(self) {
-        self.store.close().await;
-        if let Some((admin_url, database)) = self.pg
-            && let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url).await
-        {
-            let _ = sqlx::raw_sql(AssertSqlSafe(format!(
-                "DROP DATABASE IF EXISTS {database} WITH (FORCE)"
-            )))
-            .execute(&mut admin)
-            .await;
-        }
-    }
-}
-
-macro_rules! backend_tests {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let db = super::TestDb::sqlite().await;
-                    super::$name(&db.store).await;
-                    db.cleanup().await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let Some(db) = super::TestDb::postgres().await else { return };
-                    super::$name(&db.store).await;
-                    db.cleanup().await;
-                }
-            )*
-        }
-    };
-}
+use jiff::ToSpan;
 
 backend_tests!(
     filters_combine,
@@ -118,54 +25,27 @@ backend_tests!(
     audit_log_pages_and_filters,
 );
 
-fn t0() -> Timestamp {
-    Timestamp::from_microsecond(1_767_000_000_123_456).expect("valid")
-}
-
 fn reader() -> Reader {
-    Reader {
-        actor: "staff:dsl".to_owned(),
-        from_addr: Some("10.1.2.3".to_owned()),
-        purpose: "safeguarding concern #7".to_owned(),
-    }
+    common::reader("safeguarding concern #7")
 }
 
+/// A pupil's allowed DNS look-up on a school iPad, `minutes` after `t0()`.
 fn ev(school: SchoolId, minutes: i64, user: &str, host: &str) -> ActivityEvent {
     ActivityEvent {
-        school,
-        at: t0() + minutes.minutes(),
-        source: EventSource::Dns,
-        client_ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 7)),
-        user: Some(user.to_owned()),
         device: Some("ipad-1".to_owned()),
         group: Some("ks2".to_owned()),
         host: host.to_owned(),
-        url: None,
-        method: None,
-        qtype: Some("A".to_owned()),
         category: Some("education".to_owned()),
-        verdict: Verdict::Allow,
-        rule: "default".to_owned(),
-        reason: None,
-        search_term: None,
-        status: None,
-        bytes: None,
-        duration_us: None,
+        ..event(school, t0() + minutes.minutes(), Some(user), Verdict::Allow)
     }
-}
-
-async fn school(store: &Store, slug: &str) -> SchoolId {
-    store
-        .ensure_school(slug, "A school", "Europe/London")
-        .await
-        .expect("school")
 }
 
 fn ids(page: &hedgerow_store::ExplorerPage) -> Vec<i64> {
     page.events.iter().map(|e| e.id).collect()
 }
 
-async fn filters_combine(store: &Store) {
+async fn filters_combine(db: &TestDb) {
+    let store = &db.store;
     let s = school(store, "one").await;
     let other = school(store, "two").await;
     let mut events = vec![
@@ -280,7 +160,8 @@ async fn filters_combine(store: &Store) {
     assert!(store.explore(&reader(), &q).await.is_err());
 }
 
-async fn cursor_paging_returns_every_row_once_in_order(store: &Store) {
+async fn cursor_paging_returns_every_row_once_in_order(db: &TestDb) {
+    let store = &db.store;
     let s = school(store, "paging").await;
     // 1,234 events, many sharing a microsecond so the id must break ties.
     let events: Vec<ActivityEvent> = (0..1_234)
@@ -336,7 +217,8 @@ async fn cursor_paging_returns_every_row_once_in_order(store: &Store) {
     );
 }
 
-async fn reads_and_exports_are_audited(store: &Store) {
+async fn reads_and_exports_are_audited(db: &TestDb) {
+    let store = &db.store;
     let s = school(store, "audit").await;
     store
         .insert_events(&[
@@ -410,7 +292,8 @@ async fn reads_and_exports_are_audited(store: &Store) {
     );
 }
 
-async fn csv_is_quoted_and_formula_safe(store: &Store) {
+async fn csv_is_quoted_and_formula_safe(db: &TestDb) {
+    let store = &db.store;
     let s = school(store, "csv").await;
     let mut e = ev(s, 0, "=cmd|' /C calc'!A0", "example.com");
     e.search_term = Some("cats, \"dogs\"\nand more".to_owned());
@@ -449,7 +332,8 @@ async fn csv_is_quoted_and_formula_safe(store: &Store) {
     }
 }
 
-async fn summary_has_no_names(store: &Store) {
+async fn summary_has_no_names(db: &TestDb) {
+    let store = &db.store;
     let s = school(store, "summary").await;
     let mut events = Vec::new();
     for i in 0..30 {
@@ -492,7 +376,8 @@ async fn summary_has_no_names(store: &Store) {
     assert!(empty.blocks_by_category.is_empty());
 }
 
-async fn timeline_is_one_person_in_order(store: &Store) {
+async fn timeline_is_one_person_in_order(db: &TestDb) {
+    let store = &db.store;
     let s = school(store, "timeline").await;
     let events: Vec<ActivityEvent> = (0..20)
         .map(|i| ev(s, i, if i % 2 == 0 { "amy" } else { "ben" }, "example.com"))
@@ -524,7 +409,8 @@ async fn timeline_is_one_person_in_order(store: &Store) {
 /// A term that is rare among the newest searches but present further back: on PostgreSQL the
 /// query first looks at the newest few thousand searches, then at every match in the range;
 /// both steps must find the same rows, in order, with the cursor.
-async fn search_terms_found_beyond_the_newest_searches(store: &Store) {
+async fn search_terms_found_beyond_the_newest_searches(db: &TestDb) {
+    let store = &db.store;
     let s = school(store, "searches").await;
     let mut events = Vec::new();
     for i in 0..4_500 {
@@ -570,7 +456,8 @@ async fn search_terms_found_beyond_the_newest_searches(store: &Store) {
 
 /// The audit log page: one school's records only, newest first, filtered by actor (ignoring
 /// case), by action or the actions under it, and by time, paged by cursor without repeats.
-async fn audit_log_pages_and_filters(store: &Store) {
+async fn audit_log_pages_and_filters(db: &TestDb) {
+    let store = &db.store;
     let s = school(store, "audited").await;
     let other = school(store, "elsewhere").await;
     let entry = |school: SchoolId, minutes: i64, actor: &str, action: &str| AuditEntry {

@@ -1,177 +1,15 @@
 //! People imported from school information systems (pupils, staff, classes), run against
-//! every backend like `tests/admin.rs`: each scenario is an `async fn(&TestDb)` run once on a
-//! fresh SQLite file and once on a fresh PostgreSQL database (from
+//! every backend with the harness in `common/mod.rs`: each scenario is an `async fn(&TestDb)`
+//! run once on a fresh SQLite file and once on a fresh PostgreSQL database (from
 //! `HEDGEROW_TEST_POSTGRES_URL`; skipped loudly without it unless `HEDGEROW_REQUIRE_POSTGRES`
 //! is set).
 
-use std::io::Write;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, Ordering};
+mod common;
 
+use common::{TestDb, backend_tests, head, school};
 use hedgerow_store::{
-    ActingUser, ImportedClass, ImportedPerson, NewUser, PeopleBatch, SchoolId, Store, StoreError,
-    UserKind,
+    ImportedClass, ImportedPerson, NewUser, PeopleBatch, SchoolId, Store, StoreError, UserKind,
 };
-use jiff::Timestamp;
-use sqlx::{AssertSqlSafe, Connection};
-use tempfile::TempDir;
-const POSTGRES_URL_VAR: &str = "HEDGEROW_TEST_POSTGRES_URL";
-const REQUIRE_POSTGRES_VAR: &str = "HEDGEROW_REQUIRE_POSTGRES";
-
-/// A fresh database for one test, with what is needed to reach it behind the store's back.
-#[allow(dead_code)]
-struct TestDb {
-    store: Store,
-    url: String,
-    kind: Kind,
-}
-
-#[allow(dead_code)]
-enum Kind {
-    Sqlite { path: PathBuf, _dir: TempDir },
-    Postgres { admin_url: String, database: String },
-}
-
-impl TestDb {
-    async fn sqlite() -> TestDb {
-        let dir = tempfile::tempdir().expect("create temp dir");
-        let path = dir.path().join("hedgerow.db");
-        let url = format!("sqlite://{}", path.display());
-        let store = Store::open(&url).await.expect("open sqlite store");
-        TestDb {
-            store,
-            url,
-            kind: Kind::Sqlite { path, _dir: dir },
-        }
-    }
-
-    /// `None` when no server is configured and none is required.
-    async fn postgres() -> Option<TestDb> {
-        let Ok(admin_url) = std::env::var(POSTGRES_URL_VAR) else {
-            if std::env::var_os(REQUIRE_POSTGRES_VAR).is_some() {
-                panic!(
-                    "{REQUIRE_POSTGRES_VAR} is set but {POSTGRES_URL_VAR} is not: start a test server with `eval \"$(scripts/test-env.sh --print-env)\"`"
-                );
-            }
-            // Straight to the stderr handle: the test harness swallows `eprintln!` output of
-            // passing tests, and this note must be seen.
-            let _ = writeln!(
-                std::io::stderr(),
-                "\n!!!!!!!!\n!!! SKIPPING PostgreSQL variant: {POSTGRES_URL_VAR} is not set.\n!!! Run `eval \"$(scripts/test-env.sh --print-env)\"` to test PostgreSQL too.\n!!!!!!!!"
-            );
-            return None;
-        };
-        static SEQ: AtomicU32 = AtomicU32::new(0);
-        let database = format!(
-            "hedgerow_test_{}_{}_{}",
-            std::process::id(),
-            SEQ.fetch_add(1, Ordering::Relaxed),
-            Timestamp::now().as_microsecond() % 1_000_000_000
-        );
-        let mut admin = sqlx::PgConnection::connect(&admin_url)
-            .await
-            .expect("connect to the PostgreSQL test server");
-        sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE {database}")))
-            .execute(&mut admin)
-            .await
-            .expect("create test database");
-        let _ = admin.close().await;
-        let url = with_database(&admin_url, &database);
-        let store = Store::open(&url).await.expect("open postgres store");
-        Some(TestDb {
-            store,
-            url,
-            kind: Kind::Postgres {
-                admin_url,
-                database,
-            },
-        })
-    }
-
-    #[allow(dead_code)]
-    /// Runs raw SQL on a separate connection, as a hand-editing administrator would.
-    async fn raw(&self, sql: &str) -> Result<(), sqlx::Error> {
-        match &self.kind {
-            Kind::Sqlite { path, .. } => {
-                let options = sqlx::sqlite::SqliteConnectOptions::new().filename(path);
-                let mut conn = sqlx::SqliteConnection::connect_with(&options).await?;
-                sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
-                    .execute(&mut conn)
-                    .await?;
-                conn.close().await
-            }
-            Kind::Postgres { .. } => {
-                let mut conn = sqlx::PgConnection::connect(&self.url).await?;
-                sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
-                    .execute(&mut conn)
-                    .await?;
-                conn.close().await
-            }
-        }
-    }
-
-    async fn cleanup(self) {
-        self.store.close().await;
-        if let Kind::Postgres {
-            admin_url,
-            database,
-        } = self.kind
-        {
-            // Best effort: a leftover database only costs disk on a throw-away server.
-            if let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url).await {
-                let _ = sqlx::raw_sql(AssertSqlSafe(format!(
-                    "DROP DATABASE IF EXISTS {database} WITH (FORCE)"
-                )))
-                .execute(&mut admin)
-                .await;
-                let _ = admin.close().await;
-            }
-        }
-    }
-}
-
-/// The server URL with its database name replaced.
-fn with_database(url: &str, database: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let authority_start = base.find("://").map_or(0, |i| i + 3);
-    let path_start = base[authority_start..]
-        .find('/')
-        .map_or(base.len(), |i| authority_start + i);
-    let mut out = format!("{}/{}", &base[..path_start], database);
-    if let Some(q) = query {
-        out.push('?');
-        out.push_str(q);
-    }
-    out
-}
-
-macro_rules! backend_tests {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let db = super::TestDb::sqlite().await;
-                    super::$name(&db).await;
-                    db.cleanup().await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let Some(db) = super::TestDb::postgres().await else { return };
-                    super::$name(&db).await;
-                    db.cleanup().await;
-                }
-            )*
-        }
-    };
-}
 
 backend_tests!(
     imports_create_update_and_never_delete,
@@ -180,20 +18,6 @@ backend_tests!(
     classes_counts_and_class_lists,
     batches_are_checked,
 );
-
-async fn school(store: &Store, slug: &str) -> SchoolId {
-    store
-        .ensure_school(slug, &format!("School {slug}"), "Europe/London")
-        .await
-        .expect("ensure school")
-}
-
-fn head() -> ActingUser {
-    ActingUser {
-        name: "head".to_owned(),
-        from_addr: Some("10.9.8.7".to_owned()),
-    }
-}
 
 fn pupil(username: &str, name: &str, group: &str, class: Option<&str>) -> ImportedPerson {
     ImportedPerson {

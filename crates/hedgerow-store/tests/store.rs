@@ -1,184 +1,24 @@
 //! One behaviour suite for the store, run against every backend.
 //!
-//! Each scenario is an `async fn(&TestDb)`; `backend_tests!` turns it into one test on a fresh
-//! SQLite file and one on a fresh PostgreSQL database (created on the server named by
-//! `HEDGEROW_TEST_POSTGRES_URL`, dropped afterwards). Without that variable the PostgreSQL
-//! variants print a loud note and pass, unless `HEDGEROW_REQUIRE_POSTGRES` is set, in which
-//! case they fail: CI must not silently test only half the backends.
+//! Each scenario is an `async fn(&TestDb)`; `backend_tests!` (in `common/mod.rs`) turns it
+//! into one test on a fresh SQLite file and one on a fresh PostgreSQL database (created on the
+//! server named by `HEDGEROW_TEST_POSTGRES_URL`, dropped afterwards). Without that variable the
+//! PostgreSQL variants print a loud note and pass, unless `HEDGEROW_REQUIRE_POSTGRES` is set,
+//! in which case they fail: CI must not silently test only half the backends.
 
-use std::io::Write;
+mod common;
+
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use common::{TestDb, backend_tests, event, reader, school, t0, with_database};
 use hedgerow_store::{
     ActivityEvent, AuditEntry, EventFilter, EventSource, EventWriter, NewDevice, NewReviewRequest,
     NewUser, Reader, Rejected, ReviewKind, ReviewStatus, SchoolId, Store, StoreError, UserKind,
     Verdict, WriterConfig,
 };
 use jiff::{Timestamp, ToSpan};
-use sqlx::{AssertSqlSafe, Connection};
-use tempfile::TempDir;
-
-const POSTGRES_URL_VAR: &str = "HEDGEROW_TEST_POSTGRES_URL";
-const REQUIRE_POSTGRES_VAR: &str = "HEDGEROW_REQUIRE_POSTGRES";
-
-/// A fresh database for one test, with what is needed to reach it behind the store's back.
-struct TestDb {
-    store: Store,
-    url: String,
-    kind: Kind,
-}
-
-enum Kind {
-    Sqlite { path: PathBuf, _dir: TempDir },
-    Postgres { admin_url: String, database: String },
-}
-
-impl TestDb {
-    async fn sqlite() -> TestDb {
-        let dir = tempfile::tempdir().expect("create temp dir");
-        let path = dir.path().join("hedgerow.db");
-        let url = format!("sqlite://{}", path.display());
-        let store = Store::open(&url).await.expect("open sqlite store");
-        TestDb {
-            store,
-            url,
-            kind: Kind::Sqlite { path, _dir: dir },
-        }
-    }
-
-    /// `None` when no server is configured and none is required.
-    async fn postgres() -> Option<TestDb> {
-        let Ok(admin_url) = std::env::var(POSTGRES_URL_VAR) else {
-            if std::env::var_os(REQUIRE_POSTGRES_VAR).is_some() {
-                panic!(
-                    "{REQUIRE_POSTGRES_VAR} is set but {POSTGRES_URL_VAR} is not: start a test server with `eval \"$(scripts/test-env.sh --print-env)\"`"
-                );
-            }
-            // Straight to the stderr handle: the test harness swallows `eprintln!` output of
-            // passing tests, and this note must be seen.
-            let _ = writeln!(
-                std::io::stderr(),
-                "\n!!!!!!!!\n!!! SKIPPING PostgreSQL variant: {POSTGRES_URL_VAR} is not set.\n!!! Run `eval \"$(scripts/test-env.sh --print-env)\"` to test PostgreSQL too.\n!!!!!!!!"
-            );
-            return None;
-        };
-        static SEQ: AtomicU32 = AtomicU32::new(0);
-        let database = format!(
-            "hedgerow_test_{}_{}_{}",
-            std::process::id(),
-            SEQ.fetch_add(1, Ordering::Relaxed),
-            Timestamp::now().as_microsecond() % 1_000_000_000
-        );
-        let mut admin = sqlx::PgConnection::connect(&admin_url)
-            .await
-            .expect("connect to the PostgreSQL test server");
-        sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE {database}")))
-            .execute(&mut admin)
-            .await
-            .expect("create test database");
-        let _ = admin.close().await;
-        let url = with_database(&admin_url, &database);
-        let store = Store::open(&url).await.expect("open postgres store");
-        Some(TestDb {
-            store,
-            url,
-            kind: Kind::Postgres {
-                admin_url,
-                database,
-            },
-        })
-    }
-
-    /// Runs raw SQL on a separate connection, as a hand-editing administrator would.
-    async fn raw(&self, sql: &str) -> Result<(), sqlx::Error> {
-        match &self.kind {
-            Kind::Sqlite { path, .. } => {
-                let options = sqlx::sqlite::SqliteConnectOptions::new().filename(path);
-                let mut conn = sqlx::SqliteConnection::connect_with(&options).await?;
-                sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
-                    .execute(&mut conn)
-                    .await?;
-                conn.close().await
-            }
-            Kind::Postgres { .. } => {
-                let mut conn = sqlx::PgConnection::connect(&self.url).await?;
-                sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
-                    .execute(&mut conn)
-                    .await?;
-                conn.close().await
-            }
-        }
-    }
-
-    fn is_sqlite(&self) -> bool {
-        matches!(self.kind, Kind::Sqlite { .. })
-    }
-
-    async fn cleanup(self) {
-        self.store.close().await;
-        if let Kind::Postgres {
-            admin_url,
-            database,
-        } = self.kind
-        {
-            // Best effort: a leftover database only costs disk on a throw-away server.
-            if let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url).await {
-                let _ = sqlx::raw_sql(AssertSqlSafe(format!(
-                    "DROP DATABASE IF EXISTS {database} WITH (FORCE)"
-                )))
-                .execute(&mut admin)
-                .await;
-                let _ = admin.close().await;
-            }
-        }
-    }
-}
-
-/// The server URL with its database name replaced.
-fn with_database(url: &str, database: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let authority_start = base.find("://").map_or(0, |i| i + 3);
-    let path_start = base[authority_start..]
-        .find('/')
-        .map_or(base.len(), |i| authority_start + i);
-    let mut out = format!("{}/{}", &base[..path_start], database);
-    if let Some(q) = query {
-        out.push('?');
-        out.push_str(q);
-    }
-    out
-}
-
-macro_rules! backend_tests {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let db = super::TestDb::sqlite().await;
-                    super::$name(&db).await;
-                    db.cleanup().await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let Some(db) = super::TestDb::postgres().await else { return };
-                    super::$name(&db).await;
-                    db.cleanup().await;
-                }
-            )*
-        }
-    };
-}
+use sqlx::Connection;
 
 backend_tests!(
     migrations_are_idempotent_on_reopen,
@@ -198,45 +38,6 @@ backend_tests!(
     login_lookup_spans_schools_and_refuses_ambiguity,
 );
 
-fn t0() -> Timestamp {
-    // A fixed, microsecond-precise instant: the store keeps microseconds, so round trips
-    // must compare equal.
-    Timestamp::from_microsecond(1_767_000_000_123_456).expect("valid timestamp")
-}
-
-fn reader(purpose: &str) -> Reader {
-    Reader {
-        actor: "staff:dsl".to_owned(),
-        from_addr: Some("10.1.2.3".to_owned()),
-        purpose: purpose.to_owned(),
-    }
-}
-
-/// A typical DNS event with only the usual fields set.
-fn event(school: SchoolId, at: Timestamp, user: Option<&str>, verdict: Verdict) -> ActivityEvent {
-    ActivityEvent {
-        school,
-        at,
-        source: EventSource::Dns,
-        client_ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 7)),
-        user: user.map(str::to_owned),
-        device: None,
-        group: None,
-        host: "example.org".to_owned(),
-        url: None,
-        method: None,
-        qtype: Some("A".to_owned()),
-        category: None,
-        verdict,
-        rule: "default".to_owned(),
-        reason: None,
-        search_term: None,
-        status: None,
-        bytes: None,
-        duration_us: None,
-    }
-}
-
 fn pupil(username: &str, display: &str) -> NewUser {
     NewUser {
         username: username.to_owned(),
@@ -247,13 +48,6 @@ fn pupil(username: &str, display: &str) -> NewUser {
         demo_only: false,
         disabled: false,
     }
-}
-
-async fn school(store: &Store, slug: &str) -> SchoolId {
-    store
-        .ensure_school(slug, &format!("School {slug}"), "Europe/London")
-        .await
-        .expect("ensure school")
 }
 
 async fn migrations_are_idempotent_on_reopen(db: &TestDb) {

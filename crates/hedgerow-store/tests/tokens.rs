@@ -1,183 +1,16 @@
-//! API tokens in the store, run against every backend like `tests/admin.rs`: each scenario is
-//! an `async fn(&TestDb)` run once on a fresh SQLite file and once on a fresh PostgreSQL
-//! database (from `HEDGEROW_TEST_POSTGRES_URL`; skipped loudly without it unless
+//! API tokens in the store, run against every backend with the harness in `common/mod.rs`:
+//! each scenario is an `async fn(&TestDb)` run once on a fresh SQLite file and once on a fresh
+//! PostgreSQL database (from `HEDGEROW_TEST_POSTGRES_URL`; skipped loudly without it unless
 //! `HEDGEROW_REQUIRE_POSTGRES` is set).
 
-use std::io::Write;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, Ordering};
+mod common;
 
+use common::{PASSWORD_HASH, TestDb, backend_tests, head, invalid_field, school};
 use hedgerow_store::{
     ActingUser, AdminAccountId, ApiTokenId, MAX_ACTIVE_TOKENS, NewAdminAccount, SchoolId, Store,
-    StoreError, USE_RECORD_INTERVAL,
+    USE_RECORD_INTERVAL,
 };
 use jiff::{SignedDuration, Timestamp};
-use sqlx::{AssertSqlSafe, Connection};
-use tempfile::TempDir;
-
-const POSTGRES_URL_VAR: &str = "HEDGEROW_TEST_POSTGRES_URL";
-const REQUIRE_POSTGRES_VAR: &str = "HEDGEROW_REQUIRE_POSTGRES";
-
-/// A fresh database for one test, with what is needed to reach it behind the store's back.
-struct TestDb {
-    store: Store,
-    url: String,
-    kind: Kind,
-}
-
-enum Kind {
-    Sqlite { path: PathBuf, _dir: TempDir },
-    Postgres { admin_url: String, database: String },
-}
-
-impl TestDb {
-    async fn sqlite() -> TestDb {
-        let dir = tempfile::tempdir().expect("create temp dir");
-        let path = dir.path().join("hedgerow.db");
-        let url = format!("sqlite://{}", path.display());
-        let store = Store::open(&url).await.expect("open sqlite store");
-        TestDb {
-            store,
-            url,
-            kind: Kind::Sqlite { path, _dir: dir },
-        }
-    }
-
-    /// `None` when no server is configured and none is required.
-    async fn postgres() -> Option<TestDb> {
-        let Ok(admin_url) = std::env::var(POSTGRES_URL_VAR) else {
-            if std::env::var_os(REQUIRE_POSTGRES_VAR).is_some() {
-                panic!(
-                    "{REQUIRE_POSTGRES_VAR} is set but {POSTGRES_URL_VAR} is not: start a test server with `eval \"$(scripts/test-env.sh --print-env)\"`"
-                );
-            }
-            // Straight to the stderr handle: the test harness swallows `eprintln!` output of
-            // passing tests, and this note must be seen.
-            let _ = writeln!(
-                std::io::stderr(),
-                "\n!!!!!!!!\n!!! SKIPPING PostgreSQL variant: {POSTGRES_URL_VAR} is not set.\n!!! Run `eval \"$(scripts/test-env.sh --print-env)\"` to test PostgreSQL too.\n!!!!!!!!"
-            );
-            return None;
-        };
-        static SEQ: AtomicU32 = AtomicU32::new(0);
-        let database = format!(
-            "hedgerow_test_{}_{}_{}",
-            std::process::id(),
-            SEQ.fetch_add(1, Ordering::Relaxed),
-            Timestamp::now().as_microsecond() % 1_000_000_000
-        );
-        let mut admin = sqlx::PgConnection::connect(&admin_url)
-            .await
-            .expect("connect to the PostgreSQL test server");
-        sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE {database}")))
-            .execute(&mut admin)
-            .await
-            .expect("create test database");
-        let _ = admin.close().await;
-        let url = with_database(&admin_url, &database);
-        let store = Store::open(&url).await.expect("open postgres store");
-        Some(TestDb {
-            store,
-            url,
-            kind: Kind::Postgres {
-                admin_url,
-                database,
-            },
-        })
-    }
-
-    /// The first column of every row of `sql` as text, read on a separate connection behind
-    /// the store's back.
-    async fn texts(&self, sql: &str) -> Vec<String> {
-        match &self.kind {
-            Kind::Sqlite { path, .. } => {
-                let options = sqlx::sqlite::SqliteConnectOptions::new().filename(path);
-                let mut conn = sqlx::SqliteConnection::connect_with(&options)
-                    .await
-                    .expect("connect to sqlite");
-                let rows: Vec<(String,)> = sqlx::query_as(AssertSqlSafe(sql.to_owned()))
-                    .fetch_all(&mut conn)
-                    .await
-                    .expect("query");
-                let _ = conn.close().await;
-                rows.into_iter().map(|r| r.0).collect()
-            }
-            Kind::Postgres { .. } => {
-                let mut conn = sqlx::PgConnection::connect(&self.url)
-                    .await
-                    .expect("connect to postgres");
-                let rows: Vec<(String,)> = sqlx::query_as(AssertSqlSafe(sql.to_owned()))
-                    .fetch_all(&mut conn)
-                    .await
-                    .expect("query");
-                let _ = conn.close().await;
-                rows.into_iter().map(|r| r.0).collect()
-            }
-        }
-    }
-
-    async fn cleanup(self) {
-        self.store.close().await;
-        if let Kind::Postgres {
-            admin_url,
-            database,
-        } = self.kind
-        {
-            // Best effort: a leftover database only costs disk on a throw-away server.
-            if let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url).await {
-                let _ = sqlx::raw_sql(AssertSqlSafe(format!(
-                    "DROP DATABASE IF EXISTS {database} WITH (FORCE)"
-                )))
-                .execute(&mut admin)
-                .await;
-                let _ = admin.close().await;
-            }
-        }
-    }
-}
-
-/// The server URL with its database name replaced.
-fn with_database(url: &str, database: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let authority_start = base.find("://").map_or(0, |i| i + 3);
-    let path_start = base[authority_start..]
-        .find('/')
-        .map_or(base.len(), |i| authority_start + i);
-    let mut out = format!("{}/{}", &base[..path_start], database);
-    if let Some(q) = query {
-        out.push('?');
-        out.push_str(q);
-    }
-    out
-}
-
-macro_rules! backend_tests {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let db = super::TestDb::sqlite().await;
-                    super::$name(&db).await;
-                    db.cleanup().await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let Some(db) = super::TestDb::postgres().await else { return };
-                    super::$name(&db).await;
-                    db.cleanup().await;
-                }
-            )*
-        }
-    };
-}
 
 backend_tests!(
     tokens_round_trip_revoke_and_audit,
@@ -186,22 +19,6 @@ backend_tests!(
     token_use_is_recorded_at_most_once_a_minute,
     the_database_holds_only_hashes,
 );
-
-const PASSWORD_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA";
-
-async fn school(store: &Store, slug: &str) -> SchoolId {
-    store
-        .ensure_school(slug, &format!("School {slug}"), "Europe/London")
-        .await
-        .expect("ensure school")
-}
-
-fn head() -> ActingUser {
-    ActingUser {
-        name: "head".to_owned(),
-        from_addr: Some("10.9.8.7".to_owned()),
-    }
-}
 
 async fn account(store: &Store, school: Option<SchoolId>, username: &str) -> AdminAccountId {
     store
@@ -223,13 +40,6 @@ async fn account(store: &Store, school: Option<SchoolId>, username: &str) -> Adm
 /// A distinct hash-shaped value per seed (the store never hashes anything itself).
 fn hash(seed: u32) -> String {
     format!("{seed:064x}")
-}
-
-fn invalid_field(e: StoreError) -> &'static str {
-    match e {
-        StoreError::InvalidInput { field, .. } => field,
-        other => panic!("expected InvalidInput, got {other:?}"),
-    }
 }
 
 /// The newest audit records (actor, action, target, address) of a school, or of every school
