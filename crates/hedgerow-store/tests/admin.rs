@@ -713,6 +713,13 @@ async fn check_log_pages_newest_first_and_follow_ups(db: &TestDb) {
         26,
         "limit capped, not refused"
     );
+    let one = s.check(a, full_id).await.unwrap().expect("found by id");
+    assert_eq!(one.check, full);
+    assert_eq!(
+        s.check(b, full_id).await.unwrap(),
+        None,
+        "not through another school"
+    );
 
     // Follow-ups: only once, only with a follow-up, only in its own school.
     let done_at = t0 + 48.hours();
