@@ -22,18 +22,15 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use hedgerow_store::{ActivityEvent, EventSource, NewReviewRequest, ReviewKind, Store, Verdict};
+use hedgerow_store::{ActivityEvent, EventSource, NewReviewRequest, ReviewKind, Verdict};
 use serde_json::Value;
-use support::admin::{AdminSite, Client, Reply, StaffAccount};
+use support::admin::{AdminSite, Client, Reply, StaffAccount, with_store};
 use support::*;
 
 /// Writes a week of activity for `test-school` (including hostile text) and two review
 /// requests straight into the store, as the gateway would have.
 fn seed(config_dir: &Path) {
-    let url = format!("sqlite://{}", config_dir.join("data/hedgerow.db").display());
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let store = Store::open(&url).await.unwrap();
+    with_store(config_dir, async |store| {
         let school = store
             .ensure_school("test-school", "Test School", "Europe/London")
             .await
@@ -114,16 +111,12 @@ fn seed(config_dir: &Path) {
                 .await
                 .unwrap();
         }
-        store.close().await;
     });
 }
 
 /// Disables an account behind the app's back, as another administrator would.
 fn disable(config_dir: &Path, username: &str) {
-    let url = format!("sqlite://{}", config_dir.join("data/hedgerow.db").display());
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let store = Store::open(&url).await.unwrap();
+    with_store(config_dir, async |store| {
         let account = store
             .admin_account_by_username(username)
             .await
@@ -136,21 +129,7 @@ fn disable(config_dir: &Path, username: &str) {
                 .await
                 .unwrap()
         );
-        store.close().await;
     });
-}
-
-/// Makes a token on the page as `client` and returns it (shown once).
-fn make_token(client: &Client, name: &str) -> String {
-    let (status, _, body) = client.submit("/api-tokens", "/api-tokens", &[("name", name)]);
-    assert_eq!(status, 201, "{body}");
-    let at = body
-        .find("id=\"new-token\" value=\"")
-        .unwrap_or_else(|| panic!("the new token on the page: {body}"))
-        + 22;
-    let token = body[at..].split('"').next().unwrap().to_owned();
-    assert!(token.starts_with("hr_") && token.len() == 46, "{token}");
-    token
 }
 
 /// The ids of the revoke forms on the tokens page, newest token first.
@@ -159,30 +138,6 @@ fn revoke_ids(client: &Client) -> Vec<String> {
     body.match_indices("action=\"/api-tokens/")
         .map(|(at, m)| body[at + m.len()..].split('/').next().unwrap().to_owned())
         .collect()
-}
-
-/// An API request with curl and no cookies: `token` as a bearer token, `body` as JSON.
-fn api(
-    site: &AdminSite,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<&str>,
-) -> Reply {
-    let mut extra: Vec<String> = Vec::new();
-    if let Some(token) = token {
-        extra.extend(["-H".into(), format!("Authorization: Bearer {token}")]);
-    }
-    if let Some(body) = body {
-        extra.extend([
-            "-H".into(),
-            "Content-Type: application/json".into(),
-            "--data-binary".into(),
-            body.to_owned(),
-        ]);
-    }
-    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
-    site.client().send(method, path, &[], &extra)
 }
 
 fn json(reply: &Reply) -> Value {
@@ -206,14 +161,8 @@ fn refused(reply: &Reply, status: u16) -> String {
     error
 }
 
-fn start(config: &Path, dir: &Path) -> AdminSite {
-    AdminSite::start(config, dir, &[])
-}
-
 #[test]
 fn tokens_roles_changes_and_audit_through_the_api() {
-    // Two-letter user names: the test accounts' passwords are made from the name, and the
-    // password rules refuse a password containing a name of three letters or more.
     if !have_tools(&["curl"]) {
         return;
     }
@@ -224,7 +173,7 @@ fn tokens_roles_changes_and_audit_through_the_api() {
     let manager = StaffAccount::create(&config, "nm", "network-manager");
     let governor = StaffAccount::create(&config, "gv", "governor");
     seed(dir.path());
-    let site = start(&config, dir.path());
+    let site = AdminSite::start(&config, dir.path(), &[]);
 
     // The page: only for those who may use the API; a token is shown once, its name escaped.
     let gov = site.signed_in(&governor);
@@ -240,7 +189,7 @@ fn tokens_roles_changes_and_audit_through_the_api() {
     let (status, _, _) =
         lead_browser.request("/api-tokens", &[("name", "forged"), ("csrf", "forged")]);
     assert_eq!(status, 403, "the page's forms need the CSRF token");
-    let token = make_token(&lead_browser, "ci <script>alert(1)</script>");
+    let token = lead_browser.make_token("ci <script>alert(1)</script>");
     let (_, _, page) = lead_browser.request("/api-tokens", &[]);
     assert!(!page.contains(&token), "shown only once");
     assert!(
@@ -250,7 +199,7 @@ fn tokens_roles_changes_and_audit_through_the_api() {
     assert!(!page.contains("<script>alert(1)"), "escaped");
 
     // Without a token, with a wrong one, or with only a cookie: 401 in JSON.
-    let reply = api(&site, "GET", "/api/v1/me", None, None);
+    let reply = site.api("GET", "/api/v1/me", None, None);
     let error = refused(&reply, 401);
     assert!(error.contains("Bearer"), "{error}");
     assert!(
@@ -259,10 +208,7 @@ fn tokens_roles_changes_and_audit_through_the_api() {
             .to_ascii_lowercase()
             .contains("www-authenticate: bearer")
     );
-    refused(
-        &api(&site, "GET", "/api/v1/me", Some("hr_wrong"), None),
-        401,
-    );
+    refused(&site.api("GET", "/api/v1/me", Some("hr_wrong"), None), 401);
     let cookie_only = lead_browser.send("GET", "/api/v1/me", &[], &[]);
     refused(&cookie_only, 401);
     let cookie_write = lead_browser.send(
@@ -279,15 +225,14 @@ fn tokens_roles_changes_and_audit_through_the_api() {
     refused(&cookie_write, 401);
 
     // With the token: who it acts as.
-    let me = json(&api(&site, "GET", "/api/v1/me", Some(&token), None));
+    let me = json(&site.api("GET", "/api/v1/me", Some(&token), None));
     assert_eq!(me["username"], "nd");
     let permissions = me["permissions"].to_string();
     assert!(permissions.contains("ViewPersonActivity") && permissions.contains("UseApi"));
     assert_eq!(me["school"]["slug"], "test-school");
 
     // Bearer requests need no CSRF token; bodies are JSON and checked.
-    let reply = api(
-        &site,
+    let reply = site.api(
         "POST",
         "/api/v1/contacts",
         Some(&token),
@@ -298,18 +243,11 @@ fn tokens_roles_changes_and_audit_through_the_api() {
     assert_eq!(contact["name"], "Dana <Protection>");
     let contact_id = contact["id"].as_i64().unwrap();
     refused(
-        &api(
-            &site,
-            "POST",
-            "/api/v1/contacts",
-            Some(&token),
-            Some("{not json"),
-        ),
+        &site.api("POST", "/api/v1/contacts", Some(&token), Some("{not json")),
         400,
     );
     refused(
-        &api(
-            &site,
+        &site.api(
             "POST",
             "/api/v1/contacts",
             Some(&token),
@@ -326,29 +264,22 @@ fn tokens_roles_changes_and_audit_through_the_api() {
     refused(&reply, 415);
     let big = format!(r#"{{"role":"dpo","name":"{}"}}"#, "x".repeat(70_000));
     refused(
-        &api(&site, "POST", "/api/v1/contacts", Some(&token), Some(&big)),
+        &site.api("POST", "/api/v1/contacts", Some(&token), Some(&big)),
         413,
     );
     refused(
-        &api(
-            &site,
-            "GET",
-            "/api/v1/changes/not-a-number",
-            Some(&token),
-            None,
-        ),
+        &site.api("GET", "/api/v1/changes/not-a-number", Some(&token), None),
         400,
     );
     refused(
-        &api(&site, "GET", "/api/v1/no-such-thing", Some(&token), None),
+        &site.api("GET", "/api/v1/no-such-thing", Some(&token), None),
         404,
     );
     refused(
-        &api(&site, "PATCH", "/api/v1/contacts/1", Some(&token), None),
+        &site.api("PATCH", "/api/v1/contacts/1", Some(&token), None),
         405,
     );
-    let reply = api(
-        &site,
+    let reply = site.api(
         "DELETE",
         &format!("/api/v1/contacts/{contact_id}"),
         Some(&token),
@@ -356,8 +287,7 @@ fn tokens_roles_changes_and_audit_through_the_api() {
     );
     assert_eq!(reply.status, 204, "{}", reply.body);
     refused(
-        &api(
-            &site,
+        &site.api(
             "DELETE",
             &format!("/api/v1/contacts/{contact_id}"),
             Some(&token),
@@ -367,8 +297,7 @@ fn tokens_roles_changes_and_audit_through_the_api() {
     );
 
     // Activity: read through the API (audited), one person's timeline, and the CSV export.
-    let page = json(&api(
-        &site,
+    let page = json(&site.api(
         "GET",
         "/api/v1/activity?user=pupil.a&page_size=10&purpose=weekly%20check",
         Some(&token),
@@ -378,8 +307,7 @@ fn tokens_roles_changes_and_audit_through_the_api() {
     assert_eq!(events.len(), 10);
     assert!(events.iter().all(|e| e["user"] == "pupil.a"));
     let next = page["next_cursor"].as_str().expect("more than one page");
-    let second = json(&api(
-        &site,
+    let second = json(&site.api(
         "GET",
         &format!("/api/v1/activity?user=pupil.a&page_size=10&cursor={next}"),
         Some(&token),
@@ -397,8 +325,7 @@ fn tokens_roles_changes_and_audit_through_the_api() {
         "the next page is older"
     );
     assert_ne!(second["events"][0]["id"], events[9]["id"]);
-    let blocked = json(&api(
-        &site,
+    let blocked = json(&site.api(
         "GET",
         "/api/v1/activity?verdict=block&category=gambling",
         Some(&token),
@@ -406,8 +333,7 @@ fn tokens_roles_changes_and_audit_through_the_api() {
     ));
     assert_eq!(blocked["events"].as_array().unwrap().len(), 20);
     refused(
-        &api(
-            &site,
+        &site.api(
             "GET",
             "/api/v1/activity?since=yesterday",
             Some(&token),
@@ -416,17 +342,10 @@ fn tokens_roles_changes_and_audit_through_the_api() {
         400,
     );
     refused(
-        &api(
-            &site,
-            "GET",
-            "/api/v1/activity?page_size=0",
-            Some(&token),
-            None,
-        ),
+        &site.api("GET", "/api/v1/activity?page_size=0", Some(&token), None),
         400,
     );
-    let timeline = json(&api(
-        &site,
+    let timeline = json(&site.api(
         "GET",
         "/api/v1/activity/person/%3Cb%3Epupil.b%3C%2Fb%3E",
         Some(&token),
@@ -434,8 +353,7 @@ fn tokens_roles_changes_and_audit_through_the_api() {
     ));
     assert_eq!(timeline["username"], "<b>pupil.b</b>");
     assert!(!timeline["events"].as_array().unwrap().is_empty());
-    let csv = api(
-        &site,
+    let csv = site.api(
         "GET",
         "/api/v1/activity/export?search=hyperlink",
         Some(&token),
@@ -452,24 +370,18 @@ fn tokens_roles_changes_and_audit_through_the_api() {
 
     // A network manager's token: the policy yes, a person's browsing no (the role matrix).
     let manager_browser = site.signed_in(&manager);
-    let manager_token = make_token(&manager_browser, "timetable sync");
-    let spare_token = make_token(&manager_browser, "spare");
+    let manager_token = manager_browser.make_token("timetable sync");
+    let spare_token = manager_browser.make_token("spare");
     let error = refused(
-        &api(&site, "GET", "/api/v1/activity", Some(&manager_token), None),
+        &site.api("GET", "/api/v1/activity", Some(&manager_token), None),
         403,
     );
     assert!(error.contains("ViewPersonActivity"), "{error}");
     refused(
-        &api(&site, "GET", "/api/v1/audit", Some(&manager_token), None),
+        &site.api("GET", "/api/v1/audit", Some(&manager_token), None),
         403,
     );
-    let policy = json(&api(
-        &site,
-        "GET",
-        "/api/v1/policy",
-        Some(&manager_token),
-        None,
-    ));
+    let policy = json(&site.api("GET", "/api/v1/policy", Some(&manager_token), None));
     assert_eq!(policy["school"], "test-school");
     let ks2 = policy["groups"]
         .as_array()
@@ -478,13 +390,7 @@ fn tokens_roles_changes_and_audit_through_the_api() {
         .find(|g| g["key"] == "ks2")
         .unwrap();
     assert!(ks2["actions"].to_string().contains("gambling"), "{ks2}");
-    let summary = json(&api(
-        &site,
-        "GET",
-        "/api/v1/summary",
-        Some(&manager_token),
-        None,
-    ));
+    let summary = json(&site.api("GET", "/api/v1/summary", Some(&manager_token), None));
     assert_eq!(summary["blocked_events"], 20);
     assert_eq!(
         summary["pending_review_requests"],
@@ -494,9 +400,7 @@ fn tokens_roles_changes_and_audit_through_the_api() {
 
     // A change proposed through the API is in the change log, waits for a second person, and
     // the proposer cannot approve it.
-    let bad = api(
-        &site,
-        "POST",
+    let bad = site.api("POST",
         "/api/v1/changes",
         Some(&manager_token),
         Some(
@@ -505,8 +409,7 @@ fn tokens_roles_changes_and_audit_through_the_api() {
     );
     assert!(refused(&bad, 422).contains("no-such-group"));
     refused(
-        &api(
-            &site,
+        &site.api(
             "POST",
             "/api/v1/changes",
             Some(&manager_token),
@@ -514,9 +417,7 @@ fn tokens_roles_changes_and_audit_through_the_api() {
         ),
         422,
     );
-    let reply = api(
-        &site,
-        "POST",
+    let reply = site.api("POST",
         "/api/v1/changes",
         Some(&manager_token),
         Some(
@@ -530,8 +431,7 @@ fn tokens_roles_changes_and_audit_through_the_api() {
     assert_eq!(proposed["source"], "api");
     assert_eq!(proposed["change"]["host"], "bets.example");
     let id = proposed["id"].as_i64().unwrap();
-    let found = json(&api(
-        &site,
+    let found = json(&site.api(
         "GET",
         "/api/v1/changes?text=probability",
         Some(&token),
@@ -541,8 +441,7 @@ fn tokens_roles_changes_and_audit_through_the_api() {
     assert_eq!(found["changes"][0]["id"], id);
     assert_eq!(found["changes"][0]["created_by"], "nm");
     refused(
-        &api(
-            &site,
+        &site.api(
             "POST",
             &format!("/api/v1/changes/{id}/approve"),
             Some(&manager_token),
@@ -550,9 +449,8 @@ fn tokens_roles_changes_and_audit_through_the_api() {
         ),
         403,
     );
-    let approver_token = make_token(&site.signed_in(&approver), "approvals");
-    let approved = json(&api(
-        &site,
+    let approver_token = site.signed_in(&approver).make_token("approvals");
+    let approved = json(&site.api(
         "POST",
         &format!("/api/v1/changes/{id}/approve"),
         Some(&approver_token),
@@ -561,8 +459,7 @@ fn tokens_roles_changes_and_audit_through_the_api() {
     assert_eq!(approved["status"], "applied");
     assert_eq!(approved["approved_by"], "os");
     refused(
-        &api(
-            &site,
+        &site.api(
             "POST",
             &format!("/api/v1/changes/{id}/approve"),
             Some(&approver_token),
@@ -570,8 +467,7 @@ fn tokens_roles_changes_and_audit_through_the_api() {
         ),
         409,
     );
-    let reverted = json(&api(
-        &site,
+    let reverted = json(&site.api(
         "POST",
         &format!("/api/v1/changes/{id}/revert"),
         Some(&token),
@@ -579,13 +475,12 @@ fn tokens_roles_changes_and_audit_through_the_api() {
     ));
     assert_eq!(reverted["status"], "reverted");
     refused(
-        &api(&site, "GET", "/api/v1/changes/999999", Some(&token), None),
+        &site.api("GET", "/api/v1/changes/999999", Some(&token), None),
         404,
     );
 
     // Review requests: listed, declined with a reason (a change-log entry).
-    let requests = json(&api(
-        &site,
+    let requests = json(&site.api(
         "GET",
         "/api/v1/review-requests?status=new",
         Some(&token),
@@ -594,8 +489,7 @@ fn tokens_roles_changes_and_audit_through_the_api() {
     let request = &requests["requests"][0];
     assert_eq!(request["requested_by_user"], "pupil.a");
     let request_id = request["id"].as_i64().unwrap();
-    let declined = json(&api(
-        &site,
+    let declined = json(&site.api(
         "POST",
         &format!("/api/v1/review-requests/{request_id}/decline"),
         Some(&token),
@@ -604,8 +498,7 @@ fn tokens_roles_changes_and_audit_through_the_api() {
     assert_eq!(declined["kind"], "review-decline");
     assert_eq!(declined["status"], "rejected");
     refused(
-        &api(
-            &site,
+        &site.api(
             "POST",
             &format!("/api/v1/review-requests/{request_id}/decline"),
             Some(&token),
@@ -614,27 +507,19 @@ fn tokens_roles_changes_and_audit_through_the_api() {
         404,
     );
     refused(
-        &api(
-            &site,
-            "GET",
-            "/api/v1/review-requests",
-            Some(&manager_token),
-            None,
-        ),
+        &site.api("GET", "/api/v1/review-requests", Some(&manager_token), None),
         403,
     );
 
     // Checks: recorded by hand, and the self-test.
-    let check = api(
-        &site,
+    let check = site.api(
         "POST",
         "/api/v1/checks",
         Some(&manager_token),
         Some(r#"{"what":"gambling blocked for KS2","target":"laptop-a","result":"pass"}"#),
     );
     assert_eq!(check.status, 201, "{}", check.body);
-    let self_test = api(
-        &site,
+    let self_test = site.api(
         "POST",
         "/api/v1/checks/self-test",
         Some(&manager_token),
@@ -645,24 +530,12 @@ fn tokens_roles_changes_and_audit_through_the_api() {
         assert_eq!(self_test.status, 201, "{}\n{}", self_test.body, site.log());
         assert_eq!(json(&self_test)["method"], "self-test");
     }
-    let checks = json(&api(
-        &site,
-        "GET",
-        "/api/v1/checks",
-        Some(&manager_token),
-        None,
-    ));
+    let checks = json(&site.api("GET", "/api/v1/checks", Some(&manager_token), None));
     assert_eq!(checks["total"], if self_test_built { 2 } else { 1 });
 
     // The audit log: the tokens made, the reads of activity through the API (with the
     // purpose and the address), the contact and the check.
-    let audit = json(&api(
-        &site,
-        "GET",
-        "/api/v1/audit?limit=500",
-        Some(&token),
-        None,
-    ));
+    let audit = json(&site.api("GET", "/api/v1/audit?limit=500", Some(&token), None));
     let entries = audit["entries"].as_array().unwrap();
     let has = |action: &str, actor: &str, detail: &str| {
         entries.iter().any(|e| {
@@ -704,7 +577,7 @@ fn tokens_roles_changes_and_audit_through_the_api() {
     );
     assert_eq!(status, 303, "{headers}");
     refused(
-        &api(&site, "GET", "/api/v1/me", Some(&manager_token), None),
+        &site.api("GET", "/api/v1/me", Some(&manager_token), None),
         401,
     );
     let (status, _, _) = lead_browser.request(
@@ -713,21 +586,15 @@ fn tokens_roles_changes_and_audit_through_the_api() {
     );
     assert_eq!(status, 404, "another account's token cannot be revoked");
     assert_eq!(
-        json(&api(&site, "GET", "/api/v1/me", Some(&spare_token), None))["username"],
+        json(&site.api("GET", "/api/v1/me", Some(&spare_token), None))["username"],
         "nm"
     );
     disable(dir.path(), "nm");
     refused(
-        &api(&site, "GET", "/api/v1/me", Some(&spare_token), None),
+        &site.api("GET", "/api/v1/me", Some(&spare_token), None),
         401,
     );
-    let audit = json(&api(
-        &site,
-        "GET",
-        "/api/v1/audit?limit=50",
-        Some(&token),
-        None,
-    ));
+    let audit = json(&site.api("GET", "/api/v1/audit?limit=50", Some(&token), None));
     assert!(
         audit["entries"]
             .as_array()
@@ -736,24 +603,6 @@ fn tokens_roles_changes_and_audit_through_the_api() {
             .any(|e| e["action"] == "api_token.revoke" && e["actor"] == "nm"),
         "{audit}"
     );
-}
-
-/// An API request whose JSON body is read from a file (curl's `@file`): for bodies longer than
-/// one command-line argument may be.
-fn api_file(site: &AdminSite, path: &str, token: &str, body: &Path) -> Reply {
-    site.client().send(
-        "POST",
-        path,
-        &[],
-        &[
-            "-H",
-            &format!("Authorization: Bearer {token}"),
-            "-H",
-            "Content-Type: application/json",
-            "--data-binary",
-            &format!("@{}", body.display()),
-        ],
-    )
 }
 
 /// The active people of `group` as `GET /api/v1/people` counts them.
@@ -769,16 +618,12 @@ fn active_in(people: &Value, group: &str) -> u64 {
 
 /// The audit log as the store keeps it: (action, actor, detail, from address).
 fn audit_log(config_dir: &Path) -> Vec<(String, String, String, Option<String>)> {
-    let url = format!("sqlite://{}", config_dir.join("data/hedgerow.db").display());
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let store = Store::open(&url).await.unwrap();
+    with_store(config_dir, async |store| {
         let school = store
             .ensure_school("test-school", "Test School", "Europe/London")
             .await
             .unwrap();
         let entries = store.audit_entries(Some(school), 1_000).await.unwrap();
-        store.close().await;
         entries
             .into_iter()
             .map(|r| {
@@ -809,15 +654,11 @@ fn review_requests_settings_and_people_through_the_api() {
     let manager = StaffAccount::create(&config, "nm", "network-manager");
     seed(dir.path());
     let site = AdminSite::start(&config, dir.path(), &["--upstream", &upstream.to_string()]);
-    let pupil_dns = || {
-        dig(site.dns, &["-b", "127.0.0.21", "+short", "bets.example"])
-            .trim()
-            .to_owned()
-    };
-    wait_for(|| !pupil_dns().is_empty(), "the DNS filter");
-    let token = make_token(&site.signed_in(&approver), "approvals");
-    let teacher_token = make_token(&site.signed_in(&teacher), "class requests");
-    let manager_token = make_token(&site.signed_in(&manager), "scripts");
+    let pupil_dns = || site.dns_answer(PUPIL_LAPTOP, "bets.example");
+    site.wait_for_dns();
+    let token = site.signed_in(&approver).make_token("approvals");
+    let teacher_token = site.signed_in(&teacher).make_token("class requests");
+    let manager_token = site.signed_in(&manager).make_token("scripts");
 
     // A block-page request (from the pupil's laptop) approved for today for KS2: a change in
     // the change log, proposed by the pupil and approved by the approver, and live in DNS.
@@ -826,8 +667,7 @@ fn review_requests_settings_and_people_through_the_api() {
         "127.0.0.1",
         "blocked: the block page's address"
     );
-    let waiting = json(&api(
-        &site,
+    let waiting = json(&site.api(
         "GET",
         "/api/v1/review-requests?status=new",
         Some(&token),
@@ -845,12 +685,11 @@ fn review_requests_settings_and_people_through_the_api() {
     let approve = format!("/api/v1/review-requests/{id}/approve");
     let today = r#"{"for":"today","groups":["ks2"],"note":"probability lesson"}"#;
     refused(
-        &api(&site, "POST", &approve, Some(&manager_token), Some(today)),
+        &site.api("POST", &approve, Some(&manager_token), Some(today)),
         403,
     );
     let error = refused(
-        &api(
-            &site,
+        &site.api(
             "POST",
             &approve,
             Some(&token),
@@ -860,8 +699,7 @@ fn review_requests_settings_and_people_through_the_api() {
     );
     assert!(error.contains("date"), "{error}");
     refused(
-        &api(
-            &site,
+        &site.api(
             "POST",
             &approve,
             Some(&token),
@@ -870,8 +708,7 @@ fn review_requests_settings_and_people_through_the_api() {
         422,
     );
     refused(
-        &api(
-            &site,
+        &site.api(
             "POST",
             &approve,
             Some(&token),
@@ -880,8 +717,7 @@ fn review_requests_settings_and_people_through_the_api() {
         422,
     );
     let error = refused(
-        &api(
-            &site,
+        &site.api(
             "POST",
             &approve,
             Some(&token),
@@ -891,8 +727,7 @@ fn review_requests_settings_and_people_through_the_api() {
     );
     assert!(error.contains("no-such-group"), "{error}");
     refused(
-        &api(
-            &site,
+        &site.api(
             "POST",
             "/api/v1/review-requests/999999/approve",
             Some(&token),
@@ -901,7 +736,7 @@ fn review_requests_settings_and_people_through_the_api() {
         404,
     );
     assert_eq!(pupil_dns(), "127.0.0.1", "refusals changed nothing");
-    let reply = api(&site, "POST", &approve, Some(&token), Some(today));
+    let reply = site.api("POST", &approve, Some(&token), Some(today));
     assert_eq!(reply.status, 201, "{}", reply.body);
     let approved = json(&reply);
     assert_eq!(approved["status"], "applied");
@@ -931,12 +766,8 @@ fn review_requests_settings_and_people_through_the_api() {
         );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    refused(
-        &api(&site, "POST", &approve, Some(&token), Some(today)),
-        409,
-    );
-    let log = json(&api(
-        &site,
+    refused(&site.api("POST", &approve, Some(&token), Some(today)), 409);
+    let log = json(&site.api(
         "GET",
         "/api/v1/changes?text=probability",
         Some(&token),
@@ -944,8 +775,7 @@ fn review_requests_settings_and_people_through_the_api() {
     ));
     assert_eq!(log["total"], 1, "{log}");
     assert_eq!(log["changes"][0]["id"], change_id);
-    let decided = json(&api(
-        &site,
+    let decided = json(&site.api(
         "GET",
         "/api/v1/review-requests?status=approved",
         Some(&token),
@@ -961,19 +791,18 @@ fn review_requests_settings_and_people_through_the_api() {
     // The lesson's length: read, set (within 1 to 600), and used by the next approval.
     let lesson = "/api/v1/settings/lesson-minutes";
     assert_eq!(
-        json(&api(&site, "GET", lesson, Some(&token), None))["lesson_minutes"],
+        json(&site.api("GET", lesson, Some(&token), None))["lesson_minutes"],
         60
     );
-    refused(&api(&site, "GET", lesson, Some(&manager_token), None), 403);
+    refused(&site.api("GET", lesson, Some(&manager_token), None), 403);
     for bad in [
         r#"{"lesson_minutes":0}"#,
         r#"{"lesson_minutes":601}"#,
         r#"{"lesson_minutes":"45"}"#,
     ] {
-        refused(&api(&site, "PUT", lesson, Some(&token), Some(bad)), 422);
+        refused(&site.api("PUT", lesson, Some(&token), Some(bad)), 422);
     }
-    let set = json(&api(
-        &site,
+    let set = json(&site.api(
         "PUT",
         lesson,
         Some(&token),
@@ -981,7 +810,7 @@ fn review_requests_settings_and_people_through_the_api() {
     ));
     assert_eq!(set["lesson_minutes"], 45);
     assert_eq!(
-        json(&api(&site, "GET", lesson, Some(&token), None))["lesson_minutes"],
+        json(&site.api("GET", lesson, Some(&token), None))["lesson_minutes"],
         45
     );
 
@@ -989,8 +818,7 @@ fn review_requests_settings_and_people_through_the_api() {
     // as the page queues it and approved for "this lesson".
     let ask = r#"{"url":"scratch.mit.edu/projects","group":"ks2","when":"lesson","comment":"coding <b>club</b>"}"#;
     refused(
-        &api(
-            &site,
+        &site.api(
             "POST",
             "/api/v1/review-requests",
             Some(&manager_token),
@@ -999,8 +827,7 @@ fn review_requests_settings_and_people_through_the_api() {
         403,
     );
     refused(
-        &api(
-            &site,
+        &site.api(
             "POST",
             "/api/v1/review-requests",
             Some(&teacher_token),
@@ -1008,8 +835,7 @@ fn review_requests_settings_and_people_through_the_api() {
         ),
         422,
     );
-    let reply = api(
-        &site,
+    let reply = site.api(
         "POST",
         "/api/v1/review-requests",
         Some(&teacher_token),
@@ -1022,8 +848,7 @@ fn review_requests_settings_and_people_through_the_api() {
     assert_eq!(asked["host"], "scratch.mit.edu");
     assert_eq!(asked["status"], "new");
     assert_eq!(asked["comment"], "For ks2, this lesson: coding <b>club</b>");
-    let reply = api(
-        &site,
+    let reply = site.api(
         "POST",
         &format!("/api/v1/review-requests/{}/approve", asked["id"]),
         Some(&token),
@@ -1043,15 +868,14 @@ fn review_requests_settings_and_people_through_the_api() {
 
     // The approval rules: read by those who edit the policy, set by approvers, and followed.
     let rules = "/api/v1/settings/approval-rules";
-    let current = json(&api(&site, "GET", rules, Some(&manager_token), None));
+    let current = json(&site.api("GET", rules, Some(&manager_token), None));
     assert_eq!(
         current["requires_approval"],
         serde_json::json!(["unblock-for-pupils"])
     );
     assert_eq!(current["kinds"].as_array().unwrap().len(), 6);
     refused(
-        &api(
-            &site,
+        &site.api(
             "PUT",
             rules,
             Some(&manager_token),
@@ -1060,8 +884,7 @@ fn review_requests_settings_and_people_through_the_api() {
         403,
     );
     let error = refused(
-        &api(
-            &site,
+        &site.api(
             "PUT",
             rules,
             Some(&token),
@@ -1070,8 +893,7 @@ fn review_requests_settings_and_people_through_the_api() {
         422,
     );
     assert!(error.contains("everything"), "{error}");
-    let set = json(&api(
-        &site,
+    let set = json(&site.api(
         "PUT",
         rules,
         Some(&token),
@@ -1081,13 +903,12 @@ fn review_requests_settings_and_people_through_the_api() {
         set["requires_approval"],
         serde_json::json!(["unblock-for-pupils", "sanction"])
     );
-    assert_eq!(json(&api(&site, "GET", rules, Some(&token), None)), set);
+    assert_eq!(json(&site.api("GET", rules, Some(&token), None)), set);
     let sanction = format!(
         r#"{{"change":{{"type":"sanction","username":"pupil.a","until":"{}"}},"reason":"misuse"}}"#,
         jiff::Timestamp::now() + jiff::SignedDuration::from_hours(2)
     );
-    let proposed = json(&api(
-        &site,
+    let proposed = json(&site.api(
         "POST",
         "/api/v1/changes",
         Some(&manager_token),
@@ -1098,16 +919,9 @@ fn review_requests_settings_and_people_through_the_api() {
     // People: accounts (no secrets) and counts; every token holder manages accounts and
     // imports (network managers and trust administrators both may).
     assert!(
-        json(&api(
-            &site,
-            "GET",
-            "/api/v1/people",
-            Some(&manager_token),
-            None
-        ))["accounts"]
-            .is_array()
+        json(&site.api("GET", "/api/v1/people", Some(&manager_token), None))["accounts"].is_array()
     );
-    let people = api(&site, "GET", "/api/v1/people", Some(&token), None);
+    let people = site.api("GET", "/api/v1/people", Some(&token), None);
     assert_eq!(people.status, 200, "{}", people.body);
     assert!(
         !people.body.contains("argon2") && !people.body.contains("password"),
@@ -1152,7 +966,7 @@ fn review_requests_settings_and_people_through_the_api() {
             .to_string(),
     )
     .unwrap();
-    let reply = api_file(&site, "/api/v1/people/import", &token, &body_file);
+    let reply = site.api_file("/api/v1/people/import", &token, &body_file);
     assert_eq!(reply.status, 200, "{}", reply.body);
     let plan = json(&reply);
     assert_eq!(plan["applied"], false);
@@ -1165,7 +979,7 @@ fn review_requests_settings_and_people_through_the_api() {
             .to_string(),
     )
     .unwrap();
-    let reply = api_file(&site, "/api/v1/people/import", &token, &body_file);
+    let reply = site.api_file("/api/v1/people/import", &token, &body_file);
     let error = refused(&reply, 422);
     assert!(error.contains("Nothing was imported"), "{error}");
     assert!(reply.body.contains("bytes"), "too large: {}", reply.body);
@@ -1178,13 +992,7 @@ fn review_requests_settings_and_people_through_the_api() {
         "kind": "pupils", "csv": pupils, "mapping": mapping, "dry_run": true,
     })
     .to_string();
-    let plan = json(&api(
-        &site,
-        "POST",
-        "/api/v1/people/import",
-        Some(&token),
-        Some(&dry),
-    ));
+    let plan = json(&site.api("POST", "/api/v1/people/import", Some(&token), Some(&dry)));
     assert_eq!(plan["dry_run"], true);
     assert_eq!(plan["applied"], false);
     assert_eq!(plan["rows"], 3);
@@ -1193,7 +1001,7 @@ fn review_requests_settings_and_people_through_the_api() {
         plan["plan"]["created"],
         serde_json::json!(["c.jones", "d.patel", "e.wong"])
     );
-    let after_dry = json(&api(&site, "GET", "/api/v1/people", Some(&token), None));
+    let after_dry = json(&site.api("GET", "/api/v1/people", Some(&token), None));
     assert_eq!(
         active_in(&after_dry, "ks2"),
         ks2_before,
@@ -1201,16 +1009,10 @@ fn review_requests_settings_and_people_through_the_api() {
     );
     let real =
         serde_json::json!({ "kind": "pupils", "csv": pupils, "mapping": mapping }).to_string();
-    let done = json(&api(
-        &site,
-        "POST",
-        "/api/v1/people/import",
-        Some(&token),
-        Some(&real),
-    ));
+    let done = json(&site.api("POST", "/api/v1/people/import", Some(&token), Some(&real)));
     assert_eq!(done["applied"], true, "{done}");
     assert_eq!(done["plan"]["created_count"], 3);
-    let after = json(&api(&site, "GET", "/api/v1/people", Some(&token), None));
+    let after = json(&site.api("GET", "/api/v1/people", Some(&token), None));
     assert_eq!(active_in(&after, "ks2"), ks2_before + 3, "{after}");
     assert!(
         after["classes"]
@@ -1228,13 +1030,7 @@ fn review_requests_settings_and_people_through_the_api() {
                 g.hill,Hill,Gus,Year 99\n",
     })
     .to_string();
-    let reply = api(
-        &site,
-        "POST",
-        "/api/v1/people/import",
-        Some(&token),
-        Some(&bad),
-    );
+    let reply = site.api("POST", "/api/v1/people/import", Some(&token), Some(&bad));
     refused(&reply, 422);
     let refusal = json(&reply);
     assert_eq!(refusal["total"], 2, "{refusal}");
@@ -1252,7 +1048,7 @@ fn review_requests_settings_and_people_through_the_api() {
             .contains("Year 99"),
         "{refusal}"
     );
-    let unchanged = json(&api(&site, "GET", "/api/v1/people", Some(&token), None));
+    let unchanged = json(&site.api("GET", "/api/v1/people", Some(&token), None));
     assert_eq!(active_in(&unchanged, "ks2"), ks2_before + 3);
 
     // Accounts: created within what the caller may grant (a role that reads browsing is not
@@ -1265,8 +1061,7 @@ fn review_requests_settings_and_people_through_the_api() {
     };
     let password = "harbour thistle quarry";
     let error = refused(
-        &api(
-            &site,
+        &site.api(
             "POST",
             "/api/v1/people/accounts",
             Some(&token),
@@ -1276,8 +1071,7 @@ fn review_requests_settings_and_people_through_the_api() {
     );
     assert!(error.contains("Designated safeguarding lead"), "{error}");
     let error = refused(
-        &api(
-            &site,
+        &site.api(
             "POST",
             "/api/v1/people/accounts",
             Some(&token),
@@ -1286,8 +1080,7 @@ fn review_requests_settings_and_people_through_the_api() {
         422,
     );
     assert!(error.contains("password"), "{error}");
-    let reply = api(
-        &site,
+    let reply = site.api(
         "POST",
         "/api/v1/people/accounts",
         Some(&token),
@@ -1303,7 +1096,7 @@ fn review_requests_settings_and_people_through_the_api() {
     );
     assert!(!reply.body.contains(password), "the password is not echoed");
     let rk = made["account"]["id"].as_i64().unwrap();
-    let listed = json(&api(&site, "GET", "/api/v1/people", Some(&token), None));
+    let listed = json(&site.api("GET", "/api/v1/people", Some(&token), None));
     let listed = listed["accounts"].to_string();
     assert!(
         listed.contains("\"rk\"") && !listed.contains("\"rd\""),
@@ -1311,8 +1104,7 @@ fn review_requests_settings_and_people_through_the_api() {
     );
     let roles = format!("/api/v1/people/accounts/{rk}/roles");
     refused(
-        &api(
-            &site,
+        &site.api(
             "POST",
             &roles,
             Some(&token),
@@ -1320,8 +1112,7 @@ fn review_requests_settings_and_people_through_the_api() {
         ),
         403,
     );
-    let changed = json(&api(
-        &site,
+    let changed = json(&site.api(
         "POST",
         &roles,
         Some(&token),
@@ -1341,8 +1132,7 @@ fn review_requests_settings_and_people_through_the_api() {
     );
     let own_id = own["id"].as_i64().unwrap();
     refused(
-        &api(
-            &site,
+        &site.api(
             "POST",
             &format!("/api/v1/people/accounts/{own_id}/roles"),
             Some(&token),
@@ -1351,8 +1141,7 @@ fn review_requests_settings_and_people_through_the_api() {
         422,
     );
     refused(
-        &api(
-            &site,
+        &site.api(
             "POST",
             &format!("/api/v1/people/accounts/{own_id}/disable"),
             Some(&token),
@@ -1360,16 +1149,14 @@ fn review_requests_settings_and_people_through_the_api() {
         ),
         422,
     );
-    let off = json(&api(
-        &site,
+    let off = json(&site.api(
         "POST",
         &format!("/api/v1/people/accounts/{rk}/disable"),
         Some(&token),
         None,
     ));
     assert_eq!(off["disabled"], true);
-    let on = json(&api(
-        &site,
+    let on = json(&site.api(
         "POST",
         &format!("/api/v1/people/accounts/{rk}/enable"),
         Some(&token),
@@ -1377,8 +1164,7 @@ fn review_requests_settings_and_people_through_the_api() {
     ));
     assert_eq!(on["disabled"], false);
     refused(
-        &api(
-            &site,
+        &site.api(
             "POST",
             "/api/v1/people/accounts/999999/disable",
             Some(&token),
@@ -1418,29 +1204,23 @@ fn wrong_tokens_are_throttled_per_address() {
     let dir = tempfile::tempdir().unwrap();
     let config = small_school(dir.path(), "");
     let manager = StaffAccount::create(&config, "nm", "network-manager");
-    let site = start(&config, dir.path());
-    let token = make_token(&site.signed_in(&manager), "script");
+    let site = AdminSite::start(&config, dir.path(), &[]);
+    let token = site.signed_in(&manager).make_token("script");
     assert_eq!(
-        api(&site, "GET", "/api/v1/me", Some(&token), None).status,
+        site.api("GET", "/api/v1/me", Some(&token), None).status,
         200
     );
     // Requests without a token are refused but not counted.
     for _ in 0..6 {
-        refused(&api(&site, "GET", "/api/v1/me", None, None), 401);
+        refused(&site.api("GET", "/api/v1/me", None, None), 401);
     }
     for n in 0..5 {
         refused(
-            &api(
-                &site,
-                "GET",
-                "/api/v1/me",
-                Some(&format!("hr_guess{n}")),
-                None,
-            ),
+            &site.api("GET", "/api/v1/me", Some(&format!("hr_guess{n}")), None),
             401,
         );
     }
-    let reply = api(&site, "GET", "/api/v1/me", Some("hr_guess5"), None);
+    let reply = site.api("GET", "/api/v1/me", Some("hr_guess5"), None);
     let error = refused(&reply, 429);
     assert!(error.contains("Wait"), "{error}");
     assert!(
@@ -1449,7 +1229,7 @@ fn wrong_tokens_are_throttled_per_address() {
         reply.headers
     );
     // The address is held off whatever it sends, so a guess cannot be confirmed meanwhile.
-    refused(&api(&site, "GET", "/api/v1/me", Some(&token), None), 429);
+    refused(&site.api("GET", "/api/v1/me", Some(&token), None), 429);
     // Signing in on the pages is throttled separately.
     let (status, _, _) = site.client().request("/login", &[]);
     assert_eq!(status, 200);
@@ -1512,15 +1292,9 @@ fn schemathesis_finds_no_server_error_and_no_answer_outside_the_schema() {
     // requests, contacts, annual reviews): every endpoint answers more than 403.
     let account = StaffAccount::create(&config, "nd", "network-manager,dsl");
     seed(dir.path());
-    let site = start(&config, dir.path());
-    let token = make_token(&site.signed_in(&account), "schemathesis");
-    let self_test = api(
-        &site,
-        "POST",
-        "/api/v1/checks/self-test",
-        Some(&token),
-        None,
-    );
+    let site = AdminSite::start(&config, dir.path(), &[]);
+    let token = site.signed_in(&account).make_token("schemathesis");
+    let self_test = site.api("POST", "/api/v1/checks/self-test", Some(&token), None);
     let mut skip: Vec<&str> = Vec::new();
     if self_test_not_built(&self_test) {
         skip.extend(["--exclude-path", "/api/v1/checks/self-test"]);

@@ -4,48 +4,15 @@
 
 mod support;
 
-use std::net::SocketAddr;
-use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::{Path, PathBuf};
 
-use support::admin::{Client, create_account};
+use support::admin::{AdminSite, StaffAccount};
 use support::*;
 
-fn config(dir: &Path) -> std::path::PathBuf {
-    let lists = dir.join("lists");
-    std::fs::create_dir_all(&lists).unwrap();
-    std::fs::write(lists.join("gambling.domains"), "bets.example\n").unwrap();
-    let path = dir.join("school.toml");
-    std::fs::write(
-        &path,
-        format!(
-            r#"data_dir = "{data}"
-[lists]
-sources = ["{lists}"]
-
-[[school]]
-slug = "test-school"
-name = "Test School"
-
-[school.groups.ks2]
-kind = "pupil"
-default = "allow"
-[school.groups.ks2.actions]
-gambling = "block"
-
-[school.groups.unknown]
-kind = "unidentified"
-default = "allow"
-[school.groups.unknown.actions]
-gambling = "block"
-"#,
-            data = dir.join("data").display(),
-            lists = lists.display()
-        ),
-    )
-    .unwrap();
-    path
+fn config(dir: &Path) -> PathBuf {
+    SchoolConfig::new(dir)
+        .school("test-school", "Test School", &ks2_and_unknown())
+        .write()
 }
 
 #[test]
@@ -55,43 +22,13 @@ fn staff_sign_in_with_password_then_code_and_sign_out() {
     }
     let dir = tempfile::tempdir().unwrap();
     let config = config(dir.path());
-    create_account(
-        &config,
-        "t.teacher",
-        "teacher",
-        "a long and unusual passphrase",
-    );
-    let enrolment = create_account(&config, "d.dsl", "dsl", "correct horse battery staple");
-    let secret = enrolment
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("secret: "))
-        .expect("the DSL gets a TOTP secret")
-        .to_string();
-    let secret = hedgerow_accounts::TotpSecret::from_base32(&secret).unwrap();
-
-    let app: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let log = std::fs::File::create(dir.path().join("gateway.log")).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_hedgerow"))
-        .args(["serve", "--config"])
-        .arg(&config)
-        .args(["--admin-listen", &app.to_string()])
-        .args(["--metrics-listen", &format!("127.0.0.1:{}", free_port())])
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let mut gateway = Running {
-        child,
-        name: "hedgerow",
-    };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while std::net::TcpStream::connect(app).is_err() {
-        assert!(Instant::now() < deadline, "the admin app did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let teacher_account = StaffAccount::create(&config, "t.teacher", "teacher");
+    let dsl_account = StaffAccount::create(&config, "d.dsl", "dsl");
+    assert!(dsl_account.secret.is_some(), "the DSL gets a TOTP secret");
+    let mut site = AdminSite::start(&config, dir.path(), &[]);
 
     // Every page carries the security headers, and signed-out visitors go to the sign-in page.
-    let teacher = Client::new(app);
+    let teacher = site.client();
     let (status, headers, _) = teacher.request("/", &[]);
     assert_eq!(status, 303, "{headers}");
     assert!(headers.contains("location: /login"), "{headers}");
@@ -119,7 +56,7 @@ fn staff_sign_in_with_password_then_code_and_sign_out() {
         "/login",
         &[
             ("username", "t.teacher"),
-            ("password", "a long and unusual passphrase"),
+            ("password", &teacher_account.password),
             ("csrf", "forged"),
         ],
     );
@@ -142,7 +79,7 @@ fn staff_sign_in_with_password_then_code_and_sign_out() {
         "/login",
         &[
             ("username", "T.Teacher"),
-            ("password", "a long and unusual passphrase"),
+            ("password", &teacher_account.password),
             ("csrf", &csrf),
         ],
     );
@@ -158,13 +95,13 @@ fn staff_sign_in_with_password_then_code_and_sign_out() {
     );
 
     // The DSL needs a code as well; a used code cannot be used again.
-    let dsl = Client::new(app);
+    let dsl = site.client();
     let csrf = dsl.csrf("/login");
     let (status, headers, _) = dsl.request(
         "/login",
         &[
             ("username", "d.dsl"),
-            ("password", "correct horse battery staple"),
+            ("password", &dsl_account.password),
             ("csrf", &csrf),
         ],
     );
@@ -172,8 +109,7 @@ fn staff_sign_in_with_password_then_code_and_sign_out() {
     assert!(headers.contains("location: /login/code"), "{headers}");
     let (status, _, _) = dsl.request("/", &[]);
     assert_eq!(status, 303, "not signed in before the code");
-    let now = jiff::Timestamp::now().as_second() as u64;
-    let code = hedgerow_accounts::totp::code_at(&secret, now);
+    let code = dsl_account.fresh_code().expect("the DSL's code");
     let (status, _, _) = dsl.request("/login/code", &[("code", "000000"), ("csrf", &csrf)]);
     assert_eq!(status, 401);
     let (status, _, _) = dsl.request("/login/code", &[("code", &code), ("csrf", &csrf)]);
@@ -181,13 +117,13 @@ fn staff_sign_in_with_password_then_code_and_sign_out() {
     let (status, _, body) = dsl.request("/", &[]);
     assert_eq!(status, 200, "{body}");
 
-    let again = Client::new(app);
+    let again = site.client();
     let csrf2 = again.csrf("/login");
     again.request(
         "/login",
         &[
             ("username", "d.dsl"),
-            ("password", "correct horse battery staple"),
+            ("password", &dsl_account.password),
             ("csrf", &csrf2),
         ],
     );
@@ -200,7 +136,7 @@ fn staff_sign_in_with_password_then_code_and_sign_out() {
     assert_eq!(status, 303);
     let (status, _, _) = dsl.request("/", &[]);
     assert_eq!(status, 303);
-    assert!(gateway.stop(), "the gateway stops cleanly");
+    assert!(site.process.stop(), "the gateway stops cleanly");
 }
 
 #[test]
@@ -209,104 +145,21 @@ fn a_trust_administrator_works_across_schools_and_a_school_account_does_not() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let lists = dir.path().join("lists");
-    std::fs::create_dir_all(&lists).unwrap();
-    std::fs::write(lists.join("gambling.domains"), "bets.example\n").unwrap();
-    let mut text = format!(
-        "data_dir = \"{}\"\n[lists]\nsources = [\"{}\"]\n",
-        dir.path().join("data").display(),
-        lists.display()
-    );
-    for (slug, name) in [("oak", "Oak Primary"), ("ash", "Ash Academy")] {
-        text.push_str(&format!(
-            "\n[[school]]\nslug = \"{slug}\"\nname = \"{name}\"\n[school.groups.pupils]\nkind = \"pupil\"\ndefault = \"allow\"\n[school.groups.pupils.actions]\ngambling = \"block\"\n[school.groups.unknown]\nkind = \"unidentified\"\ndefault = \"allow\"\n[school.groups.unknown.actions]\ngambling = \"block\"\n"
-        ));
-    }
-    let config = dir.path().join("trust.toml");
-    std::fs::write(&config, text).unwrap();
+    let groups =
+        group("pupils", "pupil", &["gambling"]) + &group("unknown", "unidentified", &["gambling"]);
+    let config = SchoolConfig::new(dir.path())
+        .school("oak", "Oak Primary", &groups)
+        .school("ash", "Ash Academy", &groups)
+        .write_as("trust.toml");
 
     // A trust-wide account, and a network manager of one school; both manage accounts, so
     // both sign in with a second factor.
-    let create = |extra: &[&str]| {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_hedgerow"))
-            .args(["admin", "create-account", "--config"])
-            .arg(&config)
-            .args(extra)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write as _;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(b"lantern meadow copper ninety")
-            .unwrap();
-        let output = child.wait_with_output().unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .find_map(|l| l.trim().strip_prefix("secret: ").map(str::to_string))
-            .map(|s| hedgerow_accounts::TotpSecret::from_base32(&s).unwrap())
-    };
-    let trust_secret = create(&[
-        "--username",
-        "trust.it",
-        "--name",
-        "Trust IT",
-        "--email",
-        "it@trust.invalid",
-        "--roles",
-        "trust-admin",
-        "--trust-wide",
-    ]);
-    let nm_secret = create(&[
-        "--username",
-        "oak.nm",
-        "--name",
-        "Oak NM",
-        "--email",
-        "nm@oak.invalid",
-        "--roles",
-        "network-manager",
-        "--school",
-        "oak",
-    ]);
+    let trust_it = StaffAccount::create_with(&config, "trust.it", "trust-admin", &["--trust-wide"]);
+    let oak_nm =
+        StaffAccount::create_with(&config, "oak.nm", "network-manager", &["--school", "oak"]);
 
-    let site = support::admin::AdminSite::start(&config, dir.path(), &[]);
-    let sign_in = |user: &str| {
-        let client = site.client();
-        let csrf = client.csrf("/login");
-        let (status, headers, _) = client.request(
-            "/login",
-            &[
-                ("username", user),
-                ("password", "lantern meadow copper ninety"),
-                ("csrf", &csrf),
-            ],
-        );
-        assert_eq!(status, 303);
-        if headers.contains("location: /login/code") {
-            let secret = if user == "trust.it" {
-                &trust_secret
-            } else {
-                &nm_secret
-            };
-            let secret = secret.as_ref().expect("a second factor");
-            let code =
-                hedgerow_accounts::totp::code_at(secret, jiff::Timestamp::now().as_second() as u64);
-            let (status, _, _) = client.request("/login/code", &[("code", &code), ("csrf", &csrf)]);
-            assert_eq!(status, 303);
-        }
-        client
-    };
-    let trust = sign_in("trust.it");
+    let site = AdminSite::start(&config, dir.path(), &[]);
+    let trust = site.signed_in(&trust_it);
     let (status, headers, home) = trust.request("/", &[]);
     assert!(
         home.contains("Oak Primary") && home.contains("id=\"switch-school\""),
@@ -324,22 +177,11 @@ fn a_trust_administrator_works_across_schools_and_a_school_account_does_not() {
     assert_eq!(status, 400, "a school that does not exist");
 
     // Its API token names the school it works on in a header.
-    let (status, _, page) = trust.submit("/api-tokens", "/api-tokens", &[("name", "trust sync")]);
-    assert_eq!(status, 201, "{page}");
-    let token = page
-        .split("id=\"new-token\" value=\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .expect("the new token, shown once")
-        .to_string();
+    let token = trust.make_token("trust sync");
     let api = |school: Option<&str>| {
-        let bearer = format!("Authorization: Bearer {token}");
-        let mut extra = vec!["-H", bearer.as_str()];
         let header = school.map(|s| format!("X-Hedgerow-School: {s}"));
-        if let Some(h) = &header {
-            extra.extend(["-H", h.as_str()]);
-        }
-        let reply = site.client().send("GET", "/api/v1/me", &[], &extra);
+        let extra: Vec<&str> = header.iter().flat_map(|h| ["-H", h.as_str()]).collect();
+        let reply = site.bearer("GET", "/api/v1/me", Some(&token), &extra);
         (reply.status, reply.body)
     };
     let (status, body) = api(Some("ash"));
@@ -353,7 +195,7 @@ fn a_trust_administrator_works_across_schools_and_a_school_account_does_not() {
     assert!(api(Some("oak")).1.contains("\"slug\":\"oak\""));
     assert_eq!(api(Some("elm")).0, 404, "a school the trust does not have");
 
-    let nm = sign_in("oak.nm");
+    let nm = site.signed_in(&oak_nm);
     let (_, _, home) = nm.request("/", &[]);
     assert!(
         !home.contains("switch-school"),

@@ -7,13 +7,12 @@
 mod support;
 
 use std::net::Ipv4Addr;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use support::admin::{AdminSite, StaffAccount};
+use support::admin::{AdminSite, StaffAccount, origin_for, with_store};
 use support::browser::{Browser, BrowserOptions};
-use support::origin::{TestOrigin, hosts_file};
+use support::origin::TestOrigin;
 use support::*;
 
 struct School {
@@ -21,6 +20,10 @@ struct School {
     _upstream: Running,
     origin: TestOrigin,
     site: AdminSite,
+    dsl: StaffAccount,
+    osl: StaffAccount,
+    teacher: StaffAccount,
+    governor: StaffAccount,
 }
 
 /// The small test school, with the test origin standing in for the gambling site and, when
@@ -28,76 +31,36 @@ struct School {
 fn school(browser_in_ks2: bool) -> School {
     let (upstream, up_addr) = start_upstream(&[]);
     let dir = tempfile::tempdir().unwrap();
-    let origin = TestOrigin::start(Ipv4Addr::new(127, 0, 0, 86));
-    let hosts = hosts_file(&[("bets.example", origin.ip()), ("news.example", origin.ip())]);
-    let hosts_path = dir.path().join("hosts");
-    std::fs::copy(hosts.path(), &hosts_path).unwrap();
+    let (origin, proxy_table) = origin_for(
+        dir.path(),
+        Ipv4Addr::new(127, 0, 0, 86),
+        &["bets.example", "news.example"],
+    );
     let mut extra = String::new();
     if browser_in_ks2 {
         extra.push_str(
             "\n[[school.devices]]\nname = \"class-laptop\"\nkind = \"laptop\"\ngroup = \"ks2\"\naddresses = [\"127.0.0.1\"]\n",
         );
     }
-    extra.push_str(&format!(
-        "\n[proxy]\nhosts_file = \"{}\"\n",
-        hosts_path.display()
-    ));
+    extra.push_str(&proxy_table);
     let config = small_school(dir.path(), &extra);
-    for (user, roles) in [
-        ("dsl", "dsl"),
-        ("osl", "online-safety-lead"),
-        ("teacher", "teacher"),
-        ("governor", "governor"),
-    ] {
-        // Made before the gateway starts; the test signs in with the same values.
-        let _ = StaffAccount::create(&config, user, roles);
-    }
+    // Made before the gateway starts.
+    let dsl = StaffAccount::create(&config, "dsl", "dsl");
+    let osl = StaffAccount::create(&config, "osl", "online-safety-lead");
+    let teacher = StaffAccount::create(&config, "teacher", "teacher");
+    let governor = StaffAccount::create(&config, "governor", "governor");
     let site = AdminSite::start(&config, dir.path(), &["--upstream", &up_addr.to_string()]);
-    wait_for(
-        || {
-            !dig(site.dns, &["+short", "probe.example"])
-                .trim()
-                .is_empty()
-        },
-        "the DNS filter",
-    );
+    site.wait_for_dns();
     School {
         dir,
         _upstream: upstream,
         origin,
         site,
+        dsl,
+        osl,
+        teacher,
+        governor,
     }
-}
-
-/// The TOTP secret `hedgerow admin create-account` printed is not kept by the school above,
-/// so staff are re-read from the store: their secret, to make codes as an authenticator would.
-fn secret_of(dir: &Path, username: &str) -> Option<hedgerow_accounts::TotpSecret> {
-    with_store(dir, |store| async move {
-        store
-            .admin_account_by_username(username)
-            .await
-            .unwrap()
-            .and_then(|a| a.totp_secret)
-            .map(|s| hedgerow_accounts::TotpSecret::from_base32(&s).unwrap())
-    })
-}
-
-fn with_store<T, F: std::future::Future<Output = T>>(
-    dir: &Path,
-    work: impl FnOnce(hedgerow_store::Store) -> F,
-) -> T {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let url = format!(
-        "sqlite://{}?mode=rw",
-        dir.join("data/hedgerow.db").display()
-    );
-    runtime.block_on(async {
-        let store = hedgerow_store::Store::open(&url).await.unwrap();
-        work(store).await
-    })
 }
 
 fn staff_browser() -> Browser {
@@ -105,32 +68,23 @@ fn staff_browser() -> Browser {
 }
 
 /// Signs in through the pages, typing a fresh code where the role needs one.
-fn sign_in(browser: &mut Browser, school: &School, username: &str, last_step: &mut u64) {
+fn sign_in(browser: &mut Browser, school: &School, account: &StaffAccount) {
     browser
         .goto(&format!("http://{}/login", school.site.app))
         .unwrap();
-    browser.fill("#username", username).unwrap();
-    browser
-        .fill("#password", "lantern meadow copper ninety")
-        .unwrap();
+    browser.fill("#username", &account.username).unwrap();
+    browser.fill("#password", &account.password).unwrap();
     browser.submit("form").unwrap();
     if browser.current_url().unwrap().ends_with("/login/code") {
-        let secret = secret_of(school.dir.path(), username).expect("a TOTP secret");
-        let code = loop {
-            let step = jiff::Timestamp::now().as_second() as u64 / 30;
-            if step > *last_step {
-                *last_step = step;
-                break hedgerow_accounts::totp::code_at(&secret, step * 30);
-            }
-            std::thread::sleep(Duration::from_millis(500));
-        };
+        let code = account.fresh_code().expect("a TOTP secret");
         browser.fill("#code", &code).unwrap();
         browser.submit("form").unwrap();
     }
     let url = browser.current_url().unwrap();
     assert!(
         url.ends_with(&format!("{}/", school.site.app)),
-        "{username} signed in: {url} {}",
+        "{} signed in: {url} {}",
+        account.username,
         browser.body_text().unwrap_or_default()
     );
 }
@@ -157,18 +111,6 @@ fn session_cookie(browser: &mut Browser, school: &School) -> String {
         .to_string()
 }
 
-/// Polls for at most `limit`.
-fn within(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let started = Instant::now();
-    while started.elapsed() < limit {
-        if done() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    false
-}
-
 #[test]
 fn signing_in_idling_out_and_what_teachers_and_governors_see() {
     if !have_tools(&["curl", "dig", "dnsmasq"]) || !support::browser::available() {
@@ -177,16 +119,12 @@ fn signing_in_idling_out_and_what_teachers_and_governors_see() {
     let school = school(false);
     // Some activity to hide: the KS2 pupil's laptop tries the gambling site.
     for _ in 0..3 {
-        dig(
-            school.site.dns,
-            &["-b", "127.0.0.21", "+short", "bets.example"],
-        );
+        school.site.dns_answer(PUPIL_LAPTOP, "bets.example");
     }
-    let mut steps = 0;
     let mut browser = staff_browser();
 
     // The DSL needs a code as well as the password.
-    sign_in(&mut browser, &school, "dsl", &mut steps);
+    sign_in(&mut browser, &school, &school.dsl);
     assert!(browser.body_text().unwrap().contains("dsl (test)"));
     // The DSL may read the pupil's browsing (what the teacher below may not).
     let seen = within(Duration::from_secs(10), || {
@@ -197,27 +135,24 @@ fn signing_in_idling_out_and_what_teachers_and_governors_see() {
             ))
             .unwrap();
         browser.body_text().unwrap().contains("bets.example")
-    });
+    })
+    .is_some();
     assert!(seen, "{}", browser.body_text().unwrap());
 
     // The session ends after 15 minutes without a request: each request pushes the end 15
     // minutes on, and once that moment has passed the browser is sent to sign in again.
     let id = session_cookie(&mut browser, &school);
-    let (data, expires) = with_store(school.dir.path(), |store| {
-        let id = id.clone();
-        async move { store.session_load(&id).await.unwrap().expect("the session") }
+    let (data, expires) = with_store(school.dir.path(), async |store| {
+        store.session_load(&id).await.unwrap().expect("the session")
     });
     let ahead = expires.as_second() - jiff::Timestamp::now().as_second();
     assert!(
         (14 * 60..=15 * 60 + 5).contains(&ahead),
         "expires in {ahead} s"
     );
-    with_store(school.dir.path(), |store| {
-        let id = id.clone();
-        async move {
-            let past = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(1);
-            store.session_save(&id, &data, past).await.unwrap();
-        }
+    with_store(school.dir.path(), async |store| {
+        let past = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(1);
+        store.session_save(&id, &data, past).await.unwrap();
     });
     browser
         .goto(&format!("http://{}/", school.site.app))
@@ -228,7 +163,7 @@ fn signing_in_idling_out_and_what_teachers_and_governors_see() {
     );
 
     // A teacher cannot open anyone's browsing, and is not offered it.
-    sign_in(&mut browser, &school, "teacher", &mut steps);
+    sign_in(&mut browser, &school, &school.teacher);
     let page = browser.page_source().unwrap();
     assert!(
         !page.contains("href=\"/activity\""),
@@ -253,13 +188,14 @@ fn signing_in_idling_out_and_what_teachers_and_governors_see() {
     sign_out(&mut browser);
 
     // A governor sees figures, never a person.
-    sign_in(&mut browser, &school, "governor", &mut steps);
+    sign_in(&mut browser, &school, &school.governor);
     let ok = within(Duration::from_secs(10), || {
         browser
             .goto(&format!("http://{}/", school.site.app))
             .unwrap();
         browser.body_text().unwrap().contains("bets.example")
-    });
+    })
+    .is_some();
     assert!(ok, "the governor's dashboard counts the blocked attempts");
     let page = browser.page_source().unwrap();
     for name in ["pupil.a", "Pupil A", "laptop-a", "127.0.0.21"] {
@@ -288,41 +224,22 @@ fn a_policy_change_made_in_the_editor_is_live_within_five_seconds() {
         return;
     }
     let school = school(false);
-    let news = || {
-        dig(
-            school.site.dns,
-            &["-b", "127.0.0.21", "+short", "news.example"],
-        )
-        .trim()
-        .to_string()
-    };
+    let news = || school.site.dns_answer(PUPIL_LAPTOP, "news.example");
+    let news_url = format!(
+        "http://news.example:{}/today",
+        school.origin.http_addr().port()
+    );
     let proxy_status = || {
-        let out = std::process::Command::new("curl")
-            .args([
-                "-s",
-                "-o",
-                "/dev/null",
-                "-w",
-                "%{http_code}",
-                "--max-time",
-                "10",
-            ])
-            .args(["--interface", "127.0.0.21", "-x"])
-            .arg(format!("http://{}", school.site.proxy))
-            .arg(format!(
-                "http://news.example:{}/today",
-                school.origin.http_addr().port()
-            ))
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
+        school
+            .site
+            .through_proxy(Some(PUPIL_LAPTOP), &news_url)
+            .status
     };
     assert_eq!(news(), "192.0.2.1");
-    assert_eq!(proxy_status(), "200");
+    assert_eq!(proxy_status(), 200);
 
-    let mut steps = 0;
     let mut browser = staff_browser();
-    sign_in(&mut browser, &school, "osl", &mut steps);
+    sign_in(&mut browser, &school, &school.osl);
     browser
         .goto(&format!("http://{}/policy", school.site.app))
         .unwrap();
@@ -338,8 +255,9 @@ fn a_policy_change_made_in_the_editor_is_live_within_five_seconds() {
     assert!(text.contains("in force"), "{text}");
 
     let live = within(Duration::from_secs(5), || {
-        news() == "127.0.0.1" && proxy_status() == "403"
-    });
+        news() == "127.0.0.1" && proxy_status() == 403
+    })
+    .is_some();
     assert!(
         live,
         "DNS {} and proxy {} {:?} after the change:\n{}",
@@ -408,9 +326,8 @@ fn a_block_page_request_approved_for_this_lesson_opens_the_site_then_expires() {
     assert!(pupil.body_text().unwrap().to_lowercase().contains("thank"));
 
     // The online-safety lead makes a lesson one minute long and approves it for this lesson.
-    let mut steps = 0;
     let mut staff = staff_browser();
-    sign_in(&mut staff, &school, "osl", &mut steps);
+    sign_in(&mut staff, &school, &school.osl);
     staff
         .goto(&format!("http://{}/requests", school.site.app))
         .unwrap();
@@ -439,7 +356,8 @@ fn a_block_page_request_approved_for_this_lesson_opens_the_site_then_expires() {
     let opened = within(Duration::from_secs(5), || {
         pupil.goto(&site_url).unwrap();
         pupil.title().unwrap_or_default() == "Origin bets.example"
-    });
+    })
+    .is_some();
     assert!(opened, "{}", pupil.body_text().unwrap_or_default());
 
     // ...until the lesson is over.
@@ -447,7 +365,8 @@ fn a_block_page_request_approved_for_this_lesson_opens_the_site_then_expires() {
         std::thread::sleep(Duration::from_secs(2));
         pupil.goto(&site_url).unwrap();
         pupil.body_text().unwrap_or_default().contains("blocked")
-    });
+    })
+    .is_some();
     assert!(
         closed,
         "still open {:?} after approval",

@@ -9,45 +9,24 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use jiff::ToSpan;
-use support::admin::{AdminSite, Client, StaffAccount, csrf_in};
+use support::admin::{AdminSite, Client, StaffAccount, csrf_in, location};
 use support::*;
 
 /// A school with gambling, social networking and education lists, the shipped illegal-content
 /// check lists (copied, as a school installs them), and three groups that treat the
 /// categories differently.
 fn config(dir: &Path) -> PathBuf {
-    let lists = dir.join("lists");
-    std::fs::create_dir_all(&lists).unwrap();
-    std::fs::write(
-        lists.join("gambling.domains"),
-        "bets.example\ncasino.example\npoker.example\nslots.example\n",
-    )
-    .unwrap();
-    std::fs::write(lists.join("social_networks.domains"), "friends.example\n").unwrap();
-    std::fs::write(lists.join("liste_bu.domains"), "library.example\n").unwrap();
     let illegal = dir.join("illegal");
     std::fs::create_dir_all(&illegal).unwrap();
     for entry in std::fs::read_dir(repo().join("lists/illegal")).unwrap() {
         let path = entry.unwrap().path();
         std::fs::copy(&path, illegal.join(path.file_name().unwrap())).unwrap();
     }
-    let path = dir.join("school.toml");
-    std::fs::write(
-        &path,
-        format!(
-            r#"data_dir = "{data}"
-[lists]
-sources = ["{lists}"]
-illegal = ["{illegal}"]
-
-[[school]]
-slug = "test-school"
-name = "Test School"
-online_safety_lead = "Mr Configured Lead"
+    let school = format!(
+        r#"online_safety_lead = "Mr Configured Lead"
 online_safety_contact = "room 12"
 
 # The test's own client, for the block page: a shared KS2 laptop, known by its address.
@@ -56,45 +35,30 @@ name = "ks2-laptop"
 kind = "laptop"
 group = "ks2"
 addresses = ["127.0.0.1"]
-
-[school.groups.ks2]
-name = "KS2 pupils"
-kind = "pupil"
-default = "allow"
-[school.groups.ks2.actions]
-gambling = "block"
-social-networking = "block"
-
-[school.groups.staff]
-kind = "staff"
-default = "allow"
-[school.groups.staff.actions]
-gambling = "block"
-
-[school.groups.unknown]
-kind = "unidentified"
-default = "allow"
-[school.groups.unknown.actions]
-gambling = "block"
-social-networking = "block"
-"#,
-            data = dir.join("data").display(),
-            lists = lists.display(),
-            illegal = illegal.display(),
+{ks2}{staff}{unknown}"#,
+        ks2 = group_with(
+            "ks2",
+            "pupil",
+            "name = \"KS2 pupils\"\n",
+            &["gambling", "social-networking"]
         ),
-    )
-    .unwrap();
-    path
-}
-
-/// Where a 303 sends the browser.
-fn location(headers: &str) -> String {
-    headers
-        .lines()
-        .find_map(|l| l.strip_prefix("location: "))
-        .unwrap_or_else(|| panic!("no location in {headers}"))
-        .trim()
-        .to_string()
+        staff = group("staff", "staff", &["gambling"]),
+        unknown = group(
+            "unknown",
+            "unidentified",
+            &["gambling", "social-networking"]
+        ),
+    );
+    SchoolConfig::new(dir)
+        .list(
+            "gambling.domains",
+            "bets.example\ncasino.example\npoker.example\nslots.example\n",
+        )
+        .list("social_networks.domains", "friends.example\n")
+        .list("liste_bu.domains", "library.example\n")
+        .lists_keys(&format!("illegal = [\"{}\"]", illegal.display()))
+        .school("test-school", "Test School", &school)
+        .write()
 }
 
 /// A POST from `page` with that page's CSRF token, expecting `status`; returns the reply.
@@ -110,24 +74,15 @@ fn post(
     (headers, body)
 }
 
-fn get(client: &Client, path: &str) -> String {
-    let (status, headers, body) = client.request(path, &[]);
-    assert_eq!(status, 200, "GET {path}: {headers}{body}");
-    body
-}
-
 /// The block page the KS2 laptop (127.0.0.1) gets for a gambling site.
 fn block_page(site: &AdminSite) -> String {
-    let output = Command::new("curl")
-        .args(["-s", "--max-time", "20", "-w", "\n%{http_code}", "-x"])
-        .arg(format!("http://{}", site.proxy))
-        .arg("http://bets.example/casino")
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&output.stdout).to_string();
-    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
-    assert_eq!(code.trim(), "403", "the gambling site is blocked: {body}");
-    body.to_string()
+    let reply = site.through_proxy(None, "http://bets.example/casino");
+    assert_eq!(
+        reply.status, 403,
+        "the gambling site is blocked: {}",
+        reply.body
+    );
+    reply.body
 }
 
 #[test]
@@ -137,30 +92,27 @@ fn self_test_check_log_annual_review_and_contacts_register() {
     }
     let dir = tempfile::tempdir().unwrap();
     let config = config(dir.path());
-    // Two-letter user names: the helper's passwords contain the user name, which the password
-    // rules allow only for names too short to guess from.
     let nm = StaffAccount::create(&config, "nm", "network-manager");
     let dsl = StaffAccount::create(&config, "ds", "dsl");
     let teacher = StaffAccount::create(&config, "tc", "teacher");
     let governor = StaffAccount::create(&config, "gv", "governor");
 
     // --- The self-test from the command line prints its report and records it. -----------
-    let compiled = Command::new(env!("CARGO_BIN_EXE_hedgerow"))
-        .args(["lists", "compile", "--config"])
-        .arg(&config)
-        .output()
-        .unwrap();
+    let config_path = config.to_str().unwrap();
+    let compiled = hedgerow(&["lists", "compile", "--config", config_path]);
     assert!(
         compiled.status.success(),
         "{}",
         String::from_utf8_lossy(&compiled.stderr)
     );
-    let output = Command::new(env!("CARGO_BIN_EXE_hedgerow"))
-        .args(["check", "self-test", "--config"])
-        .arg(&config)
-        .args(["--by", "cli-test"])
-        .output()
-        .unwrap();
+    let output = hedgerow(&[
+        "check",
+        "self-test",
+        "--config",
+        config_path,
+        "--by",
+        "cli-test",
+    ]);
     let printed = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
@@ -178,14 +130,14 @@ fn self_test_check_log_annual_review_and_contacts_register() {
 
     // --- The network manager runs the self-test from the app. -----------------------------
     let nm_client = site.signed_in(&nm);
-    let log = get(&nm_client, "/checks");
+    let log = nm_client.page("/checks");
     assert!(log.contains("1 check recorded"), "{log}");
     assert!(log.contains("<td>cli-test</td>"), "{log}");
     assert!(log.contains("Run the self-test now"), "{log}");
     let (headers, _) = post(&nm_client, "/checks", "/checks/self-test", &[], 303);
     let self_test_page = location(&headers);
     assert!(self_test_page.starts_with("/checks/"), "{headers}");
-    let report = get(&nm_client, &self_test_page);
+    let report = nm_client.page(&self_test_page);
     assert!(
         report.contains("<strong id=\"check-result\">Pass</strong>"),
         "{report}"
@@ -215,7 +167,7 @@ fn self_test_check_log_annual_review_and_contacts_register() {
         staff_part.contains("expected allowed (social-networking (group default): allow)"),
         "{staff_part}"
     );
-    let log = get(&nm_client, "/checks");
+    let log = nm_client.page("/checks");
     assert!(log.contains("Built-in self-test"), "{log}");
     assert!(log.contains("<strong>Pass</strong>"), "{log}");
     assert!(log.contains("<td>nm</td>"), "{log}");
@@ -258,7 +210,7 @@ fn self_test_check_log_annual_review_and_contacts_register() {
         303,
     );
     let manual_page = location(&headers);
-    let manual = get(&nm_client, &manual_page);
+    let manual = nm_client.page(&manual_page);
     assert!(manual.contains("<strong id=\"check-result\">Fail</strong>"));
     assert!(manual.contains("Group ks2 (KS2 pupils)"), "{manual}");
     assert!(manual.contains("By hand"));
@@ -277,7 +229,7 @@ fn self_test_check_log_annual_review_and_contacts_register() {
         303,
     );
     assert_eq!(location(&headers), manual_page);
-    let manual = get(&nm_client, &manual_page);
+    let manual = nm_client.page(&manual_page);
     assert!(!manual.contains("Not done yet"), "{manual}");
     assert!(manual.contains("by nm"), "{manual}");
     let (_, body) = post(
@@ -288,18 +240,18 @@ fn self_test_check_log_annual_review_and_contacts_register() {
         409,
     );
     assert!(body.contains("already marked done"), "{body}");
-    let log = get(&nm_client, "/checks");
+    let log = nm_client.page("/checks");
     assert!(!log.contains("<script>alert(1)"), "{log}");
     assert!(log.contains("3 checks recorded"), "{log}");
 
     // --- The governor reads checks and reviews but changes nothing. ------------------------
     let gov_client = site.signed_in(&governor);
-    let log = get(&gov_client, "/checks");
+    let log = gov_client.page("/checks");
     assert!(log.contains("Built-in self-test") && !log.contains("Run the self-test now"));
     assert!(!log.contains("Record the check"), "{log}");
-    get(&gov_client, &self_test_page);
-    get(&gov_client, "/reviews");
-    get(&gov_client, "/contacts");
+    gov_client.page(&self_test_page);
+    gov_client.page("/reviews");
+    gov_client.page("/contacts");
     let csrf = csrf_in(&log).unwrap();
     for (action, form) in [
         ("/checks/self-test", vec![]),
@@ -321,7 +273,7 @@ fn self_test_check_log_annual_review_and_contacts_register() {
 
     // --- The annual review: a governor must take part; the next one is due a year on. ------
     let dsl_client = site.signed_in(&dsl);
-    let reviews = get(&dsl_client, "/reviews");
+    let reviews = dsl_client.page("/reviews");
     assert!(
         reviews.contains("No annual review is recorded yet: one is due now."),
         "{reviews}"
@@ -352,7 +304,7 @@ fn self_test_check_log_annual_review_and_contacts_register() {
         body.contains("value=\"Mrs Head\""),
         "the rows are kept: {body}"
     );
-    let dashboard = get(&dsl_client, "/");
+    let dashboard = dsl_client.page("/");
     assert!(
         dashboard.contains("no review is recorded yet"),
         "still due: {dashboard}"
@@ -382,7 +334,7 @@ fn self_test_check_log_annual_review_and_contacts_register() {
         303,
     );
     let next_due = (today + 1.year()).strftime("%-d %B %Y").to_string();
-    let reviews = get(&dsl_client, "/reviews");
+    let reviews = dsl_client.page("/reviews");
     assert!(
         reviews.contains(&format!("The next annual review is due by {next_due}.")),
         "{next_due} in {reviews}"
@@ -399,7 +351,7 @@ fn self_test_check_log_annual_review_and_contacts_register() {
             "{hostile} unescaped in {reviews}"
         );
     }
-    let dashboard = get(&dsl_client, "/");
+    let dashboard = dsl_client.page("/");
     assert!(dashboard.contains(&next_due), "{next_due} on {dashboard}");
     assert!(!dashboard.contains("no review is recorded yet"));
     let action = reviews
@@ -415,7 +367,7 @@ fn self_test_check_log_annual_review_and_contacts_register() {
         &[],
         303,
     );
-    let reviews = get(&dsl_client, "/reviews");
+    let reviews = dsl_client.page("/reviews");
     assert!(!reviews.contains("action=\"/reviews/actions/"), "{reviews}");
     assert!(reviews.contains("by ds"), "{reviews}");
 
@@ -423,7 +375,7 @@ fn self_test_check_log_annual_review_and_contacts_register() {
     let before = block_page(&site);
     assert!(before.contains("Mr Configured Lead"), "{before}");
     let teacher_client = site.signed_in(&teacher);
-    let register = get(&teacher_client, "/contacts");
+    let register = teacher_client.page("/contacts");
     assert!(!register.contains("Add to the register"), "{register}");
     let (status, _, _) = teacher_client.request(
         "/contacts",
@@ -461,7 +413,7 @@ fn self_test_check_log_annual_review_and_contacts_register() {
         &[("role", "dpo"), ("name", "Mr Data")],
         303,
     );
-    let register = get(&teacher_client, "/contacts");
+    let register = teacher_client.page("/contacts");
     assert!(register.contains("Ms Ada Okafor"), "{register}");
     assert!(!register.contains("<script>alert(7)"), "{register}");
     assert!(register.contains("01632 960000") && register.contains("Mr Data"));
@@ -485,14 +437,14 @@ fn self_test_check_log_annual_review_and_contacts_register() {
     assert!(!page.contains("<script>alert(7)"), "{page}");
 
     // Replacing and removing entries.
-    let register = get(&dsl_client, "/contacts");
+    let register = dsl_client.page("/contacts");
     let dpo_id = register
         .split("action=\"/contacts/")
         .filter_map(|rest| rest.split('/').next())
         .last()
         .expect("a remove form")
         .to_string();
-    let edit = get(&dsl_client, &format!("/contacts?edit={dpo_id}"));
+    let edit = dsl_client.page(&format!("/contacts?edit={dpo_id}"));
     assert!(edit.contains("value=\"Mr Data\""), "{edit}");
     post(
         &dsl_client,
@@ -501,7 +453,7 @@ fn self_test_check_log_annual_review_and_contacts_register() {
         &[("id", &dpo_id), ("role", "dpo"), ("name", "Mrs Data")],
         303,
     );
-    let register = get(&dsl_client, "/contacts");
+    let register = dsl_client.page("/contacts");
     assert!(
         register.contains("Mrs Data") && !register.contains("Mr Data<"),
         "{register}"
@@ -513,7 +465,7 @@ fn self_test_check_log_annual_review_and_contacts_register() {
         &[],
         303,
     );
-    let register = get(&dsl_client, "/contacts");
+    let register = dsl_client.page("/contacts");
     assert!(!register.contains("Mrs Data"), "{register}");
 
     assert!(

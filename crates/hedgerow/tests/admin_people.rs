@@ -8,145 +8,24 @@ mod support;
 
 use std::path::{Path, PathBuf};
 
-use std::cell::Cell;
-use std::time::Duration;
-
-use support::admin::{AdminSite, Client, create_account};
+use support::admin::{AdminSite, StaffAccount, field_value, with_store};
 use support::*;
 
 fn config(dir: &Path) -> PathBuf {
-    let lists = dir.join("lists");
-    std::fs::create_dir_all(&lists).unwrap();
-    std::fs::write(lists.join("gambling.domains"), "bets.example\n").unwrap();
-    let path = dir.join("school.toml");
-    std::fs::write(
-        &path,
-        format!(
-            r#"data_dir = "{data}"
-[lists]
-sources = ["{lists}"]
-
-[[school]]
-slug = "test-school"
-name = "Test School"
-
-[school.groups.ks1]
-kind = "pupil"
-default = "allow"
-[school.groups.ks1.actions]
-gambling = "block"
-
-[school.groups.ks2]
-kind = "pupil"
-default = "allow"
-[school.groups.ks2.actions]
-gambling = "block"
-
-[school.groups.staff]
-kind = "staff"
-default = "allow"
-
-[school.groups.unknown]
-kind = "unidentified"
-default = "allow"
-[school.groups.unknown.actions]
-gambling = "block"
-"#,
-            data = dir.join("data").display(),
-            lists = lists.display()
-        ),
-    )
-    .unwrap();
-    path
-}
-
-/// A staff account made with `hedgerow admin create-account` (with a password that does not
-/// contain the username, which the password rules refuse).
-struct Account {
-    username: String,
-    password: String,
-    secret: Option<hedgerow_accounts::TotpSecret>,
-    last_step: Cell<u64>,
-}
-
-impl Account {
-    fn create(config: &Path, username: &str, roles: &str) -> Account {
-        let password = "orchard kettle lantern violet".to_string();
-        let output = create_account(config, username, roles, &password);
-        let secret = output
-            .lines()
-            .find_map(|l| l.trim().strip_prefix("secret: "))
-            .map(|s| hedgerow_accounts::TotpSecret::from_base32(s).unwrap());
-        Account {
-            username: username.into(),
-            password,
-            secret,
-            last_step: Cell::new(0),
-        }
-    }
-
-    /// A code for a step this account has not used yet.
-    fn fresh_code(&self) -> Option<String> {
-        let secret = self.secret.as_ref()?;
-        loop {
-            let step = jiff::Timestamp::now().as_second() as u64 / 30;
-            for candidate in [step, step + 1] {
-                if candidate > self.last_step.get() {
-                    self.last_step.set(candidate);
-                    return Some(hedgerow_accounts::totp::code_at(secret, candidate * 30));
-                }
-            }
-            std::thread::sleep(Duration::from_millis(500));
-        }
-    }
-
-    /// A client signed in as this account (password, then a code where the roles need one).
-    fn sign_in(&self, site: &AdminSite) -> Client {
-        let client = Client::new(site.app);
-        let csrf = client.csrf("/login");
-        let (status, headers, body) = client.request(
-            "/login",
-            &[
-                ("username", &self.username),
-                ("password", &self.password),
-                ("csrf", &csrf),
-            ],
-        );
-        assert_eq!(status, 303, "sign-in of {}: {headers}{body}", self.username);
-        if headers.contains("location: /login/code") {
-            let code = self.fresh_code().expect("the role needs a TOTP secret");
-            let (status, headers, body) =
-                client.request("/login/code", &[("code", &code), ("csrf", &csrf)]);
-            assert_eq!(status, 303, "code of {}: {headers}{body}", self.username);
-        }
-        client
-    }
-}
-
-/// The store the site writes, opened beside it (SQLite in WAL mode takes a second reader).
-fn with_store<T>(dir: &Path, f: impl AsyncFnOnce(hedgerow_store::Store) -> T) -> T {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let store = hedgerow_store::Store::open_sqlite_file(&dir.join("data/hedgerow.db"))
-            .await
-            .unwrap();
-        let out = f(store.clone()).await;
-        store.close().await;
-        out
-    })
+    let groups = [
+        group("ks1", "pupil", &["gambling"]),
+        group("ks2", "pupil", &["gambling"]),
+        group("staff", "staff", &[]),
+        group("unknown", "unidentified", &["gambling"]),
+    ];
+    SchoolConfig::new(dir)
+        .school("test-school", "Test School", &groups.concat())
+        .write()
 }
 
 /// The value of the hidden field `name` in a page.
 fn hidden(body: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let at = body
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no {name} in {body}"))
-        + marker.len();
-    body[at..].split('"').next().unwrap().to_string()
+    field_value(body, name).unwrap_or_else(|| panic!("no {name} in {body}"))
 }
 
 /// Undoes the HTML escaping of an attribute value (askama writes numeric references).
@@ -208,12 +87,12 @@ fn headteacher_imports_pupils_through_a_preview_and_teachers_are_kept_out() {
     }
     let dir = tempfile::tempdir().unwrap();
     let config = config(dir.path());
-    let head = Account::create(&config, "head", "headteacher");
-    let teacher = Account::create(&config, "teacher", "teacher");
+    let head = StaffAccount::create(&config, "head", "headteacher");
+    let teacher = StaffAccount::create(&config, "teacher", "teacher");
     let site = AdminSite::start(&config, dir.path(), &[]);
 
     // Teachers see no one's details and import nothing.
-    let t = teacher.sign_in(&site);
+    let t = site.signed_in(&teacher);
     let (status, _, body) = t.request("/people", &[]);
     assert_eq!(status, 403, "{body}");
     let csrf = t.csrf("/account");
@@ -228,7 +107,7 @@ fn headteacher_imports_pupils_through_a_preview_and_teachers_are_kept_out() {
     );
     assert_eq!(status, 403);
 
-    let h = head.sign_in(&site);
+    let h = site.signed_in(&head);
     let (status, _, page) = h.request("/people", &[]);
     assert_eq!(status, 200, "{page}");
     assert!(
@@ -378,17 +257,8 @@ fn headteacher_imports_pupils_through_a_preview_and_teachers_are_kept_out() {
 
 /// Signs in with a password only; the status and where it sends the browser.
 fn password_sign_in(site: &AdminSite, username: &str, password: &str) -> (u16, String) {
-    let client = Client::new(site.app);
-    let csrf = client.csrf("/login");
-    let (status, headers, _) = client.request(
-        "/login",
-        &[
-            ("username", username),
-            ("password", password),
-            ("csrf", &csrf),
-        ],
-    );
-    (status, headers)
+    let (reply, _) = site.client().sign_in_with_password(username, password);
+    (reply.status, reply.headers)
 }
 
 #[test]
@@ -398,12 +268,12 @@ fn accounts_passwords_and_authenticator_apps() {
     }
     let dir = tempfile::tempdir().unwrap();
     let config = config(dir.path());
-    let manager = Account::create(&config, "manager", "network-manager");
-    let head = Account::create(&config, "head", "headteacher");
-    let teacher = Account::create(&config, "teacher", "teacher");
+    let manager = StaffAccount::create(&config, "manager", "network-manager");
+    let head = StaffAccount::create(&config, "head", "headteacher");
+    let teacher = StaffAccount::create(&config, "teacher", "teacher");
     let site = AdminSite::start(&config, dir.path(), &[]);
 
-    let m = manager.sign_in(&site);
+    let m = site.signed_in(&manager);
     let (status, _, page) = m.request("/people", &[]);
     assert_eq!(status, 200, "{page}");
     // The DSL role is not offered to a network manager.
@@ -527,7 +397,7 @@ fn accounts_passwords_and_authenticator_apps() {
     );
     // The headteacher (who reads browsing) may make the teacher an online-safety lead, a role
     // that needs an authenticator app: its secret is shown once.
-    let h = head.sign_in(&site);
+    let h = site.signed_in(&head);
     let (status, _, body) = h.submit(
         "/people",
         &format!("/people/accounts/{id_teacher}/roles"),
@@ -541,7 +411,7 @@ fn accounts_passwords_and_authenticator_apps() {
     assert!(body.contains("id=\"totp-secret\""), "{body}");
 
     // My account: a password change, after which the old password no longer works.
-    let t = teacher.sign_in(&site);
+    let t = site.signed_in(&teacher);
     let (status, _, page) = t.request("/account", &[]);
     assert_eq!(status, 200);
     assert!(page.contains("<label for=\"new-password\">"), "{page}");
@@ -585,16 +455,8 @@ fn accounts_passwords_and_authenticator_apps() {
     );
 
     // An authenticator app: a wrong code is refused, the right one saves the secret.
-    let t = Client::new(site.app);
-    let csrf = t.csrf("/login");
-    t.request(
-        "/login",
-        &[
-            ("username", "teacher"),
-            ("password", "marmalade bicycle heron"),
-            ("csrf", &csrf),
-        ],
-    );
+    let t = site.client();
+    t.sign_in_with_password("teacher", "marmalade bicycle heron");
     let (status, _, page) = t.request("/account/totp", &[]);
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("otpauth://totp/"), "{page}");

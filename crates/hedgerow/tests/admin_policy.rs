@@ -7,11 +7,10 @@
 mod support;
 
 use std::net::Ipv4Addr;
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use support::admin::{AdminSite, Client, StaffAccount};
-use support::origin::{TestOrigin, hosts_file};
+use support::admin::{AdminSite, Client, StaffAccount, location, origin_for};
+use support::origin::TestOrigin;
 use support::*;
 
 const HOSTILE: &str = "<script>alert(1)</script><b>maths</b>";
@@ -19,7 +18,7 @@ const HOSTILE: &str = "<script>alert(1)</script><b>maths</b>";
 struct School {
     _dir: tempfile::TempDir,
     _upstream: Running,
-    _origin: TestOrigin,
+    origin: TestOrigin,
     site: AdminSite,
     netman: StaffAccount,
     osl: StaffAccount,
@@ -29,30 +28,18 @@ struct School {
 fn school() -> School {
     let (upstream, up_addr) = start_upstream(&[]);
     let dir = tempfile::tempdir().unwrap();
-    let origin = TestOrigin::start(Ipv4Addr::new(127, 0, 0, 84));
-    let hosts = hosts_file(&[("bets.example", origin.ip())]);
-    let hosts_path = dir.path().join("hosts");
-    std::fs::copy(hosts.path(), &hosts_path).unwrap();
-    let config = small_school(
-        dir.path(),
-        &format!("\n[proxy]\nhosts_file = \"{}\"\n", hosts_path.display()),
-    );
+    let (origin, proxy_table) =
+        origin_for(dir.path(), Ipv4Addr::new(127, 0, 0, 84), &["bets.example"]);
+    let config = small_school(dir.path(), &proxy_table);
     let netman = StaffAccount::create(&config, "nm", "network-manager");
     let osl = StaffAccount::create(&config, "osl", "online-safety-lead");
     let teacher = StaffAccount::create(&config, "teach", "teacher");
     let site = AdminSite::start(&config, dir.path(), &["--upstream", &up_addr.to_string()]);
-    wait_for(
-        || {
-            !dig(site.dns, &["+short", "probe.example"])
-                .trim()
-                .is_empty()
-        },
-        "the DNS filter",
-    );
+    site.wait_for_dns();
     School {
         _dir: dir,
         _upstream: upstream,
-        _origin: origin,
+        origin,
         site,
         netman,
         osl,
@@ -61,40 +48,18 @@ fn school() -> School {
 }
 
 impl School {
-    /// What the pupil's laptop (127.0.0.21) is told for a name.
+    /// What the pupil's laptop is told for a name.
     fn dns(&self) -> String {
-        dig(
-            self.site.dns,
-            &["-b", "127.0.0.21", "+short", "bets.example"],
-        )
-        .trim()
-        .to_string()
+        self.site.dns_answer(PUPIL_LAPTOP, "bets.example")
     }
 
     /// The proxy's status for the pupil's laptop fetching the gambling site.
     fn proxy(&self) -> u16 {
-        let out = Command::new("curl")
-            .args([
-                "-s",
-                "-o",
-                "/dev/null",
-                "-w",
-                "%{http_code}",
-                "--max-time",
-                "10",
-            ])
-            .args(["--interface", "127.0.0.21", "-x"])
-            .arg(format!("http://{}", self.site.proxy))
-            .arg(format!(
-                "http://bets.example:{}/odds",
-                self._origin.http_addr().port()
-            ))
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout)
-            .trim()
-            .parse()
-            .unwrap_or(0)
+        let url = format!(
+            "http://bets.example:{}/odds",
+            self.origin.http_addr().port()
+        );
+        self.site.through_proxy(Some(PUPIL_LAPTOP), &url).status
     }
 
     fn blocked(&self) -> bool {
@@ -106,25 +71,11 @@ impl School {
     }
 }
 
-/// Polls for at most `limit`; how long it took.
-fn within(limit: Duration, mut done: impl FnMut() -> bool) -> Option<Duration> {
-    let started = Instant::now();
-    while started.elapsed() < limit {
-        if done() {
-            return Some(started.elapsed());
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    None
-}
-
 /// The change id a proposal redirected to.
 fn change_id(headers: &str) -> String {
-    headers
-        .lines()
-        .find_map(|l| l.strip_prefix("location: /changes/"))
+    let to = location(headers);
+    to.strip_prefix("/changes/")
         .unwrap_or_else(|| panic!("no redirect to a change: {headers}"))
-        .trim()
         .to_string()
 }
 

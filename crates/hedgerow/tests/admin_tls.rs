@@ -6,73 +6,37 @@
 mod support;
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
     KeyUsagePurpose,
 };
-use support::admin::{AdminSite, Client, Reply, StaffAccount, csrf_in};
+use support::admin::{AdminSite, Client, Reply, StaffAccount, serve_command};
 use support::*;
 
 /// A school whose configuration holds `admin_table` (the `[admin]` keys) and `listeners`.
 fn school(dir: &Path, listeners: &str, admin_table: &str) -> PathBuf {
-    let lists = dir.join("lists");
-    std::fs::create_dir_all(&lists).unwrap();
-    std::fs::write(lists.join("gambling.domains"), "bets.example\n").unwrap();
-    let path = dir.join("school.toml");
-    std::fs::write(
-        &path,
-        format!(
-            r#"data_dir = "{data}"
-[lists]
-sources = ["{lists}"]
-
-[listeners]
-{listeners}
-
-[admin]
-{admin_table}
-
-[[school]]
-slug = "test-school"
-name = "Test School"
-
-[school.groups.unknown]
-kind = "unidentified"
-default = "allow"
-[school.groups.unknown.actions]
-gambling = "block"
-"#,
-            data = dir.join("data").display(),
-            lists = lists.display()
-        ),
-    )
-    .unwrap();
-    path
-}
-
-fn hedgerow(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_hedgerow"))
-        .args(args)
-        .output()
-        .unwrap()
+    SchoolConfig::new(dir)
+        .table(&format!(
+            "[listeners]\n{listeners}\n\n[admin]\n{admin_table}\n"
+        ))
+        .school(
+            "test-school",
+            "Test School",
+            &group("unknown", "unidentified", &["gambling"]),
+        )
+        .write()
 }
 
 /// Runs `serve` as [`AdminSite::start`] does, expecting it to refuse to start; returns what
 /// it said.
 fn serve_refuses(config: &Path, admin_listen: &str) -> String {
-    let port = || format!("127.0.0.1:{}", free_port());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hedgerow"))
-        .args(["serve", "--config"])
-        .arg(config)
-        .args(["--admin-listen", admin_listen])
-        .args(["--dns-listen", &port()])
-        .args(["--proxy-listen", &port()])
-        .args(["--metrics-listen", &port()])
+    let (mut command, _, _) = serve_command(config, admin_listen, &[]);
+    let mut child = command
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -97,44 +61,6 @@ fn serve_refuses(config: &Path, admin_listen: &str) -> String {
         .unwrap();
     assert!(!status.success(), "{stderr}");
     stderr
-}
-
-/// A browser that reaches the app at `base` with extra curl arguments on every request
-/// (`--cacert`, `--resolve`, `--interface`, `-H`).
-struct Browser {
-    client: Client,
-    extra: Vec<String>,
-}
-
-impl Browser {
-    fn new(app: SocketAddr, base: String, extra: &[&str]) -> Browser {
-        let mut client = Client::new(app);
-        client.base = base;
-        Browser {
-            client,
-            extra: extra.iter().map(|s| s.to_string()).collect(),
-        }
-    }
-
-    fn send(&self, path: &str, form: &[(&str, &str)]) -> Reply {
-        let extra: Vec<&str> = self.extra.iter().map(String::as_str).collect();
-        self.client.send("", path, form, &extra)
-    }
-
-    /// The sign-in form, then the username and password; the reply to the second.
-    fn sign_in(&self, username: &str, password: &str) -> Reply {
-        let page = self.send("/login", &[]);
-        assert_eq!(page.status, 200, "{}{}", page.headers, page.body);
-        let csrf = csrf_in(&page.body).expect("a CSRF field on /login");
-        self.send(
-            "/login",
-            &[
-                ("username", username),
-                ("password", password),
-                ("csrf", &csrf),
-            ],
-        )
-    }
 }
 
 /// The `Set-Cookie` line of the session cookie, lower case.
@@ -168,7 +94,7 @@ fn https_with_a_school_ca_certificate() {
     );
 
     // Without the school CA the gateway refuses to start and says how to make one.
-    let said = serve_refuses(&config, &format!("127.0.0.1:{}", free_port()));
+    let said = serve_refuses(&config, &free_address().to_string());
     assert!(said.contains("hedgerow ca init"), "{said}");
 
     let out = hedgerow(&["ca", "init", "--config", config.to_str().unwrap()]);
@@ -180,19 +106,18 @@ fn https_with_a_school_ca_certificate() {
     let ca = dir.path().join("data/ca/school-ca.pem");
     let teacher = StaffAccount::create(&config, "t.teacher", "teacher");
 
-    let site = AdminSite::start(&config, dir.path(), &[]);
+    let mut site = AdminSite::start(&config, dir.path(), &[]);
     let port = site.app.port();
     let resolve = format!("hedgerow.school.test:{port}:127.0.0.1");
     let ca_arg = ca.to_str().unwrap();
-    let by_name = Browser::new(
-        site.app,
+    let by_name = Client::at(
         format!("https://hedgerow.school.test:{port}"),
         &["--cacert", ca_arg, "--resolve", &resolve],
     );
 
     // Over HTTPS, checked against the school CA by name: the sign-in page, a Secure session
     // cookie, and HSTS beside the usual security headers.
-    let login = by_name.send("/login", &[]);
+    let login = by_name.get("/login");
     assert_eq!(login.status, 200, "{}{}", login.headers, login.body);
     let cookie = session_cookie(&login.headers);
     assert!(cookie.contains("; secure"), "{cookie}");
@@ -207,20 +132,16 @@ fn https_with_a_school_ca_certificate() {
     );
 
     // By the listener's address too (no SNI), still checked against the school CA.
-    let by_address = Browser::new(
-        site.app,
-        format!("https://127.0.0.1:{port}"),
-        &["--cacert", ca_arg],
-    );
-    assert_eq!(by_address.send("/healthz", &[]).status, 200);
+    let by_address = Client::at(format!("https://127.0.0.1:{port}"), &["--cacert", ca_arg]);
+    assert_eq!(by_address.get("/healthz").status, 200);
 
     // Without the school CA the certificate is not trusted: curl refuses, nothing is served.
-    let untrusting = Browser::new(site.app, format!("https://127.0.0.1:{port}"), &[]);
-    assert_eq!(untrusting.send("/healthz", &[]).status, 0);
+    let untrusting = Client::at(format!("https://127.0.0.1:{port}"), &[]);
+    assert_eq!(untrusting.get("/healthz").status, 0);
 
     // Plain HTTP to the HTTPS port is told to use HTTPS, and nothing else.
-    let plain = Browser::new(site.app, format!("http://127.0.0.1:{port}"), &[]);
-    let refused = plain.send("/login", &[]);
+    let plain = Client::at(format!("http://127.0.0.1:{port}"), &[]);
+    let refused = plain.get("/login");
     assert_eq!(refused.status, 400, "{}{}", refused.headers, refused.body);
     assert!(refused.body.contains("https://"), "{}", refused.body);
     assert!(
@@ -245,14 +166,16 @@ fn https_with_a_school_ca_certificate() {
     let silent_since = Instant::now();
 
     // A teacher signs in over HTTPS and reaches the dashboard.
-    let signed_in = by_name.sign_in(&teacher.username, &teacher.password);
+    let signed_in = by_name
+        .sign_in_with_password(&teacher.username, &teacher.password)
+        .0;
     assert_eq!(
         signed_in.status, 303,
         "{}{}",
         signed_in.headers, signed_in.body
     );
     assert!(session_cookie(&signed_in.headers).contains("; secure"));
-    let dashboard = by_name.send("/", &[]);
+    let dashboard = by_name.get("/");
     assert_eq!(
         dashboard.status, 200,
         "{}{}",
@@ -276,9 +199,8 @@ fn https_with_a_school_ca_certificate() {
     );
 
     // It stops cleanly.
-    let mut process = site.process;
-    assert!(process.stop(), "hedgerow did not stop cleanly");
-    let log = std::fs::read_to_string(&site.log).unwrap_or_default();
+    assert!(site.process.stop(), "hedgerow did not stop cleanly");
+    let log = site.log();
     assert!(log.contains("admin app listening over HTTPS"), "{log}");
     assert!(!log.contains("panicked"), "{log}");
 }
@@ -341,40 +263,36 @@ fn https_with_certificate_files() {
     #[cfg(unix)]
     {
         chmod(&key_path, 0o644);
-        let said = serve_refuses(&config, &format!("127.0.0.1:{}", free_port()));
+        let said = serve_refuses(&config, &free_address().to_string());
         assert!(said.contains("chmod 600"), "{said}");
         chmod(&key_path, 0o600);
     }
 
     let teacher = StaffAccount::create(&config, "t.teacher", "teacher");
-    let site = AdminSite::start(&config, dir.path(), &[]);
+    let mut site = AdminSite::start(&config, dir.path(), &[]);
     let port = site.app.port();
     let ca_path = dir.path().join("la-ca.pem");
     let ca_arg = ca_path.to_str().unwrap();
     let resolve = format!("admin.school.test:{port}:127.0.0.1");
-    let browser = Browser::new(
-        site.app,
+    let browser = Client::at(
         format!("https://admin.school.test:{port}"),
         &["--cacert", ca_arg, "--resolve", &resolve],
     );
-    let login = browser.send("/login", &[]);
+    let login = browser.get("/login");
     assert_eq!(login.status, 200, "{}{}", login.headers, login.body);
     assert!(session_cookie(&login.headers).contains("; secure"));
     assert!(hsts(&login.headers), "{}", login.headers);
-    let signed_in = browser.sign_in(&teacher.username, &teacher.password);
+    let signed_in = browser
+        .sign_in_with_password(&teacher.username, &teacher.password)
+        .0;
     assert_eq!(
         signed_in.status, 303,
         "{}{}",
         signed_in.headers, signed_in.body
     );
-    let by_address = Browser::new(
-        site.app,
-        format!("https://127.0.0.1:{port}"),
-        &["--cacert", ca_arg],
-    );
-    assert_eq!(by_address.send("/healthz", &[]).status, 200);
-    let mut process = site.process;
-    assert!(process.stop());
+    let by_address = Client::at(format!("https://127.0.0.1:{port}"), &["--cacert", ca_arg]);
+    assert_eq!(by_address.get("/healthz").status, 200);
+    assert!(site.process.stop());
 }
 
 #[test]
@@ -417,11 +335,10 @@ fn behind_a_tls_proxy_the_forwarded_address_counts_only_from_the_proxy() {
         "behind_tls_proxy = true\ntrusted_proxy = \"127.0.0.2\"",
     );
     let teacher = StaffAccount::create(&config, "t.teacher", "teacher");
-    let site = AdminSite::start(&config, dir.path(), &[]);
+    let mut site = AdminSite::start(&config, dir.path(), &[]);
     let base = format!("http://{}", site.app);
     let via_proxy = |client: &str| {
-        Browser::new(
-            site.app,
+        Client::at(
             base.clone(),
             &[
                 "--interface",
@@ -432,8 +349,7 @@ fn behind_a_tls_proxy_the_forwarded_address_counts_only_from_the_proxy() {
         )
     };
     let direct = |claimed: &str| {
-        Browser::new(
-            site.app,
+        Client::at(
             base.clone(),
             &["-H", &format!("X-Forwarded-For: {claimed}")],
         )
@@ -441,7 +357,7 @@ fn behind_a_tls_proxy_the_forwarded_address_counts_only_from_the_proxy() {
     let locked = |reply: &Reply| reply.body.contains("Too many failed attempts");
 
     // Through the proxy: the cookie is Secure (the browser sees HTTPS) and HSTS is sent.
-    let page = via_proxy("203.0.113.7").send("/login", &[]);
+    let page = via_proxy("203.0.113.7").get("/login");
     assert_eq!(page.status, 200, "{}{}", page.headers, page.body);
     assert!(session_cookie(&page.headers).contains("; secure"));
     assert!(hsts(&page.headers), "{}", page.headers);
@@ -449,37 +365,50 @@ fn behind_a_tls_proxy_the_forwarded_address_counts_only_from_the_proxy() {
     // Five failed sign-ins (each under a different name, so only the address adds up) from
     // one forwarded address lock that address...
     for attempt in 1..=5 {
-        let reply = via_proxy("203.0.113.7").sign_in(&format!("nobody{attempt}"), "wrong guess");
+        let reply = via_proxy("203.0.113.7")
+            .sign_in_with_password(&format!("nobody{attempt}"), "wrong guess")
+            .0;
         assert_eq!(reply.status, 401, "{}", reply.body);
         assert!(!locked(&reply), "attempt {attempt} locked too soon");
     }
-    let reply = via_proxy("203.0.113.7").sign_in(&teacher.username, &teacher.password);
+    let reply = via_proxy("203.0.113.7")
+        .sign_in_with_password(&teacher.username, &teacher.password)
+        .0;
     assert!(locked(&reply), "the sixth: {}", reply.body);
     // ...whatever the client wrote before the proxy's own entry...
-    let reply = via_proxy("198.51.100.99, 203.0.113.7").sign_in("nobody6", "wrong guess");
+    let reply = via_proxy("198.51.100.99, 203.0.113.7")
+        .sign_in_with_password("nobody6", "wrong guess")
+        .0;
     assert!(locked(&reply), "{}", reply.body);
     // ...while another forwarded address signs in.
-    let reply = via_proxy("203.0.113.8").sign_in(&teacher.username, &teacher.password);
+    let reply = via_proxy("203.0.113.8")
+        .sign_in_with_password(&teacher.username, &teacher.password)
+        .0;
     assert_eq!(reply.status, 303, "{}{}", reply.headers, reply.body);
 
     // From anywhere but the proxy the header is ignored: five failures claiming five different
     // addresses all count against the real one, which is locked...
     for attempt in 1..=5 {
         let claimed = format!("198.51.100.{attempt}");
-        let reply = direct(&claimed).sign_in(&format!("someone{attempt}"), "wrong guess");
+        let reply = direct(&claimed)
+            .sign_in_with_password(&format!("someone{attempt}"), "wrong guess")
+            .0;
         assert_eq!(reply.status, 401, "{}", reply.body);
         assert!(!locked(&reply), "attempt {attempt} locked too soon");
     }
-    let reply = direct("198.51.100.6").sign_in(&teacher.username, &teacher.password);
+    let reply = direct("198.51.100.6")
+        .sign_in_with_password(&teacher.username, &teacher.password)
+        .0;
     assert!(locked(&reply), "{}", reply.body);
     // ...and those answers carry no HSTS, as they did not come through the proxy.
-    assert!(!hsts(&direct("198.51.100.7").send("/login", &[]).headers));
+    assert!(!hsts(&direct("198.51.100.7").get("/login").headers));
     // The proxy's clients are not affected.
-    let reply = via_proxy("203.0.113.9").sign_in(&teacher.username, &teacher.password);
+    let reply = via_proxy("203.0.113.9")
+        .sign_in_with_password(&teacher.username, &teacher.password)
+        .0;
     assert_eq!(reply.status, 303, "{}{}", reply.headers, reply.body);
 
-    let mut process = site.process;
-    assert!(process.stop());
-    let log = std::fs::read_to_string(&site.log).unwrap_or_default();
+    assert!(site.process.stop());
+    let log = site.log();
     assert!(log.contains("behind a reverse proxy"), "{log}");
 }

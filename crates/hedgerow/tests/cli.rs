@@ -1,25 +1,15 @@
 //! The command line as a network manager meets it: configuration checks, explanations and the
 //! index compiler, on real files.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod support;
 
-fn hedgerow(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hedgerow"))
-        .args(args)
-        .output()
-        .unwrap()
-}
+use std::path::{Path, PathBuf};
+
+use support::admin::create_account_output;
+use support::{hedgerow, repo};
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
 }
 
 fn small_config(dir: &Path, lists: &Path) -> PathBuf {
@@ -207,17 +197,15 @@ fn a_broken_list_file_keeps_the_previous_index() {
 
 #[test]
 fn admin_accounts_are_made_from_the_command_line_with_password_rules_and_a_second_factor() {
-    use std::io::Write;
     let dir = tempfile::tempdir().unwrap();
     let lists = dir.path().join("lists");
     std::fs::create_dir_all(&lists).unwrap();
     std::fs::write(lists.join("gambling.domains"), "bets.example\n").unwrap();
     let config = small_config(dir.path(), &lists);
     let create = |username: &str, roles: &str, password: &str| {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_hedgerow"))
-            .args(["admin", "create-account", "--config"])
-            .arg(&config)
-            .args([
+        let output = create_account_output(
+            &config,
+            &[
                 "--username",
                 username,
                 "--name",
@@ -226,19 +214,9 @@ fn admin_accounts_are_made_from_the_command_line_with_password_rules_and_a_secon
                 "alex@school.invalid",
                 "--roles",
                 roles,
-            ])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(format!("{password}\n").as_bytes())
-            .unwrap();
-        let output = child.wait_with_output().unwrap();
+            ],
+            &format!("{password}\n"),
+        );
         (
             output.status.success(),
             String::from_utf8_lossy(&output.stdout).to_string(),

@@ -4,23 +4,11 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hedgerow_policy::change::{ChangeVerdict, PolicyChange};
 use hedgerow_store::{NewPolicyChange, Store};
 use support::*;
-
-/// Polls until `answered` holds, for at most `limit`; returns how long it took.
-fn within(limit: Duration, mut answered: impl FnMut() -> bool) -> Option<Duration> {
-    let started = Instant::now();
-    while started.elapsed() < limit {
-        if answered() {
-            return Some(started.elapsed());
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    None
-}
 
 #[test]
 fn an_approved_unblock_reaches_the_dns_filter_within_five_seconds() {

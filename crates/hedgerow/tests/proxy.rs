@@ -6,8 +6,8 @@ mod support;
 
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use support::browser::{Browser, BrowserOptions};
 use support::origin::{OriginOptions, TestOrigin, hosts_file};
@@ -21,46 +21,24 @@ fn start_proxying(args: &[&str], dir: &Path) -> (Running, SocketAddr) {
 
 /// As [`start_proxying`], also returning the DNS filter's address.
 fn start_proxying_with_dns(args: &[&str], dir: &Path) -> (Running, SocketAddr, SocketAddr) {
-    let proxy: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let dns: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let metrics = format!("127.0.0.1:{}", free_port());
-    let log = std::fs::File::create(dir.join("gateway.log")).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_hedgerow"))
-        .args(args)
-        .args([
-            "--proxy-listen",
-            &proxy.to_string(),
-            "--metrics-listen",
-            &metrics,
-            "--dns-listen",
-            &dns.to_string(),
-            "--admin-listen",
-            &format!("127.0.0.1:{}", free_port()),
-        ])
-        .env("HEDGEROW_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let mut process = Running {
-        child,
-        name: "hedgerow",
-    };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if TcpStream::connect(proxy).is_ok() {
-            break;
-        }
-        if let Ok(Some(status)) = process.child.try_wait() {
-            let log = std::fs::read_to_string(dir.join("gateway.log")).unwrap_or_default();
-            panic!("hedgerow exited with {status}:\n{log}");
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the web proxy did not start within 60 s"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let (proxy, dns) = (free_address(), free_address());
+    let process = start_hedgerow(
+        Command::new(env!("CARGO_BIN_EXE_hedgerow"))
+            .args(args)
+            .args([
+                "--proxy-listen",
+                &proxy.to_string(),
+                "--metrics-listen",
+                &free_address().to_string(),
+                "--dns-listen",
+                &dns.to_string(),
+                "--admin-listen",
+                &free_address().to_string(),
+            ]),
+        &dir.join("gateway.log"),
+        "the web proxy",
+        || TcpStream::connect(proxy).is_ok(),
+    );
     (process, proxy, dns)
 }
 

@@ -105,6 +105,11 @@ pub fn free_port() -> u16 {
     }
 }
 
+/// A loopback address whose port is free (for UDP and TCP) right now.
+pub fn free_address() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], free_port()))
+}
+
 /// A process killed (politely first) when the test ends, however it ends.
 pub struct Running {
     pub child: Child,
@@ -215,31 +220,19 @@ pub struct Gateway {
     pub data_dir: PathBuf,
 }
 
-/// Starts `hedgerow ARGS... --dns-listen ... --metrics-listen ... --upstream UPSTREAM` and waits
-/// until its DNS filter answers.
-pub fn start_gateway(args: &[&str], upstream: SocketAddr, data_dir: &Path) -> Gateway {
-    let dns: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let metrics = format!("127.0.0.1:{}", free_port());
-    let log = std::fs::File::create(data_dir.join("gateway.log")).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_hedgerow"))
-        .args(args)
-        .args([
-            "--dns-listen",
-            &dns.to_string(),
-            "--metrics-listen",
-            &metrics,
-            // Its own port, so gateways started by tests running at once never meet on the
-            // demo's default (3128).
-            "--proxy-listen",
-            &format!("127.0.0.1:{}", free_port()),
-            "--admin-listen",
-            &format!("127.0.0.1:{}", free_port()),
-            "--upstream",
-            &upstream.to_string(),
-        ])
+/// Starts `command` (a run of the `hedgerow` binary) logging at the info level to `log`, and
+/// waits up to 60 s until `ready`; panics with the log if it exits first, or saying that
+/// `what` did not start.
+pub fn start_hedgerow(
+    command: &mut Command,
+    log: &Path,
+    what: &str,
+    mut ready: impl FnMut() -> bool,
+) -> Running {
+    let child = command
         .env("HEDGEROW_LOG", "info")
         .stdout(Stdio::null())
-        .stderr(log)
+        .stderr(std::fs::File::create(log).unwrap())
         .spawn()
         .unwrap();
     let mut process = Running {
@@ -247,20 +240,45 @@ pub fn start_gateway(args: &[&str], upstream: SocketAddr, data_dir: &Path) -> Ga
         name: "hedgerow",
     };
     let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if dig(dns, &["+short", "probe.example"]).contains("192.0.2.1") {
-            break;
-        }
+    while !ready() {
         if let Ok(Some(status)) = process.child.try_wait() {
-            let log = std::fs::read_to_string(data_dir.join("gateway.log")).unwrap_or_default();
+            let log = std::fs::read_to_string(log).unwrap_or_default();
             panic!("hedgerow exited with {status}:\n{log}");
         }
         assert!(
             Instant::now() < deadline,
-            "hedgerow's DNS filter did not answer within 60 s"
+            "{what} did not start within 60 s"
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+    process
+}
+
+/// Starts `hedgerow ARGS... --dns-listen ... --metrics-listen ... --upstream UPSTREAM` and waits
+/// until its DNS filter answers.
+pub fn start_gateway(args: &[&str], upstream: SocketAddr, data_dir: &Path) -> Gateway {
+    let dns = free_address();
+    let process = start_hedgerow(
+        Command::new(env!("CARGO_BIN_EXE_hedgerow"))
+            .args(args)
+            .args([
+                "--dns-listen",
+                &dns.to_string(),
+                "--metrics-listen",
+                &free_address().to_string(),
+                // Its own port, so gateways started by tests running at once never meet on the
+                // demo's default (3128).
+                "--proxy-listen",
+                &free_address().to_string(),
+                "--admin-listen",
+                &free_address().to_string(),
+                "--upstream",
+                &upstream.to_string(),
+            ]),
+        &data_dir.join("gateway.log"),
+        "hedgerow's DNS filter",
+        || dig(dns, &["+short", "probe.example"]).contains("192.0.2.1"),
+    );
     Gateway {
         process,
         dns,
@@ -295,43 +313,118 @@ pub fn ede(answer: &str) -> Option<&str> {
     answer.lines().find(|l| l.starts_with("; EDE:"))
 }
 
-/// A small school whose KS2 pupil has an assigned laptop (127.0.0.21) and gambling blocked;
-/// `extra` (a sanction, say) is appended. For sanctions, reloads and live policy changes.
-pub fn small_school(dir: &std::path::Path, extra: &str) -> std::path::PathBuf {
-    let lists = dir.join("lists");
-    std::fs::create_dir_all(&lists).unwrap();
-    std::fs::write(lists.join("gambling.domains"), "bets.example\n").unwrap();
-    let path = dir.join("school.toml");
-    std::fs::write(
-        &path,
-        format!(
-            r#"data_dir = "{data}"
-[lists]
-sources = ["{lists}"]
+/// A school configuration written for a test: the data folder `dir/data`, a lists folder
+/// `dir/lists` holding a gambling list (`bets.example`), tables before the schools and the
+/// schools themselves. Group tables come from [`group`].
+pub struct SchoolConfig {
+    dir: PathBuf,
+    lists: Vec<(String, String)>,
+    lists_keys: String,
+    tables: String,
+    schools: String,
+}
 
-[dns]
-# One client sends thousands of queries a second in the load test.
-rate_limit_qps = 0
-block_response = "block-page"
-block_page_address = "127.0.0.1"
-block_page_address_v6 = "::1"
+impl SchoolConfig {
+    pub fn new(dir: &Path) -> SchoolConfig {
+        SchoolConfig {
+            dir: dir.to_path_buf(),
+            lists: vec![("gambling.domains".into(), "bets.example\n".into())],
+            lists_keys: String::new(),
+            tables: String::new(),
+            schools: String::new(),
+        }
+    }
 
-[[school]]
-slug = "test-school"
-name = "Test School"
+    /// A list file in the lists folder (one domain a line), replacing one of the same name.
+    pub fn list(mut self, file: &str, domains: &str) -> SchoolConfig {
+        self.lists.retain(|(name, _)| name != file);
+        self.lists.push((file.into(), domains.into()));
+        self
+    }
 
-[school.groups.ks2]
-kind = "pupil"
-default = "allow"
-[school.groups.ks2.actions]
-gambling = "block"
+    /// More keys of the `[lists]` table, such as `illegal = [...]`.
+    pub fn lists_keys(mut self, toml: &str) -> SchoolConfig {
+        self.lists_keys.push_str(toml);
+        self.lists_keys.push('\n');
+        self
+    }
 
-[school.groups.unknown]
-kind = "unidentified"
-default = "allow"
-[school.groups.unknown.actions]
-gambling = "block"
+    /// Tables before the schools: `[dns]`, `[listeners]`, `[admin]`.
+    pub fn table(mut self, toml: &str) -> SchoolConfig {
+        self.tables.push_str(toml);
+        self.tables.push('\n');
+        self
+    }
 
+    /// A `[[school]]` with its slug and name, then `body`: its keys, groups, users, devices
+    /// (and, after the last school, any table that follows the schools).
+    pub fn school(mut self, slug: &str, name: &str, body: &str) -> SchoolConfig {
+        self.schools.push_str(&format!(
+            "\n[[school]]\nslug = \"{slug}\"\nname = \"{name}\"\n{body}"
+        ));
+        self
+    }
+
+    /// Writes the lists and the configuration as `school.toml`; returns its path.
+    pub fn write(self) -> PathBuf {
+        self.write_as("school.toml")
+    }
+
+    /// Writes the lists and the configuration as `file` in the folder; returns its path.
+    pub fn write_as(self, file: &str) -> PathBuf {
+        let lists = self.dir.join("lists");
+        std::fs::create_dir_all(&lists).unwrap();
+        for (name, domains) in &self.lists {
+            std::fs::write(lists.join(name), domains).unwrap();
+        }
+        let text = format!(
+            "data_dir = \"{data}\"\n[lists]\nsources = [\"{lists}\"]\n{keys}\n{tables}{schools}",
+            data = self.dir.join("data").display(),
+            lists = lists.display(),
+            keys = self.lists_keys,
+            tables = self.tables,
+            schools = self.schools,
+        );
+        let path = self.dir.join(file);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+}
+
+/// The table of group `key` of `kind` (pupil, staff, unidentified), allowing by default and
+/// blocking the `blocked` categories.
+pub fn group(key: &str, kind: &str, blocked: &[&str]) -> String {
+    group_with(key, kind, "", blocked)
+}
+
+/// [`group`] with more keys of the group (`name = "KS2 pupils"`), one a line.
+pub fn group_with(key: &str, kind: &str, keys: &str, blocked: &[&str]) -> String {
+    let mut text =
+        format!("\n[school.groups.{key}]\n{keys}kind = \"{kind}\"\ndefault = \"allow\"\n");
+    if !blocked.is_empty() {
+        text.push_str(&format!("[school.groups.{key}.actions]\n"));
+        for category in blocked {
+            text.push_str(&format!("{category} = \"block\"\n"));
+        }
+    }
+    text
+}
+
+/// The groups most test schools have: KS2 pupils and unidentified devices, both kept from
+/// gambling.
+pub fn ks2_and_unknown() -> String {
+    group("ks2", "pupil", &["gambling"]) + &group("unknown", "unidentified", &["gambling"])
+}
+
+/// The address of the small school's KS2 laptop (`laptop-a`, pupil.a's).
+pub const PUPIL_LAPTOP: &str = "127.0.0.21";
+
+/// A small school whose KS2 pupil has an assigned laptop ([`PUPIL_LAPTOP`]) and gambling
+/// blocked; `extra` (a sanction, say) is appended. For sanctions, reloads and live policy
+/// changes.
+pub fn small_school(dir: &Path, extra: &str) -> PathBuf {
+    let pupil_and_laptop = format!(
+        r#"
 [[school.users]]
 username = "pupil.a"
 name = "Pupil A"
@@ -342,13 +435,43 @@ group = "ks2"
 name = "laptop-a"
 kind = "laptop"
 group = "ks2"
-addresses = ["127.0.0.21"]
+addresses = ["{PUPIL_LAPTOP}"]
 owner = "pupil.a"
-{extra}"#,
-            data = dir.join("data").display(),
-            lists = lists.display(),
-        ),
-    )
-    .unwrap();
-    path
+"#
+    );
+    SchoolConfig::new(dir)
+        .table(
+            r#"[dns]
+# One client sends thousands of queries a second in the load test.
+rate_limit_qps = 0
+block_response = "block-page"
+block_page_address = "127.0.0.1"
+block_page_address_v6 = "::1""#,
+        )
+        .school(
+            "test-school",
+            "Test School",
+            &format!("{}{pupil_and_laptop}{extra}", ks2_and_unknown()),
+        )
+        .write()
+}
+
+/// Polls `done` for at most `limit`; how long it took to hold, or `None` if it never did.
+pub fn within(limit: Duration, mut done: impl FnMut() -> bool) -> Option<Duration> {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if done() {
+            return Some(started.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    None
+}
+
+/// Runs `hedgerow ARGS...` to the end; what it printed and how it exited.
+pub fn hedgerow(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_hedgerow"))
+        .args(args)
+        .output()
+        .unwrap()
 }
