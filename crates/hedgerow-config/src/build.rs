@@ -111,6 +111,7 @@ pub(crate) fn build(text: &str, raw: RawConfig) -> Result<Config, ConfigErrors> 
     let dns = dns_settings(&mut report, raw.dns.as_ref());
     let proxy = proxy_settings(&mut report, raw.proxy.as_ref(), &raw.listeners, &listeners);
     let admin = admin_settings(&mut report, raw.admin.as_ref(), &raw.listeners, &listeners);
+    let monitoring = crate::monitoring::monitoring_settings(&mut report, raw.monitoring.as_ref());
 
     if raw.school.is_empty() {
         report.add(
@@ -149,6 +150,7 @@ pub(crate) fn build(text: &str, raw: RawConfig) -> Result<Config, ConfigErrors> 
         dns,
         proxy,
         admin,
+        monitoring,
         schools,
     })
 }
@@ -250,6 +252,12 @@ impl<'r, 't, 'a> SchoolBuilder<'r, 't, 'a> {
             );
         }
 
+        let monitoring = crate::monitoring::school_monitoring(
+            self.report,
+            &self.path,
+            raw.monitoring.as_ref(),
+            &group_keys,
+        );
         let devices = self.devices(raw, &group_keys);
         let users = self.users(raw, &group_keys);
         self.check_owners(raw, &users);
@@ -290,8 +298,11 @@ impl<'r, 't, 'a> SchoolBuilder<'r, 't, 'a> {
             users,
             devices,
         };
-        (self.report.errors.len() == self.errors_before)
-            .then_some(SchoolConfig { policy, directory })
+        (self.report.errors.len() == self.errors_before).then_some(SchoolConfig {
+            policy,
+            directory,
+            monitoring,
+        })
     }
 
     fn terms(&mut self, raw: &RawSchool) -> Vec<Term> {

@@ -8,6 +8,7 @@
 
 mod build;
 mod error;
+mod monitoring;
 mod raw;
 
 use std::collections::BTreeMap;
@@ -19,6 +20,10 @@ use hedgerow_lists::{Host, normalize_host};
 use hedgerow_policy::PolicySpec;
 
 pub use error::{ConfigError, ConfigErrors};
+pub use monitoring::{
+    AGE_BANDS, MonitoringSettings, NoticeDetail, RISK_CATEGORIES, SchoolMonitoring, SmtpSecurity,
+    SmtpSettings,
+};
 
 /// A checked configuration.
 #[derive(Debug, Clone)]
@@ -37,6 +42,8 @@ pub struct Config {
     pub proxy: ProxySettings,
     /// How the admin app is served (the `[admin]` table; its listener is `listeners.admin`).
     pub admin: AdminSettings,
+    /// Safeguarding alerts: thresholds, digests and the mail server (the `[monitoring]` table).
+    pub monitoring: MonitoringSettings,
     pub schools: Vec<SchoolConfig>,
 }
 
@@ -321,6 +328,8 @@ pub struct ListsConfig {
 pub struct SchoolConfig {
     pub policy: PolicySpec,
     pub directory: SchoolDirectory,
+    /// Who hears about this school's alerts (the `[school.monitoring]` table).
+    pub monitoring: SchoolMonitoring,
 }
 
 impl Config {

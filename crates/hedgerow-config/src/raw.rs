@@ -24,6 +24,7 @@ pub(crate) struct RawConfig {
     pub dns: Option<Sp<RawDns>>,
     pub proxy: Option<Sp<RawProxy>>,
     pub admin: Option<Sp<RawAdmin>>,
+    pub monitoring: Option<Sp<crate::monitoring::RawMonitoring>>,
     #[serde(default)]
     pub school: Vec<Sp<RawSchool>>,
 }
@@ -146,6 +147,8 @@ pub(crate) struct RawSchool {
     pub online_safety_lead: Option<Sp<String>>,
     /// How to reach them: an email address, a room.
     pub online_safety_contact: Option<Sp<String>>,
+    /// Who hears about safeguarding alerts, and each group's age band.
+    pub monitoring: Option<Sp<crate::monitoring::RawSchoolMonitoring>>,
 }
 
 #[derive(Debug, Deserialize)]
