@@ -287,4 +287,9 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except BrokenPipeError:
+        # Output piped into `head` and cut short: not a failure of the evaluation.
+        sys.stderr.close()
+        sys.exit(0)
