@@ -26,7 +26,7 @@ pub(crate) fn count(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(digit);
@@ -266,7 +266,7 @@ pub(crate) fn charts(report: &WeeklyReport) -> [Chart; 3] {
             emphasised: Some(c.high_severity.min(c.count)),
         })
         .collect();
-    categories.sort_by(|a, b| b.value.cmp(&a.value));
+    categories.sort_by_key(|bar| std::cmp::Reverse(bar.value));
     let severities = SEVERITY_LABELS
         .iter()
         .zip(report.by_severity)
@@ -285,7 +285,7 @@ pub(crate) fn charts(report: &WeeklyReport) -> [Chart; 3] {
             emphasised: None,
         })
         .collect();
-    groups.sort_by(|a, b| b.value.cmp(&a.value));
+    groups.sort_by_key(|bar| std::cmp::Reverse(bar.value));
     [
         Chart {
             id: "by-category",

@@ -37,6 +37,9 @@ svg text{font:13px system-ui,-apple-system,'Segoe UI',Arial,sans-serif;fill:var(
 .bar{fill:var(--bar)}
 .high{fill:var(--high)}
 .key{display:inline-block;width:.8em;height:.8em;margin:0 .3em 0 .8em;vertical-align:-.05em}
+.key-all{background:var(--bar)}
+.key-high{background:var(--high)}
+tbody th{font-weight:normal}
 table{border-collapse:collapse;width:100%;margin:0 0 1rem}
 caption{text-align:left;font-weight:600;padding-bottom:.25rem}
 th,td{text-align:left;padding:.3rem .5rem;border-bottom:1px solid var(--rule)}
@@ -160,7 +163,7 @@ fn chart_svg(out: &mut String, chart: &Chart) {
     }
     out.push_str("</svg>\n");
     if chart.emphasised_heading.is_some() {
-        out.push_str("<figcaption><span class=\"key\" style=\"background:var(--bar)\"></span>All alerts<span class=\"key\" style=\"background:var(--high)\"></span>High severity (4 and 5). Every figure is in the table below.</figcaption>\n");
+        out.push_str("<figcaption><span class=\"key key-all\"></span>All alerts<span class=\"key key-high\"></span>High severity (4 and 5). Every figure is in the table below.</figcaption>\n");
     } else {
         out.push_str("<figcaption>Every figure is in the table below.</figcaption>\n");
     }
