@@ -14,6 +14,7 @@ export HEDGEROW_REQUIRE_DNS_TOOLS=1
 export HEDGEROW_REQUIRE_DIG=1
 export HEDGEROW_REQUIRE_BROWSER=1  # the web proxy tests drive real chromium + chromedriver
 export HEDGEROW_REQUIRE_SCHEMATHESIS=1  # the admin API test runs Schemathesis against its OpenAPI document
+export HEDGEROW_REQUIRE_SMTP=1  # the alert email tests send to a real aiosmtpd server
 
 # Building is most of the time on a 2-core machine; say so rather than look stuck.
 echo "test-all: building and running the workspace tests" >&2

@@ -2,7 +2,8 @@
 # Prepares the test environment on a Debian machine (as root): installs PostgreSQL, the DNS
 # tools (dig, dnsmasq, dnsperf, unbound) and the web proxy's test tools (chromium and
 # chromium-driver, libnss3-tools for certutil, curl, squid and squidguard for the differential
-# test, wrk for load) if missing, and starts (or reuses) a throw-away PostgreSQL server for the
+# test, wrk for load) and python3-aiosmtpd (the SMTP server the alert email tests send to) if
+# missing, and starts (or reuses) a throw-away PostgreSQL server for the
 # test suites. Only squid's binaries are used: the service its package would start is kept from
 # starting (policy-rc.d) and disabled, so nothing holds port 3128.
 #
@@ -79,6 +80,8 @@ _hedgerow_test_env() {
     # The admin API's test runs Schemathesis, installed below into a venv of Debian's Python.
     [ -x /usr/bin/python3 ] || missing+=(python3)
     /usr/bin/python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
+    # The alert email tests (crates/hedgerow-notify/tests/smtp.rs) send to Debian's aiosmtpd.
+    /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || missing+=(python3-aiosmtpd)
     if [ "${#missing[@]}" -gt 0 ]; then
         _hedgerow_say "installing ${missing[*]}"
         export DEBIAN_FRONTEND=noninteractive
