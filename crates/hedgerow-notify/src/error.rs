@@ -51,14 +51,14 @@ pub enum NotifyError {
     Smtp { server: String, detail: String },
 
     #[error(
-        "the webhook address is not usable: {reason}; check the webhook address in \
-         [monitoring.webhook]"
+        "the webhook address is not usable: {reason}; check the webhook under \
+         [school.monitoring]"
     )]
     BadUrl { reason: String },
 
     #[error(
         "the webhook token cannot be sent in an HTTP header (it has spaces or unusual \
-         characters); check [monitoring.webhook] token"
+         characters); check webhook_token_file under [monitoring]"
     )]
     BadToken,
 
@@ -71,7 +71,7 @@ pub enum NotifyError {
     WebhookRefused { target: String },
 
     #[error(
-        "could not reach the webhook receiver {target} ({detail}); check the webhook address in [monitoring.webhook]"
+        "could not reach the webhook receiver {target} ({detail}); check the webhook under [school.monitoring]"
     )]
     WebhookConnect { target: String, detail: String },
 
@@ -105,12 +105,12 @@ impl NotifyError {
         match status {
             300..=399 => {
                 "redirects are not followed, so that an alert never goes somewhere unexpected; \
-                 put the final address in [monitoring.webhook]"
+                 put the final address as the webhook under [school.monitoring]"
             }
-            401 | 403 => "check [monitoring.webhook] token",
-            404 | 405 => "check the webhook address in [monitoring.webhook]",
+            401 | 403 => "check webhook_token_file under [monitoring]",
+            404 | 405 => "check the webhook under [school.monitoring]",
             500..=599 => "the receiver itself failed; check its own logs",
-            _ => "check the webhook address and token in [monitoring.webhook]",
+            _ => "check the webhook under [school.monitoring] and webhook_token_file under [monitoring]",
         }
     }
 }

@@ -98,7 +98,7 @@ impl Target {
         let authority = uri.authority().ok_or_else(|| bad("it has no host name"))?;
         if authority.as_str().contains('@') {
             return Err(bad(
-                "it carries a user name or password; put a token in [monitoring.webhook] token instead",
+                "it carries a user name or password; put a token in the file named by webhook_token_file under [monitoring] instead",
             ));
         }
         let bracketed = authority.host();
@@ -298,7 +298,7 @@ mod tests {
                 .map(|e| e.to_string())
                 .unwrap_or_default();
             assert!(err.contains(why), "{url}: {err}");
-            assert!(err.contains("[monitoring.webhook]"), "{url}: {err}");
+            assert!(err.contains("[school.monitoring]"), "{url}: {err}");
         }
     }
 
