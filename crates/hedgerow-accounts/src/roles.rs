@@ -12,6 +12,9 @@
 //! | `ViewPersonActivity`    |  ✓  |     ✓      |                    |      ✓      |                 |         |          |             |
 //! | `ExportActivity`        |  ✓  |     ✓      |                    |      ✓      |                 |         |          |             |
 //! | `ViewAuditLog`          |  ✓  |     ✓      |                    |      ✓      |                 |         |          |             |
+//! | `ViewAlerts`            |  ✓  |     ✓      |                    |      ✓      |                 |         |          |             |
+//! | `TriageAlerts`          |  ✓  |     ✓      |                    |      ✓      |                 |         |          |             |
+//! | `ViewMonitoringReport`  |  ✓  |     ✓      |         ✓          |      ✓      |                 |         |    ✓     |             |
 //! | `EditPolicy`            |  ✓  |     ✓      |         ✓          |             |        ✓        |         |          |      ✓      |
 //! | `ApprovePolicyChange`   |  ✓  |     ✓      |         ✓          |             |                 |         |          |             |
 //! | `ReviewRequests`        |  ✓  |     ✓      |         ✓          |             |                 |         |          |             |
@@ -32,6 +35,17 @@
 //!   were read) is for the DSL, the deputies and the headteacher only: the people the DfE
 //!   standards make accountable for safeguarding, and the readers the issue names for the
 //!   audit log.
+//! - **Monitoring alerts and concerns** (viewing and triaging) go to the same readers as a
+//!   person's browsing: an alert names a child, says what worried the school and shows the
+//!   browsing around it as evidence, so it is a person's record in all but name. The
+//!   online-safety lead is left out for the same reason they cannot read browsing on their
+//!   own (the DfE standards route concerns about a child to the DSL and deputies); a school
+//!   whose online-safety lead triages gives them the deputy role too.
+//! - **The weekly monitoring report** holds only counts (alerts by category, severity and
+//!   group, response times, false positives, circumvention attempts), never a name, so the
+//!   online-safety lead, who oversees the filtering and monitoring, and governors, who must
+//!   check it works, see it with the safeguarding leads. It is a school safeguarding document,
+//!   so it is not given to technical or trust staff.
 //! - **The network manager** edits the policy, runs checks and scripts the school through the
 //!   API, but does not read a person's browsing: the DfE filtering and monitoring standards put
 //!   technical staff under the DSL's oversight, so what a child did is the DSL's to see. A
@@ -157,6 +171,14 @@ pub enum Permission {
     ExportActivity,
     /// Read the audit log of changes and of views and exports of people's records.
     ViewAuditLog,
+    /// See monitoring alerts (they name children and show their browsing) and the concerns
+    /// opened from them.
+    ViewAlerts,
+    /// Triage alerts (triaged, false positive, no further action, reopen) and open a concern
+    /// from one.
+    TriageAlerts,
+    /// See the weekly monitoring report: counts only, no names.
+    ViewMonitoringReport,
     /// Propose or make changes to groups, category actions, schedules, overrides, sanctions.
     EditPolicy,
     /// Approve another person's policy change where the school requires a second person.
@@ -187,12 +209,15 @@ pub enum Permission {
 
 impl Permission {
     /// Every permission, in the order of the matrix; for tests that walk every route.
-    pub const ALL: [Permission; 18] = [
+    pub const ALL: [Permission; 21] = [
         Permission::ViewDashboard,
         Permission::ViewAggregates,
         Permission::ViewPersonActivity,
         Permission::ExportActivity,
         Permission::ViewAuditLog,
+        Permission::ViewAlerts,
+        Permission::TriageAlerts,
+        Permission::ViewMonitoringReport,
         Permission::EditPolicy,
         Permission::ApprovePolicyChange,
         Permission::ReviewRequests,
@@ -217,9 +242,15 @@ pub fn role_can(role: Role, permission: Permission) -> bool {
     match permission {
         P::ViewDashboard => true,
         P::ViewAggregates => !matches!(role, R::Teacher),
-        P::ViewPersonActivity | P::ExportActivity | P::ViewAuditLog => {
-            matches!(role, R::Dsl | R::DeputyDsl | R::Headteacher)
-        }
+        P::ViewPersonActivity
+        | P::ExportActivity
+        | P::ViewAuditLog
+        | P::ViewAlerts
+        | P::TriageAlerts => matches!(role, R::Dsl | R::DeputyDsl | R::Headteacher),
+        P::ViewMonitoringReport => matches!(
+            role,
+            R::Dsl | R::DeputyDsl | R::OnlineSafetyLead | R::Headteacher | R::Governor
+        ),
         P::EditPolicy => matches!(
             role,
             R::Dsl | R::DeputyDsl | R::OnlineSafetyLead | R::NetworkManager | R::TrustAdmin
@@ -259,9 +290,12 @@ pub fn can(roles: &[Role], permission: Permission) -> bool {
 
 /// The permissions that reach a person's browsing or safeguarding records, directly or
 /// through someone else's account.
-const SENSITIVE: [Permission; 5] = [
+const SENSITIVE: [Permission; 7] = [
     Permission::ViewPersonActivity,
     Permission::ExportActivity,
+    // Alerts name a child and show their browsing; triage writes their safeguarding record.
+    Permission::ViewAlerts,
+    Permission::TriageAlerts,
     // The audit log names whose records were read.
     Permission::ViewAuditLog,
     // Review requests carry a pupil's name and the address they were refused.
@@ -367,6 +401,24 @@ mod tests {
             assert!(can(&[role], P::ViewPersonActivity));
             assert!(can(&[role], P::ViewAuditLog));
             assert!(requires_second_factor(&[role]));
+        }
+    }
+
+    #[test]
+    fn alerts_go_to_the_readers_of_browsing_and_the_report_to_governors_too() {
+        for role in Role::ALL {
+            let reads_browsing = role_can(role, P::ViewPersonActivity);
+            assert_eq!(role_can(role, P::ViewAlerts), reads_browsing, "{role:?}");
+            assert_eq!(role_can(role, P::TriageAlerts), reads_browsing, "{role:?}");
+            if role_can(role, P::ViewAlerts) {
+                assert!(requires_second_factor(&[role]), "{role:?}");
+            }
+        }
+        for role in [R::OnlineSafetyLead, R::Governor, R::Dsl, R::Headteacher] {
+            assert!(role_can(role, P::ViewMonitoringReport), "{role:?}");
+        }
+        for role in [R::Teacher, R::NetworkManager, R::TrustAdmin] {
+            assert!(!role_can(role, P::ViewMonitoringReport), "{role:?}");
         }
     }
 

@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use crate::{AlertId, AlertStatus};
+
 /// Everything that can go wrong in the store.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -98,6 +100,46 @@ pub enum StoreError {
         username: String,
         /// The slugs of the schools holding a matching account (one per account).
         schools: Vec<String>,
+    },
+
+    /// The school has no record with this id (or it belongs to another school).
+    #[error(
+        "there is no {what} #{id} in this school; check the link, or whether it belongs to another school"
+    )]
+    NotFound {
+        /// What was looked for, e.g. "alert".
+        what: &'static str,
+        /// The id asked for.
+        id: i64,
+    },
+
+    /// A step that must say why was given no note.
+    #[error("a note is required to {action}: say what you found and what was done")]
+    NoteRequired {
+        /// What was being done, e.g. "triage an alert".
+        action: &'static str,
+    },
+
+    /// Triage asked for a move the alert's status does not allow.
+    #[error(
+        "alert #{id} is {} and cannot be set to {}: a new alert can be marked triaged, false positive or no further action, and a decided alert can only be reopened (set back to new) first",
+        from.label(),
+        to.label()
+    )]
+    AlertTransition {
+        /// The alert.
+        id: AlertId,
+        /// Its status now.
+        from: AlertStatus,
+        /// The status asked for.
+        to: AlertStatus,
+    },
+
+    /// Someone else changed the alert between reading and updating it.
+    #[error("alert #{id} was changed by someone else at the same moment; reload it and try again")]
+    AlertChanged {
+        /// The alert.
+        id: AlertId,
     },
 
     /// The event writer gave up at shutdown with events it had accepted but could not write.

@@ -37,10 +37,14 @@
 //!   [`Store::review_requests`], [`Store::decide_review_request`]) store the verdict at the
 //!   time as `blocked` / `allowed`; comments are capped at 2,000 characters by the store and a
 //!   CHECK.
+//! * Monitoring alerts and the concerns opened from them live in `alerts.rs`
+//!   ([`Store::raise_alert`], [`Store::triage_alert`], [`Store::create_concern_from_alert`],
+//!   [`Store::alert_summary`]); reads that name a person are audited like browsing history.
 //! * [`Store::user_for_login`] finds a sign-in name in one school or across all of them,
 //!   ignoring case, and refuses a name two schools share rather than guess.
 
 mod admin;
+mod alerts;
 mod changes;
 mod error;
 mod explorer;
@@ -56,6 +60,11 @@ pub use admin::{
     NewAnnualReview, NewCheck, NewReviewAction, REVIEW_GOVERNOR_ROLES, ReviewAction,
     ReviewActionId, ReviewParticipant, limits as admin_limits,
 };
+pub use alerts::{
+    Alert, AlertFilter, AlertStatus, AlertSummary, AlertTrigger, CategoryAlerts,
+    CircumventionCount, Concern, ConcernStatus, HIGH_SEVERITY, MAX_NOTE_CHARS, NewAlert,
+    RaisedAlert, StatusCounts,
+};
 pub use changes::{
     APPROVAL_SETTING, ChangeFilter, ChangeStatus, ChangesVersion, DEFAULT_APPROVAL_REQUIRED,
     NewPolicyChange, PolicyChangeId, PolicyChangeRecord, parse_approval_rules,
@@ -66,9 +75,9 @@ pub use explorer::{
     MAX_TIMELINE,
 };
 pub use model::{
-    ActivityEvent, AuditEntry, AuditRecord, Device, DeviceId, EventFilter, EventSource, NewDevice,
-    NewReviewRequest, NewUser, Reader, ReviewKind, ReviewRequest, ReviewRequestId, ReviewStatus,
-    School, SchoolId, StoredEvent, User, UserId, UserKind, Verdict,
+    ActivityEvent, AlertId, AuditEntry, AuditRecord, ConcernId, Device, DeviceId, EventFilter,
+    EventSource, NewDevice, NewReviewRequest, NewUser, Reader, ReviewKind, ReviewRequest,
+    ReviewRequestId, ReviewStatus, School, SchoolId, StoredEvent, User, UserId, UserKind, Verdict,
 };
 pub use people::{
     ClassCount, ClassRecord, GroupCount, ImportPlan, ImportedClass, ImportedPerson, PeopleBatch,

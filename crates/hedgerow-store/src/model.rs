@@ -37,6 +37,14 @@ id_type!(
     /// Database id of a review request.
     ReviewRequestId
 );
+id_type!(
+    /// Database id of a monitoring alert; shown to staff as "alert #N".
+    AlertId
+);
+id_type!(
+    /// Database id of a safeguarding concern; shown to staff as "concern #N".
+    ConcernId
+);
 
 /// A school (or other site) served by this store.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -10,6 +10,13 @@
 //! retried with backoff for as long as the writer runs; while it retries, it stops draining the
 //! queue, so the memory held for the retry is bounded by `capacity + max_batch` events and new
 //! events are rejected (counted) instead of piling up.
+//!
+//! Monitoring: [`EventWriter::spawn_observed`] also hands every written batch to an observer
+//! (the safeguarding detector) with `try_send`, moving the batch rather than copying it. The
+//! writer never waits for the observer: if the observer's queue is full the batch is dropped
+//! from monitoring (never from the database), counted in [`WriterStats::observer_dropped`] and
+//! `hedgerow_monitor_events_dropped_total`, and logged once per burst of drops. Detection can
+//! therefore never delay filtering nor the writer.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -32,6 +39,7 @@ const METRIC_WRITTEN: &str = "hedgerow_events_written_total";
 const METRIC_REJECTED: &str = "hedgerow_events_rejected_total";
 const METRIC_DROPPED: &str = "hedgerow_events_dropped_total";
 const METRIC_WRITE_FAILURES: &str = "hedgerow_event_write_failures_total";
+const METRIC_MONITOR_DROPPED: &str = "hedgerow_monitor_events_dropped_total";
 
 /// Tuning for [`EventWriter::spawn`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,6 +94,9 @@ pub struct WriterStats {
     pub write_failures: u64,
     /// Successful batch transactions.
     pub batches: u64,
+    /// Written events not handed to the observer of [`EventWriter::spawn_observed`] because
+    /// its queue was full or it had stopped (they are in the database, but went unmonitored).
+    pub observer_dropped: u64,
 }
 
 #[derive(Default)]
@@ -96,6 +107,7 @@ struct Counters {
     dropped_invalid: AtomicU64,
     write_failures: AtomicU64,
     batches: AtomicU64,
+    observer_dropped: AtomicU64,
 }
 
 impl Counters {
@@ -107,6 +119,7 @@ impl Counters {
             dropped_invalid: self.dropped_invalid.load(Ordering::Relaxed),
             write_failures: self.write_failures.load(Ordering::Relaxed),
             batches: self.batches.load(Ordering::Relaxed),
+            observer_dropped: self.observer_dropped.load(Ordering::Relaxed),
         }
     }
 }
@@ -201,6 +214,25 @@ impl EventWriter {
     /// Starts the writer task on the current Tokio runtime (so it must be called from
     /// within one) and returns its intake and its handle.
     pub fn spawn(store: Store, config: WriterConfig) -> (EventSink, WriterHandle) {
+        EventWriter::start(store, config, None)
+    }
+
+    /// Like [`EventWriter::spawn`], and after each successful write hands the written events
+    /// to `observer` without waiting (see the module documentation). Events the writer had to
+    /// write one by one are handed over too, minus any the database refused.
+    pub fn spawn_observed(
+        store: Store,
+        config: WriterConfig,
+        observer: mpsc::Sender<Vec<ActivityEvent>>,
+    ) -> (EventSink, WriterHandle) {
+        EventWriter::start(store, config, Some(Observer::new(observer)))
+    }
+
+    fn start(
+        store: Store,
+        config: WriterConfig,
+        observer: Option<Observer>,
+    ) -> (EventSink, WriterHandle) {
         let config = WriterConfig {
             capacity: config.capacity.max(1),
             max_batch: config.max_batch.max(1),
@@ -218,6 +250,7 @@ impl EventWriter {
             config,
             counters: Arc::clone(&counters),
             rejected_seen: 0,
+            observer,
         };
         let task = tokio::spawn(worker.run());
         (
@@ -248,6 +281,72 @@ fn describe_metrics() {
         METRIC_WRITE_FAILURES,
         "Failed activity event writes (retried)"
     );
+    metrics::describe_counter!(
+        METRIC_MONITOR_DROPPED,
+        "Written activity events the safeguarding monitor did not get because its queue was full"
+    );
+}
+
+/// The far end of [`EventWriter::spawn_observed`], and whether it is in a burst of drops.
+struct Observer {
+    tx: mpsc::Sender<Vec<ActivityEvent>>,
+    /// Events dropped since the last batch the observer took; non-zero means a burst is on
+    /// and has already been logged.
+    dropped_in_burst: u64,
+    closed: bool,
+}
+
+impl Observer {
+    fn new(tx: mpsc::Sender<Vec<ActivityEvent>>) -> Observer {
+        Observer {
+            tx,
+            dropped_in_burst: 0,
+            closed: false,
+        }
+    }
+
+    /// Offers `events` to the observer without waiting; counts them if it cannot take them.
+    fn offer(&mut self, events: Vec<ActivityEvent>, counters: &Counters) {
+        if events.is_empty() {
+            return;
+        }
+        let n = events.len() as u64;
+        if self.closed {
+            return self.count_dropped(n, counters);
+        }
+        match self.tx.try_send(events) {
+            Ok(()) => {
+                if self.dropped_in_burst > 0 {
+                    tracing::info!(
+                        dropped = self.dropped_in_burst,
+                        "the safeguarding monitor is keeping up again"
+                    );
+                    self.dropped_in_burst = 0;
+                }
+            }
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                if self.dropped_in_burst == 0 {
+                    tracing::warn!(
+                        "the safeguarding monitor is behind: written activity events are going unmonitored until it catches up; check the gateway's CPU, or raise the monitor's queue size"
+                    );
+                }
+                self.dropped_in_burst += n;
+                self.count_dropped(n, counters);
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                tracing::error!(
+                    "the safeguarding monitor has stopped: activity is still saved but no longer checked for risks; restart the gateway"
+                );
+                self.closed = true;
+                self.count_dropped(n, counters);
+            }
+        }
+    }
+
+    fn count_dropped(&self, n: u64, counters: &Counters) {
+        counters.observer_dropped.fetch_add(n, Ordering::Relaxed);
+        metrics::counter!(METRIC_MONITOR_DROPPED).increment(n);
+    }
 }
 
 /// What woke the main loop.
@@ -267,6 +366,7 @@ struct Worker {
     config: WriterConfig,
     counters: Arc<Counters>,
     rejected_seen: u64,
+    observer: Option<Observer>,
 }
 
 /// Resolves when the stop signal fires (or its sender is dropped); never if already consumed.
@@ -359,7 +459,16 @@ impl Worker {
             match self.store.insert_events(batch).await {
                 Ok(()) => {
                     self.note_written(batch.len());
-                    batch.clear();
+                    match &mut self.observer {
+                        Some(observer) => {
+                            let room = self.config.max_batch;
+                            observer.offer(
+                                std::mem::replace(batch, Vec::with_capacity(room)),
+                                &self.counters,
+                            );
+                        }
+                        None => batch.clear(),
+                    }
                     return Ok(());
                 }
                 Err(e) if is_data_error(&e) => return self.write_one_by_one(batch).await,
@@ -371,6 +480,8 @@ impl Worker {
     /// Writes each event on its own, so one the database will never take costs only itself.
     async fn write_one_by_one(&mut self, batch: &mut Vec<ActivityEvent>) -> Result<(), StoreError> {
         let mut done = 0;
+        // Which of the first `done` events were written, to hand just those to the observer.
+        let mut written = Vec::with_capacity(batch.len());
         let mut result = Ok(());
         'events: while done < batch.len() {
             let mut backoff = INITIAL_BACKOFF;
@@ -379,6 +490,7 @@ impl Worker {
                 match self.store.insert_events(event).await {
                     Ok(()) => {
                         self.note_written(1);
+                        written.push(true);
                         break;
                     }
                     Err(e) if is_data_error(&e) => {
@@ -392,6 +504,7 @@ impl Worker {
                             host = %batch[done].host,
                             "activity event dropped: the database refused it"
                         );
+                        written.push(false);
                         break;
                     }
                     Err(e) => {
@@ -405,7 +518,17 @@ impl Worker {
             }
             done += 1;
         }
-        batch.drain(..done);
+        let gone = batch.drain(..done);
+        match &mut self.observer {
+            Some(observer) => {
+                let observed = gone
+                    .zip(written)
+                    .filter_map(|(event, ok)| ok.then_some(event))
+                    .collect();
+                observer.offer(observed, &self.counters);
+            }
+            None => drop(gone),
+        }
         result
     }
 

@@ -365,6 +365,11 @@ const NAV: &[NavItem] = &[
         permissions: &[Permission::ViewPersonActivity],
     },
     NavItem {
+        href: "/alerts",
+        label: "Alerts",
+        permissions: &[Permission::ViewAlerts],
+    },
+    NavItem {
         href: "/policy",
         label: "Policy",
         permissions: &[Permission::EditPolicy, Permission::ApprovePolicyChange],

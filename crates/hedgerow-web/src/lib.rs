@@ -12,10 +12,12 @@
 //! through [`GatewayControl`], so the app never builds a policy of its own.
 
 mod account;
+mod alerts;
 mod api;
 mod audit;
 mod changes;
 mod checks;
+mod concerns;
 mod contacts;
 mod control;
 mod csrf;
@@ -63,6 +65,8 @@ pub fn all_routes() -> Vec<(&'static str, &'static str)> {
         dashboard::ROUTES,
         account::ROUTES,
         explorer::ROUTES,
+        alerts::ROUTES,
+        concerns::ROUTES,
         audit::ROUTES,
         policy::ROUTES,
         changes::ROUTES,
@@ -127,6 +131,8 @@ impl AdminApp {
             .merge(signin::routes())
             .merge(account::routes())
             .merge(explorer::routes())
+            .merge(alerts::routes())
+            .merge(concerns::routes())
             .merge(audit::routes())
             .merge(policy::routes())
             .merge(changes::routes())

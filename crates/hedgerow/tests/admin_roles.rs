@@ -62,6 +62,13 @@ fn expected(method: &str, path: &str) -> Option<Rule> {
         }
         ("GET", "/activity/export.csv") => AnyOf(&[P::ExportActivity]),
         ("GET", "/audit") => AnyOf(&[P::ViewAuditLog]),
+        // Monitoring alerts and the concerns opened from them.
+        ("GET", "/alerts") | ("GET", "/alerts/{id}") | ("GET", "/concerns/{id}") => {
+            AnyOf(&[P::ViewAlerts])
+        }
+        ("POST", "/alerts/{id}/triage") | ("POST", "/alerts/{id}/concern") => {
+            AnyOf(&[P::TriageAlerts])
+        }
         // Checks, annual reviews, contacts.
         ("GET", "/checks") | ("GET", "/checks/{id}") => AnyOf(&[P::ViewChecks]),
         ("POST", "/checks")
