@@ -18,6 +18,7 @@ mod audit;
 mod changes;
 mod checks;
 mod concerns;
+mod report;
 mod contacts;
 mod control;
 mod csrf;
@@ -67,6 +68,7 @@ pub fn all_routes() -> Vec<(&'static str, &'static str)> {
         explorer::ROUTES,
         alerts::ROUTES,
         concerns::ROUTES,
+        report::ROUTES,
         audit::ROUTES,
         policy::ROUTES,
         changes::ROUTES,
@@ -133,6 +135,7 @@ impl AdminApp {
             .merge(explorer::routes())
             .merge(alerts::routes())
             .merge(concerns::routes())
+            .merge(report::routes())
             .merge(audit::routes())
             .merge(policy::routes())
             .merge(changes::routes())
