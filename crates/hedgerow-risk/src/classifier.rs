@@ -375,7 +375,9 @@ fn severity_by_band(library: &RiskLibrary, entry: &RiskEntry) -> [Option<u8>; 5]
         let mut excluded = false;
         for rule in library.band_rules().filter(|r| r.band == band) {
             let applies = match &rule.target {
-                BandTarget::Category(category) => *category == entry.category,
+                BandTarget::Category(category) => {
+                    *category == entry.category && rule.language == entry.language
+                }
                 BandTarget::Entry(id) => *id == entry.id,
             };
             if applies {

@@ -37,7 +37,8 @@
 //!   "ww2" or "history homework" say what the whole search is about.
 //! - `misspell WORD = SPELLING SPELLING ...`: each spelling in a text is also read as WORD.
 //! - `band TARGET BAND ADJUSTMENT`: the age-band profile. TARGET is a category name or an entry
-//!   id of this library; BAND is one of [`AgeBand::as_str`]; ADJUSTMENT is `off` (not a concern
+//!   id of this library (a category rule applies to the entries of this library's language);
+//!   BAND is one of [`AgeBand::as_str`]; ADJUSTMENT is `off` (not a concern
 //!   for that band) or a signed shift such as `+1` or `-2`. Shifts for the category and the entry
 //!   add up; a result below 1 means no concern, above 5 is 5.
 
@@ -106,9 +107,11 @@ pub enum BandAdjustment {
     Shift(i8),
 }
 
-/// Part of an age-band profile.
+/// Part of an age-band profile. A rule for a category applies to that category's entries in
+/// the rule's own language, so that merging libraries does not apply each profile twice.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BandRule {
+    pub language: String,
     pub target: BandTarget,
     pub band: AgeBand,
     pub adjustment: BandAdjustment,
@@ -493,7 +496,9 @@ impl Parser<'_> {
                         BandTarget::Entry((*target).to_string())
                     }
                 };
+                let language = self.current_language()?;
                 self.library.bands.push(BandRule {
+                    language,
                     target,
                     band,
                     adjustment,
@@ -623,11 +628,13 @@ mod tests {
             bands,
             [
                 BandRule {
+                    language: "en".into(),
                     target: BandTarget::Category(RiskCategory::Drugs),
                     band: AgeBand::Adult,
                     adjustment: BandAdjustment::Shift(-1)
                 },
                 BandRule {
+                    language: "en".into(),
                     target: BandTarget::Entry("en.drugs.coke".into()),
                     band: AgeBand::Primary,
                     adjustment: BandAdjustment::Exclude

@@ -157,10 +157,17 @@ fn split_words(text: &str) -> Vec<RawToken> {
         words.push(word);
     }
     // "die!!!" and "!kill": exclamation marks at the edges are punctuation, not letters.
+    let edge = |c: char| matches!(c, '!' | '|') || is_ignorable(c);
     for word in &mut words {
         let trimmed = word.folded.trim_matches(['!', '|']);
         if trimmed.len() != word.folded.len() {
             word.folded = trimmed.to_string();
+            if let Some(original) = text.get(word.start..word.end) {
+                let without_end = original.trim_end_matches(edge);
+                let without_both = without_end.trim_start_matches(edge);
+                word.start += without_end.len() - without_both.len();
+                word.end = word.start + without_both.len();
+            }
         }
     }
     words.retain(|w| !w.folded.is_empty());
@@ -192,6 +199,8 @@ fn spellings(folded: &str) -> Vec<String> {
         let (at_most_two, had_long_run) = squeeze_runs(&decoded, 2);
         push_unique(&mut variants, at_most_two);
         if had_long_run {
+            // "kiiiill": the stretched letter was single, the double l was real.
+            push_unique(&mut variants, shorten_long_runs(&decoded));
             push_unique(&mut variants, squeeze_runs(&decoded, 1).0);
         }
     }
@@ -213,6 +222,20 @@ fn decode_leet(folded: &str, one_as: char) -> String {
             other => other,
         })
         .collect()
+}
+
+/// Shortens runs of three or more of one letter to one, leaving ordinary doubles alone.
+fn shorten_long_runs(word: &str) -> String {
+    let chars: Vec<char> = word.chars().collect();
+    let mut out = String::with_capacity(word.len());
+    let mut index = 0;
+    while let Some(&c) = chars.get(index) {
+        let run = chars[index..].iter().take_while(|&&d| d == c).count();
+        let keep = if run >= 3 { 1 } else { run };
+        out.extend(std::iter::repeat_n(c, keep));
+        index += run;
+    }
+    out
 }
 
 /// Shortens every run of one letter to at most `keep` letters; says whether any run was
@@ -285,6 +308,7 @@ mod tests {
     fn stretched_letters_are_shortened() {
         assert_eq!(all_variants("diiiie"), [vec!["diie", "die"]]);
         assert_eq!(all_variants("weeeeed"), [vec!["weed", "wed"]]);
+        assert_eq!(all_variants("kiiiill"), [vec!["kiill", "kill", "kil"]]);
         // An ordinary double letter is left alone and gives no second guess.
         assert_eq!(all_variants("kill"), [vec!["kill"]]);
     }
