@@ -13,8 +13,8 @@ use aho_corasick::AhoCorasick;
 use crate::library::{Step, compile_phrase, validate_entry};
 use crate::normalise::{Token, tokenise};
 use crate::{
-    AgeBand, BandAdjustment, BandTarget, ContextEffect, ContextScope, RiskCategory, RiskEntry, RiskError,
-    RiskLibrary, RiskMatch, Tuning,
+    AgeBand, BandAdjustment, BandTarget, ContextEffect, ContextScope, RiskCategory, RiskEntry,
+    RiskError, RiskLibrary, RiskMatch, Tuning,
 };
 
 /// Run-together phrases shorter than this are too likely to occur inside innocent words.
@@ -279,7 +279,9 @@ impl Classifier {
                             Step::Word(word) => {
                                 n.words.insert(word.as_str().into(), child);
                             }
-                            Step::Prefix(prefix) => n.prefixes.push((prefix.as_str().into(), child)),
+                            Step::Prefix(prefix) => {
+                                n.prefixes.push((prefix.as_str().into(), child))
+                            }
                             Step::Gap(gap) => n.gaps.push((*gap, child)),
                         }
                     }
@@ -299,9 +301,14 @@ impl Classifier {
         }
         if let Some(automaton) = &self.squashed {
             for (position, token) in tokens.iter().enumerate() {
-                for variant in token.variants.iter().filter(|v| v.len() >= MIN_SQUASHED_LEN) {
+                for variant in token
+                    .variants
+                    .iter()
+                    .filter(|v| v.len() >= MIN_SQUASHED_LEN)
+                {
                     for found in automaton.find_overlapping_iter(variant.as_str()) {
-                        if let Some(target) = self.squashed_targets.get(found.pattern().as_usize()) {
+                        if let Some(target) = self.squashed_targets.get(found.pattern().as_usize())
+                        {
                             hits.push(Hit {
                                 target: *target,
                                 first: position,
@@ -315,7 +322,14 @@ impl Classifier {
         hits
     }
 
-    fn walk(&self, node: usize, position: usize, first: usize, tokens: &[Token], hits: &mut Vec<Hit>) {
+    fn walk(
+        &self,
+        node: usize,
+        position: usize,
+        first: usize,
+        tokens: &[Token],
+        hits: &mut Vec<Hit>,
+    ) {
         let Some(n) = self.nodes.get(node) else {
             return;
         };

@@ -224,7 +224,11 @@ pub(crate) fn compile_phrase(phrase: &str) -> Result<Vec<Step>, String> {
                     format!("`{piece}` is not a gap; write ~1, ~2 or ~{MAX_GAP} between two words")
                 })?;
             match steps.last() {
-                None => return Err(format!("`{piece}` cannot start a phrase; put it between two words")),
+                None => {
+                    return Err(format!(
+                        "`{piece}` cannot start a phrase; put it between two words"
+                    ));
+                }
                 Some(Step::Gap(_)) => {
                     return Err(format!("`{piece}` follows another gap; use a single ~N"));
                 }
@@ -527,9 +531,9 @@ impl Parser<'_> {
     }
 
     fn current_language(&self) -> Result<String, String> {
-        self.language
-            .clone()
-            .ok_or_else(|| "no language yet; put a `language CODE` line (e.g. `language en`) at the top".into())
+        self.language.clone().ok_or_else(|| {
+            "no language yet; put a `language CODE` line (e.g. `language en`) at the top".into()
+        })
     }
 
     fn new_id(&mut self, id: &str) -> Result<String, String> {
@@ -619,10 +623,16 @@ mod tests {
             [
                 (ContextEffect::Cancel, ContextScope::Covering),
                 (ContextEffect::Lower(2), ContextScope::Covering),
-                (ContextEffect::Lower(1), ContextScope::Anywhere(RiskCategory::Drugs)),
+                (
+                    ContextEffect::Lower(1),
+                    ContextScope::Anywhere(RiskCategory::Drugs)
+                ),
             ]
         );
-        assert_eq!(library.misspellings().next().unwrap().spellings, ["cocain", "cocane"]);
+        assert_eq!(
+            library.misspellings().next().unwrap().spellings,
+            ["cocain", "cocane"]
+        );
         let bands: Vec<_> = library.band_rules().cloned().collect();
         assert_eq!(
             bands,
@@ -657,14 +667,16 @@ mod tests {
         assert_eq!(line, 2);
         assert!(message.contains("category NAME"), "{message}");
 
-        let (line, message) =
-            syntax_error("language en\ncategory drugs\nentry en.x 2 = weed\nentry en.x 2 = skunk\n");
+        let (line, message) = syntax_error(
+            "language en\ncategory drugs\nentry en.x 2 = weed\nentry en.x 2 = skunk\n",
+        );
         assert_eq!(line, 4);
         assert!(message.contains("used twice"), "{message}");
 
         let (_, message) = syntax_error("language en\ncategory drugs\nentry en.x 2 = ~2 weed\n");
         assert!(message.contains("between two words"), "{message}");
-        let (_, message) = syntax_error("language en\ncategory drugs\nentry en.x 2 = weed ~9 now\n");
+        let (_, message) =
+            syntax_error("language en\ncategory drugs\nentry en.x 2 = weed ~9 now\n");
         assert!(message.contains("~1, ~2 or ~3"), "{message}");
         let (_, message) = syntax_error("language en\ncategory drugs\nentry en.x 2 = we* now\n");
         assert!(message.contains("three letters"), "{message}");
@@ -677,7 +689,10 @@ mod tests {
 
         let (line, message) = syntax_error("language en\nband en.nothing adult off\n");
         assert_eq!(line, 2);
-        assert!(message.contains("neither a category nor an entry"), "{message}");
+        assert!(
+            message.contains("neither a category nor an entry"),
+            "{message}"
+        );
         let (_, message) = syntax_error("language en\nband drugs adult 2\n");
         assert!(message.contains("with its sign"), "{message}");
         let (_, message) = syntax_error("language en\nband drugs toddlers off\n");
@@ -688,19 +703,26 @@ mod tests {
         assert!(message.contains("cancel"), "{message}");
         let (_, message) = syntax_error("language en\ncontext en.c cancel anywhere drug = x\n");
         assert!(message.contains("after anywhere"), "{message}");
-        let (_, message) = syntax_error("language en\nmisspell suicide = two words\nmisspell x y = z\n");
+        let (_, message) =
+            syntax_error("language en\nmisspell suicide = two words\nmisspell x y = z\n");
         assert!(message.contains("misspell"), "{message}");
     }
 
     #[test]
     fn merge_replaces_entries_with_the_same_id() {
-        let mut first =
-            RiskLibrary::parse("a", "language en\ncategory drugs\nentry en.a 2 = weed\nentry en.b 2 = skunk\n")
-                .unwrap();
+        let mut first = RiskLibrary::parse(
+            "a",
+            "language en\ncategory drugs\nentry en.a 2 = weed\nentry en.b 2 = skunk\n",
+        )
+        .unwrap();
         let second =
-            RiskLibrary::parse("b", "language en\ncategory drugs\nentry en.a 4 = heroin\n").unwrap();
+            RiskLibrary::parse("b", "language en\ncategory drugs\nentry en.a 4 = heroin\n")
+                .unwrap();
         first.merge(second);
-        let entries: Vec<_> = first.entries().map(|e| (e.id.as_str(), e.severity)).collect();
+        let entries: Vec<_> = first
+            .entries()
+            .map(|e| (e.id.as_str(), e.severity))
+            .collect();
         assert_eq!(entries, [("en.a", 4), ("en.b", 2)]);
     }
 
@@ -708,7 +730,11 @@ mod tests {
     fn phrases_compile_to_words_gaps_and_prefixes() {
         assert_eq!(
             compile_phrase("Kill ~2 MYSELF").unwrap(),
-            [Step::Word("kill".into()), Step::Gap(2), Step::Word("myself".into())]
+            [
+                Step::Word("kill".into()),
+                Step::Gap(2),
+                Step::Word("myself".into())
+            ]
         );
         assert_eq!(
             compile_phrase("self-harm suicid*").unwrap(),

@@ -26,7 +26,10 @@ fn is_leet_symbol(c: char) -> bool {
 
 /// Apostrophes join the halves of a word (`don't` is `dont`) instead of splitting it.
 fn is_ignorable(c: char) -> bool {
-    matches!(c, '\'' | '\u{2019}' | '\u{2018}' | '\u{02BC}' | '\u{AD}' | '\u{200B}' | '\u{200D}')
+    matches!(
+        c,
+        '\'' | '\u{2019}' | '\u{2018}' | '\u{02BC}' | '\u{AD}' | '\u{200B}' | '\u{200D}'
+    )
 }
 
 /// Lower-cases `c` and strips accents, appending the result. Letters with strokes have no
@@ -278,7 +281,10 @@ mod tests {
     #[test]
     fn case_and_accents_are_folded() {
         assert_eq!(firsts("SUICIDE Café"), ["suicide", "cafe"]);
-        assert_eq!(firsts("Samobójstwo ŁÓDŹ żółć"), ["samobojstwo", "lodz", "zolc"]);
+        assert_eq!(
+            firsts("Samobójstwo ŁÓDŹ żółć"),
+            ["samobojstwo", "lodz", "zolc"]
+        );
         // Decomposed input (e + combining acute) folds the same as precomposed.
         assert_eq!(firsts("cafe\u{301}"), ["cafe"]);
     }
@@ -287,7 +293,10 @@ mod tests {
     fn leetspeak_is_decoded_with_both_readings_of_one() {
         assert_eq!(all_variants("k1ll")[0][0], "kill");
         assert!(all_variants("ki11")[0].contains(&"kill".to_string()));
-        assert_eq!(firsts("mys3lf $uicid3 @n0r3xi@ 5t4b"), ["myself", "suicide", "anorexia", "stab"]);
+        assert_eq!(
+            firsts("mys3lf $uicid3 @n0r3xi@ 5t4b"),
+            ["myself", "suicide", "anorexia", "stab"]
+        );
     }
 
     #[test]

@@ -4,9 +4,7 @@
 
 use std::sync::OnceLock;
 
-use hedgerow_risk::{
-    AgeBand, Classifier, RiskCategory, RiskEntry, RiskError, RiskLibrary, Tuning,
-};
+use hedgerow_risk::{AgeBand, Classifier, RiskCategory, RiskEntry, RiskError, RiskLibrary, Tuning};
 use proptest::prelude::*;
 
 fn builtin() -> &'static Classifier {
@@ -18,7 +16,9 @@ fn builtin() -> &'static Classifier {
 }
 
 fn category(text: &str) -> Option<RiskCategory> {
-    builtin().classify(text, AgeBand::Secondary).map(|m| m.category)
+    builtin()
+        .classify(text, AgeBand::Secondary)
+        .map(|m| m.category)
 }
 
 fn severity(text: &str, band: AgeBand) -> u8 {
@@ -46,7 +46,11 @@ fn assert_category(texts: &[&str], expected: RiskCategory) {
 #[track_caller]
 fn assert_benign(texts: &[&str]) {
     for text in texts {
-        assert_eq!(builtin().classify(text, AgeBand::Secondary), None, "{text:?}");
+        assert_eq!(
+            builtin().classify(text, AgeBand::Secondary),
+            None,
+            "{text:?}"
+        );
     }
 }
 
@@ -73,9 +77,21 @@ fn obfuscated_spellings_are_caught() {
         ],
         RiskCategory::SuicideSelfHarm,
     );
-    assert_category(&["anerexia tips", "an0r3xia", "thinspo", "pro-ana"], RiskCategory::EatingDisorder);
+    assert_category(
+        &["anerexia tips", "an0r3xia", "thinspo", "pro-ana"],
+        RiskCategory::EatingDisorder,
+    );
     assert_category(&["cocain", "c0caine", "buy w33d"], RiskCategory::Drugs);
-    assert_category(&["samobójstwo", "samobojstwo", "samobujstwo", "chcę się zabić", "chce sie zabic"], RiskCategory::SuicideSelfHarm);
+    assert_category(
+        &[
+            "samobójstwo",
+            "samobojstwo",
+            "samobujstwo",
+            "chcę się zabić",
+            "chce sie zabic",
+        ],
+        RiskCategory::SuicideSelfHarm,
+    );
 }
 
 #[test]
@@ -168,7 +184,10 @@ fn age_bands_change_what_is_a_concern() {
         assert_eq!(severity(word, AgeBand::Adult), 0, "{word}");
     }
     let young = severity("our little secret dont tell your parents", AgeBand::Primary);
-    let older = severity("our little secret dont tell your parents", AgeBand::Secondary);
+    let older = severity(
+        "our little secret dont tell your parents",
+        AgeBand::Secondary,
+    );
     let adult = severity("our little secret dont tell your parents", AgeBand::Adult);
     assert!(young > older && older > adult, "{young} {older} {adult}");
 }
@@ -193,7 +212,10 @@ fn the_match_reports_the_original_span_entry_and_language() {
 #[test]
 fn the_most_severe_match_wins() {
     let found = builtin()
-        .classify("vape shop near me and how to kill myself", AgeBand::Secondary)
+        .classify(
+            "vape shop near me and how to kill myself",
+            AgeBand::Secondary,
+        )
         .unwrap();
     assert_eq!(found.category, RiskCategory::SuicideSelfHarm);
     assert_eq!(found.severity, 5);
@@ -202,15 +224,47 @@ fn the_most_severe_match_wins() {
 #[test]
 fn every_category_is_found_in_english_and_polish() {
     let examples = [
-        (RiskCategory::SuicideSelfHarm, "how to commit suicide", "jak popełnić samobójstwo"),
-        (RiskCategory::EatingDisorder, "how to make myself sick after eating", "jak wywołać wymioty"),
-        (RiskCategory::Radicalisation, "how to make a bomb", "jak zrobić bombę"),
+        (
+            RiskCategory::SuicideSelfHarm,
+            "how to commit suicide",
+            "jak popełnić samobójstwo",
+        ),
+        (
+            RiskCategory::EatingDisorder,
+            "how to make myself sick after eating",
+            "jak wywołać wymioty",
+        ),
+        (
+            RiskCategory::Radicalisation,
+            "how to make a bomb",
+            "jak zrobić bombę",
+        ),
         (RiskCategory::Hate, "gas the jews", "śmierć żydom"),
-        (RiskCategory::Bullying, "everyone hates you", "wszyscy cię nienawidzą"),
-        (RiskCategory::GroomingSexualExploitation, "dont tell your parents", "nie mów rodzicom"),
-        (RiskCategory::Pornography, "free porn videos", "darmowe porno"),
-        (RiskCategory::Drugs, "where to buy weed", "gdzie kupić zioło"),
-        (RiskCategory::WeaponsViolence, "buy a zombie knife", "maczeta"),
+        (
+            RiskCategory::Bullying,
+            "everyone hates you",
+            "wszyscy cię nienawidzą",
+        ),
+        (
+            RiskCategory::GroomingSexualExploitation,
+            "dont tell your parents",
+            "nie mów rodzicom",
+        ),
+        (
+            RiskCategory::Pornography,
+            "free porn videos",
+            "darmowe porno",
+        ),
+        (
+            RiskCategory::Drugs,
+            "where to buy weed",
+            "gdzie kupić zioło",
+        ),
+        (
+            RiskCategory::WeaponsViolence,
+            "buy a zombie knife",
+            "maczeta",
+        ),
         (RiskCategory::Gambling, "online casino", "kasyno online"),
     ];
     for (expected, english, polish) in examples {
@@ -223,7 +277,10 @@ fn every_category_is_found_in_english_and_polish() {
 fn urls_are_read_by_their_words() {
     let band = AgeBand::Secondary;
     let found = builtin()
-        .classify_url("https://www.google.co.uk/search?q=how+to+kill+myself&hl=en", band)
+        .classify_url(
+            "https://www.google.co.uk/search?q=how+to+kill+myself&hl=en",
+            band,
+        )
         .unwrap();
     assert_eq!(found.severity, 5);
     assert_eq!(found.matched, "how to kill myself");
@@ -240,12 +297,21 @@ fn urls_are_read_by_their_words() {
         .unwrap();
     assert_eq!(found.category, RiskCategory::SuicideSelfHarm);
     // Query keys are not words of the search.
-    assert_eq!(builtin().classify_url("https://example.invalid/?porn=1", band), None);
     assert_eq!(
-        builtin().classify_url("https://stackoverflow.com/questions/1/how-to-kill-a-python-process", band),
+        builtin().classify_url("https://example.invalid/?porn=1", band),
         None
     );
-    assert_eq!(builtin().classify_url("https://www.skillsyouneed.com/", band), None);
+    assert_eq!(
+        builtin().classify_url(
+            "https://stackoverflow.com/questions/1/how-to-kill-a-python-process",
+            band
+        ),
+        None
+    );
+    assert_eq!(
+        builtin().classify_url("https://www.skillsyouneed.com/", band),
+        None
+    );
     assert_eq!(builtin().classify_url("%%%", band), None);
     assert_eq!(builtin().classify_url("", band), None);
 }
@@ -275,7 +341,10 @@ fn matches_are_whole_words() {
 fn sex_education_is_not_a_concern_even_for_young_children() {
     assert_eq!(severity("sex", AgeBand::Primary), 3);
     assert_eq!(severity("sex education", AgeBand::Primary), 0);
-    assert_eq!(severity("relationships and sex education", AgeBand::EarlyYears), 0);
+    assert_eq!(
+        severity("relationships and sex education", AgeBand::EarlyYears),
+        0
+    );
     assert_eq!(severity("breast cancer", AgeBand::Primary), 0);
 }
 
@@ -287,15 +356,22 @@ fn context_rules_need_to_cover_the_match_unless_anywhere() {
     );
     let band = AgeBand::Adult;
     assert_eq!(classifier.classify("dying my hair", band), None);
-    assert_eq!(classifier.classify("dying", band).map(|m| m.severity), Some(3));
+    assert_eq!(
+        classifier.classify("dying", band).map(|m| m.severity),
+        Some(3)
+    );
     assert_eq!(classifier.classify("dying inside hair", band), None);
     // The rule's phrase is elsewhere in the text, so it does not cover this match.
     assert_eq!(
-        classifier.classify("hair and dying", band).map(|m| m.severity),
+        classifier
+            .classify("hair and dying", band)
+            .map(|m| m.severity),
         Some(3)
     );
     assert_eq!(
-        classifier.classify("hair chemistry and dying", band).map(|m| m.severity),
+        classifier
+            .classify("hair chemistry and dying", band)
+            .map(|m| m.severity),
         Some(1)
     );
 }
@@ -321,7 +397,13 @@ fn tuning_disables_sets_severity_and_adds() {
         }],
     )
     .unwrap();
-    assert_eq!(raised.classify("roulette", AgeBand::Secondary).unwrap().severity, 4);
+    assert_eq!(
+        raised
+            .classify("roulette", AgeBand::Secondary)
+            .unwrap()
+            .severity,
+        4
+    );
 
     let school_word = RiskEntry {
         id: "school.bullying.nickname".into(),
@@ -337,12 +419,19 @@ fn tuning_disables_sets_severity_and_adds() {
         }],
     )
     .unwrap();
-    let found = added.classify("smelly old Sam again", AgeBand::Secondary).unwrap();
+    let found = added
+        .classify("smelly old Sam again", AgeBand::Secondary)
+        .unwrap();
     assert_eq!(found.entry, "school.bullying.nickname");
     assert_eq!(found.matched, "smelly old Sam");
 
     assert!(matches!(
-        Classifier::new(&library, &[Tuning::Disable { entry: "no.such.entry".into() }]),
+        Classifier::new(
+            &library,
+            &[Tuning::Disable {
+                entry: "no.such.entry".into()
+            }]
+        ),
         Err(RiskError::UnknownEntry { .. })
     ));
     assert!(matches!(
