@@ -168,6 +168,8 @@ fn severity_follows_the_scale() {
     assert_eq!(severity("self harm", band), 3);
     assert_eq!(severity("sad poems", band), 0);
     assert_eq!(severity("jak się zabić", band), 5);
+    assert_eq!(severity("how to tie a noose", band), 5);
+    assert_eq!(severity("i hate my life", band), 2);
 }
 
 #[test]
@@ -511,6 +513,9 @@ fn hard_negatives() {
         "starving artist",
         "diet coke ingredients",
         "anne boleyn beheading history",
+        "how to get high score in tetris",
+        "how to make a bomb in minecraft",
+        "roulette wheel probability",
     ]);
 }
 
