@@ -582,3 +582,33 @@ proptest! {
         prop_assert_eq!(category(&spaced), category(word), "{}", spaced);
     }
 }
+
+proptest! {
+    #[test]
+    fn context_rules_hold_wherever_the_look_alike_sits(
+        look_alike in prop::sample::select(vec![
+            "suicide squad", "how to kill a python process", "kill -9", "drug trials",
+            "breast cancer", "dog grooming", "bread knife", "gol samobójczy", "cocaine song",
+        ]),
+        before in proptest::collection::vec("(the|new|best|today|2024|review|uk)", 0..3),
+        after in proptest::collection::vec("(trailer|cast|now|help|pdf|uk)", 0..3),
+        band in 0usize..5,
+    ) {
+        let text = format!("{} {look_alike} {}", before.join(" "), after.join(" "));
+        prop_assert_eq!(builtin().classify(&text, AgeBand::ALL[band]), None, "{}", text);
+    }
+
+    #[test]
+    fn a_look_alike_does_not_hide_a_real_risk_beside_it(
+        look_alike in prop::sample::select(vec!["suicide squad", "kill the process", "drug trials"]),
+        risk_first in any::<bool>(),
+    ) {
+        let text = if risk_first {
+            format!("i want to die {look_alike}")
+        } else {
+            format!("{look_alike} i want to die")
+        };
+        let found = builtin().classify(&text, AgeBand::Secondary);
+        prop_assert_eq!(found.map(|m| m.severity), Some(4), "{}", text);
+    }
+}
