@@ -129,3 +129,18 @@ pub fn probe(index: &ListIndex, extra: &[Target]) {
     }
     let _ = (index.lists().len(), index.key_count(), index.byte_size(), format!("{index:?}"));
 }
+
+/// A risk match must be a real span of the classified text, with a severity of 1 to 5 and a
+/// category that reads back from its name.
+pub fn check_risk_match(text: &str, found: Option<hedgerow_risk::RiskMatch>) {
+    if let Some(found) = found {
+        assert!((1..=5).contains(&found.severity), "{found:?}");
+        assert!(!found.matched.is_empty(), "{found:?}");
+        assert!(text.contains(&found.matched), "{found:?} not in {text:?}");
+        assert_eq!(
+            hedgerow_risk::RiskCategory::parse(found.category.as_str()),
+            Some(found.category)
+        );
+        assert!(!found.entry.is_empty() && !found.language.is_empty(), "{found:?}");
+    }
+}

@@ -15,6 +15,7 @@ mod explain;
 mod gateway;
 mod lists;
 mod live_policy;
+mod monitor_cli;
 mod people;
 mod proxy;
 mod selftest;
@@ -66,6 +67,9 @@ enum Command {
     /// Checks of filtering and monitoring (the built-in self-test).
     #[command(subcommand)]
     Check(selftest::CheckCommand),
+    /// Monitoring tools: classify texts with the risk libraries.
+    #[command(subcommand)]
+    Monitor(monitor_cli::MonitorCommand),
 }
 
 /// Options shared by `serve` and `demo`: where data lives and what to listen on.
@@ -129,6 +133,7 @@ fn main() -> ExitCode {
         Command::Ca(command) => ca::run(command),
         Command::Check(command) => selftest::run_command(command),
         Command::People(command) => people::run(command),
+        Command::Monitor(command) => monitor_cli::run(command),
     };
     match result {
         Ok(code) => code,
