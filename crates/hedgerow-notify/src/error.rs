@@ -110,7 +110,9 @@ impl NotifyError {
             401 | 403 => "check webhook_token_file under [monitoring]",
             404 | 405 => "check the webhook under [school.monitoring]",
             500..=599 => "the receiver itself failed; check its own logs",
-            _ => "check the webhook under [school.monitoring] and webhook_token_file under [monitoring]",
+            _ => {
+                "check the webhook under [school.monitoring] and webhook_token_file under [monitoring]"
+            }
         }
     }
 }

@@ -160,7 +160,9 @@ fn circumvention_label(rule: &str, verdict: Verdict) -> String {
     let what = match rule {
         "dns:doh-canary" => "Browsers checking whether they may bypass the school's DNS",
         "proxy:sni-mismatch" => "HTTPS with a disguised destination",
-        "proxy:ech-hidden-destination" => "HTTPS with a hidden destination (Encrypted Client Hello)",
+        "proxy:ech-hidden-destination" => {
+            "HTTPS with a hidden destination (Encrypted Client Hello)"
+        }
         "proxy:not-tls" => "Other traffic through an HTTPS tunnel",
         _ => "VPN, proxy and encrypted-DNS services",
     };

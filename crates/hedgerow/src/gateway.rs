@@ -90,7 +90,19 @@ async fn run(mut launch: Launch) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot open the store at {}", redact(&config.database_url)))?;
     let schools = sync_directory(&store, &config, launch.demo_password_hash.as_deref()).await?;
-    let (events, writer) = EventWriter::spawn(store.clone(), WriterConfig::default());
+    // Monitoring watches events once they are written, so it never delays a decision.
+    let (events, writer, monitor) =
+        match crate::monitor::start(&store, &config, &schools, launch.run.admin_listen)? {
+            Some((observer, monitor)) => {
+                let (events, writer) =
+                    EventWriter::spawn_observed(store.clone(), WriterConfig::default(), observer);
+                (events, writer, Some(monitor))
+            }
+            None => {
+                let (events, writer) = EventWriter::spawn(store.clone(), WriterConfig::default());
+                (events, writer, None)
+            }
+        };
     let signed_in = Arc::new(SignedIn::default());
 
     // Change control (live_policy.rs): the policy changes in force join the configuration
@@ -178,6 +190,10 @@ async fn run(mut launch: Launch) -> anyhow::Result<()> {
             "activity log closed"
         ),
         Err(e) => error!("some activity events could not be written: {e}"),
+    }
+    if let Some(monitor) = monitor {
+        // The writer held the monitor's intake; with it gone the monitor finishes and ends.
+        monitor.shutdown().await;
     }
     store.close().await;
     Ok(())

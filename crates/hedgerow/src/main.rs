@@ -15,6 +15,7 @@ mod explain;
 mod gateway;
 mod lists;
 mod live_policy;
+mod monitor;
 mod monitor_cli;
 mod people;
 mod proxy;

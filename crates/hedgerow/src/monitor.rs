@@ -21,8 +21,8 @@ use anyhow::Context;
 use hedgerow_config::{MonitoringSettings, NoticeDetail, SchoolMonitoring};
 use hedgerow_monitor::{
     AlertNotice, BurstDetector, BurstRule, Delivery, Detail, DigestItem, DigestKind,
-    DigestSchedule, PersonKey, Route, RoutingPolicy, SchoolHours, burst_category_for,
-    digest_email, email_for, renotify, webhook_json,
+    DigestSchedule, PersonKey, Route, RoutingPolicy, SchoolHours, burst_category_for, digest_email,
+    email_for, renotify, webhook_json,
 };
 use hedgerow_notify::{SmtpSender, WebhookSender, WebhookSettings};
 use hedgerow_policy::GroupKind;
@@ -397,7 +397,7 @@ impl Watcher {
                 None => PersonKey::Address(event.client_ip),
             };
             if let Some(burst) = self.bursts.observe(&person, category, event.at) {
-                let minutes = (burst.last_at - burst.first_at).get_seconds() / 60;
+                let minutes = burst.first_at.duration_until(burst.last_at).as_secs() / 60;
                 found.push(Finding {
                     category: category.to_string(),
                     severity: BURST_SEVERITY,
@@ -551,7 +551,10 @@ async fn send_notice(
                 Err(e) => {
                     metrics::counter!(METRIC_NOTICES, "channel" => "email", "outcome" => "failed")
                         .increment(1);
-                    error!(alert = notice.alert_id, "could not email a safeguarding alert: {e}");
+                    error!(
+                        alert = notice.alert_id,
+                        "could not email a safeguarding alert: {e}"
+                    );
                 }
             }
         }
@@ -570,7 +573,10 @@ async fn send_notice(
                 Err(e) => {
                     metrics::counter!(METRIC_NOTICES, "channel" => "webhook", "outcome" => "failed")
                         .increment(1);
-                    error!(alert = notice.alert_id, "could not send a safeguarding alert to the webhook: {e}");
+                    error!(
+                        alert = notice.alert_id,
+                        "could not send a safeguarding alert to the webhook: {e}"
+                    );
                 }
             }
         }
@@ -580,7 +586,10 @@ async fn send_notice(
             .mark_alert_notified(hedgerow_store::AlertId(notice.alert_id), Timestamp::now())
             .await
     {
-        warn!(alert = notice.alert_id, "an alert was sent but could not be marked as sent: {e}");
+        warn!(
+            alert = notice.alert_id,
+            "an alert was sent but could not be marked as sent: {e}"
+        );
     }
 }
 
@@ -613,8 +622,16 @@ async fn run_digests(
         after = due;
         let period = schedule.period(kind, due);
         for school in schools.values().filter(|s| !s.settings.dsl.is_empty()) {
-            if let Err(e) =
-                send_digest(&store, smtp, &senders, school, kind, period, daily_min_severity).await
+            if let Err(e) = send_digest(
+                &store,
+                smtp,
+                &senders,
+                school,
+                kind,
+                period,
+                daily_min_severity,
+            )
+            .await
             {
                 metrics::counter!(METRIC_NOTICES, "channel" => "digest", "outcome" => "failed")
                     .increment(1);

@@ -1,0 +1,271 @@
+//! Monitoring end to end, with real components: a pupil's search goes through the web proxy to
+//! a local stand-in for Google; the gateway's monitor classifies it and raises an alert; the
+//! alert email arrives at a real SMTP server (Debian's aiosmtpd) within 10 seconds, a webhook
+//! receiver on loopback gets the JSON; the DSL sees the alert in the triage queue and turns it
+//! into a concern holding the evidence in one step. A benign look-alike search ("how to kill a
+//! python process") raises nothing, and by default neither the email nor the webhook carries
+//! the child's name or words.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Ipv4Addr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use support::admin::{AdminSite, StaffAccount, location, origin_for};
+use support::*;
+
+/// A Python that has aiosmtpd: Debian's own first, since a pyenv shim on PATH may not see it.
+fn python_with_aiosmtpd() -> Option<&'static str> {
+    let found = ["/usr/bin/python3", "python3"].into_iter().find(|python| {
+        Command::new(python)
+            .args(["-c", "import aiosmtpd"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    });
+    if found.is_none() {
+        assert!(
+            std::env::var_os("HEDGEROW_REQUIRE_SMTP").is_none(),
+            "HEDGEROW_REQUIRE_SMTP is set but python3-aiosmtpd is not installed; run scripts/test-env.sh"
+        );
+        eprintln!("skipping: python3-aiosmtpd is not installed (apt-get install python3-aiosmtpd)");
+    }
+    found
+}
+
+/// aiosmtpd delivering into a Maildir.
+struct MailServer {
+    _process: Running,
+    port: u16,
+    maildir: PathBuf,
+}
+
+impl MailServer {
+    fn start(python: &str, dir: &Path) -> MailServer {
+        let port = free_port();
+        let maildir = dir.join("mail");
+        let child = Command::new(python)
+            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
+            .args(["-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(&maildir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("aiosmtpd starts");
+        let process = Running {
+            child,
+            name: "aiosmtpd",
+        };
+        wait_for(
+            || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
+            "aiosmtpd",
+        );
+        MailServer {
+            _process: process,
+            port,
+            maildir,
+        }
+    }
+
+    fn messages(&self) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(self.maildir.join("new")) else {
+            return Vec::new();
+        };
+        entries
+            .filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+            .collect()
+    }
+}
+
+/// A webhook receiver on loopback: records each request's line and body, answers 204.
+struct WebhookReceiver {
+    port: u16,
+    received: Arc<Mutex<Vec<(String, String)>>>,
+}
+
+impl WebhookReceiver {
+    fn start() -> WebhookReceiver {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&received);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let mut reader = BufReader::new(stream);
+                let mut request_line = String::new();
+                let _ = reader.read_line(&mut request_line);
+                let mut length = 0usize;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    if let Some((name, value)) = line.split_once(':')
+                        && name.eq_ignore_ascii_case("content-length")
+                    {
+                        length = value.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0; length.min(1 << 20)];
+                let _ = reader.read_exact(&mut body);
+                sink.lock().unwrap().push((
+                    request_line.trim().to_string(),
+                    String::from_utf8_lossy(&body).into_owned(),
+                ));
+                let mut stream = reader.into_inner();
+                let _ = stream.write_all(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n");
+            }
+        });
+        WebhookReceiver { port, received }
+    }
+
+    fn requests(&self) -> Vec<(String, String)> {
+        self.received.lock().unwrap().clone()
+    }
+}
+
+fn monitored_school(dir: &Path, proxy_table: &str, mail: u16, webhook: u16) -> PathBuf {
+    let school = format!(
+        r#"{groups}
+[[school.users]]
+username = "pupil.a"
+name = "Pupil A"
+kind = "pupil"
+group = "ks2"
+
+[[school.devices]]
+name = "laptop-a"
+kind = "laptop"
+group = "ks2"
+addresses = ["{PUPIL_LAPTOP}"]
+owner = "pupil.a"
+
+[school.monitoring]
+dsl = ["dsl@test-school.example"]
+webhook = "http://127.0.0.1:{webhook}/hooks/alerts"
+age_bands = {{ ks2 = "primary" }}
+"#,
+        groups = ks2_and_unknown()
+    );
+    SchoolConfig::new(dir)
+        .table(&format!(
+            r#"{proxy_table}
+[monitoring]
+[monitoring.smtp]
+host = "127.0.0.1"
+port = {mail}
+security = "none"
+from = "hedgerow@test-school.example"
+"#
+        ))
+        .school("test-school", "Test School", &school)
+        .write()
+}
+
+#[test]
+fn a_risky_search_reaches_the_dsl_and_becomes_a_concern() {
+    if !have_tools(&["curl"]) {
+        return;
+    }
+    let Some(python) = python_with_aiosmtpd() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mail = MailServer::start(python, dir.path());
+    let webhook = WebhookReceiver::start();
+    let (google, proxy_table) = origin_for(
+        dir.path(),
+        Ipv4Addr::new(127, 0, 0, 71),
+        &["www.google.com"],
+    );
+    let config = monitored_school(dir.path(), &proxy_table, mail.port, webhook.port);
+    let dsl = StaffAccount::create(&config, "ds", "dsl");
+    let site = AdminSite::start(&config, dir.path(), &[]);
+
+    let search = |query: &str| {
+        format!(
+            "http://www.google.com:{}/search?q={query}",
+            google.http_addr().port()
+        )
+    };
+
+    // A look-alike first: it must raise nothing.
+    let benign = site.through_proxy(Some(PUPIL_LAPTOP), &search("how+to+kill+a+python+process"));
+    assert_eq!(benign.status, 200, "{}", benign.body);
+
+    let searched = Instant::now();
+    let risky = site.through_proxy(Some(PUPIL_LAPTOP), &search("how+to+kill+myself"));
+    assert_eq!(risky.status, 200, "{}", risky.body);
+
+    // The email arrives within 10 s of the search.
+    let arrived = within(Duration::from_secs(10), || !mail.messages().is_empty());
+    assert!(
+        arrived.is_some(),
+        "no alert email within 10 s of the search; gateway log:\n{}",
+        site.log()
+    );
+    eprintln!(
+        "alert email arrived {:?} after the search",
+        searched.elapsed()
+    );
+    let email = mail.messages().remove(0);
+    assert!(email.contains("dsl@test-school.example"), "{email}");
+    assert!(email.contains("Suicide and self-harm"), "{email}");
+    assert!(email.contains("/alerts/"), "{email}");
+    // Minimal detail by default: no name and no search text in an email.
+    assert!(
+        !email.contains("kill myself") && !email.contains("Pupil A"),
+        "{email}"
+    );
+
+    let hooked = within(Duration::from_secs(10), || !webhook.requests().is_empty());
+    assert!(hooked.is_some(), "the webhook receiver got nothing");
+    let (request_line, body) = webhook.requests().remove(0);
+    assert!(
+        request_line.starts_with("POST /hooks/alerts "),
+        "{request_line}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&body).expect("the webhook body is JSON");
+    assert_eq!(json["category"], "suicide_self_harm", "{json}");
+    assert!(json["severity"].as_u64().unwrap_or(0) >= 4, "{json}");
+    assert!(json.get("person").is_none() && json.get("matched_text").is_none());
+    let alert_id = json["alert_id"].as_i64().expect("an alert number");
+
+    // Only one alert: the look-alike raised none.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(mail.messages().len(), 1, "{:?}", mail.messages());
+    assert_eq!(webhook.requests().len(), 1);
+
+    // The DSL sees it in the triage queue, with the words and the evidence.
+    let client = site.signed_in(&dsl);
+    let queue = client.page("/alerts");
+    assert!(queue.contains(&format!("alert-{alert_id}")), "{queue}");
+    assert!(queue.contains("pupil.a"), "{queue}");
+    let alert_page = format!("/alerts/{alert_id}");
+    let page = client.page(&alert_page);
+    assert!(page.contains("how to kill myself"), "{page}");
+    assert!(
+        page.contains("python process"),
+        "the evidence shows the search before: {page}"
+    );
+
+    // One step turns it into a concern holding the evidence.
+    let (status, headers, body) =
+        client.submit(&alert_page, &format!("/alerts/{alert_id}/concern"), &[]);
+    assert_eq!(status, 303, "{body}");
+    let concern = location(&headers);
+    assert!(concern.starts_with("/concerns/"), "{concern}");
+    let concern_page = client.page(&concern);
+    assert!(
+        concern_page.contains("how to kill myself"),
+        "{concern_page}"
+    );
+    assert!(concern_page.contains("www.google.com"), "{concern_page}");
+    let triaged = client.page(&alert_page);
+    assert!(triaged.contains("Triaged"), "{triaged}");
+}
