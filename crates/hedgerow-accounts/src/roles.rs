@@ -15,6 +15,7 @@
 //! | `ViewAlerts`            |  ✓  |     ✓      |                    |      ✓      |                 |         |          |             |
 //! | `TriageAlerts`          |  ✓  |     ✓      |                    |      ✓      |                 |         |          |             |
 //! | `ViewMonitoringReport`  |  ✓  |     ✓      |         ✓          |      ✓      |                 |         |    ✓     |             |
+//! | `TuneRiskLibraries`     |  ✓  |     ✓      |         ✓          |             |                 |         |          |             |
 //! | `EditPolicy`            |  ✓  |     ✓      |         ✓          |             |        ✓        |         |          |      ✓      |
 //! | `ApprovePolicyChange`   |  ✓  |     ✓      |         ✓          |             |                 |         |          |             |
 //! | `ReviewRequests`        |  ✓  |     ✓      |         ✓          |             |                 |         |          |             |
@@ -179,6 +180,10 @@ pub enum Permission {
     TriageAlerts,
     /// See the weekly monitoring report: counts only, no names.
     ViewMonitoringReport,
+    /// Tune monitoring's risk libraries (switch entries off, re-rate them, add the school's
+    /// own) under change control, and try phrases against them. The libraries hold no one's
+    /// data, so the online-safety lead, who owns the online-safety policy, may do it.
+    TuneRiskLibraries,
     /// Propose or make changes to groups, category actions, schedules, overrides, sanctions.
     EditPolicy,
     /// Approve another person's policy change where the school requires a second person.
@@ -209,7 +214,7 @@ pub enum Permission {
 
 impl Permission {
     /// Every permission, in the order of the matrix; for tests that walk every route.
-    pub const ALL: [Permission; 21] = [
+    pub const ALL: [Permission; 22] = [
         Permission::ViewDashboard,
         Permission::ViewAggregates,
         Permission::ViewPersonActivity,
@@ -218,6 +223,7 @@ impl Permission {
         Permission::ViewAlerts,
         Permission::TriageAlerts,
         Permission::ViewMonitoringReport,
+        Permission::TuneRiskLibraries,
         Permission::EditPolicy,
         Permission::ApprovePolicyChange,
         Permission::ReviewRequests,
@@ -251,6 +257,7 @@ pub fn role_can(role: Role, permission: Permission) -> bool {
             role,
             R::Dsl | R::DeputyDsl | R::OnlineSafetyLead | R::Headteacher | R::Governor
         ),
+        P::TuneRiskLibraries => matches!(role, R::Dsl | R::DeputyDsl | R::OnlineSafetyLead),
         P::EditPolicy => matches!(
             role,
             R::Dsl | R::DeputyDsl | R::OnlineSafetyLead | R::NetworkManager | R::TrustAdmin

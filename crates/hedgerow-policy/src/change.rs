@@ -81,7 +81,31 @@ pub enum PolicyChange {
         #[serde(default)]
         times: Vec<String>,
     },
+    /// Tunes the monitoring risk libraries for this school: switches an entry off, gives it
+    /// another severity, or adds the school's own entry. Filtering is untouched; the monitor
+    /// reads these from the change log. Switching an entry back on is reverting the change.
+    RiskEntry { entry: String, tuning: RiskTuning },
 }
+
+/// What a [`PolicyChange::RiskEntry`] does to its entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub enum RiskTuning {
+    /// The entry no longer raises alerts.
+    Disable,
+    /// The entry's severity, 1 (advisory) to 5 (imminent risk).
+    Severity(u8),
+    /// A new entry of the school's own, matching any of `phrases`.
+    Add {
+        category: String,
+        severity: u8,
+        language: String,
+        phrases: Vec<String>,
+    },
+}
+
+/// The longest risk entry id and phrase a change may carry.
+const MAX_RISK_TEXT: usize = 200;
 
 /// Allow or block, as a change writes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -138,16 +162,19 @@ pub enum ChangeKind {
     CategoryAction,
     /// A schedule's days and times, where no pupils' group allows anything by it.
     Schedule,
+    /// Monitoring's risk libraries tuned: an entry switched off, re-rated or added.
+    RiskLibrary,
 }
 
 impl ChangeKind {
-    pub const ALL: [ChangeKind; 6] = [
+    pub const ALL: [ChangeKind; 7] = [
         ChangeKind::UnblockForPupils,
         ChangeKind::Block,
         ChangeKind::Override,
         ChangeKind::Sanction,
         ChangeKind::CategoryAction,
         ChangeKind::Schedule,
+        ChangeKind::RiskLibrary,
     ];
 
     /// The key used in approval rules and the change log.
@@ -159,6 +186,7 @@ impl ChangeKind {
             ChangeKind::Sanction => "sanction",
             ChangeKind::CategoryAction => "category-action",
             ChangeKind::Schedule => "schedule",
+            ChangeKind::RiskLibrary => "risk-library",
         }
     }
 
@@ -230,6 +258,8 @@ impl PolicyChange {
     /// half-changed: apply to a clone and keep it only on success.
     pub fn apply(&self, spec: &mut PolicySpec, stamp: &ChangeStamp) -> Result<(), ChangeError> {
         match self {
+            // Filtering is untouched; the shape is checked so that nothing unusable is logged.
+            PolicyChange::RiskEntry { entry, tuning } => return check_risk_entry(entry, tuning),
             PolicyChange::SiteOverride {
                 host,
                 path,
@@ -426,6 +456,7 @@ impl PolicyChange {
             }
             // Whether new times widen or narrow what pupils reach cannot be judged in general,
             // so a schedule any pupils' group allows something by counts as unblocking.
+            PolicyChange::RiskEntry { .. } => ChangeKind::RiskLibrary,
             PolicyChange::Schedule { key, .. } => {
                 let uses = |a: &Action| matches!(a, Action::AllowDuring(keys) if keys.iter().any(|k| k == key.trim()));
                 if before.groups.iter().any(|g| {
@@ -578,6 +609,71 @@ impl PolicyChange {
                     }
                     None => format!("schedule {} (new): {new}", key.trim()),
                 }
+            }
+            PolicyChange::RiskEntry { entry, tuning } => match tuning {
+                RiskTuning::Disable => format!("risk library: {entry} switched off"),
+                RiskTuning::Severity(n) => format!("risk library: {entry} severity → {n}"),
+                RiskTuning::Add {
+                    category,
+                    severity,
+                    phrases,
+                    ..
+                } => format!(
+                    "risk library: new entry {entry} ({category}, severity {severity}): {}",
+                    phrases.join(" | ")
+                ),
+            },
+        }
+    }
+}
+
+/// A risk library change's shape: whether the entry exists is the monitor's to say.
+fn check_risk_entry(entry: &str, tuning: &RiskTuning) -> Result<(), ChangeError> {
+    let well_formed = |text: &str| {
+        !text.is_empty()
+            && text.len() <= MAX_RISK_TEXT
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+    };
+    if !well_formed(entry) {
+        return Err(ChangeError::Invalid(format!(
+            "{entry:?} is not a risk entry id; ids are letters, digits, dots, hyphens and underscores, such as en.drugs.buying"
+        )));
+    }
+    let severity_ok = |n: u8| (1..=5).contains(&n);
+    match tuning {
+        RiskTuning::Disable => Ok(()),
+        RiskTuning::Severity(n) if severity_ok(*n) => Ok(()),
+        RiskTuning::Severity(n) => Err(ChangeError::Invalid(format!(
+            "{n} is not a severity; use 1 (advisory) to 5 (imminent risk)"
+        ))),
+        RiskTuning::Add {
+            category,
+            severity,
+            language,
+            phrases,
+        } => {
+            if !severity_ok(*severity) {
+                return Err(ChangeError::Invalid(format!(
+                    "{severity} is not a severity; use 1 (advisory) to 5 (imminent risk)"
+                )));
+            }
+            if !well_formed(category) || !well_formed(language) {
+                return Err(ChangeError::Invalid(
+                    "a new entry needs a category and a language code, such as drugs and en".into(),
+                ));
+            }
+            if phrases.is_empty() {
+                return Err(ChangeError::Empty("a new entry's phrases"));
+            }
+            match phrases.iter().find(|p| {
+                p.trim().is_empty() || p.len() > MAX_RISK_TEXT || p.contains(['\n', '\r'])
+            }) {
+                Some(bad) => Err(ChangeError::Invalid(format!(
+                    "{bad:?} is not a usable phrase; give one phrase per line, each under {MAX_RISK_TEXT} characters"
+                ))),
+                None => Ok(()),
             }
         }
     }
@@ -1018,6 +1114,59 @@ mod tests {
             bad.apply(&mut s, &stamp("c")),
             Err(ChangeError::UnknownGroup("nobody".into()))
         );
+    }
+
+    #[test]
+    fn risk_entries_are_tuned_without_touching_filtering() {
+        let before = spec();
+        let mut after = before.clone();
+        let off = PolicyChange::RiskEntry {
+            entry: "en.drugs.buying".into(),
+            tuning: RiskTuning::Disable,
+        };
+        off.apply(&mut after, &stamp("change-9")).unwrap();
+        assert_eq!(format!("{after:?}"), format!("{before:?}"));
+        assert_eq!(off.kind(&before), ChangeKind::RiskLibrary);
+        assert_eq!(
+            off.describe_diff(&before),
+            "risk library: en.drugs.buying switched off"
+        );
+        assert_eq!(PolicyChange::from_json(&off.to_json()).unwrap(), off);
+        let add = PolicyChange::RiskEntry {
+            entry: "school.vapes".into(),
+            tuning: RiskTuning::Add {
+                category: "drugs".into(),
+                severity: 2,
+                language: "en".into(),
+                phrases: vec!["elf bar".into(), "geek bar".into()],
+            },
+        };
+        add.apply(&mut after, &stamp("change-10")).unwrap();
+        assert_eq!(PolicyChange::from_json(&add.to_json()).unwrap(), add);
+        for bad in [
+            PolicyChange::RiskEntry {
+                entry: "has space".into(),
+                tuning: RiskTuning::Disable,
+            },
+            PolicyChange::RiskEntry {
+                entry: "en.x".into(),
+                tuning: RiskTuning::Severity(6),
+            },
+            PolicyChange::RiskEntry {
+                entry: "school.x".into(),
+                tuning: RiskTuning::Add {
+                    category: "drugs".into(),
+                    severity: 2,
+                    language: "en".into(),
+                    phrases: vec!["  ".into()],
+                },
+            },
+        ] {
+            assert!(
+                bad.apply(&mut after, &stamp("change-11")).is_err(),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

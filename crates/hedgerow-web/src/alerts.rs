@@ -54,30 +54,9 @@ pub(crate) const EVIDENCE_MARGIN: SignedDuration = SignedDuration::from_mins(5);
 /// Most evidence events read for one alert.
 const EVIDENCE_ROWS: u32 = 500;
 
-/// The risk categories of the monitoring libraries, with their names for staff. A category
-/// a school adds itself is shown by its key.
-pub(crate) const CATEGORIES: &[(&str, &str)] = &[
-    ("suicide_self_harm", "Suicide and self-harm"),
-    ("eating_disorder", "Eating disorders"),
-    ("radicalisation", "Radicalisation"),
-    ("hate", "Hate"),
-    ("bullying", "Bullying"),
-    (
-        "grooming_sexual_exploitation",
-        "Grooming and sexual exploitation",
-    ),
-    ("pornography", "Pornography"),
-    ("drugs", "Drugs"),
-    ("weapons_violence", "Weapons and violence"),
-    ("gambling", "Gambling"),
-];
-
-/// A category's name for staff.
+/// A category's name for staff; a category a school adds itself is shown by its key.
 pub(crate) fn category_label(key: &str) -> String {
-    CATEGORIES
-        .iter()
-        .find(|(k, _)| *k == key)
-        .map_or_else(|| key.to_owned(), |(_, label)| (*label).to_owned())
+    hedgerow_risk::RiskCategory::parse(key).map_or_else(|| key.to_owned(), |c| c.label().to_owned())
 }
 
 /// A severity as staff read it: "5 — imminent risk".
@@ -259,11 +238,11 @@ async fn queue(
         label: status_text(s).into(),
     }))
     .collect();
-    let categories = CATEGORIES
+    let categories = hedgerow_risk::RiskCategory::ALL
         .iter()
-        .map(|(value, label)| Choice {
-            value,
-            label: (*label).to_owned(),
+        .map(|c| Choice {
+            value: c.as_str(),
+            label: c.label().to_owned(),
         })
         .collect();
     let severities = [("1", 1), ("2", 2), ("3", 3), ("4", 4), ("5", 5)]

@@ -370,6 +370,16 @@ const NAV: &[NavItem] = &[
         permissions: &[Permission::ViewAlerts],
     },
     NavItem {
+        href: "/monitoring/report",
+        label: "Weekly report",
+        permissions: &[Permission::ViewMonitoringReport],
+    },
+    NavItem {
+        href: "/monitoring/library",
+        label: "Risk libraries",
+        permissions: &[Permission::TuneRiskLibraries],
+    },
+    NavItem {
         href: "/policy",
         label: "Policy",
         permissions: &[Permission::EditPolicy, Permission::ApprovePolicyChange],

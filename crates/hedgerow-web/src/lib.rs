@@ -30,6 +30,7 @@ mod policy;
 mod report;
 mod requests;
 mod reviews;
+mod risk_library;
 mod sessions;
 mod signin;
 mod tls;
@@ -69,6 +70,7 @@ pub fn all_routes() -> Vec<(&'static str, &'static str)> {
         alerts::ROUTES,
         concerns::ROUTES,
         report::ROUTES,
+        risk_library::ROUTES,
         audit::ROUTES,
         policy::ROUTES,
         changes::ROUTES,
@@ -136,6 +138,7 @@ impl AdminApp {
             .merge(alerts::routes())
             .merge(concerns::routes())
             .merge(report::routes())
+            .merge(risk_library::routes())
             .merge(audit::routes())
             .merge(policy::routes())
             .merge(changes::routes())

@@ -104,6 +104,9 @@ fn kind_label(kind: ChangeKind) -> &'static str {
             "Category actions and defaults that do not loosen pupils' filtering"
         }
         ChangeKind::Schedule => "Schedules no pupils' group is allowed anything by",
+        ChangeKind::RiskLibrary => {
+            "Monitoring's risk libraries: entries switched off, re-rated or added"
+        }
     }
 }
 

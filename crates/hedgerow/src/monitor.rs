@@ -5,7 +5,9 @@
 //! delay a filtering decision: the DNS filter and proxy hand events to a queue that never
 //! waits, the writer stores them, and only then are they classified here. Each school's
 //! settings (recipients, age bands) come from the configuration; the risk libraries are the
-//! built-in ones plus any `[monitoring] libraries`.
+//! built-in ones plus any `[monitoring] libraries`, tuned per school by the risk-library
+//! changes in force in the change log (switched off, re-rated, added), which are picked up
+//! within a few seconds of being made, like any other policy change.
 //!
 //! Sending is spawned off the event loop, so a slow mail server delays neither the next event
 //! nor the next alert. An alert whose immediate notice could not be sent is not marked as
@@ -22,13 +24,14 @@ use hedgerow_config::{MonitoringSettings, NoticeDetail, SchoolMonitoring};
 use hedgerow_monitor::{
     AlertNotice, BurstDetector, BurstRule, Delivery, Detail, DigestItem, DigestKind,
     DigestSchedule, PersonKey, Route, RoutingPolicy, SchoolHours, burst_category_for, digest_email,
-    email_for, renotify, webhook_json,
+    email_for, renotify, tuned_classifier, tunings_in, webhook_json,
 };
 use hedgerow_notify::{SmtpSender, WebhookSender, WebhookSettings};
 use hedgerow_policy::GroupKind;
-use hedgerow_risk::{AgeBand, Classifier, RiskCategory, RiskLibrary};
+use hedgerow_risk::{AgeBand, Classifier, RiskCategory, RiskLibrary, Tuning};
 use hedgerow_store::{
-    ActivityEvent, Alert, AlertTrigger, EventSource, NewAlert, SchoolId, Store, Verdict,
+    ActivityEvent, Alert, AlertTrigger, ChangesVersion, EventSource, NewAlert, SchoolId, Store,
+    Verdict,
 };
 use jiff::{SignedDuration, Timestamp};
 use tokio::sync::mpsc;
@@ -50,6 +53,9 @@ const SEND_ATTEMPTS: [Duration; 3] = [
     Duration::from_secs(2),
     Duration::from_secs(10),
 ];
+
+/// How often the change log is looked at for risk-library tuning.
+const TUNING_CHECK: Duration = Duration::from_secs(2);
 
 /// Severity of a burst alert: repeated blocked attempts are a reason to look, not a sign of
 /// imminent risk; a burst in an immediate category still goes out at once by its category.
@@ -119,7 +125,9 @@ pub fn start(
         info!("monitoring is switched off ([monitoring] enabled = false): no alerts are raised");
         return Ok(None);
     }
-    let classifier = classifier(settings, &config.path)?;
+    let library = library(settings, &config.path)?;
+    let classifier =
+        Arc::new(Classifier::new(&library, &[]).context("cannot build the risk classifier")?);
     let watched = watched_schools(config, schools);
     let senders = Arc::new(senders(settings, config, admin_listen)?);
     if senders.smtp.is_none() {
@@ -131,7 +139,11 @@ pub fn start(
     let (tx, rx) = mpsc::channel(QUEUE_BATCHES);
     let watcher = Watcher {
         store: store.clone(),
-        classifier,
+        library,
+        untuned: Arc::clone(&classifier),
+        classifiers: HashMap::new(),
+        tuning_seen: None,
+        tuning_checked: None,
         bursts: BurstDetector::new(
             BurstRule {
                 count: settings.burst_count,
@@ -161,8 +173,8 @@ pub fn start(
     Ok(Some((tx, RunningMonitor { events, digests })))
 }
 
-/// The built-in libraries, the configured extra ones, and no tuning yet.
-fn classifier(settings: &MonitoringSettings, config_path: &Path) -> anyhow::Result<Classifier> {
+/// The built-in libraries and the configured extra ones.
+fn library(settings: &MonitoringSettings, config_path: &Path) -> anyhow::Result<RiskLibrary> {
     let mut library = RiskLibrary::builtin();
     for path in &settings.libraries {
         let path = beside(config_path, path);
@@ -176,7 +188,7 @@ fn classifier(settings: &MonitoringSettings, config_path: &Path) -> anyhow::Resu
             .with_context(|| format!("the risk library {} has a mistake", path.display()))?;
         library.merge(parsed);
     }
-    Classifier::new(&library, &[]).context("cannot build the risk classifier")
+    Ok(library)
 }
 
 /// A path from the configuration, relative to the configuration file's folder.
@@ -327,7 +339,13 @@ fn senders(
 /// The event loop's state.
 struct Watcher {
     store: Store,
-    classifier: Classifier,
+    library: RiskLibrary,
+    /// The libraries as shipped and configured, for schools with no tuning.
+    untuned: Arc<Classifier>,
+    /// Schools whose risk-library changes in force make their classifier differ.
+    classifiers: HashMap<SchoolId, Arc<Classifier>>,
+    tuning_seen: Option<ChangesVersion>,
+    tuning_checked: Option<std::time::Instant>,
     bursts: BurstDetector,
     routing: RoutingPolicy,
     fold_window: SignedDuration,
@@ -348,6 +366,7 @@ impl Watcher {
     async fn run(mut self, mut rx: mpsc::Receiver<Vec<ActivityEvent>>) {
         describe_metrics();
         while let Some(batch) = rx.recv().await {
+            self.refresh_tuning().await;
             for event in &batch {
                 for finding in self.findings(event) {
                     self.raise(event, finding).await;
@@ -355,6 +374,68 @@ impl Watcher {
             }
         }
         info!("monitor stopped: every written event was checked");
+    }
+
+    /// Rebuilds the schools' classifiers when the change log moved (checked at most every
+    /// [`TUNING_CHECK`]).
+    async fn refresh_tuning(&mut self) {
+        if self
+            .tuning_checked
+            .is_some_and(|at| at.elapsed() < TUNING_CHECK)
+        {
+            return;
+        }
+        self.tuning_checked = Some(std::time::Instant::now());
+        let version = match self.store.changes_version().await {
+            Ok(v) => v,
+            Err(e) => {
+                warn!("could not check the change log for risk-library tuning: {e}");
+                return;
+            }
+        };
+        if self.tuning_seen == Some(version) {
+            return;
+        }
+        let now = Timestamp::now();
+        let mut classifiers = HashMap::new();
+        for &school in self.schools.keys() {
+            let changes = match self.store.active_changes(school, now).await {
+                Ok(changes) => changes,
+                Err(e) => {
+                    warn!("could not read the risk-library changes in force: {e}");
+                    return;
+                }
+            };
+            let tunings: Vec<Tuning> = tunings_in(
+                changes
+                    .iter()
+                    .map(|record| (record.stamp_id(), record.change.as_str())),
+            )
+            .into_iter()
+            .map(|(_, t)| t)
+            .collect();
+            if tunings.is_empty() {
+                continue;
+            }
+            match tuned_classifier(&self.library, &tunings) {
+                Ok((classifier, refused)) => {
+                    for e in refused {
+                        warn!(
+                            "a risk-library change in the change log cannot be used and is skipped: {e}"
+                        );
+                    }
+                    info!(
+                        school = %school,
+                        changes = tunings.len(),
+                        "risk libraries tuned from the change log"
+                    );
+                    classifiers.insert(school, Arc::new(classifier));
+                }
+                Err(e) => warn!("the risk libraries could not be tuned: {e}"),
+            }
+        }
+        self.classifiers = classifiers;
+        self.tuning_seen = Some(version);
     }
 
     /// What one event gives rise to: a text match, a burst, both or neither.
@@ -367,15 +448,14 @@ impl Watcher {
             return found;
         };
         let band = school.band(event.group.as_deref());
+        let classifier = self.classifiers.get(&event.school).unwrap_or(&self.untuned);
         // The search term is what the child typed; the address is looked at only when there
         // is none, so that one search does not match twice (its address holds it too).
         let text_match = match (&event.search_term, &event.url) {
-            (Some(term), _) => self
-                .classifier
+            (Some(term), _) => classifier
                 .classify(term, band)
                 .map(|m| (m, AlertTrigger::SearchTerm, term.clone())),
-            (None, Some(url)) => self
-                .classifier
+            (None, Some(url)) => classifier
                 .classify_url(url, band)
                 .map(|m| (m.clone(), AlertTrigger::Url, m.matched)),
             (None, None) => None,

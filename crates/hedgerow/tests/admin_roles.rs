@@ -69,6 +69,12 @@ fn expected(method: &str, path: &str) -> Option<Rule> {
         ("POST", "/alerts/{id}/triage") | ("POST", "/alerts/{id}/concern") => {
             AnyOf(&[P::TriageAlerts])
         }
+        ("GET", "/monitoring/report") | ("GET", "/monitoring/report.pdf") => {
+            AnyOf(&[P::ViewMonitoringReport])
+        }
+        ("GET", "/monitoring/library") | ("POST", "/monitoring/library") => {
+            AnyOf(&[P::TuneRiskLibraries])
+        }
         // Checks, annual reviews, contacts.
         ("GET", "/checks") | ("GET", "/checks/{id}") => AnyOf(&[P::ViewChecks]),
         ("POST", "/checks")

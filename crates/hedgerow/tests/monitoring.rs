@@ -4,7 +4,11 @@
 //! receiver on loopback gets the JSON; the DSL sees the alert in the triage queue and turns it
 //! into a concern holding the evidence in one step. A benign look-alike search ("how to kill a
 //! python process") raises nothing, and by default neither the email nor the webhook carries
-//! the child's name or words.
+//! the child's name or words. The weekly report counts the alert without naming anyone.
+//!
+//! A school tunes the libraries under change control: the online-safety lead adds an entry
+//! with a reason, it lands in the change log, and the monitor raises alerts on it within
+//! seconds.
 
 mod support;
 
@@ -185,6 +189,7 @@ fn a_risky_search_reaches_the_dsl_and_becomes_a_concern() {
     );
     let config = monitored_school(dir.path(), &proxy_table, mail.port, webhook.port);
     let dsl = StaffAccount::create(&config, "ds", "dsl");
+    let governor = StaffAccount::create(&config, "gv", "governor");
     let site = AdminSite::start(&config, dir.path(), &[]);
 
     let search = |query: &str| {
@@ -268,4 +273,110 @@ fn a_risky_search_reaches_the_dsl_and_becomes_a_concern() {
     assert!(concern_page.contains("www.google.com"), "{concern_page}");
     let triaged = client.page(&alert_page);
     assert!(triaged.contains("Triaged"), "{triaged}");
+
+    // The weekly report counts it, names no one, and comes as a PDF too; governors may read
+    // it but not the alerts.
+    let today = jiff::ZonedDateTime::now().date();
+    let report = client.page(&format!("/monitoring/report?week={today}"));
+    assert!(report.contains("Suicide and self-harm"), "{report}");
+    assert!(!report.contains("pupil.a") && !report.contains("kill myself"));
+    let pdf = client.get(&format!("/monitoring/report.pdf?week={today}"));
+    assert_eq!(pdf.status, 200);
+    assert!(
+        pdf.body.starts_with("%PDF-"),
+        "{}",
+        &pdf.body[..pdf.body.len().min(40)]
+    );
+    let governor = site.signed_in(&governor);
+    assert_eq!(governor.get("/monitoring/report").status, 200);
+    assert_eq!(governor.get(&alert_page).status, 403);
+}
+
+#[test]
+fn a_school_tunes_the_libraries_under_change_control() {
+    if !have_tools(&["curl"]) {
+        return;
+    }
+    let Some(python) = python_with_aiosmtpd() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mail = MailServer::start(python, dir.path());
+    let webhook = WebhookReceiver::start();
+    let (google, proxy_table) = origin_for(
+        dir.path(),
+        Ipv4Addr::new(127, 0, 0, 72),
+        &["www.google.com"],
+    );
+    let config = monitored_school(dir.path(), &proxy_table, mail.port, webhook.port);
+    let osl = StaffAccount::create(&config, "osl", "online-safety-lead");
+    let teacher = StaffAccount::create(&config, "tc", "teacher");
+    let site = AdminSite::start(&config, dir.path(), &[]);
+    let search = |query: &str| {
+        format!(
+            "http://www.google.com:{}/search?q={query}",
+            google.http_addr().port()
+        )
+    };
+
+    let client = site.signed_in(&osl);
+    // Nothing in the shipped libraries knows this school's worry yet.
+    let tried = client.page("/monitoring/library?try=glowstick+challenge+dare&band=primary");
+    assert!(tried.contains("No risk found"), "{tried}");
+    // A teacher may not tune the libraries.
+    assert_eq!(
+        site.signed_in(&teacher).get("/monitoring/library").status,
+        403
+    );
+    // A change without a reason is refused and nothing is logged.
+    let (status, _, body) = client.submit(
+        "/monitoring/library",
+        "/monitoring/library",
+        &[
+            ("action", "add"),
+            ("entry", "glowsticks"),
+            ("category", "suicide_self_harm"),
+            ("severity", "4"),
+            ("phrases", "glowstick challenge"),
+        ],
+    );
+    assert_eq!(status, 400, "{body}");
+    // With a reason it goes into the change log and is in force at once.
+    let (status, headers, body) = client.submit(
+        "/monitoring/library",
+        "/monitoring/library",
+        &[
+            ("action", "add"),
+            ("entry", "glowsticks"),
+            ("category", "suicide_self_harm"),
+            ("severity", "4"),
+            ("phrases", "glowstick challenge\nglowstick dare"),
+            (
+                "reason",
+                "Pupils in year 5 talked about a dangerous online dare",
+            ),
+        ],
+    );
+    assert_eq!(status, 303, "{body}");
+    let change = location(&headers);
+    assert!(change.starts_with("/changes/"), "{change}");
+    let logged = client.page(&change);
+    assert!(logged.contains("school.glowsticks"), "{logged}");
+    assert!(logged.contains("dangerous online dare"), "{logged}");
+    let tried = client.page("/monitoring/library?try=glowstick+challenge+dare&band=primary");
+    assert!(tried.contains("school.glowsticks"), "{tried}");
+
+    // The monitor picks the school's entry up within seconds: a search now raises an
+    // immediate alert in its category.
+    let raised = within(Duration::from_secs(15), || {
+        site.through_proxy(Some(PUPIL_LAPTOP), &search("glowstick+challenge"));
+        within(Duration::from_secs(3), || !mail.messages().is_empty()).is_some()
+    });
+    assert!(
+        raised.is_some(),
+        "no alert for the school's own entry:\n{}",
+        site.log()
+    );
+    let (_, body) = webhook.requests().remove(0);
+    assert!(body.contains("suicide_self_harm"), "{body}");
 }

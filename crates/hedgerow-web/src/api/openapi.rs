@@ -1111,6 +1111,7 @@ fn schemas() -> Value {
         "sanction",
         "category-action",
         "schedule",
+        "risk-library",
     ]);
     schemas.insert("AskForClass".into(), object(&["url", "when", "comment"], json!({
             "url": { "type": "string", "minLength": 1, "maxLength": 8192, "description": "The address, as in the browser's address bar (https:// is assumed when no scheme is given)." },
