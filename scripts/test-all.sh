@@ -23,8 +23,15 @@ trap 'rm -f "$log"' EXIT
 status=0
 cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$log" || status=$?
 
+# The monitoring evaluation set's own checks (its format, split and scoring script).
+echo "test-all: checking the monitoring evaluation set" >&2
+python3 -m unittest discover -s eval/monitoring/tests 2>&1 | tee -a "$log" || status=$?
+
 # One closing line for the whole run: cargo prints one per test binary, the last of which is
 # often a doc-test run with nothing in it.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } }
+     /^Ran [0-9]+ tests? in/ { ran = $2 }
+     /^FAILED \(/ { if (match($0, /(failures|errors)=[0-9]+/)) { split(substr($0, RSTART, RLENGTH), kv, "="); f += kv[2] } }
+     /^OK/ { if (ran) { p += ran; ran = 0 } }
      END { printf "all tests: %d passed, %d failed\n", p, f }' "$log"
 exit "$status"
