@@ -138,10 +138,11 @@ impl Classifier {
         for (index, context) in library.contexts().enumerate() {
             classifier.contexts.push((context.effect, context.scope));
             for phrase in &context.phrases {
-                let steps = compile_context_phrase(phrase).map_err(|problem| RiskError::BadEntry {
-                    entry: context.id.clone(),
-                    problem: format!("phrase {phrase:?}: {problem}"),
-                })?;
+                let steps =
+                    compile_context_phrase(phrase).map_err(|problem| RiskError::BadEntry {
+                        entry: context.id.clone(),
+                        problem: format!("phrase {phrase:?}: {problem}"),
+                    })?;
                 classifier.insert(&steps, Target::Context(index));
                 if let Some(squashed) = squash(&steps)
                     && squashed_seen.insert((squashed.clone(), Target::Context(index)))

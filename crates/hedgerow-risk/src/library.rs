@@ -35,6 +35,11 @@
 //!   (`context en.ctx.history lower 2 anywhere radicalisation = ww2`) the rule applies to every
 //!   match of that category in a text containing the phrase, wherever it is: topic words such as
 //!   "ww2" or "history homework" say what the whole search is about.
+//!   `anywhere all` applies the rule to matches of every category. A context phrase, unlike an
+//!   entry phrase, may start or end with a gap: `what is ~2` covers "what is" and the next two
+//!   words, so a definition search is covered without naming every risk word.
+//! - `words NAME = ALTERNATIVE | ...` defines a word list; `@NAME` in a later phrase of the same
+//!   file stands for each alternative in turn (`@groups are ~2 vermin`).
 //! - `misspell WORD = SPELLING SPELLING ...`: each spelling in a text is also read as WORD.
 //! - `band TARGET BAND ADJUSTMENT`: the age-band profile. TARGET is a category name or an entry
 //!   id of this library (a category rule applies to the entries of this library's language);
@@ -845,5 +850,76 @@ mod tests {
         assert!(compile_phrase("a ~1 ~1 b").is_err());
         assert!(compile_phrase("a ~1").is_err());
         assert!(compile_phrase("").is_err());
+    }
+
+    #[test]
+    fn context_phrases_alone_may_start_or_end_with_a_gap() {
+        assert_eq!(
+            compile_context_phrase("what is ~2").unwrap(),
+            [
+                Step::Word("what".into()),
+                Step::Word("is".into()),
+                Step::Gap(2)
+            ]
+        );
+        assert_eq!(
+            compile_context_phrase("~1 meaning").unwrap(),
+            [Step::Gap(1), Step::Word("meaning".into())]
+        );
+        assert!(compile_phrase("what is ~2").is_err());
+        assert!(compile_phrase("~1 meaning").is_err());
+        assert!(compile_context_phrase("~2").is_err());
+        assert!(compile_context_phrase("a ~1 ~1").is_err());
+        let (line, message) = syntax_error("language en\ncategory drugs\nentry en.d 3 = ~1 lsd\n");
+        assert_eq!(line, 3);
+        assert!(message.contains("cannot start a phrase"), "{message}");
+    }
+
+    #[test]
+    fn word_lists_expand_to_one_phrase_per_alternative() {
+        let library = RiskLibrary::parse(
+            "test.risk",
+            "language en\nwords group = muslims | jewish people\nwords bad = vermin | scum\ncategory hate\nentry en.h 4 = @group are ~1 @bad | hate @group\ncontext en.c cancel anywhere all = essay\n",
+        )
+        .unwrap();
+        let entry = library.entries().next().unwrap();
+        assert_eq!(
+            entry.phrases,
+            [
+                "muslims are ~1 vermin",
+                "muslims are ~1 scum",
+                "jewish people are ~1 vermin",
+                "jewish people are ~1 scum",
+                "hate muslims",
+                "hate jewish people",
+            ]
+        );
+        assert_eq!(
+            library.contexts().next().map(|c| c.scope),
+            Some(ContextScope::AnywhereAll)
+        );
+    }
+
+    #[test]
+    fn word_list_mistakes_are_refused_with_the_fix() {
+        let (line, message) =
+            syntax_error("language en\ncategory hate\nentry en.h 4 = @group are bad\n");
+        assert_eq!(line, 3);
+        assert!(message.contains("define it first"), "{message}");
+        let (line, message) = syntax_error("language en\nwords g = a\nwords g = b\n");
+        assert_eq!(line, 3);
+        assert!(message.contains("defined twice"), "{message}");
+        let (_, message) = syntax_error("language en\nwords g = a ~1 b\n");
+        assert!(message.contains("plain words"), "{message}");
+        let (_, message) = syntax_error("language en\nwords Big = a\n");
+        assert!(message.contains("lower-case"), "{message}");
+        let many = (0..100)
+            .map(|n| format!("w{n}"))
+            .collect::<Vec<_>>()
+            .join(" | ");
+        let (_, message) = syntax_error(&format!(
+            "language en\nwords many = {many}\ncategory hate\nentry en.h 4 = @many @many\n"
+        ));
+        assert!(message.contains("expands to more than"), "{message}");
     }
 }
