@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 
 use aho_corasick::AhoCorasick;
 
-use crate::library::{Step, compile_phrase, validate_entry};
+use crate::library::{Step, compile_context_phrase, compile_phrase, validate_entry};
 use crate::normalise::{Token, tokenise};
 use crate::{
     AgeBand, BandAdjustment, BandTarget, ContextEffect, ContextScope, RiskCategory, RiskEntry,
@@ -138,10 +138,11 @@ impl Classifier {
         for (index, context) in library.contexts().enumerate() {
             classifier.contexts.push((context.effect, context.scope));
             for phrase in &context.phrases {
-                let steps = compile_phrase(phrase).map_err(|problem| RiskError::BadEntry {
-                    entry: context.id.clone(),
-                    problem: format!("phrase {phrase:?}: {problem}"),
-                })?;
+                let steps =
+                    compile_context_phrase(phrase).map_err(|problem| RiskError::BadEntry {
+                        entry: context.id.clone(),
+                        problem: format!("phrase {phrase:?}: {problem}"),
+                    })?;
                 classifier.insert(&steps, Target::Context(index));
                 if let Some(squashed) = squash(&steps)
                     && squashed_seen.insert((squashed.clone(), Target::Context(index)))
@@ -214,6 +215,7 @@ impl Classifier {
                         context.first <= hit.first && context.last >= hit.last
                     }
                     ContextScope::Anywhere(category) => *category == entry.category,
+                    ContextScope::AnywhereAll => true,
                 };
                 if applies {
                     match effect {
@@ -357,8 +359,9 @@ impl Classifier {
             }
         }
         for &(gap, child) in &n.gaps {
+            // `<=`: a context phrase may end in a gap that runs to the end of the text.
             for skip in 0..=usize::from(gap) {
-                if position + skip < tokens.len() {
+                if position + skip <= tokens.len() {
                     self.walk(child, position + skip, first, tokens, hits);
                 }
             }

@@ -35,6 +35,11 @@
 //!   (`context en.ctx.history lower 2 anywhere radicalisation = ww2`) the rule applies to every
 //!   match of that category in a text containing the phrase, wherever it is: topic words such as
 //!   "ww2" or "history homework" say what the whole search is about.
+//!   `anywhere all` applies the rule to matches of every category. A context phrase, unlike an
+//!   entry phrase, may start or end with a gap: `what is ~2` covers "what is" and the next two
+//!   words, so a definition search is covered without naming every risk word.
+//! - `words NAME = ALTERNATIVE | ...` defines a word list; `@NAME` in a later phrase of the same
+//!   file stands for each alternative in turn (`@groups are ~2 vermin`).
 //! - `misspell WORD = SPELLING SPELLING ...`: each spelling in a text is also read as WORD.
 //! - `band TARGET BAND ADJUSTMENT`: the age-band profile. TARGET is a category name or an entry
 //!   id of this library (a category rule applies to the entries of this library's language);
@@ -42,7 +47,7 @@
 //!   for that band) or a signed shift such as `+1` or `-2`. Shifts for the category and the entry
 //!   add up; a result below 1 means no concern, above 5 is 5.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use crate::normalise::canonical_words;
 use crate::{AgeBand, RiskCategory, RiskError};
@@ -52,6 +57,9 @@ pub const MAX_GAP: u8 = 3;
 /// The most words (and gaps) in one phrase; longer phrases are almost certainly mistakes.
 const MAX_PHRASE_STEPS: usize = 12;
 const MAX_ID_LEN: usize = 100;
+/// The most phrases one phrase may expand to through `@NAME` word lists: enough for a list of
+/// groups times a list of insults, small enough that a typo cannot blow up the trie.
+const MAX_EXPANSIONS: usize = 5_000;
 
 /// One library entry: phrases for one risk with one severity.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -79,6 +87,9 @@ pub enum ContextScope {
     Covering,
     /// Every match of the category, anywhere in a text that contains the phrase.
     Anywhere(RiskCategory),
+    /// Every match of every category, anywhere in a text that contains the phrase: for words
+    /// that say a search is schoolwork ("pshe", "gcse essay") whatever its topic.
+    AnywhereAll,
 }
 
 /// Benign surroundings that cancel or lower a match (`suicide squad`, `kill the process`).
@@ -163,6 +174,7 @@ impl RiskLibrary {
             category: None,
             ids: HashSet::new(),
             band_entries: Vec::new(),
+            word_lists: HashMap::new(),
         }
         .run(text)
     }
@@ -213,6 +225,17 @@ pub(crate) enum Step {
 
 /// Compiles a phrase in the library syntax; the error says what is wrong with it.
 pub(crate) fn compile_phrase(phrase: &str) -> Result<Vec<Step>, String> {
+    compile_steps(phrase, false)
+}
+
+/// A context phrase may also start or end with a gap: `what is ~2` is "what is" and up to two
+/// words after it, so it covers the risk word of a definition search ("what is lsd") without
+/// naming every risk word, yet not a risk further on ("what is the best way to ...").
+pub(crate) fn compile_context_phrase(phrase: &str) -> Result<Vec<Step>, String> {
+    compile_steps(phrase, true)
+}
+
+fn compile_steps(phrase: &str, edge_gaps: bool) -> Result<Vec<Step>, String> {
     let mut steps = Vec::new();
     for piece in phrase.split_whitespace() {
         if let Some(count) = piece.strip_prefix('~') {
@@ -224,7 +247,7 @@ pub(crate) fn compile_phrase(phrase: &str) -> Result<Vec<Step>, String> {
                     format!("`{piece}` is not a gap; write ~1, ~2 or ~{MAX_GAP} between two words")
                 })?;
             match steps.last() {
-                None => {
+                None if !edge_gaps => {
                     return Err(format!(
                         "`{piece}` cannot start a phrase; put it between two words"
                     ));
@@ -232,7 +255,7 @@ pub(crate) fn compile_phrase(phrase: &str) -> Result<Vec<Step>, String> {
                 Some(Step::Gap(_)) => {
                     return Err(format!("`{piece}` follows another gap; use a single ~N"));
                 }
-                Some(_) => steps.push(Step::Gap(gap)),
+                None | Some(_) => steps.push(Step::Gap(gap)),
             }
         } else if let Some(stem) = piece.strip_suffix('*') {
             let words = canonical_words(stem);
@@ -252,12 +275,11 @@ pub(crate) fn compile_phrase(phrase: &str) -> Result<Vec<Step>, String> {
             steps.extend(words.into_iter().map(Step::Word));
         }
     }
-    match steps.last() {
-        None => return Err("the phrase is empty; write at least one word".to_string()),
-        Some(Step::Gap(_)) => {
-            return Err("the phrase ends with a gap; put a word after ~N".to_string());
-        }
-        Some(_) => {}
+    if !steps.iter().any(|step| !matches!(step, Step::Gap(_))) {
+        return Err("the phrase is empty; write at least one word".to_string());
+    }
+    if !edge_gaps && matches!(steps.last(), Some(Step::Gap(_))) {
+        return Err("the phrase ends with a gap; put a word after ~N".to_string());
     }
     if steps.len() > MAX_PHRASE_STEPS {
         return Err(format!(
@@ -331,6 +353,8 @@ struct Parser<'a> {
     ids: HashSet<String>,
     /// Band rules naming entries, checked once the whole file is read: (line, id).
     band_entries: Vec<(usize, String)>,
+    /// `words NAME = ...` lists, by name, for `@NAME` in later phrases.
+    word_lists: HashMap<String, Vec<String>>,
 }
 
 impl Parser<'_> {
@@ -365,6 +389,62 @@ impl Parser<'_> {
         Ok(self.library)
     }
 
+    /// The phrases of a statement's body, with `@NAME` word lists expanded, each checked.
+    fn phrases(
+        &self,
+        body: &str,
+        compile: fn(&str) -> Result<Vec<Step>, String>,
+    ) -> Result<Vec<String>, String> {
+        let mut phrases = Vec::new();
+        for phrase in body.split('|') {
+            let phrase = phrase.trim();
+            for expanded in self.expand(phrase)? {
+                compile(&expanded).map_err(|problem| format!("phrase {phrase:?}: {problem}"))?;
+                phrases.push(expanded);
+            }
+        }
+        Ok(phrases)
+    }
+
+    /// Replaces every `@NAME` of `phrase` by each alternative of that word list in turn.
+    fn expand(&self, phrase: &str) -> Result<Vec<String>, String> {
+        let mut expanded = vec![String::new()];
+        for piece in phrase.split_whitespace() {
+            let alternatives: Vec<&str> = match piece.strip_prefix('@') {
+                Some(name) => self
+                    .word_lists
+                    .get(name)
+                    .ok_or_else(|| {
+                        format!(
+                            "phrase {phrase:?}: there is no word list {name}; define it first with `words {name} = ...`"
+                        )
+                    })?
+                    .iter()
+                    .map(String::as_str)
+                    .collect(),
+                None => vec![piece],
+            };
+            if expanded.len().saturating_mul(alternatives.len()) > MAX_EXPANSIONS {
+                return Err(format!(
+                    "phrase {phrase:?} expands to more than {MAX_EXPANSIONS} phrases; split it"
+                ));
+            }
+            expanded = expanded
+                .iter()
+                .flat_map(|start| {
+                    alternatives.iter().map(move |alternative| {
+                        if start.is_empty() {
+                            (*alternative).to_string()
+                        } else {
+                            format!("{start} {alternative}")
+                        }
+                    })
+                })
+                .collect();
+        }
+        Ok(expanded)
+    }
+
     fn statement(&mut self, line: usize, text: &str) -> Result<(), String> {
         let (head, body) = match text.split_once('=') {
             Some((head, body)) => (head.trim(), Some(body.trim())),
@@ -375,6 +455,34 @@ impl Parser<'_> {
             return Err("the line starts with `=`; start it with a keyword such as entry".into());
         };
         match (keyword, args, body) {
+            ("words", [name], Some(body)) => {
+                if name.is_empty()
+                    || !name
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+                {
+                    return Err(format!(
+                        "words {name}: a word list's name is lower-case letters, digits and _"
+                    ));
+                }
+                if self.word_lists.contains_key(*name) {
+                    return Err(format!("the word list {name} is defined twice; merge the two"));
+                }
+                let mut alternatives = Vec::new();
+                for alternative in body.split('|') {
+                    let alternative = alternative.trim();
+                    if alternative.contains('@') || alternative.contains('~') {
+                        return Err(format!(
+                            "words {name}: {alternative:?} may not use @ or ~; list plain words"
+                        ));
+                    }
+                    compile_phrase(alternative)
+                        .map_err(|problem| format!("words {name}: {alternative:?}: {problem}"))?;
+                    alternatives.push(alternative.to_string());
+                }
+                self.word_lists.insert((*name).to_string(), alternatives);
+                Ok(())
+            }
             ("language", [code], None) => {
                 check_language(code)?;
                 self.language = Some((*code).to_string());
@@ -402,7 +510,7 @@ impl Parser<'_> {
                             "the severity {severity:?} of {id} is not 1 to 5; use 1 (advisory) to 5 (imminent risk)"
                         )
                     })?;
-                let phrases = phrases(body)?;
+                let phrases = self.phrases(body, compile_phrase)?;
                 self.library.entries.push(RiskEntry {
                     id,
                     category,
@@ -415,11 +523,12 @@ impl Parser<'_> {
             ("context", [id, effect @ ..], Some(body)) => {
                 let language = self.current_language()?;
                 let (effect, scope) = match effect {
+                    [effect @ .., "anywhere", "all"] => (effect, ContextScope::AnywhereAll),
                     [effect @ .., "anywhere", category] => (
                         effect,
                         ContextScope::Anywhere(RiskCategory::parse(category).ok_or_else(|| {
                             format!(
-                                "{category:?} after anywhere is not a risk category; use one of {}",
+                                "{category:?} after anywhere is not a risk category; use all or one of {}",
                                 category_names()
                             )
                         })?),
@@ -443,7 +552,7 @@ impl Parser<'_> {
                     }
                 };
                 let id = self.new_id(id)?;
-                let phrases = phrases(body)?;
+                let phrases = self.phrases(body, compile_context_phrase)?;
                 self.library.contexts.push(ContextRule {
                     id,
                     language,
@@ -545,16 +654,6 @@ impl Parser<'_> {
         }
         Ok(id.to_string())
     }
-}
-
-fn phrases(body: &str) -> Result<Vec<String>, String> {
-    let mut phrases = Vec::new();
-    for phrase in body.split('|') {
-        let phrase = phrase.trim();
-        compile_phrase(phrase).map_err(|problem| format!("phrase {phrase:?}: {problem}"))?;
-        phrases.push(phrase.to_string());
-    }
-    Ok(phrases)
 }
 
 fn single_word(text: &str) -> Result<String, String> {
@@ -751,5 +850,76 @@ mod tests {
         assert!(compile_phrase("a ~1 ~1 b").is_err());
         assert!(compile_phrase("a ~1").is_err());
         assert!(compile_phrase("").is_err());
+    }
+
+    #[test]
+    fn context_phrases_alone_may_start_or_end_with_a_gap() {
+        assert_eq!(
+            compile_context_phrase("what is ~2").unwrap(),
+            [
+                Step::Word("what".into()),
+                Step::Word("is".into()),
+                Step::Gap(2)
+            ]
+        );
+        assert_eq!(
+            compile_context_phrase("~1 meaning").unwrap(),
+            [Step::Gap(1), Step::Word("meaning".into())]
+        );
+        assert!(compile_phrase("what is ~2").is_err());
+        assert!(compile_phrase("~1 meaning").is_err());
+        assert!(compile_context_phrase("~2").is_err());
+        assert!(compile_context_phrase("a ~1 ~1").is_err());
+        let (line, message) = syntax_error("language en\ncategory drugs\nentry en.d 3 = ~1 lsd\n");
+        assert_eq!(line, 3);
+        assert!(message.contains("cannot start a phrase"), "{message}");
+    }
+
+    #[test]
+    fn word_lists_expand_to_one_phrase_per_alternative() {
+        let library = RiskLibrary::parse(
+            "test.risk",
+            "language en\nwords group = muslims | jewish people\nwords bad = vermin | scum\ncategory hate\nentry en.h 4 = @group are ~1 @bad | hate @group\ncontext en.c cancel anywhere all = essay\n",
+        )
+        .unwrap();
+        let entry = library.entries().next().unwrap();
+        assert_eq!(
+            entry.phrases,
+            [
+                "muslims are ~1 vermin",
+                "muslims are ~1 scum",
+                "jewish people are ~1 vermin",
+                "jewish people are ~1 scum",
+                "hate muslims",
+                "hate jewish people",
+            ]
+        );
+        assert_eq!(
+            library.contexts().next().map(|c| c.scope),
+            Some(ContextScope::AnywhereAll)
+        );
+    }
+
+    #[test]
+    fn word_list_mistakes_are_refused_with_the_fix() {
+        let (line, message) =
+            syntax_error("language en\ncategory hate\nentry en.h 4 = @group are bad\n");
+        assert_eq!(line, 3);
+        assert!(message.contains("define it first"), "{message}");
+        let (line, message) = syntax_error("language en\nwords g = a\nwords g = b\n");
+        assert_eq!(line, 3);
+        assert!(message.contains("defined twice"), "{message}");
+        let (_, message) = syntax_error("language en\nwords g = a ~1 b\n");
+        assert!(message.contains("plain words"), "{message}");
+        let (_, message) = syntax_error("language en\nwords Big = a\n");
+        assert!(message.contains("lower-case"), "{message}");
+        let many = (0..100)
+            .map(|n| format!("w{n}"))
+            .collect::<Vec<_>>()
+            .join(" | ");
+        let (_, message) = syntax_error(&format!(
+            "language en\nwords many = {many}\ncategory hate\nentry en.h 4 = @many @many\n"
+        ));
+        assert!(message.contains("expands to more than"), "{message}");
     }
 }

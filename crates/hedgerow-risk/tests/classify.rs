@@ -238,8 +238,8 @@ fn every_category_is_found_in_english_and_polish() {
         ),
         (
             RiskCategory::Radicalisation,
-            "how to make a bomb",
-            "jak zrobić bombę",
+            "how to join isis",
+            "dołączyć do isis",
         ),
         (RiskCategory::Hate, "gas the jews", "śmierć żydom"),
         (
@@ -266,6 +266,11 @@ fn every_category_is_found_in_english_and_polish() {
             RiskCategory::WeaponsViolence,
             "buy a zombie knife",
             "maczeta",
+        ),
+        (
+            RiskCategory::WeaponsViolence,
+            "how to make a bomb",
+            "jak zrobić bombę",
         ),
         (RiskCategory::Gambling, "online casino", "kasyno online"),
     ];
@@ -611,4 +616,220 @@ proptest! {
         let found = builtin().classify(&text, AgeBand::Secondary);
         prop_assert_eq!(found.map(|m| m.severity), Some(4), "{}", text);
     }
+}
+
+#[test]
+fn context_phrases_may_start_or_end_with_a_gap() {
+    let classifier = small(
+        "language en\ncategory drugs\nentry en.d.lsd 3 = lsd\nentry en.d.buy 5 = buy ~1 lsd\ncontext en.c.what lower 3 = what is ~2\ncontext en.c.mean lower 3 = ~2 meaning\n",
+    );
+    let found = |text: &str| classifier.classify(text, AgeBand::Secondary);
+    // The gap runs to the end of the text: the looked-up word is covered.
+    assert_eq!(found("what is lsd"), None);
+    assert_eq!(found("what is an lsd"), None);
+    assert_eq!(found("lsd meaning"), None);
+    assert_eq!(found("the lsd meaning"), None);
+    // Beyond the gap, or without the frame, the match stands.
+    assert!(found("what is the best lsd").is_some());
+    assert!(found("lsd").is_some());
+    assert!(found("lsd the film has a meaning").is_some());
+    // A severe match inside the frame is lowered, not dropped.
+    assert_eq!(found("what is buy lsd").map(|m| m.severity), Some(2));
+}
+
+#[test]
+fn anywhere_all_applies_to_every_category() {
+    let classifier = small(
+        "language en\ncategory drugs\nentry en.d.lsd 3 = lsd\ncategory gambling\nentry en.g.slots 3 = slots\ncontext en.c.essay lower 3 anywhere all = essay\ncontext en.c.maths cancel anywhere gambling = maths\n",
+    );
+    let found = |text: &str| classifier.classify(text, AgeBand::Secondary);
+    assert_eq!(found("lsd essay"), None);
+    assert_eq!(found("essay on slots"), None);
+    assert!(found("lsd maths").is_some());
+    assert_eq!(found("slots maths"), None);
+    assert!(found("lsd and slots").is_some());
+}
+
+#[test]
+fn word_lists_expand_in_entries_and_contexts() {
+    let classifier = small(
+        "language en\nwords group = muslims | jewish people | gay*\nwords bad = vermin | a plague\ncategory hate\nentry en.h.c 4 = @group are ~1 @bad\ncontext en.c.q cancel = if you say ~3 @group\n",
+    );
+    let found = |text: &str| {
+        classifier
+            .classify(text, AgeBand::Secondary)
+            .map(|m| m.category)
+    };
+    assert_eq!(found("muslims are vermin"), Some(RiskCategory::Hate));
+    assert_eq!(
+        found("jewish people are just a plague"),
+        Some(RiskCategory::Hate)
+    );
+    assert_eq!(found("gays are vermin"), Some(RiskCategory::Hate));
+    assert_eq!(found("muslims are welcome"), None);
+    assert_eq!(found("rats are vermin"), None);
+}
+
+#[test]
+fn hate_is_found_by_group_and_contempt_not_by_group_alone() {
+    assert_category(
+        &[
+            "jews are vermin",
+            "immigrants are a plague to society",
+            "i really hate trans people",
+            "kill all the immigrants",
+            "going to murder that gay person",
+            "muslims should be deported",
+            "refugees out of britain",
+            "typical muslim behaviour",
+            "nienawidzę żydów",
+            "geje są absolutnie najgorsi",
+            "gardzę niepełnosprawnymi",
+        ],
+        RiskCategory::Hate,
+    );
+    assert_benign(&[
+        "immigrants are welcome here",
+        "gay people should be able to marry",
+        "black people are amazing",
+        "why do people hate muslims",
+        "if you say i hate muslims then you are a bigot",
+        "we ate faggots for dinner",
+        "they are building a new dyke near the sea",
+        "imigranci są świetni",
+        "black history month facts",
+    ]);
+}
+
+#[test]
+fn bullying_insults_perpetrators_and_victims() {
+    assert_category(
+        &[
+            "youre so ugly",
+            "you are such a loser",
+            "ur so fat",
+            "how to make someone feel worthless",
+            "how to get someone expelled",
+            "they keep calling me names",
+            "i get bullied every day",
+            "jak kogoś upokorzyć",
+        ],
+        RiskCategory::Bullying,
+    );
+    assert_benign(&[
+        "you are so beautiful",
+        "how to lose your belly fat",
+        "how to make someone feel better",
+        "nobody likes mondays",
+        "burn book mean girls quote",
+        "kill yourself in minecraft command",
+        "make fun of me lyrics",
+    ]);
+}
+
+#[test]
+fn grooming_ages_requests_and_threats() {
+    assert_category(
+        &[
+            "how to ask a 12 year old for pics",
+            "dating app for 14 year olds",
+            "age gap relationship 13 and 25",
+            "stranger asked for my snapchat",
+            "someone is threatening to leak my nudes",
+            "s3nd pics",
+            "sponsor dla 14 latki",
+        ],
+        RiskCategory::GroomingSexualExploitation,
+    );
+    assert_benign(&[
+        "13 year old birthday party ideas",
+        "my 14 year old son wants a phone",
+        "grooming tips for teen boys",
+        "online safety grooming pshe lesson",
+    ]);
+}
+
+#[test]
+fn suicide_methods_and_help_services() {
+    assert_category(
+        &[
+            "can you die from hanging",
+            "is drowning painless",
+            "how to sever my artery",
+            "am i a burden should i just die",
+            "jak się ciąć",
+        ],
+        RiskCategory::SuicideSelfHarm,
+    );
+    assert_benign(&[
+        "samaritans phone number",
+        "telefon zaufania dla dzieci",
+        "suicide hotline uk",
+        "can you die from eating too much sugar",
+        "does paracetamol hurt your liver",
+        "what is suicide",
+        "suicide rates for geography project",
+    ]);
+}
+
+#[test]
+fn violence_against_a_person_but_not_in_games() {
+    assert_category(
+        &[
+            "how can i kill my brother",
+            "how do i poison someone",
+            "how do i blow up my school",
+            "how to make a molotov",
+            "homemade explosives",
+            "brass knuckles buy",
+        ],
+        RiskCategory::WeaponsViolence,
+    );
+    assert_benign(&[
+        "how to kill the boss in elden ring",
+        "how to hurt someone in minecraft",
+        "how do i blow up a balloon",
+        "how to make a bomb in minecraft",
+        "how to kill a spider",
+    ]);
+}
+
+#[test]
+fn definitions_and_schoolwork_are_not_concerns() {
+    assert_benign(&[
+        "what is lsd",
+        "what is marihuana",
+        "jihad meaning in islam",
+        "hentai meaning japanese word",
+        "what is anorexia nervosa for pshe",
+        "pornography law uk essay",
+        "calorie counting for gcse pe project",
+        "co to jest anoreksja",
+    ]);
+    // Method seeking and coded extremist symbols stay flagged inside the same frames.
+    assert_category(
+        &["what is the easiest way to kill myself"],
+        RiskCategory::SuicideSelfHarm,
+    );
+    assert_category(&["1488 meaning"], RiskCategory::Radicalisation);
+    assert_category(&["i want to die essay"], RiskCategory::SuicideSelfHarm);
+}
+
+#[test]
+fn drugs_gambling_and_eating_phrasings() {
+    assert_category(
+        &["getting some crack", "how to get a plug on snapchat"],
+        RiskCategory::Drugs,
+    );
+    assert_category(&["bloxflip", "plinko real money"], RiskCategory::Gambling);
+    assert_category(
+        &["how to eat less than 200 calories", "ed twt"],
+        RiskCategory::EatingDisorder,
+    );
+    assert_benign(&[
+        "weed eater",
+        "roulette wheel physics",
+        "under 500 calories dinner recipes",
+        "buy diet coke online",
+    ]);
 }
