@@ -79,6 +79,7 @@ async fn pdf(State(app): State<Arc<AdminApp>>, staff: Staff, query: RawQuery) ->
 
 /// The Monday of the week the report covers: the week holding `?week=DATE`, or by default the
 /// last complete week.
+#[allow(clippy::result_large_err)]
 fn week_start(query: Option<&str>, today: Date) -> Result<Date, Response> {
     let fields = Fields(
         form_urlencoded::parse(query.unwrap_or_default().as_bytes())
@@ -100,6 +101,7 @@ fn week_start(query: Option<&str>, today: Date) -> Result<Date, Response> {
         .map_err(|_| bad_request("That week is out of range."))
 }
 
+#[allow(clippy::result_large_err)]
 async fn report(
     app: &AdminApp,
     staff: &Staff,
