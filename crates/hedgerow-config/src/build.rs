@@ -112,6 +112,7 @@ pub(crate) fn build(text: &str, raw: RawConfig) -> Result<Config, ConfigErrors> 
     let proxy = proxy_settings(&mut report, raw.proxy.as_ref(), &raw.listeners, &listeners);
     let admin = admin_settings(&mut report, raw.admin.as_ref(), &raw.listeners, &listeners);
     let monitoring = crate::monitoring::monitoring_settings(&mut report, raw.monitoring.as_ref());
+    let retention = crate::retention::retention_settings(&mut report, raw.retention.as_ref());
 
     if raw.school.is_empty() {
         report.add(
@@ -151,6 +152,7 @@ pub(crate) fn build(text: &str, raw: RawConfig) -> Result<Config, ConfigErrors> 
         proxy,
         admin,
         monitoring,
+        retention,
         schools,
     })
 }

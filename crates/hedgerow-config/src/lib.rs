@@ -10,6 +10,7 @@ mod build;
 mod error;
 mod monitoring;
 mod raw;
+mod retention;
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -24,6 +25,7 @@ pub use monitoring::{
     AGE_BANDS, MonitoringSettings, NoticeDetail, RISK_CATEGORIES, SchoolMonitoring, SmtpSecurity,
     SmtpSettings,
 };
+pub use retention::RetentionSettings;
 
 /// A checked configuration.
 #[derive(Debug, Clone)]
@@ -44,6 +46,8 @@ pub struct Config {
     pub admin: AdminSettings,
     /// Safeguarding alerts: thresholds, digests and the mail server (the `[monitoring]` table).
     pub monitoring: MonitoringSettings,
+    /// How long activity and decided alerts are kept (the `[retention]` table).
+    pub retention: RetentionSettings,
     pub schools: Vec<SchoolConfig>,
 }
 

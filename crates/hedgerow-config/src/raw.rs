@@ -25,6 +25,7 @@ pub(crate) struct RawConfig {
     pub proxy: Option<Sp<RawProxy>>,
     pub admin: Option<Sp<RawAdmin>>,
     pub monitoring: Option<Sp<crate::monitoring::RawMonitoring>>,
+    pub retention: Option<Sp<crate::retention::RawRetention>>,
     #[serde(default)]
     pub school: Vec<Sp<RawSchool>>,
 }

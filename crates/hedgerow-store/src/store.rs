@@ -73,7 +73,7 @@ pub(crate) const AUDIT_INSERT: &str = "INSERT INTO audit_log (school_id, at_us, 
      detail, from_addr) VALUES ($1, $2, $3, $4, $5, $6, $7)";
 
 /// Actor recorded for retention purges, which run on a timer rather than for a person.
-const RETENTION_ACTOR: &str = "system:retention";
+pub(crate) const RETENTION_ACTOR: &str = "system:retention";
 
 /// A handle to the database. Cloning is cheap and clones share one connection pool.
 #[derive(Clone)]

@@ -29,6 +29,7 @@ backend_tests!(
     observer_gets_every_written_event_in_order,
     a_full_observer_costs_monitoring_not_writing,
     observer_gets_one_by_one_writes_minus_refused_events,
+    retention_purges_only_old_decided_alerts_without_a_concern,
 );
 
 const WINDOW: SignedDuration = SignedDuration::from_mins(30);
@@ -997,4 +998,106 @@ async fn observer_gets_one_by_one_writes_minus_refused_events(db: &TestDb) {
     }
     assert_eq!(seen, expected);
     assert_eq!(stats.observer_dropped, 0);
+}
+
+async fn retention_purges_only_old_decided_alerts_without_a_concern(db: &TestDb) {
+    let s = &db.store;
+    let sc = school(s, "retain").await;
+    let other = school(s, "retain-other").await;
+    let old = t0();
+    let recent = t0() + SignedDuration::from_hours(24 * 400);
+    // Old and decided: false positive, and no further action.
+    let fp = raise(s, &new_alert(sc, old, Some("amy"), "drugs"))
+        .await
+        .alert
+        .id;
+    s.triage_alert(
+        sc,
+        fp,
+        AlertStatus::FalsePositive,
+        "a film title",
+        "dsl",
+        old,
+    )
+    .await
+    .expect("triage");
+    let nfa = raise(s, &new_alert(sc, old, Some("ben"), "gambling"))
+        .await
+        .alert
+        .id;
+    s.triage_alert(
+        sc,
+        nfa,
+        AlertStatus::NoFurtherAction,
+        "spoken to",
+        "dsl",
+        old,
+    )
+    .await
+    .expect("triage");
+    // Old but still new, and old but turned into a concern: kept.
+    let waiting = raise(s, &new_alert(sc, old, Some("cal"), "hate"))
+        .await
+        .alert
+        .id;
+    let concerned = raise(s, &new_alert(sc, old, Some("dee"), "bullying"))
+        .await
+        .alert
+        .id;
+    s.create_concern_from_alert(sc, concerned, "dsl", old, &[])
+        .await
+        .expect("concern");
+    // Decided but recent: kept. Another school's old decided alert: kept.
+    let fresh = raise(s, &new_alert(sc, recent, Some("eve"), "drugs"))
+        .await
+        .alert
+        .id;
+    s.triage_alert(
+        sc,
+        fresh,
+        AlertStatus::FalsePositive,
+        "a song",
+        "dsl",
+        recent,
+    )
+    .await
+    .expect("triage");
+    let elsewhere = raise(s, &new_alert(other, old, Some("fay"), "drugs"))
+        .await
+        .alert
+        .id;
+    s.triage_alert(
+        other,
+        elsewhere,
+        AlertStatus::FalsePositive,
+        "a song",
+        "dsl",
+        old,
+    )
+    .await
+    .expect("triage");
+
+    let deleted = s
+        .purge_decided_alerts_before(sc, t0() + SignedDuration::from_hours(24 * 365))
+        .await
+        .expect("purge");
+    assert_eq!(deleted, 2);
+    let who = reader("retention check");
+    for (id, school, kept) in [
+        (fp, sc, false),
+        (nfa, sc, false),
+        (waiting, sc, true),
+        (concerned, sc, true),
+        (fresh, sc, true),
+        (elsewhere, other, true),
+    ] {
+        let found = s.alert(school, id, &who).await.expect("read").is_some();
+        assert_eq!(found, kept, "alert {id}");
+    }
+    assert!(
+        actions(s, sc)
+            .await
+            .iter()
+            .any(|(actor, action, _)| actor == "system:retention" && action == "alert.purge")
+    );
 }

@@ -118,6 +118,11 @@ async fn run(mut launch: Launch) -> anyhow::Result<()> {
     ));
     live.refresh().await?;
     let live_ticker = tokio::spawn(Arc::clone(&live).run_ticker());
+    let retention = tokio::spawn(crate::retention::run(
+        store.clone(),
+        config.config.retention,
+        schools.clone(),
+    ));
 
     let upstreams = upstreams(&config, &launch.run);
     let schools_for_proxy = schools.clone();
@@ -163,6 +168,7 @@ async fn run(mut launch: Launch) -> anyhow::Result<()> {
     };
     wait_for_signals(&config.path, &launch.run, &live, &after_reload).await;
     live_ticker.abort();
+    retention.abort();
 
     if let Some((stop, task)) = admin {
         info!("stopping the admin app");

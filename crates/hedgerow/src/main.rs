@@ -19,6 +19,7 @@ mod monitor;
 mod monitor_cli;
 mod people;
 mod proxy;
+mod retention;
 mod selftest;
 mod setup;
 mod signed_in;
