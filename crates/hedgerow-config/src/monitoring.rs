@@ -78,8 +78,6 @@ pub struct MonitoringSettings {
     pub admin_url: Option<String>,
     /// Repeats by one person in one category within this many minutes fold into one alert.
     pub fold_minutes: u32,
-    /// Minutes of a person's activity before and after a match kept as evidence.
-    pub evidence_minutes: u32,
     /// A burst: this many blocked attempts in one risk category ...
     pub burst_count: u32,
     /// ... within this many minutes.
@@ -115,7 +113,6 @@ impl Default for MonitoringSettings {
             detail: NoticeDetail::Minimal,
             admin_url: None,
             fold_minutes: 60,
-            evidence_minutes: 5,
             burst_count: 5,
             burst_minutes: 10,
             immediate_min_severity: 4,
@@ -174,7 +171,6 @@ pub(crate) struct RawMonitoring {
     pub detail: Option<Sp<String>>,
     pub admin_url: Option<Sp<String>>,
     pub fold_minutes: Option<Sp<u32>>,
-    pub evidence_minutes: Option<Sp<u32>>,
     pub burst_count: Option<Sp<u32>>,
     pub burst_minutes: Option<Sp<u32>>,
     pub immediate_min_severity: Option<Sp<u8>>,
@@ -269,13 +265,6 @@ pub(crate) fn monitoring_settings(
         1,
         7 * 24 * 60,
         &mut settings.fold_minutes,
-    );
-    minutes(
-        "evidence_minutes",
-        &table.evidence_minutes,
-        0,
-        60,
-        &mut settings.evidence_minutes,
     );
     minutes(
         "burst_count",
