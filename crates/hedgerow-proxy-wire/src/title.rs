@@ -358,8 +358,8 @@ fn to_text(bytes: &[u8], truncated: bool) -> String {
 fn windows_1252(b: u8) -> char {
     const HIGH: [char; 32] = [
         '€', '\u{81}', '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', '\u{8D}', 'Ž',
-        '\u{8F}', '\u{90}', '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ',
-        '\u{9D}', 'ž', 'Ÿ',
+        '\u{8F}', '\u{90}', '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', '\u{9D}',
+        'ž', 'Ÿ',
     ];
     match b {
         0x80..=0x9F => HIGH[usize::from(b - 0x80)],
@@ -545,7 +545,11 @@ mod tests {
             for chunk in html.as_bytes().chunks(size) {
                 scanner.feed(chunk);
             }
-            assert_eq!(scanner.finish().as_deref(), Some("Split & joined"), "{size}");
+            assert_eq!(
+                scanner.finish().as_deref(),
+                Some("Split & joined"),
+                "{size}"
+            );
         }
     }
 

@@ -11,7 +11,9 @@ fn assert_clean(title: &str) {
     assert_eq!(title.trim(), title);
     assert!(!title.contains("  "), "{title:?}");
     assert!(
-        !title.chars().any(|c| c.is_control() || (c.is_whitespace() && c != ' ')),
+        !title
+            .chars()
+            .any(|c| c.is_control() || (c.is_whitespace() && c != ' ')),
         "{title:?}"
     );
 }
