@@ -1480,7 +1480,7 @@ mod tests {
     #[test]
     fn insert_sql_numbers_every_placeholder() {
         let sql = event_insert_sql(2, Placeholders::Numbered);
-        assert!(sql.ends_with("$18, $19), ($20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38)"));
+        assert!(sql.ends_with("$19, $20), ($21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39, $40)"));
         let sql = event_insert_sql(2, Placeholders::Anonymous);
         assert_eq!(sql.matches('?').count(), 2 * EVENT_COLUMNS);
         assert!(!sql.contains('$'));
