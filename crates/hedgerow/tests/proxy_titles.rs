@@ -146,11 +146,8 @@ fn a_risky_page_title_is_logged_and_raises_an_alert() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let (origin, proxy_table) = origin_for(
-        dir.path(),
-        Ipv4Addr::new(127, 0, 0, 74),
-        &["video.example"],
-    );
+    let (origin, proxy_table) =
+        origin_for(dir.path(), Ipv4Addr::new(127, 0, 0, 74), &["video.example"]);
     serve_pages(&origin);
     let config = monitored_school(dir.path(), &proxy_table);
     let site = AdminSite::start(&config, dir.path(), &[]);
@@ -202,7 +199,10 @@ fn a_risky_page_title_is_logged_and_raises_an_alert() {
         assert!(bytes as usize > HUGE_BYTES, "{bytes}");
     }
     let took = started.elapsed();
-    eprintln!("three huge pages: {took:?}, resident {before} KiB then {}", resident_kib(pid));
+    eprintln!(
+        "three huge pages: {took:?}, resident {before} KiB then {}",
+        resident_kib(pid)
+    );
     let after = resident_kib(pid);
     assert!(
         took < Duration::from_secs(60),
