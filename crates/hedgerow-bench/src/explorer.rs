@@ -253,6 +253,7 @@ impl Generator {
             status: proxy.then_some(if blocked { 403 } else { 200 }),
             bytes: proxy.then(|| r.below(200_000) as u64),
             duration_us: Some(r.below(50_000) as u32),
+            page_title: None,
         }
     }
 }

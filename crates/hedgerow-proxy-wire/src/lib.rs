@@ -1,4 +1,5 @@
-//! Wire formats for Hedgerow's explicit forward proxy, kept apart from the server (as
+//! Wire formats for Hedgerow's explicit forward proxy (and the one thing it reads from pages:
+//! their titles, in [`title`]), kept apart from the server (as
 //! hickory-dns keeps its protocol crate apart from its servers) so that every byte the proxy
 //! reads from a client or an origin goes through code that can be tested and fuzzed alone.
 //!
@@ -11,6 +12,7 @@ mod head;
 pub mod chunked;
 pub mod request;
 pub mod response;
+pub mod title;
 pub mod tls;
 
 pub use chunked::{ChunkError, ChunkLimits, ChunkedDecoder, Progress};
@@ -19,4 +21,5 @@ pub use request::{
     AuthError, RequestHead, RequestTarget, Scheme, parse_request_head, parse_request_head_with,
 };
 pub use response::{ResponseBody, ResponseHead, parse_response_head, parse_response_head_with};
+pub use title::{MAX_TITLE_CHARS, TITLE_SCAN_LIMIT, TitleScan, TitleScanner, find_title};
 pub use tls::{ClientHello, EchKind, HelloError, MAX_CLIENT_HELLO, parse_client_hello};

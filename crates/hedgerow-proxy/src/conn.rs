@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use hedgerow_proxy_wire::{
     BodyFraming, ChunkedDecoder, HOP_BY_HOP, HeadError, Headers, Host, RequestHead, RequestTarget,
-    ResponseHead, Scheme, Version, parse_request_head_with, parse_response_head_with,
+    ResponseHead, Scheme, TitleScanner, Version, parse_request_head_with, parse_response_head_with,
 };
 use tokio::net::TcpStream;
 
@@ -266,6 +266,7 @@ async fn local<H: ProxyHooks, S: Io>(
                 max: Some(limit),
                 timeout: shared.config.io_timeout,
                 prefix: Vec::new(),
+                tee: None,
             },
         )
         .await
@@ -439,6 +440,7 @@ async fn exchange<H: ProxyHooks, S: Io>(
                 max: None,
                 timeout: shared.config.io_timeout,
                 prefix: out,
+                tee: None,
             },
         )
         .await;
@@ -500,7 +502,7 @@ async fn exchange<H: ProxyHooks, S: Io>(
             .await;
         }
     };
-    let max_body = match shared.hooks.response(&mut ctx, &response) {
+    let (max_body, read_title) = match shared.hooks.response(&mut ctx, &response) {
         ResponseDecision::Replace(local) => {
             let keep = client_keep && !local.close;
             let sent = send_local(shared, &mut conn.io, &local, keep, head.method == "HEAD")
@@ -512,8 +514,13 @@ async fn exchange<H: ProxyHooks, S: Io>(
             shared.hooks.finished(ctx, &summary);
             return keep && sent;
         }
-        ResponseDecision::Continue { max_body } => max_body,
+        ResponseDecision::Continue {
+            max_body,
+            read_title,
+        } => (max_body, read_title),
     };
+    // Only an uncompressed HTML body is copied (bounded) for its title; others pass untouched.
+    let mut title = (read_title && is_plain_html(&response)).then(TitleScanner::new);
     // HTTP/1.0 clients cannot read chunked bodies: they get the data, ended by closing.
     let dechunk = body == BodyFraming::Chunked && head.version == Version::Http10;
     let client_keeps = client_keep && body != BodyFraming::CloseDelimited && !dechunk;
@@ -539,10 +546,12 @@ async fn exchange<H: ProxyHooks, S: Io>(
             max: max_body,
             timeout: shared.config.io_timeout,
             prefix: out,
+            tee: title.as_mut(),
         },
     )
     .await;
     summary.duration = started.elapsed();
+    summary.page_title = title.and_then(TitleScanner::finish);
     let keep = match copied {
         Ok(n) => {
             summary.bytes_down = n;
@@ -640,6 +649,7 @@ async fn drain_body<H, S: Io>(
             max: Some(MAX_DRAIN),
             timeout: shared.config.io_timeout,
             prefix: Vec::new(),
+            tee: None,
         },
     )
     .await
@@ -910,7 +920,7 @@ enum CopyError {
     Chunked(hedgerow_proxy_wire::ChunkError),
 }
 
-struct CopyOptions {
+struct CopyOptions<'a> {
     /// Send the decoded data rather than the chunked framing.
     dechunk: bool,
     /// Most body bytes passed before giving up with [`CopyError::TooLarge`].
@@ -918,6 +928,34 @@ struct CopyOptions {
     timeout: std::time::Duration,
     /// Bytes sent first, together with the first body bytes (the head).
     prefix: Vec<u8>,
+    /// Also shown the body's data (decoded from chunked framing) while it wants more.
+    tee: Option<&'a mut TitleScanner>,
+}
+
+/// Shows body data to the title scanner, if there is one still looking.
+fn tee_body(tee: &mut Option<&mut TitleScanner>, data: &[u8]) {
+    if let Some(scanner) = tee
+        && scanner.wants_more()
+    {
+        scanner.feed(data);
+    }
+}
+
+/// Whether a response is an HTML page whose bytes can be read as they are: the title scanner
+/// cannot see through compression.
+fn is_plain_html(head: &ResponseHead) -> bool {
+    let html = head.header("content-type").is_some_and(|value| {
+        let media = value.split(|&b| b == b';').next().unwrap_or_default();
+        let media = media.trim_ascii();
+        media.eq_ignore_ascii_case(b"text/html")
+            || media.eq_ignore_ascii_case(b"application/xhtml+xml")
+    });
+    let identity = head.headers.get_all("content-encoding").all(|value| {
+        value
+            .split(|&b| b == b',')
+            .all(|coding| coding.trim_ascii().eq_ignore_ascii_case(b"identity"))
+    });
+    html && identity
 }
 
 /// Copies one body from `src` (whose already-read bytes are in `buf`) to `dst`, framed as
@@ -928,13 +966,14 @@ async fn copy_body<R: Io + ?Sized, W: Dest + ?Sized>(
     buf: &mut Vec<u8>,
     dst: &mut W,
     framing: BodyFraming,
-    options: CopyOptions,
+    options: CopyOptions<'_>,
 ) -> Result<u64, CopyError> {
     let CopyOptions {
         dechunk,
         max,
         timeout,
         prefix,
+        mut tee,
     } = options;
     let mut out = prefix;
     let mut total: u64 = 0;
@@ -957,6 +996,7 @@ async fn copy_body<R: Io + ?Sized, W: Dest + ?Sized>(
                     if over(total) {
                         return Err(CopyError::TooLarge);
                     }
+                    tee_body(&mut tee, &buf[..take]);
                     out.extend_from_slice(&buf[..take]);
                     buf.drain(..take);
                     remaining -= take as u64;
@@ -988,6 +1028,7 @@ async fn copy_body<R: Io + ?Sized, W: Dest + ?Sized>(
                     if over(total) {
                         return Err(CopyError::TooLarge);
                     }
+                    tee_body(&mut tee, &data);
                     if dechunk {
                         out.extend_from_slice(&data);
                     } else {
@@ -1021,6 +1062,7 @@ async fn copy_body<R: Io + ?Sized, W: Dest + ?Sized>(
             if over(total) {
                 return Err(CopyError::TooLarge);
             }
+            tee_body(&mut tee, buf);
             out.append(buf);
             if !out.is_empty() {
                 dst.send(&out, timeout)

@@ -182,7 +182,15 @@ pub enum TunnelStart<'a> {
 pub enum ResponseDecision {
     /// Pass it to the client, stopping after `max_body` bytes of body if set (the
     /// connection is then closed, which the client sees as an incomplete download).
-    Continue { max_body: Option<u64> },
+    ///
+    /// With `read_title`, an uncompressed HTML body (`Content-Type: text/html` or XHTML, no
+    /// `Content-Encoding` but `identity`) has its first bytes copied, as they are forwarded,
+    /// into a bounded buffer to find its `<title>` for [`Summary::page_title`]. Other bodies
+    /// are not copied at all, and the body is forwarded unchanged either way.
+    Continue {
+        max_body: Option<u64>,
+        read_title: bool,
+    },
     /// Drop it (and the origin connection) and answer with this instead.
     Replace(LocalResponse),
 }
@@ -240,6 +248,9 @@ pub struct Summary {
     /// The client gave up the TLS handshake with the school's certificate: an app that pins
     /// its certificates, or a device that does not trust the school CA.
     pub client_refused_certificate: bool,
+    /// The page's title, when the hooks asked for it ([`ResponseDecision::Continue`]) and the
+    /// response was an uncompressed HTML page with a title in its first 64 KiB.
+    pub page_title: Option<String>,
 }
 
 /// The policy side of the proxy. See the module documentation for the order of calls.

@@ -18,6 +18,8 @@ use tokio::net::{TcpListener, TcpStream};
 #[derive(Default)]
 struct TestHooks {
     log: Mutex<Vec<String>>,
+    /// Each finished exchange's context and page title.
+    titles: Mutex<Vec<(String, Option<String>)>>,
 }
 
 impl ProxyHooks for TestHooks {
@@ -63,7 +65,10 @@ impl ProxyHooks for TestHooks {
         if head.header("content-type") == Some(b"application/x-msdownload") {
             return ResponseDecision::Replace(LocalResponse::text(403, "no downloads"));
         }
-        ResponseDecision::Continue { max_body: None }
+        ResponseDecision::Continue {
+            max_body: None,
+            read_title: true,
+        }
     }
 
     fn upstream_failed(&self, _: &mut String, failure: &UpstreamFailure) -> LocalResponse {
@@ -83,6 +88,10 @@ impl ProxyHooks for TestHooks {
     }
 
     fn finished(&self, ctx: String, summary: &Summary) {
+        self.titles
+            .lock()
+            .unwrap()
+            .push((ctx.clone(), summary.page_title.clone()));
         self.log
             .lock()
             .unwrap()
@@ -134,6 +143,8 @@ async fn start_origin() -> SocketAddr {
                     let path = head.split(' ').nth(1).unwrap_or("/").to_string();
                     let reply = if path == "/chunked" {
                         "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n".to_string()
+                    } else if let Some(reply) = page_reply(&path) {
+                        reply
                     } else if path == "/exe" {
                         "HTTP/1.1 200 OK\r\nContent-Type: application/x-msdownload\r\nContent-Length: 2\r\n\r\nMZ".to_string()
                     } else {
@@ -151,6 +162,54 @@ async fn start_origin() -> SocketAddr {
         }
     });
     addr
+}
+
+/// The page bodies the origin serves for the title tests, by path.
+fn page_reply(path: &str) -> Option<String> {
+    let page = "<html><head><title>Fish &amp; chips</title></head><body>menu</body></html>";
+    let fixed = |headers: &str, body: &str| {
+        format!(
+            "HTTP/1.1 200 OK\r\n{headers}Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    Some(match path {
+        "/page" => fixed("Content-Type: text/html; charset=utf-8\r\n", page),
+        "/page-identity" => fixed(
+            "Content-Type: TEXT/HTML\r\nContent-Encoding: identity\r\n",
+            page,
+        ),
+        "/page-gzip" => fixed(
+            "Content-Type: text/html\r\nContent-Encoding: gzip\r\n",
+            page,
+        ),
+        "/page-text" => fixed("Content-Type: text/plain\r\n", page),
+        "/page-chunked" => {
+            let mut reply =
+                "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    .to_string();
+            for part in [
+                "<html><head><ti",
+                "tle>Split ",
+                "across chunks</ti",
+                "tle></head>",
+            ] {
+                reply.push_str(&format!("{:x}\r\n{part}\r\n", part.len()));
+            }
+            reply.push_str("0\r\n\r\n");
+            reply
+        }
+        "/page-huge-head" => {
+            // A head of 1 MB of meta tags and no title: the proxy must look at 64 KiB at most.
+            let mut body = String::from("<html><head>");
+            while body.len() < 1_000_000 {
+                body.push_str("<meta name=\"filler\" content=\"nothing to see here\">");
+            }
+            body.push_str("<title>Too late</title></head><body>end</body></html>");
+            fixed("Content-Type: text/html\r\n", &body)
+        }
+        _ => return None,
+    })
 }
 
 async fn start_echo() -> SocketAddr {
@@ -462,4 +521,78 @@ async fn slow_clients_time_out_and_half_closed_tunnels_finish() {
         "{log:?}"
     );
     server.shutdown(Duration::from_secs(2)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn page_titles_are_read_from_plain_html_only() {
+    let origin = start_origin().await;
+    let (server, hooks) = start_proxy(&["site.test"], origin).await;
+    let proxy = server.local_addrs()[0];
+    let port = origin.port();
+    let page = "<html><head><title>Fish &amp; chips</title></head><body>menu</body></html>";
+    let paths = [
+        "/page",
+        "/page-identity",
+        "/page-gzip",
+        "/page-text",
+        "/page-chunked",
+        "/page-huge-head",
+    ];
+    let mut args = vec!["-x".to_string(), format!("http://{proxy}")];
+    for path in paths {
+        args.push("-o".into());
+        args.push("/dev/null".into());
+        args.push(format!("http://site.test:{port}{path}"));
+    }
+    let (_, err) = curl(args).await;
+    assert!(err.is_empty(), "{err}");
+
+    // The body is forwarded unchanged, whether or not its title was read.
+    for path in ["/page", "/page-gzip"] {
+        let (out, _) = curl(vec![
+            "-x".into(),
+            format!("http://{proxy}"),
+            format!("http://site.test:{port}{path}"),
+        ])
+        .await;
+        assert_eq!(out, page, "{path}");
+    }
+    let (out, _) = curl(vec![
+        "-x".into(),
+        format!("http://{proxy}"),
+        "-w".into(),
+        "%{size_download}".into(),
+        "-o".into(),
+        "/dev/null".into(),
+        format!("http://site.test:{port}/page-huge-head"),
+    ])
+    .await;
+    let expected = page_reply("/page-huge-head").unwrap();
+    let body_len = expected.len() - expected.find("\r\n\r\n").unwrap() - 4;
+    assert_eq!(out, body_len.to_string());
+
+    let titles = hooks.titles.lock().unwrap().clone();
+    let title_of = |path: &str| {
+        let wanted = format!("site.test{path}");
+        titles
+            .iter()
+            .find(|(ctx, _)| *ctx == wanted)
+            .unwrap_or_else(|| panic!("no exchange for {path} in {titles:?}"))
+            .1
+            .clone()
+    };
+    assert_eq!(title_of("/page").as_deref(), Some("Fish & chips"));
+    assert_eq!(title_of("/page-identity").as_deref(), Some("Fish & chips"));
+    assert_eq!(
+        title_of("/page-gzip"),
+        None,
+        "compressed bodies are not read"
+    );
+    assert_eq!(title_of("/page-text"), None, "only HTML is read");
+    assert_eq!(
+        title_of("/page-chunked").as_deref(),
+        Some("Split across chunks")
+    );
+    assert_eq!(title_of("/page-huge-head"), None, "gave up after 64 KiB");
+    server.shutdown(Duration::from_secs(1)).await;
 }

@@ -676,6 +676,7 @@ impl EvidenceEvent {
                 status: self.status,
                 bytes: self.bytes,
                 duration_us: self.duration_us,
+                page_title: None,
             },
         })
     }

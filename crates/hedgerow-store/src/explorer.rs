@@ -973,14 +973,14 @@ impl Store {
 }
 
 const CSV_HEADER: &str = "id,time,source,client_ip,user,device,group,host,url,method,qtype,\
-category,verdict,rule,reason,search_term,status,bytes,duration_us\r\n";
+category,verdict,rule,reason,search_term,status,bytes,duration_us,page_title\r\n";
 
 /// One CSV record (RFC 4180, CRLF), text cells protected against formula injection.
 fn csv_row(out: &mut String, e: &StoredEvent) {
     let ev = &e.event;
     let opt = |v: &Option<String>| v.clone().unwrap_or_default();
     let num = |v: Option<u64>| v.map(|n| n.to_string()).unwrap_or_default();
-    let cells: [String; 19] = [
+    let cells: [String; 20] = [
         e.id.to_string(),
         ev.at.to_string(),
         ev.source.as_str().to_owned(),
@@ -1000,6 +1000,7 @@ fn csv_row(out: &mut String, e: &StoredEvent) {
         num(ev.status.map(u64::from)),
         num(ev.bytes),
         num(ev.duration_us.map(u64::from)),
+        opt(&ev.page_title),
     ];
     for (i, cell) in cells.iter().enumerate() {
         if i > 0 {

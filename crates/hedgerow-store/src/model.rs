@@ -287,6 +287,10 @@ pub struct ActivityEvent {
     pub reason: Option<String>,
     /// Search terms extracted from the URL, for safeguarding review.
     pub search_term: Option<String>,
+    /// The page's `<title>`, when the proxy saw an uncompressed HTML page (plain HTTP or an
+    /// inspected tunnel): decoded, whitespace collapsed, at most 300 characters. Monitoring
+    /// matches risk phrases against it when the search term and address match nothing.
+    pub page_title: Option<String>,
     /// HTTP status returned.
     pub status: Option<u16>,
     /// Bytes transferred.

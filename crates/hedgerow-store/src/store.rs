@@ -39,13 +39,13 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Columns written per activity event; `EVENT_ROWS_PER_INSERT * EVENT_COLUMNS` must stay under
 /// SQLite's limit of 32,766 bound parameters per statement (PostgreSQL allows 65,535).
-const EVENT_COLUMNS: usize = 19;
+const EVENT_COLUMNS: usize = 20;
 const EVENT_ROWS_PER_INSERT: usize = 1_000;
 const _: () = assert!(EVENT_COLUMNS * EVENT_ROWS_PER_INSERT <= 32_766);
 
 const EVENT_INSERT_PREFIX: &str = "INSERT INTO activity_events (school_id, at_us, source, \
      client_ip, user_name, device_name, group_key, host, url, method, qtype, category, verdict, \
-     rule, reason, search_term, status, bytes, duration_us) VALUES ";
+     rule, reason, search_term, status, bytes, duration_us, page_title) VALUES ";
 
 /// The statements for a full chunk, built once because the writer sends many of them: one with
 /// `$N` parameters (PostgreSQL) and one with anonymous `?` parameters (SQLite). SQLite looks a
@@ -67,7 +67,7 @@ enum Placeholders {
 
 pub(crate) const EVENT_SELECT: &str = "SELECT id, school_id, at_us, source, client_ip, user_name, \
      device_name, group_key, host, url, method, qtype, category, verdict, rule, reason, \
-     search_term, status, bytes, duration_us FROM activity_events";
+     search_term, status, bytes, duration_us, page_title FROM activity_events";
 
 pub(crate) const AUDIT_INSERT: &str = "INSERT INTO audit_log (school_id, at_us, actor, action, target, \
      detail, from_addr) VALUES ($1, $2, $3, $4, $5, $6, $7)";
@@ -264,6 +264,7 @@ pub(crate) struct EventRow {
     status: Option<i64>,
     bytes: Option<i64>,
     duration_us: Option<i64>,
+    page_title: Option<String>,
 }
 
 impl EventRow {
@@ -317,6 +318,7 @@ impl EventRow {
                 status,
                 bytes,
                 duration_us,
+                page_title: self.page_title,
             },
         })
     }
@@ -1289,6 +1291,7 @@ fn event_args(e: &ActivityEvent) -> [Arg<'_>; EVENT_COLUMNS] {
         // A transfer over 9.2 exabytes cannot happen; saturating beats failing the batch.
         Arg::OptI64(e.bytes.map(|b| i64::try_from(b).unwrap_or(i64::MAX))),
         Arg::OptI64(e.duration_us.map(i64::from)),
+        opt_text(&e.page_title),
     ]
 }
 
@@ -1477,7 +1480,7 @@ mod tests {
     #[test]
     fn insert_sql_numbers_every_placeholder() {
         let sql = event_insert_sql(2, Placeholders::Numbered);
-        assert!(sql.ends_with("$18, $19), ($20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38)"));
+        assert!(sql.ends_with("$19, $20), ($21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39, $40)"));
         let sql = event_insert_sql(2, Placeholders::Anonymous);
         assert_eq!(sql.matches('?').count(), 2 * EVENT_COLUMNS);
         assert!(!sql.contains('$'));

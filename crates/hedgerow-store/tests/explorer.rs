@@ -301,6 +301,7 @@ async fn csv_is_quoted_and_formula_safe(db: &TestDb) {
     e.url = Some("@import".to_owned());
     e.rule = "-2".to_owned();
     e.status = Some(200);
+    e.page_title = Some("=1+1 page".to_owned());
     store.insert_events(&[e]).await.expect("insert");
     let mut out = Vec::new();
     let n = store
@@ -324,7 +325,7 @@ async fn csv_is_quoted_and_formula_safe(db: &TestDb) {
     assert!(text.contains(",'+SUM(1),"));
     assert!(text.contains(",'@import,"));
     assert!(text.contains(",'-2,"));
-    assert!(text.ends_with(",200,,\r\n"), "{text:?}");
+    assert!(text.ends_with(",200,,,'=1+1 page\r\n"), "{text:?}");
     // No cell anywhere starts with a formula character.
     for cell in text.split([',', '\n']) {
         let cell = cell.trim_start_matches('"');

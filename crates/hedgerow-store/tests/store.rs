@@ -252,6 +252,7 @@ async fn events_round_trip_every_field(db: &TestDb) {
         status: Some(403),
         bytes: Some(u64::from(u32::MAX) + 17),
         duration_us: Some(u32::MAX),
+        page_title: Some("Help &amp; support — ünïcode".to_owned()),
     };
     let bare = ActivityEvent {
         school: sc,
@@ -273,6 +274,7 @@ async fn events_round_trip_every_field(db: &TestDb) {
         status: None,
         bytes: None,
         duration_us: None,
+        page_title: None,
     };
     let mut nul = event(sc, t0() - 1.second(), None, Verdict::Allow);
     nul.host = "evil\0host".to_owned();

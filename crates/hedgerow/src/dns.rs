@@ -295,6 +295,7 @@ impl EventLogger {
             status: Some(event.rcode),
             bytes: None,
             duration_us: Some(u32::try_from(event.response_time_us).unwrap_or(u32::MAX)),
+            page_title: None,
         })
     }
 }

@@ -689,6 +689,7 @@ async fn start_proxy(
         demo,
     )?;
     let runtime = crate::proxy::ProxyRuntime {
+        monitoring: config.config.monitoring.enabled,
         connect_ports: Some(settings.connect_ports.clone()),
         settings,
         public_authority: public_authority.clone(),

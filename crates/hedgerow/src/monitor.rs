@@ -450,7 +450,9 @@ impl Watcher {
         let band = school.band(event.group.as_deref());
         let classifier = self.classifiers.get(&event.school).unwrap_or(&self.untuned);
         // The search term is what the child typed; the address is looked at only when there
-        // is none, so that one search does not match twice (its address holds it too).
+        // is none, so that one search does not match twice (its address holds it too). The
+        // page's title, when the proxy read one, is looked at when neither matched: it says
+        // what the page is about where the address is an opaque id.
         let text_match = match (&event.search_term, &event.url) {
             (Some(term), _) => classifier
                 .classify(term, band)
@@ -459,7 +461,13 @@ impl Watcher {
                 .classify_url(url, band)
                 .map(|m| (m.clone(), AlertTrigger::Url, m.matched)),
             (None, None) => None,
-        };
+        }
+        .or_else(|| {
+            let title = event.page_title.as_ref()?;
+            classifier
+                .classify(title, band)
+                .map(|m| (m, AlertTrigger::PageTitle, title.clone()))
+        });
         if let Some((m, trigger, text)) = text_match {
             found.push(Finding {
                 category: m.category.as_str().to_string(),

@@ -69,6 +69,9 @@ pub struct ProxyRuntime {
     /// Ports CONNECT may reach (`None`: any). HTTPS only by default, so the proxy is not a
     /// way to reach mail servers, SSH or the school's own internal services.
     pub connect_ports: Option<Vec<u16>>,
+    /// Monitoring is on (`[monitoring] enabled`): page titles are read for it, and page
+    /// navigations ask origins for uncompressed HTML so that their titles can be read.
+    pub monitoring: bool,
 }
 
 /// The gateway's policy as the proxy server sees it.
@@ -399,6 +402,12 @@ impl GatewayProxy {
         scope.covers(&categories)
     }
 
+    /// Whether an exchange's page title is worth reading: monitoring is on and the exchange
+    /// is logged (it belongs to a school).
+    fn wants_title(&self, ctx: &Ctx) -> bool {
+        self.runtime.monitoring && ctx.school.is_some()
+    }
+
     fn block_response(&self, ctx: &Ctx, status: u16) -> LocalResponse {
         let snapshot = self.current.load();
         // Borrowed from the snapshot: a block page needs three fields, not a copy of the policy.
@@ -471,6 +480,7 @@ impl GatewayProxy {
             status: Some(summary.status),
             bytes: Some(summary.bytes_down + summary.bytes_up),
             duration_us: Some(u32::try_from(summary.duration.as_micros()).unwrap_or(u32::MAX)),
+            page_title: summary.page_title.clone(),
         };
         if self.sink.record(event).is_err() {
             metrics::counter!("hedgerow_proxy_events_dropped_total").increment(1);
@@ -766,10 +776,19 @@ impl ProxyHooks for GatewayProxy {
                 response,
             };
         }
+        let mut set_headers = judged.set_headers;
+        if self.runtime.monitoring
+            && judged.ctx.school.is_some()
+            && is_navigation(request.method, request.headers)
+        {
+            // A page's title can only be read from uncompressed HTML; asking for it on page
+            // navigations alone keeps the cost to HTML (docs/proxy.md, "Page titles").
+            set_headers.push(("Accept-Encoding".to_string(), "identity".to_string()));
+        }
         RequestDecision::Forward {
             ctx: judged.ctx,
             rewrite: judged.rewrite,
-            set_headers: judged.set_headers,
+            set_headers,
         }
     }
 
@@ -955,9 +974,13 @@ impl ProxyHooks for GatewayProxy {
             }
             return ResponseDecision::Continue {
                 max_body: Some(limit),
+                read_title: self.wants_title(ctx),
             };
         }
-        ResponseDecision::Continue { max_body: None }
+        ResponseDecision::Continue {
+            max_body: None,
+            read_title: self.wants_title(ctx),
+        }
     }
 
     fn upstream_failed(&self, ctx: &mut Ctx, failure: &UpstreamFailure) -> LocalResponse {
@@ -1064,6 +1087,22 @@ fn read_basic(headers: &Headers) -> Option<Result<(String, String), String>> {
         .map(|r| r.map_err(|e| e.to_string()))
 }
 
+/// Whether a request looks like a browser opening a page (rather than fetching an image,
+/// script, or data for a page already open): a GET that accepts HTML.
+fn is_navigation(method: &str, headers: &Headers) -> bool {
+    method == "GET"
+        && headers.get_all("accept").any(|value| {
+            value
+                .split(|&b| b == b',')
+                .filter_map(|item| item.split(|&b| b == b';').next())
+                .any(|media| {
+                    let media = media.trim_ascii();
+                    media.eq_ignore_ascii_case(b"text/html")
+                        || media.eq_ignore_ascii_case(b"application/xhtml+xml")
+                })
+        })
+}
+
 fn host_text(host: &WireHost) -> String {
     match host {
         WireHost::Name(n) => n.clone(),
@@ -1125,6 +1164,21 @@ mod tests {
         assert!(covers("gov.uk", "www.tax.service.gov.uk"));
         assert!(!covers("gov.uk", "notgov.uk"));
         assert!(!covers("gov.uk", "uk"));
+    }
+
+    #[test]
+    fn navigations_are_gets_that_accept_html() {
+        let headers = |accept: &str| Headers(vec![("accept".into(), accept.as_bytes().to_vec())]);
+        let browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+        assert!(is_navigation("GET", &headers(browser)));
+        assert!(is_navigation("GET", &headers("TEXT/HTML ; q=1")));
+        assert!(!is_navigation("POST", &headers(browser)));
+        assert!(!is_navigation("GET", &headers("image/avif,image/webp,*/*")));
+        assert!(!is_navigation(
+            "GET",
+            &headers("application/json, text/htmlx")
+        ));
+        assert!(!is_navigation("GET", &Headers(Vec::new())));
     }
 
     #[test]

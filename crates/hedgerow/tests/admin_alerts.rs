@@ -42,6 +42,7 @@ fn event(at: Timestamp, user: &str, host: &str, search: Option<&str>) -> Activit
         status: Some(200),
         bytes: Some(100),
         duration_us: Some(500),
+        page_title: None,
     }
 }
 

@@ -83,6 +83,7 @@ fn seed(config_dir: &Path) {
                 status: (n % 2 == 1).then_some(200),
                 bytes: (n % 2 == 1).then_some(1_234),
                 duration_us: Some(900),
+                page_title: None,
             });
         }
         store.insert_events(&events).await.unwrap();

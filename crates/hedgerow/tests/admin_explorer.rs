@@ -42,6 +42,7 @@ fn event(minutes_ago: i64, user: &str, ip: &str, host: &str) -> ActivityEvent {
         status: Some(200),
         bytes: Some(1234),
         duration_us: Some(900),
+        page_title: None,
     }
 }
 

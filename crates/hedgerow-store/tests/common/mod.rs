@@ -279,6 +279,7 @@ pub fn event(
         status: None,
         bytes: None,
         duration_us: None,
+        page_title: None,
     }
 }
 

@@ -19,6 +19,9 @@
 //! | `/redirect?to=URL` | 302 to URL |
 //! | anything else | 200 text/html `<html><head><title>Origin {host}</title></head><body>origin page for {host}{path}</body></html>` |
 //!
+//! Fixed pages set with [`TestOrigin::serve_fixed`] answer their exact path first, with the
+//! status, headers and body given (bytes as they are: a body labelled gzip is sent unchanged).
+//!
 //! HTTP/1.1 with keep-alive (HTTP/1.0 closes unless asked), Content-Length and chunked request
 //! bodies, HEAD. A request it cannot parse gets a 400 and the connection is closed.
 
@@ -113,6 +116,30 @@ struct Record {
     requests: Mutex<Vec<RecordedRequest>>,
     connections: Mutex<usize>,
     tls_failures: Mutex<Vec<String>>,
+    /// Pages served as given, by exact path (query excluded).
+    fixed: Mutex<HashMap<String, FixedPage>>,
+}
+
+/// A page the origin serves exactly as given (see [`TestOrigin::serve_fixed`]).
+#[derive(Clone, Debug)]
+pub struct FixedPage {
+    pub status: u16,
+    pub content_type: String,
+    /// Further header fields, such as `Content-Encoding`.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl FixedPage {
+    /// A 200 `text/html; charset=utf-8` page with this body.
+    pub fn html(body: impl Into<Vec<u8>>) -> FixedPage {
+        FixedPage {
+            status: 200,
+            content_type: "text/html; charset=utf-8".into(),
+            headers: Vec::new(),
+            body: body.into(),
+        }
+    }
 }
 
 impl Record {
@@ -438,6 +465,15 @@ impl TestOrigin {
 
     pub fn ca(&self) -> &TestCa {
         &self.ca
+    }
+
+    /// Serves `page` at `path` (exactly, any query) from now on, on HTTP and HTTPS.
+    pub fn serve_fixed(&self, path: &str, page: FixedPage) {
+        self.record
+            .fixed
+            .lock()
+            .unwrap()
+            .insert(path.to_string(), page);
     }
 
     /// Every request so far, in the order they were read.
@@ -954,7 +990,27 @@ async fn serve_origin<S: AsyncRead + AsyncWrite + Unpin>(
         };
         count += 1;
         record.push(request.clone());
-        if !answer_origin(&mut conn, &request, keep_alive).await || !keep_alive {
+        let fixed = record.fixed.lock().unwrap().get(request.path()).cloned();
+        let answered = match fixed {
+            Some(page) => {
+                let headers: Vec<(&str, String)> = page
+                    .headers
+                    .iter()
+                    .map(|(name, value)| (name.as_str(), value.clone()))
+                    .collect();
+                let out = simple_response(
+                    page.status,
+                    &page.content_type,
+                    &headers,
+                    &page.body,
+                    request.method == "HEAD",
+                    keep_alive,
+                );
+                conn.send(&out).await
+            }
+            None => answer_origin(&mut conn, &request, keep_alive).await,
+        };
+        if !answered || !keep_alive {
             let _ = conn.io.shutdown().await;
             return;
         }
