@@ -3,7 +3,8 @@
 Run with: python3 -m unittest discover -s eval/monitoring/tests
 They check the arithmetic against hand-worked figures, the refusal of malformed classifier
 output, the determinism of the split, and that the committed set keeps the shape the
-documentation promises (short texts, every category, enough hard negatives, Polish items).
+documentation promises (short texts, every category, enough hard negatives, Polish items),
+and that the hold-out set keeps that shape and shares no row with the tuning set.
 """
 
 import os
@@ -164,6 +165,42 @@ class SplitTests(unittest.TestCase):
         sources_md = (REPO / "eval" / "monitoring" / "SOURCES.md").read_text(encoding="utf-8")
         prefixes = {i[3].split(":")[0] for i in self.items}
         for prefix in prefixes:
+            self.assertIn(f"`{prefix}:", sources_md, f"source prefix {prefix} not in SOURCES.md")
+
+
+class HoldoutTests(unittest.TestCase):
+    """The hold-out set must stay loadable, keep its promised shape and stay apart from items.tsv."""
+
+    def setUp(self):
+        here = REPO / "eval" / "monitoring"
+        self.holdout = split.parse_items((here / "holdout.tsv").read_text(encoding="utf-8").splitlines())
+        self.items = split.parse_items((here / "items.tsv").read_text(encoding="utf-8").splitlines())
+
+    def test_holdout_has_the_promised_shape(self):
+        labels = Counter(i[1] for i in self.holdout)
+        for category in eval_monitoring.CATEGORIES:
+            self.assertGreaterEqual(labels[category], 25, category)
+        kinds = Counter(i[2] for i in self.holdout)
+        self.assertGreaterEqual(kinds["hard_negative"], 120)
+        self.assertGreaterEqual(kinds["benign"], 60)
+        polish_positives = [i for i in self.holdout if i[4] == "pl" and i[2] == "positive"]
+        self.assertGreaterEqual(len(polish_positives), 25)
+        long_texts = [i[0] for i in self.holdout if len(i[0].split()) > 15]
+        self.assertEqual(long_texts, [])
+
+    def test_holdout_shares_no_item_with_the_tuning_set(self):
+        # A row in both files would have been seen while tuning, so it could not measure
+        # performance on unseen data.
+        shared_sources = {i[3] for i in self.holdout} & {i[3] for i in self.items}
+        self.assertEqual(shared_sources, set())
+        tuning_texts = {i[0].casefold() for i in self.items}
+        shared_texts = [i[0] for i in self.holdout if i[0].casefold() in tuning_texts]
+        self.assertEqual(shared_texts, [])
+
+    def test_holdout_sources_are_documented(self):
+        sources_md = (REPO / "eval" / "monitoring" / "SOURCES.md").read_text(encoding="utf-8")
+        self.assertIn("## Hold-out set", sources_md)
+        for prefix in {i[3].split(":")[0] for i in self.holdout}:
             self.assertIn(f"`{prefix}:", sources_md, f"source prefix {prefix} not in SOURCES.md")
 
 
