@@ -614,6 +614,9 @@ struct EvidenceEvent {
     status: Option<u16>,
     bytes: Option<u64>,
     duration_us: Option<u32>,
+    /// Absent in evidence copied before page titles were recorded.
+    #[serde(default)]
+    page_title: Option<String>,
 }
 
 impl EvidenceEvent {
@@ -639,6 +642,7 @@ impl EvidenceEvent {
             status: e.status,
             bytes: e.bytes,
             duration_us: e.duration_us,
+            page_title: e.page_title.clone(),
         }
     }
 
@@ -676,7 +680,7 @@ impl EvidenceEvent {
                 status: self.status,
                 bytes: self.bytes,
                 duration_us: self.duration_us,
-                page_title: None,
+                page_title: self.page_title,
             },
         })
     }

@@ -578,6 +578,7 @@ async fn a_concern_opens_from_an_alert_with_a_copy_of_the_evidence(db: &TestDb) 
                 Verdict::Allow,
             );
             e.search_term = Some(format!("search {i}"));
+            e.page_title = Some(format!("Page {i}"));
             e
         })
         .collect();

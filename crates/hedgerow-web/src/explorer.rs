@@ -340,6 +340,8 @@ pub(crate) struct EventView {
     pub host: String,
     pub url: Option<String>,
     pub search_term: Option<String>,
+    /// The page's title, when the proxy read one.
+    pub page_title: Option<String>,
     pub blocked: bool,
     pub category: Option<String>,
     pub rule: String,
@@ -364,6 +366,7 @@ impl EventView {
             host: e.host.clone(),
             url: e.url.clone(),
             search_term: e.search_term.clone(),
+            page_title: e.page_title.clone(),
             blocked: e.verdict == Verdict::Block,
             category: e.category.clone(),
             rule: e.rule.clone(),

@@ -81,13 +81,13 @@ pub fn run(args: ActivityArgs) -> anyhow::Result<ExitCode> {
         }
         let events = store.read_events(&reader, &filter).await?;
         println!(
-            "time\tsource\tclient\tuser\tdevice\tgroup\tmethod\taddress\tverdict\tcategory\trule\tsearch_term\tstatus\tbytes"
+            "time\tsource\tclient\tuser\tdevice\tgroup\tmethod\taddress\tverdict\tcategory\trule\tsearch_term\tstatus\tbytes\tpage_title"
         );
         for stored in events {
             let e = stored.event;
             let field = |v: Option<String>| v.unwrap_or_else(|| "-".into()).replace(['\t', '\n'], " ");
             println!(
-                "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
                 e.at,
                 e.source.as_str(),
                 e.client_ip,
@@ -102,6 +102,7 @@ pub fn run(args: ActivityArgs) -> anyhow::Result<ExitCode> {
                 field(e.search_term),
                 field(e.status.map(|s| s.to_string())),
                 field(e.bytes.map(|b| b.to_string())),
+                field(e.page_title),
             );
         }
         store.close().await;

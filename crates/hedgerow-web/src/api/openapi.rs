@@ -725,6 +725,7 @@ fn schemas() -> Value {
             "rule": string(),
             "reason": nullable(string()),
             "search_term": nullable(string()),
+            "page_title": nullable(string()),
             "status": nullable(count()),
             "bytes": nullable(count()),
             "duration_us": nullable(count()),
