@@ -384,7 +384,7 @@ rps_off=$(col off 3); rps_on=$(col on 3)
   echo
   echo "## 3. The proxy's path, monitoring off vs on (medians of $RUNS runs, wrk -t1 -c$CONN -d${DURATION}s)"
   echo
-  echo "| monitoring | req/s | p50 ms | p99 ms | gateway CPU µs/request | events written (all runs) | writer drops | monitor drops | alerts raised or folded (metric) | alerts stored |"
+  echo "| monitoring | req/s | p50 ms | p99 ms | gateway CPU µs/request | events written (sum of runs) | writer drops (sum) | monitor drops (sum) | alerts raised or folded (metric, sum) | alerts stored (sum) |"
   echo "|---|---|---|---|---|---|---|---|---|---|"
   for m in off on; do
     echo "| $m | $(col "$m" 3) | $(col "$m" 4) | $(col "$m" 5) | $(col "$m" 8) | $(sum_col "$m" 9) | $(sum_col "$m" 10) | $(sum_col "$m" 11) | $(sum_col "$m" 12) | $(sum_col "$m" 13) |"
