@@ -20,7 +20,10 @@
 #      (hedgerow_monitor_events_dropped_total) and alerts raised, from the metrics endpoint.
 # Everything listens on 127.0.0.1 (free ports chosen at start); nothing leaves the machine.
 #
-# usage: bench/monitoring.sh [OUTDIR]    env: RUNS (3) DURATION (20) CONN (32) TEXTS (1000000)
+#      A third setting, on-quiet, runs monitoring on with the risky searches and blocked
+#      attempts replaced by benign searches: the cost of watching without alerts.
+# usage: bench/monitoring.sh [OUTDIR]
+#   env: RUNS (3) DURATION (20) CONN (32) TEXTS (1000000) MODES ("off on on-quiet")
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -31,6 +34,10 @@ RUNS=${RUNS:-3}
 DURATION=${DURATION:-20}
 CONN=${CONN:-32}
 TEXTS=${TEXTS:-1000000}
+# off: `[monitoring] enabled = false`; on: enabled; on-quiet: enabled, with the risky searches
+# and blocked attempts of the URL list replaced by benign searches (separates the cost of
+# classifying every event from the cost of raising alerts).
+MODES=${MODES:-"off on on-quiet"}
 shared=${SHARED:-$repo/../shared}
 urls_lua=$shared/bench/peers/urls.lua
 workload_urls=$shared/data/workload/urls.expected.tsv
@@ -153,7 +160,11 @@ with open(f"{out}/urls.txt", "w", encoding="utf-8") as f:
 #    1 % blocked gambling, 2 % hard-negative searches, 42 % benign searches, 50 % pages.
 pages_bbc = ["/bitesize/topics/" + t.replace(" ", "-") for t in topics]
 pages_wiki = ["/wiki/" + urllib.parse.quote(t.title().replace(" ", "_")) for t in topics]
-with open(f"{out}/proxy-urls.template", "w", encoding="utf-8") as f:
+# The quiet list is the same, except that the risky searches and the blocked attempts are
+# benign searches (a separate generator, so the two lists agree on every other line).
+quiet_rng = random.Random(7)
+with open(f"{out}/proxy-urls.template", "w", encoding="utf-8") as f, \
+        open(f"{out}/proxy-urls-quiet.template", "w", encoding="utf-8") as quiet:
     for _ in range(20000):
         r = rng.random()
         if r < 0.05:
@@ -171,6 +182,10 @@ with open(f"{out}/proxy-urls.template", "w", encoding="utf-8") as f:
         else:
             url = f"http://en.wikipedia.org:ORIGIN_PORT{rng.choice(pages_wiki)}"
         f.write(url + "\n")
+        if r < 0.06:
+            term = quiet_rng.choice(starts) + " " + quiet_rng.choice(topics)
+            url = f"http://www.google.com:ORIGIN_PORT/search?q={urllib.parse.quote_plus(term)}"
+        quiet.write(url + "\n")
 print(f"inputs: {total} texts ({len(risky)} risky and {len(hard_negatives)} hard-negative eval texts), "
       f"{len(allowed_urls)} allowed URLs", file=sys.stderr)
 PY
@@ -221,6 +236,7 @@ origin_port=$(free_port)
 e2e=$out/e2e
 rm -rf "$e2e"; mkdir -p "$e2e/lists"
 sed "s/ORIGIN_PORT/$origin_port/" "$out/proxy-urls.template" > "$e2e/proxy-urls.txt"
+sed "s/ORIGIN_PORT/$origin_port/" "$out/proxy-urls-quiet.template" > "$e2e/proxy-urls-quiet.txt"
 
 # The origin: as the shared harness's (1 worker, 1 KiB text/html reply), on a free port.
 body=$(python3 -c 'print("<html><body>" + "x"*990 + "</body></html>", end="")')
@@ -310,12 +326,14 @@ cpu_seconds() { # utime + stime of a process, in seconds
 
 runs_tsv=$out/proxy-runs.tsv
 printf 'monitoring\trun\trps\tp50_ms\tp99_ms\trequests\tgateway_cpu_s\tcpu_us_per_request\tevents_written\tevents_dropped\tmonitor_events_dropped\talerts_metric\talerts_stored\talert_occurrences\tstatus\n' > "$runs_tsv"
-log "3. the proxy's path: $RUNS runs each, monitoring off/on alternating, wrk -t1 -c$CONN -d${DURATION}s"
+log "3. the proxy's path: $RUNS runs each of $MODES in turn, wrk -t1 -c$CONN -d${DURATION}s"
 for run in $(seq 1 "$RUNS"); do
-  for monitoring in off on; do
+  for monitoring in $MODES; do
     dir=$e2e/$monitoring-$run
     mkdir -p "$dir"
-    gateway_config "$dir" "$([ $monitoring = on ] && echo true || echo false)"
+    gateway_config "$dir" "$([ $monitoring = off ] && echo false || echo true)"
+    urls=$e2e/proxy-urls.txt
+    [ "$monitoring" = on-quiet ] && urls=$e2e/proxy-urls-quiet.txt
     "$bin" lists compile --config "$dir/school.toml" > "$dir/compile.log" 2>&1
     proxy_port=$(free_port); metrics_port=$(free_port)
     "$bin" serve --config "$dir/school.toml" --proxy-listen "127.0.0.1:$proxy_port" \
@@ -329,7 +347,7 @@ for run in $(seq 1 "$RUNS"); do
     [ -n "$ok" ] || { echo "monitoring.sh: the gateway did not start; see $dir/gateway.log" >&2; exit 1; }
     cpu_before=$(cpu_seconds "$gw")
     wrk -t1 -c"$CONN" -d"${DURATION}s" --timeout 10s -s "$urls_lua" "http://127.0.0.1:$proxy_port/" \
-      -- "$e2e/proxy-urls.txt" > "$dir/wrk.txt" 2>&1
+      -- "$urls" > "$dir/wrk.txt" 2>&1
     cpu_after=$(cpu_seconds "$gw")
     # Let the writer and the monitor finish the last batches before reading the counters.
     sleep 3
@@ -386,14 +404,17 @@ rps_off=$(col off 3); rps_on=$(col on 3)
   echo
   echo "| monitoring | req/s | p50 ms | p99 ms | gateway CPU µs/request | events written (sum of runs) | writer drops (sum) | monitor drops (sum) | alerts raised or folded (metric, sum) | alerts stored (sum) |"
   echo "|---|---|---|---|---|---|---|---|---|---|"
-  for m in off on; do
+  for m in $MODES; do
     echo "| $m | $(col "$m" 3) | $(col "$m" 4) | $(col "$m" 5) | $(col "$m" 8) | $(sum_col "$m" 9) | $(sum_col "$m" 10) | $(sum_col "$m" 11) | $(sum_col "$m" 12) | $(sum_col "$m" 13) |"
   done
   echo
-  echo "Per run, req/s: off $(all_col off 3); on $(all_col on 3)."
-  echo "Per run, p99 ms: off $(all_col off 5); on $(all_col on 5)."
+  for m in $MODES; do
+    echo "- $m, per run: req/s $(all_col "$m" 3); p99 ms $(all_col "$m" 5); gateway CPU µs/request $(all_col "$m" 8)."
+  done
   awk -v a="$rps_off" -v b="$rps_on" 'BEGIN{printf "Difference in median req/s, on vs off: %+.1f %%.\n", (b-a)*100/a}'
   echo
-  echo "Status histograms (last run): off $(awk -F'\t' 'NR>1 && $1=="off"{s=$15} END{print s}' "$runs_tsv"); on $(awk -F'\t' 'NR>1 && $1=="on"{s=$15} END{print s}' "$runs_tsv")"
+  for m in $MODES; do
+    echo "- status histogram, $m (last run): $(awk -F'\t' -v m="$m" 'NR>1 && $1==m {s=$15} END{print s}' "$runs_tsv")"
+  done
 } > "$out/summary.md"
 cat "$out/summary.md"
