@@ -1,4 +1,4 @@
-//! `hedgerow-bench`: measures the list index and the decision engine.
+//! `hedgerow-bench`: measures the list index, the decision engine and monitoring's cost.
 //!
 //! Speed and memory are measured here, never by timed tests. `bench/foundation.sh` drives this
 //! tool over the shared lists and a synthetic 5-million-domain list, and the figures go into
@@ -6,6 +6,7 @@
 
 mod connect_load;
 mod explorer;
+mod monitor;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -71,6 +72,9 @@ enum Command {
     ConnectLoad(connect_load::ConnectLoadArgs),
     /// The activity explorer on a year of synthetic events (SQLite or PostgreSQL).
     Explorer(explorer::ExplorerArgs),
+    /// Safeguarding detection: classifier throughput and the monitor's work per event.
+    #[command(subcommand)]
+    Monitor(monitor::MonitorCommand),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -101,6 +105,7 @@ fn main() -> anyhow::Result<()> {
         } => replace(&index, &replacement, &policy, &workload, rounds),
         Command::ConnectLoad(args) => connect_load::run(args),
         Command::Explorer(args) => explorer::run(args),
+        Command::Monitor(command) => monitor::run(command),
     }
 }
 
