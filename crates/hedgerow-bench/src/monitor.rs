@@ -274,6 +274,7 @@ fn generate(
             status: Some(200),
             bytes: Some(1024),
             duration_us: Some(900),
+            page_title: None,
         };
         match kind {
             Kind::Dns => {
