@@ -4,7 +4,8 @@ Run with: python3 -m unittest discover -s eval/monitoring/tests
 They check the arithmetic against hand-worked figures, the refusal of malformed classifier
 output, the determinism of the split, and that the committed set keeps the shape the
 documentation promises (short texts, every category, enough hard negatives, Polish items),
-and that the hold-out set keeps that shape and shares no row with the tuning set.
+and that each hold-out set keeps that shape and shares no row with the tuning set or an
+earlier hold-out set.
 """
 
 import os
@@ -168,13 +169,24 @@ class SplitTests(unittest.TestCase):
             self.assertIn(f"`{prefix}:", sources_md, f"source prefix {prefix} not in SOURCES.md")
 
 
-class HoldoutTests(unittest.TestCase):
-    """The hold-out set must stay loadable, keep its promised shape and stay apart from items.tsv."""
+def load_set(name):
+    return split.parse_items((REPO / "eval" / "monitoring" / name).read_text(encoding="utf-8").splitlines())
+
+
+class HoldoutShapeChecks:
+    """Checks shared by every hold-out set: loadable, the promised shape, apart from earlier sets.
+
+    A subclass names its file and the sets it must not share a row with: the tuning set, and
+    every earlier hold-out set (whose errors may since have been read for tuning).
+    """
+
+    file_name = ""
+    earlier_files = ()
+    sources_heading = ""
 
     def setUp(self):
-        here = REPO / "eval" / "monitoring"
-        self.holdout = split.parse_items((here / "holdout.tsv").read_text(encoding="utf-8").splitlines())
-        self.items = split.parse_items((here / "items.tsv").read_text(encoding="utf-8").splitlines())
+        self.holdout = load_set(self.file_name)
+        self.earlier = [row for name in self.earlier_files for row in load_set(name)]
 
     def test_holdout_has_the_promised_shape(self):
         labels = Counter(i[1] for i in self.holdout)
@@ -188,20 +200,52 @@ class HoldoutTests(unittest.TestCase):
         long_texts = [i[0] for i in self.holdout if len(i[0].split()) > 15]
         self.assertEqual(long_texts, [])
 
-    def test_holdout_shares_no_item_with_the_tuning_set(self):
+    def test_holdout_shares_no_item_with_earlier_sets(self):
         # A row in both files would have been seen while tuning, so it could not measure
         # performance on unseen data.
-        shared_sources = {i[3] for i in self.holdout} & {i[3] for i in self.items}
+        shared_sources = {i[3] for i in self.holdout} & {i[3] for i in self.earlier}
         self.assertEqual(shared_sources, set())
-        tuning_texts = {i[0].casefold() for i in self.items}
-        shared_texts = [i[0] for i in self.holdout if i[0].casefold() in tuning_texts]
+        earlier_texts = {i[0].casefold() for i in self.earlier}
+        shared_texts = [i[0] for i in self.holdout if i[0].casefold() in earlier_texts]
         self.assertEqual(shared_texts, [])
 
     def test_holdout_sources_are_documented(self):
         sources_md = (REPO / "eval" / "monitoring" / "SOURCES.md").read_text(encoding="utf-8")
-        self.assertIn("## Hold-out set", sources_md)
+        self.assertIn(self.sources_heading, sources_md)
         for prefix in {i[3].split(":")[0] for i in self.holdout}:
             self.assertIn(f"`{prefix}:", sources_md, f"source prefix {prefix} not in SOURCES.md")
+
+
+class HoldoutTests(HoldoutShapeChecks, unittest.TestCase):
+    """The first hold-out set stays apart from items.tsv."""
+
+    file_name = "holdout.tsv"
+    earlier_files = ("items.tsv",)
+    sources_heading = "## Hold-out set"
+
+
+class SecondHoldoutTests(HoldoutShapeChecks, unittest.TestCase):
+    """The second hold-out set stays apart from items.tsv and from the first hold-out set."""
+
+    file_name = "holdout2.tsv"
+    earlier_files = ("items.tsv", "holdout.tsv")
+    sources_heading = "## Second hold-out set"
+
+    def test_each_category_has_thirty_positives(self):
+        labels = Counter(i[1] for i in self.holdout if i[2] == "positive")
+        self.assertEqual({c: labels[c] for c in eval_monitoring.CATEGORIES},
+                         {c: 30 for c in eval_monitoring.CATEGORIES})
+
+
+class HoldoutCheckCanFailTests(unittest.TestCase):
+    """The overlap check must notice a row copied from an earlier set."""
+
+    def test_copied_row_is_reported(self):
+        checks = SecondHoldoutTests("test_holdout_shares_no_item_with_earlier_sets")
+        checks.setUp()
+        checks.holdout = checks.holdout + [checks.earlier[0]]
+        with self.assertRaises(AssertionError):
+            checks.test_holdout_shares_no_item_with_earlier_sets()
 
 
 if __name__ == "__main__":
