@@ -4,8 +4,8 @@ Run with: python3 -m unittest discover -s eval/monitoring/tests
 They check the arithmetic against hand-worked figures, the refusal of malformed classifier
 output, the determinism of the split, and that the committed set keeps the shape the
 documentation promises (short texts, every category, enough hard negatives, Polish items),
-and that each hold-out set keeps that shape and shares no row with the tuning set or an
-earlier hold-out set.
+and that each hold-out set (holdout.tsv, holdout2.tsv, holdout3.tsv) keeps that shape and
+shares no row with the tuning set or an earlier hold-out set.
 """
 
 import os
@@ -237,13 +237,43 @@ class SecondHoldoutTests(HoldoutShapeChecks, unittest.TestCase):
                          {c: 30 for c in eval_monitoring.CATEGORIES})
 
 
+class ThirdHoldoutTests(HoldoutShapeChecks, unittest.TestCase):
+    """The third hold-out set stays apart from items.tsv and from both earlier hold-out sets."""
+
+    file_name = "holdout3.tsv"
+    earlier_files = ("items.tsv", "holdout.tsv", "holdout2.tsv")
+    sources_heading = "## Third hold-out set"
+
+    def test_each_category_has_thirty_positives(self):
+        labels = Counter(i[1] for i in self.holdout if i[2] == "positive")
+        self.assertEqual({c: labels[c] for c in eval_monitoring.CATEGORIES},
+                         {c: 30 for c in eval_monitoring.CATEGORIES})
+
+    def test_every_category_has_polish_positives(self):
+        # About a tenth Polish in every category, so the Polish phrases are measured per
+        # category and not only where they happen to be easy to write.
+        polish = Counter(i[1] for i in self.holdout if i[2] == "positive" and i[4] == "pl")
+        for category in eval_monitoring.CATEGORIES:
+            self.assertGreaterEqual(polish[category], 3, category)
+
+
 class HoldoutCheckCanFailTests(unittest.TestCase):
-    """The overlap check must notice a row copied from an earlier set."""
+    """The overlap check must notice a row copied from any earlier set."""
 
     def test_copied_row_is_reported(self):
         checks = SecondHoldoutTests("test_holdout_shares_no_item_with_earlier_sets")
         checks.setUp()
         checks.holdout = checks.holdout + [checks.earlier[0]]
+        with self.assertRaises(AssertionError):
+            checks.test_holdout_shares_no_item_with_earlier_sets()
+
+    def test_text_copied_from_the_last_earlier_set_under_a_new_id_is_reported(self):
+        # The last file listed is holdout2.tsv: a text copied from it, given a fresh source
+        # id and a different case, must still be caught by the text comparison.
+        checks = ThirdHoldoutTests("test_holdout_shares_no_item_with_earlier_sets")
+        checks.setUp()
+        copied_text = load_set("holdout2.tsv")[-1][0].upper()
+        checks.holdout = checks.holdout + [(copied_text, "none", "benign", "holdout3:copy:1", "en")]
         with self.assertRaises(AssertionError):
             checks.test_holdout_shares_no_item_with_earlier_sets()
 
