@@ -8,7 +8,7 @@
 //! The page shows the built-in libraries; files added with `[monitoring] libraries` are used
 //! by the monitor but not listed here.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use askama::Template;
 use axum::Router;
@@ -33,6 +33,31 @@ pub(crate) const ROUTES: &[(&str, &str)] = &[
 
 pub(crate) fn routes() -> Router<Arc<AdminApp>> {
     Router::new().route("/monitoring/library", get(page).post(change))
+}
+
+/// The shipped libraries, read once.
+fn library() -> &'static RiskLibrary {
+    static LIBRARY: OnceLock<RiskLibrary> = OnceLock::new();
+    LIBRARY.get_or_init(RiskLibrary::builtin)
+}
+
+/// The classifier for a school's tunings, with the refusals of those it could not use.
+/// Building one takes about a second (the libraries expand to many thousands of phrases), so
+/// the last one built is kept and reused while the tunings are the same.
+fn classifier_for(tunings: &[Tuning]) -> Result<(Arc<Classifier>, Vec<String>), String> {
+    type Built = (Vec<Tuning>, Arc<Classifier>, Vec<String>);
+    static LAST: Mutex<Option<Built>> = Mutex::new(None);
+    let mut last = LAST.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((seen, classifier, refused)) = last.as_ref()
+        && seen.as_slice() == tunings
+    {
+        return Ok((Arc::clone(classifier), refused.clone()));
+    }
+    let (classifier, refused) = tuned_classifier(library(), tunings).map_err(|e| e.to_string())?;
+    let classifier = Arc::new(classifier);
+    let refused: Vec<String> = refused.iter().map(ToString::to_string).collect();
+    *last = Some((tunings.to_vec(), Arc::clone(&classifier), refused.clone()));
+    Ok((classifier, refused))
 }
 
 /// The longest reason, phrase list and tried text accepted.
@@ -107,13 +132,13 @@ async fn page(
             .into_owned()
             .collect(),
     );
-    let library = RiskLibrary::builtin();
+    let library = library();
     let tunings = match school_tunings(&app, &staff).await {
         Ok(t) => t,
         Err(r) => return r,
     };
     let only: Vec<Tuning> = tunings.iter().map(|(_, t)| t.clone()).collect();
-    let (classifier, refused) = match tuned_classifier(&library, &only) {
+    let (classifier, refused) = match classifier_for(&only) {
         Ok(built) => built,
         Err(e) => return server_error("building the risk classifier", e),
     };
@@ -169,7 +194,7 @@ async fn page(
         tried,
         band: band.as_str().to_string(),
         verdict,
-        refused: refused.iter().map(ToString::to_string).collect(),
+        refused,
     })
 }
 
@@ -306,7 +331,7 @@ async fn change(
         Ok(t) => t,
         Err(r) => return r,
     };
-    let change = match change_from_form(&fields, &RiskLibrary::builtin(), &tunings) {
+    let change = match change_from_form(&fields, library(), &tunings) {
         Ok(c) => c,
         Err(r) => return r,
     };
