@@ -4,35 +4,10 @@
 //! look-alikes each new template must leave alone. The texts are invented for these tests, not
 //! taken from the evaluation sets.
 
-use std::sync::OnceLock;
+mod common;
 
-use hedgerow_risk::{AgeBand, Classifier, RiskCategory, RiskLibrary};
-
-fn builtin() -> &'static Classifier {
-    static CLASSIFIER: OnceLock<Classifier> = OnceLock::new();
-    CLASSIFIER.get_or_init(|| match Classifier::new(&RiskLibrary::builtin(), &[]) {
-        Ok(classifier) => classifier,
-        Err(error) => panic!("the built-in libraries do not compile: {error}"),
-    })
-}
-
-fn assert_category(texts: &[&str], expected: RiskCategory) {
-    for text in texts {
-        let found = builtin().classify(text, AgeBand::Secondary);
-        assert_eq!(
-            found.as_ref().map(|m| m.category),
-            Some(expected),
-            "{text:?} gave {found:?}"
-        );
-    }
-}
-
-fn assert_not_flagged(texts: &[&str]) {
-    for text in texts {
-        let found = builtin().classify(text, AgeBand::Secondary);
-        assert_eq!(found, None, "{text:?} was flagged");
-    }
-}
+use common::{assert_category, assert_not_flagged};
+use hedgerow_risk::RiskCategory;
 
 #[test]
 fn feelings_slang_heights_and_pills_are_suicide_or_self_harm() {

@@ -171,33 +171,57 @@ from = "hedgerow@test-school.example"
         .write()
 }
 
-#[test]
-fn a_risky_search_reaches_the_dsl_and_becomes_a_concern() {
-    if !have_tools(&["curl"]) {
-        return;
-    }
-    let Some(python) = python_with_aiosmtpd() else {
-        return;
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let mail = MailServer::start(python, dir.path());
-    let webhook = WebhookReceiver::start();
-    let (google, proxy_table) = origin_for(
-        dir.path(),
-        Ipv4Addr::new(127, 0, 0, 71),
-        &["www.google.com"],
-    );
-    let config = monitored_school(dir.path(), &proxy_table, mail.port, webhook.port);
-    let dsl = StaffAccount::create(&config, "ds", "dsl");
-    let governor = StaffAccount::create(&config, "gv", "governor");
-    let site = AdminSite::start(&config, dir.path(), &[]);
+/// Everything a monitoring test runs against, before the gateway starts (staff accounts are
+/// made on the configuration first): a mail server, a webhook receiver, a Google stand-in at
+/// `origin_ip`, and the school's configuration pointing at all three.
+struct Surroundings {
+    dir: tempfile::TempDir,
+    mail: MailServer,
+    webhook: WebhookReceiver,
+    google: support::origin::TestOrigin,
+    config: PathBuf,
+}
 
-    let search = |query: &str| {
+impl Surroundings {
+    /// `None` when the tools are missing (and the environment does not require them).
+    fn start(origin_ip: Ipv4Addr) -> Option<Surroundings> {
+        if !have_tools(&["curl"]) {
+            return None;
+        }
+        let python = python_with_aiosmtpd()?;
+        let dir = tempfile::tempdir().unwrap();
+        let mail = MailServer::start(python, dir.path());
+        let webhook = WebhookReceiver::start();
+        let (google, proxy_table) = origin_for(dir.path(), origin_ip, &["www.google.com"]);
+        let config = monitored_school(dir.path(), &proxy_table, mail.port, webhook.port);
+        Some(Surroundings {
+            dir,
+            mail,
+            webhook,
+            google,
+            config,
+        })
+    }
+
+    /// A Google search for `query` (already URL-encoded), through the stand-in.
+    fn search(&self, query: &str) -> String {
         format!(
             "http://www.google.com:{}/search?q={query}",
-            google.http_addr().port()
+            self.google.http_addr().port()
         )
+    }
+}
+
+#[test]
+fn a_risky_search_reaches_the_dsl_and_becomes_a_concern() {
+    let Some(around) = Surroundings::start(Ipv4Addr::new(127, 0, 0, 71)) else {
+        return;
     };
+    let (mail, webhook, config) = (&around.mail, &around.webhook, &around.config);
+    let dsl = StaffAccount::create(config, "ds", "dsl");
+    let governor = StaffAccount::create(config, "gv", "governor");
+    let site = AdminSite::start(config, around.dir.path(), &[]);
+    let search = |query: &str| around.search(query);
 
     // A look-alike first: it must raise nothing.
     let benign = site.through_proxy(Some(PUPIL_LAPTOP), &search("how+to+kill+a+python+process"));
@@ -294,30 +318,14 @@ fn a_risky_search_reaches_the_dsl_and_becomes_a_concern() {
 
 #[test]
 fn a_school_tunes_the_libraries_under_change_control() {
-    if !have_tools(&["curl"]) {
-        return;
-    }
-    let Some(python) = python_with_aiosmtpd() else {
+    let Some(around) = Surroundings::start(Ipv4Addr::new(127, 0, 0, 72)) else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let mail = MailServer::start(python, dir.path());
-    let webhook = WebhookReceiver::start();
-    let (google, proxy_table) = origin_for(
-        dir.path(),
-        Ipv4Addr::new(127, 0, 0, 72),
-        &["www.google.com"],
-    );
-    let config = monitored_school(dir.path(), &proxy_table, mail.port, webhook.port);
-    let osl = StaffAccount::create(&config, "osl", "online-safety-lead");
-    let teacher = StaffAccount::create(&config, "tc", "teacher");
-    let site = AdminSite::start(&config, dir.path(), &[]);
-    let search = |query: &str| {
-        format!(
-            "http://www.google.com:{}/search?q={query}",
-            google.http_addr().port()
-        )
-    };
+    let (mail, webhook, config) = (&around.mail, &around.webhook, &around.config);
+    let osl = StaffAccount::create(config, "osl", "online-safety-lead");
+    let teacher = StaffAccount::create(config, "tc", "teacher");
+    let site = AdminSite::start(config, around.dir.path(), &[]);
+    let search = |query: &str| around.search(query);
 
     let client = site.signed_in(&osl);
     // Nothing in the shipped libraries knows this school's worry yet.
