@@ -1567,40 +1567,14 @@ impl Store {
     ) -> Result<u64, StoreError> {
         const SQL: &str = "DELETE FROM alerts WHERE school_id = $1 AND last_at_us < $2 \
              AND status IN ('false_positive', 'no_further_action') AND concern_id IS NULL";
-        let cutoff_us = crate::model::timestamp_to_us(cutoff);
-        let deleted = with_pool!(&self.backend, pool => {
-            let mut tx = pool
-                .begin_with(self.backend.begin_write_sql())
-                .await
-                .map_err(StoreError::query("starting an alert retention purge"))?;
-            let deleted = sqlx::query(SQL)
-                .bind(school.0)
-                .bind(cutoff_us)
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::query("purging old decided alerts"))?
-                .rows_affected();
-            let detail = format!("deleted {deleted} decided alerts last seen before {cutoff}");
-            let target = format!("school:{school}");
-            let audit = audit_args(
-                Some(school),
-                Timestamp::now(),
-                crate::store::RETENTION_ACTOR,
-                "alert.purge",
-                &target,
-                &detail,
-                None,
-            );
-            bind_args!(sqlx::query(AUDIT_INSERT), audit)
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| unknown_school_or(e, school, "auditing an alert retention purge"))?;
-            tx.commit()
-                .await
-                .map_err(StoreError::query("committing an alert retention purge"))?;
-            deleted
-        });
-        Ok(deleted)
+        self.purge_audited(
+            school,
+            cutoff,
+            SQL,
+            "alert.purge",
+            "decided alerts last seen",
+        )
+        .await
     }
 }
 

@@ -73,7 +73,7 @@ pub(crate) const AUDIT_INSERT: &str = "INSERT INTO audit_log (school_id, at_us, 
      detail, from_addr) VALUES ($1, $2, $3, $4, $5, $6, $7)";
 
 /// Actor recorded for retention purges, which run on a timer rather than for a person.
-pub(crate) const RETENTION_ACTOR: &str = "system:retention";
+const RETENTION_ACTOR: &str = "system:retention";
 
 /// A handle to the database. Cloning is cheap and clones share one connection pool.
 #[derive(Clone)]
@@ -922,26 +922,41 @@ impl Store {
         cutoff: Timestamp,
     ) -> Result<u64, StoreError> {
         const SQL: &str = "DELETE FROM activity_events WHERE school_id = $1 AND at_us < $2";
+        self.purge_audited(school, cutoff, SQL, "activity.purge", "events")
+            .await
+    }
+
+    /// Runs a retention `DELETE` (`$1` the school, `$2` the cutoff in microseconds) and audits
+    /// it as `action` by [`RETENTION_ACTOR`] in the same transaction; `what` names the deleted
+    /// records in the audit detail and in errors. Returns how many were deleted.
+    pub(crate) async fn purge_audited(
+        &self,
+        school: SchoolId,
+        cutoff: Timestamp,
+        sql: &'static str,
+        action: &str,
+        what: &str,
+    ) -> Result<u64, StoreError> {
         let cutoff_us = timestamp_to_us(cutoff);
         let deleted = with_pool!(&self.backend, pool => {
             let mut tx = pool
                 .begin_with(self.backend.begin_write_sql())
                 .await
                 .map_err(StoreError::query("starting a retention purge"))?;
-            let deleted = sqlx::query(SQL)
+            let deleted = sqlx::query(sql)
                 .bind(school.0)
                 .bind(cutoff_us)
                 .execute(&mut *tx)
                 .await
-                .map_err(StoreError::query("purging old activity events"))?
+                .map_err(StoreError::query("purging old records"))?
                 .rows_affected();
-            let detail = format!("deleted {deleted} events before {cutoff}");
+            let detail = format!("deleted {deleted} {what} before {cutoff}");
             let target = format!("school:{school}");
             let audit = audit_args(
                 Some(school),
                 Timestamp::now(),
                 RETENTION_ACTOR,
-                "activity.purge",
+                action,
                 &target,
                 &detail,
                 None,
