@@ -325,15 +325,20 @@ async fn propose(
         Ok(change) => change,
         Err(e) => return bad_request(format!("The change was not made: {e}.")),
     };
+    propose_and_show(&app, &staff, &change, &reason).await
+}
+
+/// Puts a change from an admin form through change control and shows its change-log entry,
+/// or says why it was not made.
+pub(crate) async fn propose_and_show(
+    app: &AdminApp,
+    staff: &Staff,
+    change: &PolicyChange,
+    reason: &str,
+) -> Response {
     match app
         .control
-        .propose(
-            &staff.school_slug,
-            &change,
-            &staff.actor(),
-            &reason,
-            "admin",
-        )
+        .propose(&staff.school_slug, change, &staff.actor(), reason, "admin")
         .await
     {
         Ok(record) => Redirect::to(&format!("/changes/{}", record.id)).into_response(),

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use askama::Template;
 use axum::Router;
 use axum::extract::{Form, RawQuery, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use axum::routing::get;
 use hedgerow_accounts::Permission;
 use hedgerow_monitor::{tuned_classifier, tunings_in};
@@ -335,18 +335,5 @@ async fn change(
         Ok(c) => c,
         Err(r) => return r,
     };
-    match app
-        .control
-        .propose(
-            &staff.school_slug,
-            &change,
-            &staff.actor(),
-            &reason,
-            "admin",
-        )
-        .await
-    {
-        Ok(record) => Redirect::to(&format!("/changes/{}", record.id)).into_response(),
-        Err(e) => bad_request(format!("The change was not made: {e}.")),
-    }
+    crate::policy::propose_and_show(&app, &staff, &change, &reason).await
 }
