@@ -16,6 +16,10 @@
 //! | `TriageAlerts`          |  ✓  |     ✓      |                    |      ✓      |                 |         |          |             |
 //! | `ViewMonitoringReport`  |  ✓  |     ✓      |         ✓          |      ✓      |                 |         |    ✓     |             |
 //! | `TuneRiskLibraries`     |  ✓  |     ✓      |         ✓          |             |                 |         |          |             |
+//! | `RecordConcern`         |  ✓  |     ✓      |         ✓          |      ✓      |        ✓        |    ✓    |          |             |
+//! | `ManageConcerns`        |  ✓  |     ✓      |                    |      ✓      |                 |         |          |             |
+//! | `ManageRecords`         |  ✓  |     ✓      |                    |      ✓      |                 |         |          |             |
+//! | `ViewTermlyReport`      |  ✓  |     ✓      |         ✓          |      ✓      |                 |         |    ✓     |             |
 //! | `EditPolicy`            |  ✓  |     ✓      |         ✓          |             |        ✓        |         |          |      ✓      |
 //! | `ApprovePolicyChange`   |  ✓  |     ✓      |         ✓          |             |                 |         |          |             |
 //! | `ReviewRequests`        |  ✓  |     ✓      |         ✓          |             |                 |         |          |             |
@@ -47,6 +51,16 @@
 //!   online-safety lead, who oversees the filtering and monitoring, and governors, who must
 //!   check it works, see it with the safeguarding leads. It is a school safeguarding document,
 //!   so it is not given to technical or trust staff.
+//! - **Safeguarding records** (concerns and incidents): every member of staff who works with
+//!   children records what they see or hear (`RecordConcern`) and afterwards sees only what
+//!   they reported; the DSL, the deputies and the headteacher read every record and act on it
+//!   (`ManageConcerns`: hand-over, actions, procedures, sanctions, closing) and look after
+//!   the records themselves (`ManageRecords`: retention reviews, legal holds, destruction,
+//!   subject-access exports, transfers to a new school). An allegation against a member of
+//!   staff is narrower still: the headteacher alone (`hedgerow-records` decides per record).
+//!   Governors and trust staff record nothing here: they are not with the children.
+//! - **The governors' termly report** holds suppressed counts only, so it goes where the
+//!   weekly monitoring report goes.
 //! - **The network manager** edits the policy, runs checks and scripts the school through the
 //!   API, but does not read a person's browsing: the DfE filtering and monitoring standards put
 //!   technical staff under the DSL's oversight, so what a child did is the DSL's to see. A
@@ -184,6 +198,17 @@ pub enum Permission {
     /// own) under change control, and try phrases against them. The libraries hold no one's
     /// data, so the online-safety lead, who owns the online-safety policy, may do it.
     TuneRiskLibraries,
+    /// Record an online-safety concern or incident, and read back the records one reported.
+    RecordConcern,
+    /// Read every concern and incident record (bar allegations against staff, which
+    /// `hedgerow-records` keeps to the headteacher) and act on them: hand-over, actions,
+    /// guided procedures, sanctions the gateway enforces, closing with an outcome.
+    ManageConcerns,
+    /// Look after the records themselves: retention reviews, legal holds, destruction with a
+    /// certificate, subject-access exports and transfers of a pupil's file to a new school.
+    ManageRecords,
+    /// See the governors' termly report: suppressed counts only, no names.
+    ViewTermlyReport,
     /// Propose or make changes to groups, category actions, schedules, overrides, sanctions.
     EditPolicy,
     /// Approve another person's policy change where the school requires a second person.
@@ -214,7 +239,7 @@ pub enum Permission {
 
 impl Permission {
     /// Every permission, in the order of the matrix; for tests that walk every route.
-    pub const ALL: [Permission; 22] = [
+    pub const ALL: [Permission; 26] = [
         Permission::ViewDashboard,
         Permission::ViewAggregates,
         Permission::ViewPersonActivity,
@@ -224,6 +249,10 @@ impl Permission {
         Permission::TriageAlerts,
         Permission::ViewMonitoringReport,
         Permission::TuneRiskLibraries,
+        Permission::RecordConcern,
+        Permission::ManageConcerns,
+        Permission::ManageRecords,
+        Permission::ViewTermlyReport,
         Permission::EditPolicy,
         Permission::ApprovePolicyChange,
         Permission::ReviewRequests,
@@ -258,6 +287,14 @@ pub fn role_can(role: Role, permission: Permission) -> bool {
             R::Dsl | R::DeputyDsl | R::OnlineSafetyLead | R::Headteacher | R::Governor
         ),
         P::TuneRiskLibraries => matches!(role, R::Dsl | R::DeputyDsl | R::OnlineSafetyLead),
+        P::RecordConcern => !matches!(role, R::Governor | R::TrustAdmin),
+        P::ManageConcerns | P::ManageRecords => {
+            matches!(role, R::Dsl | R::DeputyDsl | R::Headteacher)
+        }
+        P::ViewTermlyReport => matches!(
+            role,
+            R::Dsl | R::DeputyDsl | R::OnlineSafetyLead | R::Headteacher | R::Governor
+        ),
         P::EditPolicy => matches!(
             role,
             R::Dsl | R::DeputyDsl | R::OnlineSafetyLead | R::NetworkManager | R::TrustAdmin
@@ -297,12 +334,17 @@ pub fn can(roles: &[Role], permission: Permission) -> bool {
 
 /// The permissions that reach a person's browsing or safeguarding records, directly or
 /// through someone else's account.
-const SENSITIVE: [Permission; 7] = [
+const SENSITIVE: [Permission; 10] = [
     Permission::ViewPersonActivity,
     Permission::ExportActivity,
     // Alerts name a child and show their browsing; triage writes their safeguarding record.
     Permission::ViewAlerts,
     Permission::TriageAlerts,
+    // Safeguarding records: writing one names a child and their words, and reading back what
+    // one reported shows them again; managing them reads everyone's.
+    Permission::RecordConcern,
+    Permission::ManageConcerns,
+    Permission::ManageRecords,
     // The audit log names whose records were read.
     Permission::ViewAuditLog,
     // Review requests carry a pupil's name and the address they were refused.
@@ -399,7 +441,30 @@ mod tests {
         assert!(!can(&t, P::ViewPersonActivity));
         assert!(!can(&t, P::ReviewRequests));
         assert!(!can(&t, P::ViewAggregates));
-        assert!(!requires_second_factor(&t));
+        // They record concerns, which name a child: so they sign in with a second factor.
+        assert!(can(&t, P::RecordConcern));
+        assert!(!can(&t, P::ManageConcerns));
+        assert!(requires_second_factor(&t));
+    }
+
+    #[test]
+    fn safeguarding_records_are_for_the_leads_and_reports_for_governors() {
+        for role in [R::Dsl, R::DeputyDsl, R::Headteacher] {
+            assert!(can(&[role], P::ManageConcerns), "{role:?}");
+            assert!(can(&[role], P::ManageRecords), "{role:?}");
+        }
+        for role in [
+            R::OnlineSafetyLead,
+            R::NetworkManager,
+            R::Teacher,
+            R::Governor,
+        ] {
+            assert!(!can(&[role], P::ManageConcerns), "{role:?}");
+            assert!(!can(&[role], P::ManageRecords), "{role:?}");
+        }
+        assert!(!can(&[R::Governor], P::RecordConcern));
+        assert!(can(&[R::Governor], P::ViewTermlyReport));
+        assert!(!can(&[R::NetworkManager], P::ViewTermlyReport));
     }
 
     #[test]
@@ -473,6 +538,8 @@ mod tests {
             if can(&[role], P::ViewPersonActivity)
                 || can(&[role], P::ViewAuditLog)
                 || can(&[role], P::ExportActivity)
+                || can(&[role], P::RecordConcern)
+                || can(&[role], P::ManageConcerns)
             {
                 assert!(requires_second_factor(&[role]), "{role:?}");
             }
