@@ -144,6 +144,9 @@ pub struct SchoolMonitoring {
     pub dsl: Vec<String>,
     /// Also told of immediate alerts outside school hours (e.g. the headteacher's phone).
     pub out_of_hours: Vec<String>,
+    /// The headteacher: told that a record of an allegation against a member of staff was
+    /// made, which only the headteacher may read (not the DSL).
+    pub headteacher: Vec<String>,
     /// A URL that receives each immediate alert as JSON (a chat or SMS gateway).
     pub webhook: Option<String>,
     /// Policy group key to age band (`early_years`, `primary`, `secondary`, `sixth_form`,
@@ -204,6 +207,8 @@ pub(crate) struct RawSchoolMonitoring {
     pub dsl: Vec<Sp<String>>,
     #[serde(default)]
     pub out_of_hours: Vec<Sp<String>>,
+    #[serde(default)]
+    pub headteacher: Vec<Sp<String>>,
     pub webhook: Option<Sp<String>>,
     #[serde(default)]
     pub age_bands: BTreeMap<String, Sp<String>>,
@@ -531,6 +536,7 @@ pub(crate) fn school_monitoring(
         &table.out_of_hours,
         &mut settings.out_of_hours,
     );
+    emails("headteacher", &table.headteacher, &mut settings.headteacher);
     if let Some(url) = &table.webhook {
         let text = url.get_ref().trim();
         if is_http_url(text) {

@@ -15,8 +15,8 @@ pub mod tuning;
 pub use burst::{Burst, BurstDetector, BurstRule, PersonKey, burst_category_for};
 pub use digest::{DigestKind, DigestSchedule};
 pub use message::{
-    AlertNotice, Detail, DigestItem, EmailMessage, digest_email, email_for, format_time,
-    severity_label, webhook_json,
+    AlertNotice, Detail, DigestItem, EmailMessage, RecordNotice, digest_email, email_for,
+    format_time, record_email, severity_label, webhook_json,
 };
 pub use routing::{Delivery, Route, RoutingPolicy, SchoolHours, london, renotify};
 pub use tuning::{tuned_classifier, tuning_for, tunings_in};

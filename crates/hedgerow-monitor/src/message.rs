@@ -205,6 +205,55 @@ pub fn email_for(notice: &AlertNotice, detail: Detail, zone: &TimeZone) -> Email
     }
 }
 
+/// A safeguarding record someone has just made, for telling the people who act on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordNotice {
+    pub record_id: i64,
+    pub school_name: String,
+    /// What kind of record ("Online-safety concern", "Allegation against a member of staff").
+    pub record_type_label: String,
+    /// The member of staff who made it, as staff know them.
+    pub recorded_by: String,
+    pub at: Timestamp,
+    /// The record in the admin app.
+    pub link: String,
+}
+
+/// The email telling the DSL (or, for an allegation against staff, the headteacher) that a
+/// record was made. Whatever the school's detail setting, it carries no child's name and none
+/// of the record's words: a record is fuller than an alert, and the reader opens it where
+/// reads are audited.
+pub fn record_email(notice: &RecordNotice, zone: &TimeZone) -> EmailMessage {
+    let mut body = String::new();
+    let _ = writeln!(
+        body,
+        "A member of staff has made a safeguarding record at {}.\n",
+        one_line(&notice.school_name)
+    );
+    let mut field = |name: &str, value: &str| {
+        let _ = writeln!(body, "{:<12} {}", format!("{name}:"), value);
+    };
+    field("Record", &notice.record_id.to_string());
+    field("Kind", &one_line(&notice.record_type_label));
+    field("Recorded by", &one_line(&notice.recorded_by));
+    field("When", &format_time(notice.at, zone));
+    let _ = write!(
+        body,
+        "\nOpen it in Hedgerow, take it on and record what you do:\n{}\n\n\
+         Who is involved and what was said are left out of this email because email is less \
+         secure than Hedgerow itself.\n",
+        one_line(&notice.link)
+    );
+    EmailMessage {
+        subject: format!(
+            "Hedgerow: new safeguarding record {} at {}",
+            notice.record_id,
+            one_line(&notice.school_name)
+        ),
+        text_body: body,
+    }
+}
+
 /// The JSON body of the webhook for one immediate alert, for chat tools and SMS gateways.
 ///
 /// Always: `alert_id`, `school`, `category`, `category_label`, `severity`, `at` (RFC 3339 with
@@ -628,5 +677,30 @@ mod tests {
             email.text_body.matches("  Alert 1:").count(),
             DIGEST_ITEM_LIMIT
         );
+    }
+
+    #[test]
+    fn a_record_email_names_no_one_and_quotes_nothing() {
+        let notice = RecordNotice {
+            record_id: 12,
+            school_name: "Oak Primary".into(),
+            record_type_label: "Online-safety concern".into(),
+            recorded_by: "Tom Ash\r\nBcc: someone@example.invalid".into(),
+            at: Timestamp::from_second(1_796_000_000).unwrap(),
+            link: "https://hedgerow.oak.example/concerns/12".into(),
+        };
+        let zone = TimeZone::get("Europe/London").unwrap();
+        let email = record_email(&notice, &zone);
+        assert_eq!(
+            email.subject,
+            "Hedgerow: new safeguarding record 12 at Oak Primary"
+        );
+        assert!(
+            email.text_body.contains("/concerns/12"),
+            "{}",
+            email.text_body
+        );
+        // A name typed into a field cannot start a header or a line of its own.
+        assert!(!email.text_body.contains("\nBcc:"), "{}", email.text_body);
     }
 }

@@ -19,6 +19,19 @@ pub struct ChangePreview {
     pub diff: String,
 }
 
+/// A safeguarding record just made, for telling the people who act on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MadeRecord {
+    pub id: i64,
+    /// `online-safety`, `child-protection` or `staff-allegation`.
+    pub record_type: String,
+    /// The record type as people read it.
+    pub record_type_label: String,
+    /// The member of staff who made it, as staff know them.
+    pub recorded_by: String,
+    pub at: jiff::Timestamp,
+}
+
 /// The running gateway, as the admin app sees it. Errors are sentences for the person who
 /// asked (what was wrong and what to do).
 #[async_trait]
@@ -49,4 +62,10 @@ pub trait GatewayControl: Send + Sync + 'static {
     /// test entries through every group's policy), records it in the check log as `by`, and
     /// returns the check's id.
     async fn run_self_test(&self, school: &str, by: &str) -> Result<CheckId, String>;
+
+    /// Tells the people who act on a new safeguarding record that it exists: the DSL's
+    /// addresses, or for an allegation against staff the headteacher's. Returns at once;
+    /// sending happens in the background, and the record waits in the admin app either way.
+    /// The default tells no one (a gateway without a mail server).
+    async fn record_made(&self, _school: &str, _record: MadeRecord) {}
 }

@@ -47,7 +47,7 @@ use hedgerow_accounts::LoginThrottle;
 use hedgerow_store::{AdminAccount, SchoolId, Store};
 use tower_sessions::{Expiry, SessionManagerLayer};
 
-pub use control::{ChangePreview, GatewayControl};
+pub use control::{ChangePreview, GatewayControl, MadeRecord};
 pub use frame::Staff;
 pub use people::{MAPPING_SETTING, import_batch, import_groups};
 pub use sessions::StoreSessions;

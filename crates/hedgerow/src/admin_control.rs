@@ -8,12 +8,16 @@ use async_trait::async_trait;
 use hedgerow_policy::PolicySpec;
 use hedgerow_policy::change::PolicyChange;
 use hedgerow_store::{CheckId, PolicyChangeRecord};
-use hedgerow_web::{ChangePreview, GatewayControl};
+use hedgerow_web::{ChangePreview, GatewayControl, MadeRecord};
 
 use crate::live_policy::LivePolicy;
+use crate::monitor::RecordNotifier;
 
 pub struct LiveControl {
     pub live: Arc<LivePolicy>,
+    /// Emails the DSL (or the headteacher) about new safeguarding records; `None` without a
+    /// mail server.
+    pub records: Option<Arc<RecordNotifier>>,
 }
 
 /// An error as one sentence chain for the person who asked.
@@ -54,5 +58,11 @@ impl GatewayControl for LiveControl {
         crate::selftest::run_and_record(&self.live, school, by)
             .await
             .map_err(sentence)
+    }
+
+    async fn record_made(&self, school: &str, record: MadeRecord) {
+        if let Some(notifier) = &self.records {
+            notifier.notify(school, record);
+        }
     }
 }

@@ -566,6 +566,7 @@ async fn start_admin(
     // where browsers would otherwise refuse them; plain HTTP anywhere else was refused above.
     let control = Arc::new(crate::admin_control::LiveControl {
         live: Arc::clone(live),
+        records: crate::monitor::record_notifier(config, Some(listen))?,
     });
     let app = hedgerow_web::AdminApp::new(store.clone(), control, settings.secure_cookies());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

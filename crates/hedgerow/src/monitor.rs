@@ -173,6 +173,90 @@ pub fn start(
     Ok(Some((tx, RunningMonitor { events, digests })))
 }
 
+/// Tells the people who act on safeguarding records that one was made: the DSL's addresses
+/// (`[school.monitoring] dsl`), or for an allegation against staff the headteacher's
+/// (`headteacher`), by email only (a chat channel is not a place for a record's existence).
+pub struct RecordNotifier {
+    smtp: SmtpSender,
+    admin_url: String,
+    /// School slug to (name, zone, settings).
+    schools: HashMap<String, (String, jiff::tz::TimeZone, SchoolMonitoring)>,
+}
+
+/// The notifier, or `None` without a mail server (records then wait in the admin app).
+pub fn record_notifier(
+    config: &ConfigFile,
+    admin_listen: Option<SocketAddr>,
+) -> anyhow::Result<Option<Arc<RecordNotifier>>> {
+    let Senders {
+        smtp, admin_url, ..
+    } = senders(&config.config.monitoring, config, admin_listen)?;
+    let Some(smtp) = smtp else {
+        return Ok(None);
+    };
+    let schools = config
+        .config
+        .schools
+        .iter()
+        .map(|school| {
+            (
+                school.policy.school.clone(),
+                (
+                    school.policy.school_name.clone(),
+                    school.policy.time_zone.clone(),
+                    school.monitoring.clone(),
+                ),
+            )
+        })
+        .collect();
+    Ok(Some(Arc::new(RecordNotifier {
+        smtp,
+        admin_url,
+        schools,
+    })))
+}
+
+impl RecordNotifier {
+    /// Sends the notice in the background, trying a few times.
+    pub fn notify(self: &Arc<Self>, school: &str, record: hedgerow_web::MadeRecord) {
+        let Some((name, zone, settings)) = self.schools.get(school) else {
+            return;
+        };
+        let recipients = if record.record_type == "staff-allegation" {
+            settings.headteacher.clone()
+        } else {
+            settings.dsl.clone()
+        };
+        if recipients.is_empty() {
+            return;
+        }
+        let message = hedgerow_monitor::record_email(
+            &hedgerow_monitor::RecordNotice {
+                record_id: record.id,
+                school_name: name.clone(),
+                record_type_label: record.record_type_label.clone(),
+                recorded_by: record.recorded_by.clone(),
+                at: record.at,
+                link: format!("{}/concerns/{}", self.admin_url, record.id),
+            },
+            zone,
+        );
+        let notifier = Arc::clone(self);
+        tokio::spawn(async move {
+            for pause in SEND_ATTEMPTS {
+                tokio::time::sleep(pause).await;
+                match notifier.smtp.send(&recipients, &message).await {
+                    Ok(()) => return,
+                    Err(e) => error!(
+                        record = record.id,
+                        "could not email that a safeguarding record was made: {e}"
+                    ),
+                }
+            }
+        });
+    }
+}
+
 /// The built-in libraries and the configured extra ones.
 fn library(settings: &MonitoringSettings, config_path: &Path) -> anyhow::Result<RiskLibrary> {
     let mut library = RiskLibrary::builtin();
