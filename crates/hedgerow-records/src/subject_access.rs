@@ -385,7 +385,7 @@ pub fn render_html(export: &SubjectAccessExport) -> String {
         let types: Vec<&str> = record
             .types
             .iter()
-            .map(|t| label(t, IncidentType::parse, IncidentType::label))
+            .map(|t| IncidentType::label_for(t))
             .collect();
         html += &format!(
             "<section><h3>Record {}: {}</h3>\n<table>\
@@ -399,18 +399,14 @@ pub fn render_html(export: &SubjectAccessExport) -> String {
              <tr><th>Closed</th><td>{}</td></tr></table>\n",
             record.id,
             text(&record.summary),
-            text(label(
-                &record.record_type,
-                RecordType::parse,
-                RecordType::label
-            )),
+            text(RecordType::label_for(&record.record_type)),
             text(&record.status),
             text(&types.join("; ")),
             when(&record.reported_at),
             text(&record.reporter),
             text(&record.recorded_by),
             maybe(&record.incident_at),
-            text(label(&record.location, Location::parse, Location::label)),
+            text(Location::label_for(&record.location)),
             text(&record.disclosure),
             text(&record.observations),
             text(&record.websites),
@@ -427,16 +423,8 @@ pub fn render_html(export: &SubjectAccessExport) -> String {
             html += &format!(
                 "<li>{}: {}, {}</li>",
                 text(&person.name),
-                text(label(
-                    &person.person_role,
-                    PersonRole::parse,
-                    PersonRole::label
-                )),
-                text(label(
-                    &person.involvement,
-                    Involvement::parse,
-                    Involvement::label
-                )),
+                text(PersonRole::label_for(&person.person_role)),
+                text(Involvement::label_for(&person.involvement)),
             );
         }
         html += "</ul>\n<h4>Actions</h4>\n<ul>";
@@ -444,7 +432,7 @@ pub fn render_html(export: &SubjectAccessExport) -> String {
             html += &format!(
                 "<li>{}: {} ({}) {}</li>",
                 when(&action.at),
-                text(label(&action.kind, ActionKind::parse, ActionKind::label)),
+                text(ActionKind::label_for(&action.kind)),
                 text(&action.by),
                 text(&action.note),
             );
@@ -452,11 +440,7 @@ pub fn render_html(export: &SubjectAccessExport) -> String {
         for sanction in &record.sanctions {
             html += &format!(
                 "<li>{} from {} until {}{}</li>",
-                text(label(
-                    &sanction.kind,
-                    SanctionKind::parse,
-                    SanctionKind::label
-                )),
+                text(SanctionKind::label_for(&sanction.kind)),
                 when(&sanction.starts_at),
                 when(&sanction.until),
                 sanction
@@ -504,12 +488,6 @@ pub fn render_html(export: &SubjectAccessExport) -> String {
     }
     html += "</table>\n</body></html>\n";
     html
-}
-
-/// A vocabulary key's label, or the key itself when it is not one (an old or unknown key is
-/// still shown rather than hidden).
-fn label<T>(key: &str, parse: fn(&str) -> Option<T>, label: fn(T) -> &'static str) -> &str {
-    parse(key).map_or(key, label)
 }
 
 #[cfg(test)]

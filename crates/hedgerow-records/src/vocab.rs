@@ -29,6 +29,12 @@ macro_rules! vocabulary {
             pub fn parse(key: &str) -> Option<$name> {
                 $name::ALL.iter().copied().find(|value| value.key() == key)
             }
+
+            /// The label for a stored key, or the key itself when it is not one (so an old
+            /// or unknown key is still shown rather than hidden).
+            pub fn label_for(key: &str) -> &str {
+                $name::parse(key).map_or(key, |value| value.label())
+            }
         }
     };
 }
@@ -227,6 +233,8 @@ mod tests {
         assert_eq!(keys.get(8), Some(&"sexting-indecent-images"));
         assert_eq!(keys.last(), Some(&"other"));
         assert_eq!(RecordType::default().key(), "online-safety");
+        assert_eq!(IncidentType::label_for("gambling"), "Online gambling");
+        assert_eq!(IncidentType::label_for("retired-key"), "retired-key");
     }
 
     #[test]
