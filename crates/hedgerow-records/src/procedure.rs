@@ -229,6 +229,11 @@ impl Procedure {
         Procedure::ALL.iter().copied().find(|p| p.key() == key)
     }
 
+    /// The title for a stored key, or the key itself when it is not one.
+    pub fn label_for(key: &str) -> &str {
+        Procedure::parse(key).map_or(key, |procedure| procedure.label())
+    }
+
     /// The checklist, in the order to follow it.
     pub fn steps(self) -> &'static [Step] {
         match self {
@@ -306,6 +311,8 @@ mod tests {
             }
         }
         assert_eq!(Procedure::Radicalisation.step("do-not-delete"), None);
+        assert_eq!(Procedure::label_for("online-hate"), "Online hate");
+        assert_eq!(Procedure::label_for("retired"), "retired");
     }
 
     #[test]
