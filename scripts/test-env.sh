@@ -77,6 +77,8 @@ _hedgerow_test_env() {
     command -v squid >/dev/null 2>&1 || [ -x /usr/sbin/squid ] || missing+=(squid)
     command -v squidGuard >/dev/null 2>&1 || [ -x /usr/bin/squidGuard ] || missing+=(squidguard)
     command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+    # The governors' termly report's test turns its PDF into PNG pages and text with poppler.
+    { command -v pdftoppm && command -v pdftotext; } >/dev/null 2>&1 || missing+=(poppler-utils)
     # The admin API's test runs Schemathesis, installed below into a venv of Debian's Python.
     [ -x /usr/bin/python3 ] || missing+=(python3)
     /usr/bin/python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)

@@ -16,7 +16,7 @@ const TOP_PADDING: u32 = 8;
 /// Longer labels are cut in the chart (the table beside it has them whole).
 const CHART_LABEL_CHARS: usize = 34;
 
-const STYLE: &str = "\
+pub(crate) const STYLE: &str = "\
 :root{color-scheme:light;--ink:#1b1f24;--muted:#555e68;--bar:#2f6690;--high:#a4262c;--rule:#c9d1d9}
 *{box-sizing:border-box}
 body{margin:0;font:16px/1.5 system-ui,-apple-system,'Segoe UI',Arial,sans-serif;color:var(--ink);background:#fff}
@@ -249,7 +249,7 @@ fn scaled(value: u32, largest: u64, span: u32) -> u32 {
     u32::try_from(scaled).unwrap_or(span).min(span)
 }
 
-fn shorten(text: &str, max_chars: usize) -> String {
+pub(crate) fn shorten(text: &str, max_chars: usize) -> String {
     if text.chars().count() <= max_chars {
         return text.to_owned();
     }

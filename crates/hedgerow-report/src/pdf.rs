@@ -7,19 +7,20 @@
 
 use crate::figures::{self, Chart};
 use crate::model::WeeklyReport;
+use jiff::ZonedDateTime;
 
-const PAGE_WIDTH: f32 = 595.0;
-const PAGE_HEIGHT: f32 = 842.0;
-const MARGIN: f32 = 50.0;
-const TOP: f32 = PAGE_HEIGHT - MARGIN;
+pub(crate) const PAGE_WIDTH: f32 = 595.0;
+pub(crate) const PAGE_HEIGHT: f32 = 842.0;
+pub(crate) const MARGIN: f32 = 50.0;
+pub(crate) const TOP: f32 = PAGE_HEIGHT - MARGIN;
 /// Above the footer.
-const BOTTOM: f32 = 62.0;
-const CONTENT_WIDTH: f32 = PAGE_WIDTH - 2.0 * MARGIN;
+pub(crate) const BOTTOM: f32 = 62.0;
+pub(crate) const CONTENT_WIDTH: f32 = PAGE_WIDTH - 2.0 * MARGIN;
 
-const HEADING_SIZE: f32 = 13.0;
+pub(crate) const HEADING_SIZE: f32 = 13.0;
 const HEADING_SPACE: f32 = 30.0;
-const BODY_SIZE: f32 = 10.0;
-const LINE: f32 = 15.0;
+pub(crate) const BODY_SIZE: f32 = 10.0;
+pub(crate) const LINE: f32 = 15.0;
 
 /// Chart geometry: labels right-aligned against the bars, counts just past each bar's end.
 const CHART_LABEL_WIDTH: f32 = 170.0;
@@ -28,13 +29,13 @@ const CHART_BAR_AREA: f32 = 260.0;
 const CHART_ROW: f32 = 17.0;
 const CHART_BAR_HEIGHT: f32 = 11.0;
 
-const BAR_COLOUR: &str = "0.184 0.400 0.565 rg";
-const HIGH_COLOUR: &str = "0.643 0.149 0.173 rg";
-const MUTED_COLOUR: &str = "0.333 0.369 0.408 rg";
-const INK_COLOUR: &str = "0.106 0.122 0.141 rg";
+pub(crate) const BAR_COLOUR: &str = "0.184 0.400 0.565 rg";
+pub(crate) const HIGH_COLOUR: &str = "0.643 0.149 0.173 rg";
+pub(crate) const MUTED_COLOUR: &str = "0.333 0.369 0.408 rg";
+pub(crate) const INK_COLOUR: &str = "0.106 0.122 0.141 rg";
 
 #[derive(Clone, Copy)]
-enum Font {
+pub(crate) enum Font {
     Regular,
     Bold,
 }
@@ -65,14 +66,16 @@ pub fn render_pdf(report: &WeeklyReport) -> Vec<u8> {
     }
     response(&mut page, report);
     circumvention(&mut page, report);
-    let pages = page.finish();
-    let footer_left = format!(
-        "{}: {}",
-        figures::TITLE,
-        fit(&report.school_name, Font::Regular, 8.0, 330.0)
-    );
+    let contents = with_footers(page.finish(), figures::TITLE, &report.school_name);
+    let title = format!("{}: {}", figures::TITLE, report.school_name);
+    write_document(&title, &report.generated_at, &contents)
+}
+
+/// Adds "title: school" and "Page n of m" at the foot of every page.
+pub(crate) fn with_footers(pages: Vec<String>, title: &str, school_name: &str) -> Vec<String> {
+    let footer_left = format!("{title}: {}", fit(school_name, Font::Regular, 8.0, 330.0));
     let page_count = pages.len();
-    let contents: Vec<String> = pages
+    pages
         .into_iter()
         .enumerate()
         .map(|(index, mut content)| {
@@ -90,8 +93,7 @@ pub fn render_pdf(report: &WeeklyReport) -> Vec<u8> {
             ));
             content
         })
-        .collect();
-    write_document(report, &contents)
+        .collect()
 }
 
 fn header(page: &mut Pages, report: &WeeklyReport) {
@@ -236,14 +238,14 @@ fn circumvention(page: &mut Pages, report: &WeeklyReport) {
 }
 
 /// Content streams being laid out, with a cursor at the baseline of the next line.
-struct Pages {
+pub(crate) struct Pages {
     done: Vec<String>,
     current: String,
-    y: f32,
+    pub(crate) y: f32,
 }
 
 impl Pages {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Pages {
             done: Vec::new(),
             current: format!("{INK_COLOUR}\n"),
@@ -251,13 +253,13 @@ impl Pages {
         }
     }
 
-    fn finish(mut self) -> Vec<String> {
+    pub(crate) fn finish(mut self) -> Vec<String> {
         self.done.push(self.current);
         self.done
     }
 
     /// Starts a new page unless `height` fits above the bottom margin; says whether it did.
-    fn need(&mut self, height: f32) -> bool {
+    pub(crate) fn need(&mut self, height: f32) -> bool {
         if self.y - height >= BOTTOM {
             return false;
         }
@@ -267,39 +269,45 @@ impl Pages {
         true
     }
 
-    fn advance(&mut self, height: f32) {
+    pub(crate) fn advance(&mut self, height: f32) {
         self.y -= height;
     }
 
     /// A section heading, kept on the same page as `first_line` of what follows it.
-    fn heading(&mut self, title: &str, first_line: f32) {
+    pub(crate) fn heading(&mut self, title: &str, first_line: f32) {
         self.need(HEADING_SPACE + first_line);
         self.advance(HEADING_SPACE - LINE);
         self.text(MARGIN, Font::Bold, HEADING_SIZE, title);
         self.advance(LINE + 3.0);
     }
 
-    fn text(&mut self, x: f32, font: Font, size: f32, text: &str) {
+    pub(crate) fn text(&mut self, x: f32, font: Font, size: f32, text: &str) {
         self.current.push_str(&text_op(x, self.y, font, size, text));
     }
 
-    fn text_right(&mut self, right: f32, font: Font, size: f32, text: &str) {
+    pub(crate) fn text_right(&mut self, right: f32, font: Font, size: f32, text: &str) {
         let x = right - text_width(text, font, size);
         self.text(x, font, size, text);
     }
 
-    fn rect(&mut self, colour: &str, x: f32, y: f32, width: f32, height: f32) {
+    pub(crate) fn rect(&mut self, colour: &str, x: f32, y: f32, width: f32, height: f32) {
         self.current.push_str(&format!(
             "{colour}\n{x:.2} {y:.2} {width:.2} {height:.2} re f\n{INK_COLOUR}\n"
         ));
     }
 
-    fn colour(&mut self, colour: &str) {
+    /// Drawing operators written as they are, for shapes the helpers here do not cover.
+    pub(crate) fn raw(&mut self, operators: &str) {
+        self.current.push_str(operators);
+        self.current.push('\n');
+    }
+
+    pub(crate) fn colour(&mut self, colour: &str) {
         self.current.push_str(colour);
         self.current.push('\n');
     }
 
-    fn rule(&mut self) {
+    pub(crate) fn rule(&mut self) {
         self.current.push_str(&format!(
             "0.106 0.122 0.141 RG 1 w {MARGIN:.2} {y:.2} m {right:.2} {y:.2} l S\n",
             y = self.y,
@@ -308,7 +316,7 @@ impl Pages {
     }
 }
 
-fn text_op(x: f32, y: f32, font: Font, size: f32, text: &str) -> String {
+pub(crate) fn text_op(x: f32, y: f32, font: Font, size: f32, text: &str) -> String {
     format!(
         "BT {} {size:.1} Tf {x:.2} {y:.2} Td {} Tj ET\n",
         font.resource(),
@@ -317,7 +325,7 @@ fn text_op(x: f32, y: f32, font: Font, size: f32, text: &str) -> String {
 }
 
 /// The text cut to fit `max_width` points, ending in an ellipsis when cut.
-fn fit(text: &str, font: Font, size: f32, max_width: f32) -> String {
+pub(crate) fn fit(text: &str, font: Font, size: f32, max_width: f32) -> String {
     let clean: String = text.chars().filter(|c| !c.is_control()).collect();
     if text_width(&clean, font, size) <= max_width {
         return clean;
@@ -337,7 +345,7 @@ fn fit(text: &str, font: Font, size: f32, max_width: f32) -> String {
     cut
 }
 
-fn text_width(text: &str, font: Font, size: f32) -> f32 {
+pub(crate) fn text_width(text: &str, font: Font, size: f32) -> f32 {
     text.chars()
         .filter(|c| !c.is_control())
         .map(|c| glyph_width(win_ansi(c).unwrap_or(b'?'), font))
@@ -434,7 +442,11 @@ fn literal(text: &str) -> String {
 
 /// Catalogue, page tree, two fonts, document information, then a page and its content stream
 /// per page, followed by the cross-reference table with each object's byte offset.
-fn write_document(report: &WeeklyReport, contents: &[String]) -> Vec<u8> {
+pub(crate) fn write_document(
+    title: &str,
+    generated_at: &ZonedDateTime,
+    contents: &[String],
+) -> Vec<u8> {
     const FIRST_PAGE_OBJECT: usize = 6;
     let kids: Vec<String> = (0..contents.len())
         .map(|i| format!("{} 0 R", FIRST_PAGE_OBJECT + 2 * i))
@@ -450,7 +462,7 @@ fn write_document(report: &WeeklyReport, contents: &[String]) -> Vec<u8> {
             .to_owned(),
         "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica-Bold /Encoding /WinAnsiEncoding >>"
             .to_owned(),
-        info(report),
+        info(title, generated_at),
     ];
     for (i, content) in contents.iter().enumerate() {
         objects.push(format!(
@@ -489,8 +501,8 @@ fn write_document(report: &WeeklyReport, contents: &[String]) -> Vec<u8> {
 
 /// The document information dictionary. Its strings are PDFDocEncoding, which agrees with
 /// WinAnsiEncoding on ASCII and Latin-1, so other characters are replaced.
-fn info(report: &WeeklyReport) -> String {
-    let title: String = format!("{}: {}", figures::TITLE, report.school_name)
+fn info(title: &str, at: &ZonedDateTime) -> String {
+    let title: String = title
         .chars()
         .map(|c| if u32::from(c) < 0x100 { c } else { '?' })
         .collect();
@@ -498,7 +510,6 @@ fn info(report: &WeeklyReport) -> String {
         "<< /Title {} /Producer (Hedgerow) /Creator (Hedgerow)",
         literal(&title)
     );
-    let at = &report.generated_at;
     if (1..=9999).contains(&at.year()) {
         let offset = at.offset().seconds();
         let sign = if offset < 0 { '-' } else { '+' };
