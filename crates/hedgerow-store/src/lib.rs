@@ -85,9 +85,10 @@ pub use people::{
     PeopleCounts, Person, PlannedChange,
 };
 pub use records::{
-    ChronologyEntry, ConcernAction, ConcernRecord, INVOLVEMENTS, LOCATIONS, NewRecord, NewSanction,
-    PERSON_ROLES, PersonInvolved, ProcedureState, RECORD_TYPES, REFERRAL_KINDS, RecordFilter,
-    RecordSanction, RecordSummary, SANCTION_KINDS, StepDone, limits as record_limits,
+    ChronologyEntry, ConcernAction, ConcernRecord, DestructionCertificate, INVOLVEMENTS, LOCATIONS,
+    NewRecord, NewSanction, PERSON_ROLES, PersonInvolved, ProcedureState, RECORD_TYPES,
+    REFERRAL_KINDS, RecordFilter, RecordRetention, RecordSanction, RecordSummary, ReviewItem,
+    SANCTION_KINDS, StepDone, limits as record_limits, london_date, sha256_hex,
 };
 pub use store::Store;
 pub use tokens::{ApiToken, ApiTokenId, MAX_ACTIVE_TOKENS, MAX_TOKEN_NAME, USE_RECORD_INTERVAL};

@@ -1860,3 +1860,419 @@ fn chronology_of(r: &ConcernRecord, out: &mut Vec<ChronologyEntry>) {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Retention, legal hold and destruction
+// ---------------------------------------------------------------------------------------------
+
+/// How long each record type is kept before it is due for review. A plain copy of
+/// `hedgerow-records`' rules so the store does not depend on that crate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordRetention {
+    /// Child-protection records: years after the first pupil's date of birth (or after the
+    /// incident, or the report, when no date of birth is known).
+    pub child_protection_years_after_birth: u32,
+    /// Allegations against staff: years after the report.
+    pub staff_allegation_years: u32,
+    /// Online-safety records: years after the report.
+    pub online_safety_years: u32,
+}
+
+impl Default for RecordRetention {
+    /// 25, 10 and 6 years.
+    fn default() -> Self {
+        RecordRetention {
+            child_protection_years_after_birth: 25,
+            staff_allegation_years: 10,
+            online_safety_years: 6,
+        }
+    }
+}
+
+impl RecordRetention {
+    /// When a record becomes due for review: child-protection from `first_pupil_dob`, else
+    /// from `incident_on`, else from `reported_on`; the other types from `reported_on`.
+    pub fn review_due(
+        &self,
+        record_type: &str,
+        first_pupil_dob: Option<Date>,
+        incident_on: Option<Date>,
+        reported_on: Date,
+    ) -> Date {
+        let (from, years) = match record_type {
+            "child-protection" => (
+                first_pupil_dob.or(incident_on).unwrap_or(reported_on),
+                self.child_protection_years_after_birth,
+            ),
+            "staff-allegation" => (reported_on, self.staff_allegation_years),
+            _ => (reported_on, self.online_safety_years),
+        };
+        add_years(from, years)
+    }
+}
+
+/// `date` plus `years` (29 February lands on 28 February), or the last date jiff knows.
+fn add_years(date: Date, years: u32) -> Date {
+    i16::try_from(years)
+        .ok()
+        .and_then(|y| date.checked_add(jiff::Span::new().years(y)).ok())
+        .unwrap_or(Date::MAX)
+}
+
+/// The school's calendar date of a moment (schools in this store work in Europe/London).
+pub fn london_date(at: Timestamp) -> Date {
+    match jiff::tz::TimeZone::get("Europe/London") {
+        Ok(tz) => tz.to_datetime(at).date(),
+        Err(_) => jiff::tz::TimeZone::UTC.to_datetime(at).date(),
+    }
+}
+
+/// A record due for review.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReviewItem {
+    /// The record.
+    pub id: ConcernId,
+    /// Its type key.
+    pub record_type: String,
+    /// When it became due.
+    pub review_due: Date,
+    /// Under legal hold (so it cannot be destroyed).
+    pub legal_hold: bool,
+    /// New, open or closed.
+    pub status: ConcernStatus,
+}
+
+/// A certificate of destruction: kept for ever, proving what was destroyed without keeping it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DestructionCertificate {
+    /// Database id; shown as "certificate #N".
+    pub id: i64,
+    /// The id the record had.
+    pub concern_ref: ConcernId,
+    /// Its type key.
+    pub record_type: String,
+    /// When it was recorded.
+    pub opened_at: Timestamp,
+    /// When it was closed.
+    pub closed_at: Option<Timestamp>,
+    /// When it was due for review.
+    pub review_due: Date,
+    /// When it was destroyed.
+    pub destroyed_at: Timestamp,
+    /// Who destroyed it.
+    pub destroyed_by: String,
+    /// Why.
+    pub reason: String,
+    /// SHA-256 (hex) of the record's JSON ([`ConcernRecord::to_json`]) as it was.
+    pub content_sha256: String,
+    /// Rows removed: the record and everything on it.
+    pub rows_removed: u64,
+}
+
+/// The review facts of every record of a school (`$1`), or of one (`$2`): id, type, status,
+/// hold, reported, incident, and the first pupil's date of birth (from the record, else from
+/// the directory).
+const REVIEW_SELECT: &str = "SELECT c.id, c.record_type, c.status, c.legal_hold, \
+     COALESCE(c.reported_at_us, c.created_at_us), c.incident_at_us, \
+     (SELECT COALESCE(p.date_of_birth, (SELECT u.date_of_birth FROM users u \
+        WHERE u.school_id = c.school_id AND lower(u.username) = lower(p.username) \
+        ORDER BY u.id LIMIT 1)) \
+      FROM concern_people p WHERE p.concern_id = c.id AND p.person_role = 'pupil' \
+      ORDER BY p.position, p.id LIMIT 1) \
+     FROM concerns c WHERE c.school_id = $1";
+
+type ReviewRow = (i64, String, String, i64, i64, Option<i64>, Option<String>);
+
+fn review_due_of(rules: &RecordRetention, row: &ReviewRow) -> Result<Date, StoreError> {
+    let (_, record_type, _, _, reported_us, incident_us, dob) = row;
+    let dob = dob
+        .as_deref()
+        .map(|d| parse_date(d, "a date of birth"))
+        .transpose()?;
+    let reported = london_date(timestamp_from_us(*reported_us, "report time")?);
+    let incident = opt_time(*incident_us, "incident time")?.map(london_date);
+    Ok(rules.review_due(record_type, dob, incident, reported))
+}
+
+/// Hex of the SHA-256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, bytes);
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+const CERTIFICATE_COLUMNS: &str = "id, concern_ref, record_type, opened_at_us, closed_at_us, \
+     review_due, destroyed_at_us, destroyed_by, reason, content_sha256, rows_removed";
+
+#[derive(FromRow)]
+struct CertificateRow {
+    id: i64,
+    concern_ref: i64,
+    record_type: String,
+    opened_at_us: i64,
+    closed_at_us: Option<i64>,
+    review_due: String,
+    destroyed_at_us: i64,
+    destroyed_by: String,
+    reason: String,
+    content_sha256: String,
+    rows_removed: i64,
+}
+
+impl CertificateRow {
+    fn into_certificate(self) -> Result<DestructionCertificate, StoreError> {
+        Ok(DestructionCertificate {
+            id: self.id,
+            concern_ref: ConcernId(self.concern_ref),
+            record_type: self.record_type,
+            opened_at: timestamp_from_us(self.opened_at_us, "record time")?,
+            closed_at: opt_time(self.closed_at_us, "closing time")?,
+            review_due: parse_date(&self.review_due, "a review date")?,
+            destroyed_at: timestamp_from_us(self.destroyed_at_us, "destruction time")?,
+            destroyed_by: self.destroyed_by,
+            reason: self.reason,
+            content_sha256: self.content_sha256,
+            rows_removed: u64::try_from(self.rows_removed).unwrap_or(0),
+        })
+    }
+}
+
+/// Tables whose rows hang off a concern, counted into a certificate's `rows_removed`.
+const CHILD_TABLES: [&str; 7] = [
+    "concern_people",
+    "concern_types",
+    "concern_actions",
+    "concern_procedures",
+    "concern_steps",
+    "concern_sanctions",
+    "concern_alerts",
+];
+
+impl Store {
+    /// Puts a record under legal hold (it cannot then be destroyed) or lifts the hold.
+    /// `reason` is required either way and audited as `concern.hold`; a held record keeps it.
+    pub async fn set_legal_hold(
+        &self,
+        school: SchoolId,
+        id: ConcernId,
+        hold: bool,
+        reason: &str,
+        by: &ActingUser,
+    ) -> Result<(), StoreError> {
+        check_actor(by)?;
+        validate_text("legal hold reason", reason.trim(), 2_000)?;
+        let reason = reason.trim();
+        in_tx!(self, "to change a legal hold", |tx| {
+            record_state!(tx, school, id);
+            sqlx::query(
+                "UPDATE concerns SET legal_hold = $1, legal_hold_reason = $2, updated_at_us = $3 \
+                 WHERE school_id = $4 AND id = $5",
+            )
+            .bind(i64::from(hold))
+            .bind(hold.then_some(reason))
+            .bind(timestamp_to_us(Timestamp::now()))
+            .bind(school.0)
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::query("changing a legal hold"))?;
+            audit!(
+                tx,
+                school,
+                &by.name,
+                by.from_addr.as_deref(),
+                "concern.hold",
+                format!("concern:{id}"),
+                format!("hold={hold} reason={reason:?}")
+            );
+            Ok::<_, StoreError>(())
+        })
+    }
+
+    /// Records whose review date under `rules` is on or before `today`, soonest due first.
+    /// Holds no names, so it is not audited.
+    pub async fn records_for_review(
+        &self,
+        school: SchoolId,
+        rules: &RecordRetention,
+        today: Date,
+    ) -> Result<Vec<ReviewItem>, StoreError> {
+        let rows: Vec<ReviewRow> = with_pool!(&self.backend, pool => {
+            sqlx::query_as(REVIEW_SELECT).bind(school.0).fetch_all(pool).await
+        })
+        .map_err(StoreError::query("reading records' review dates"))?;
+        let mut due = Vec::new();
+        for row in &rows {
+            let review_due = review_due_of(rules, row)?;
+            if review_due > today {
+                continue;
+            }
+            let (id, record_type, status, hold, ..) = row;
+            due.push(ReviewItem {
+                id: ConcernId(*id),
+                record_type: record_type.clone(),
+                review_due,
+                legal_hold: *hold != 0,
+                status: ConcernStatus::parse(status).ok_or_else(|| {
+                    StoreError::Corrupt(format!("record {id} has status {status:?}"))
+                })?,
+            });
+        }
+        due.sort_by(|a, b| a.review_due.cmp(&b.review_due).then(a.id.cmp(&b.id)));
+        Ok(due)
+    }
+
+    /// Destroys a closed record and everything on it, writing a certificate of destruction
+    /// (with the SHA-256 of the record's JSON as it was) and a `concern.destroy` audit entry
+    /// in the same transaction. Refused under legal hold and for a record not yet closed.
+    pub async fn destroy_record(
+        &self,
+        school: SchoolId,
+        id: ConcernId,
+        reason: &str,
+        rules: &RecordRetention,
+        by: &ActingUser,
+    ) -> Result<DestructionCertificate, StoreError> {
+        check_actor(by)?;
+        let reason = reason.trim();
+        validate_text("reason for destruction", reason, 2_000)?;
+        in_tx!(self, "to destroy a record", |tx| {
+            let Some(record) = load_record!(tx, school, id.0)? else {
+                return Err(StoreError::NotFound {
+                    what: "safeguarding record",
+                    id: id.0,
+                });
+            };
+            if record.legal_hold {
+                return Err(StoreError::invalid(
+                    "legal hold",
+                    format!(
+                        "record #{id} is under legal hold ({}), so it cannot be destroyed; \
+                         lift the hold first if it no longer applies",
+                        record
+                            .legal_hold_reason
+                            .as_deref()
+                            .unwrap_or("no reason given")
+                    ),
+                ));
+            }
+            if record.concern.status != ConcernStatus::Closed {
+                return Err(StoreError::invalid(
+                    "record status",
+                    format!("record #{id} is not closed; close it with its outcome first"),
+                ));
+            }
+            let json = serde_json::to_vec(&record.to_json())
+                .map_err(|e| StoreError::invalid("record", e.to_string()))?;
+            let content_sha256 = sha256_hex(&json);
+            let review: Option<ReviewRow> =
+                sqlx::query_as(AssertSqlSafe(format!("{REVIEW_SELECT} AND c.id = $2")))
+                    .bind(school.0)
+                    .bind(id.0)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(StoreError::query("reading a record's review date"))?;
+            let review_due = match &review {
+                Some(row) => review_due_of(rules, row)?,
+                None => {
+                    return Err(StoreError::NotFound {
+                        what: "safeguarding record",
+                        id: id.0,
+                    });
+                }
+            };
+            let mut rows_removed: i64 = 1;
+            for table in CHILD_TABLES {
+                let n: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
+                    "SELECT COUNT(*) FROM {table} WHERE concern_id = $1"
+                )))
+                .bind(id.0)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(StoreError::query("counting a record's rows"))?;
+                rows_removed += n;
+            }
+            let deleted = sqlx::query("DELETE FROM concerns WHERE school_id = $1 AND id = $2")
+                .bind(school.0)
+                .bind(id.0)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::query("destroying a record"))?
+                .rows_affected();
+            if deleted != 1 {
+                return Err(StoreError::NotFound {
+                    what: "safeguarding record",
+                    id: id.0,
+                });
+            }
+            let now = Timestamp::now();
+            let certificate = DestructionCertificate {
+                id: 0,
+                concern_ref: id,
+                record_type: record.record_type.clone(),
+                opened_at: record.concern.created_at,
+                closed_at: record.closed_at,
+                review_due,
+                destroyed_at: Timestamp::from_microsecond(timestamp_to_us(now)).unwrap_or(now),
+                destroyed_by: by.name.clone(),
+                reason: reason.to_owned(),
+                content_sha256,
+                rows_removed: u64::try_from(rows_removed).unwrap_or(0),
+            };
+            let certificate_id: i64 = sqlx::query_scalar(
+                "INSERT INTO destruction_certificates (school_id, concern_ref, record_type, \
+                 opened_at_us, closed_at_us, review_due, destroyed_at_us, destroyed_by, reason, \
+                 content_sha256, rows_removed) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
+                 $11) RETURNING id",
+            )
+            .bind(school.0)
+            .bind(id.0)
+            .bind(&certificate.record_type)
+            .bind(timestamp_to_us(certificate.opened_at))
+            .bind(certificate.closed_at.map(timestamp_to_us))
+            .bind(certificate.review_due.to_string())
+            .bind(timestamp_to_us(certificate.destroyed_at))
+            .bind(&certificate.destroyed_by)
+            .bind(&certificate.reason)
+            .bind(&certificate.content_sha256)
+            .bind(rows_removed)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(StoreError::query("writing a certificate of destruction"))?;
+            let detail = format!(
+                "certificate:{certificate_id} sha256={} rows={rows_removed} reason={reason:?}",
+                certificate.content_sha256
+            );
+            audit!(
+                tx,
+                school,
+                &by.name,
+                by.from_addr.as_deref(),
+                "concern.destroy",
+                format!("concern:{id}"),
+                detail
+            );
+            Ok::<_, StoreError>(DestructionCertificate {
+                id: certificate_id,
+                ..certificate
+            })
+        })
+    }
+
+    /// Every certificate of destruction of a school, newest first. They name no one.
+    pub async fn destruction_certificates(
+        &self,
+        school: SchoolId,
+    ) -> Result<Vec<DestructionCertificate>, StoreError> {
+        let sql = format!(
+            "SELECT {CERTIFICATE_COLUMNS} FROM destruction_certificates WHERE school_id = $1 \
+             ORDER BY destroyed_at_us DESC, id DESC"
+        );
+        let rows: Vec<CertificateRow> = with_pool!(&self.backend, pool => {
+            sqlx::query_as(AssertSqlSafe(sql)).bind(school.0).fetch_all(pool).await
+        })
+        .map_err(StoreError::query("reading certificates of destruction"))?;
+        rows.into_iter()
+            .map(CertificateRow::into_certificate)
+            .collect()
+    }
+}

@@ -8,7 +8,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use common::{TestDb, backend_tests, head, reader, school, t0};
 use hedgerow_store::{
     AlertTrigger, ConcernId, ConcernStatus, NewAlert, NewRecord, NewSanction, PersonInvolved,
-    RecordFilter, SchoolId, Store, StoreError,
+    RecordFilter, RecordRetention, SchoolId, Store, StoreError, sha256_hex,
 };
 use jiff::civil::date;
 use jiff::{SignedDuration, Timestamp, ToSpan};
@@ -22,6 +22,8 @@ backend_tests!(
     closing_needs_an_outcome_and_a_reason_without_a_referral,
     sanctions_are_active_until_they_end_or_are_lifted,
     chronology_lists_a_pupils_events_in_order,
+    review_dates_follow_the_retention_rules,
+    legal_hold_blocks_destruction_and_a_certificate_outlives_the_record,
 );
 
 fn pupil(name: &str, username: &str) -> PersonInvolved {
@@ -785,4 +787,217 @@ async fn chronology_lists_a_pupils_events_in_order(db: &TestDb) {
         .expect("chronology");
     assert!(ben.iter().all(|e| e.concern == second));
     assert!(!ben.is_empty());
+}
+
+async fn review_dates_follow_the_retention_rules(db: &TestDb) {
+    let store = &db.store;
+    let s = school(store, "oak").await;
+    // t0 is 29 December 2025 in London.
+    let mut cp = new_record("child protection, DOB known");
+    cp.record_type = "child-protection".to_owned();
+    let cp = store
+        .create_record(s, &cp, &teacher())
+        .await
+        .expect("create");
+    let mut cp_no_dob = new_record("child protection, no DOB");
+    cp_no_dob.record_type = "child-protection".to_owned();
+    cp_no_dob.people = vec![PersonInvolved {
+        date_of_birth: None,
+        ..pupil("Dan Nodob", "dan.nodob")
+    }];
+    let cp_no_dob = store
+        .create_record(s, &cp_no_dob, &teacher())
+        .await
+        .expect("create");
+    let online = store
+        .create_record(s, &new_record("online"), &teacher())
+        .await
+        .expect("create");
+    let mut staff = new_record("allegation");
+    staff.record_type = "staff-allegation".to_owned();
+    let staff = store
+        .create_record(s, &staff, &head())
+        .await
+        .expect("create");
+    let rules = RecordRetention::default();
+    let due = |today| {
+        let store = store.clone();
+        async move {
+            store
+                .records_for_review(s, &rules, today)
+                .await
+                .expect("review")
+                .into_iter()
+                .map(|r| (r.id, r.review_due))
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(due(date(2031, 12, 28)).await, vec![]);
+    assert_eq!(
+        due(date(2031, 12, 29)).await,
+        vec![(online, date(2031, 12, 29))]
+    );
+    assert_eq!(
+        due(date(2038, 4, 9)).await,
+        vec![
+            (online, date(2031, 12, 29)),
+            (staff, date(2035, 12, 29)),
+            (cp, date(2038, 4, 9)),
+        ],
+        "child protection: date of birth 9 April 2013 + 25 years"
+    );
+    // Without a date of birth on the record: the incident date + 25 years...
+    assert_eq!(
+        due(date(2050, 12, 29)).await.last(),
+        Some(&(cp_no_dob, date(2050, 12, 29)))
+    );
+    // ...unless the directory knows the pupil's date of birth.
+    db.raw("INSERT INTO users (school_id, username, display_name, kind, group_key, created_at_us, date_of_birth) SELECT id, 'dan.nodob', 'Dan Nodob', 'pupil', 'ks2', 0, '2014-01-02' FROM schools WHERE slug = 'oak'")
+        .await
+        .expect("insert user");
+    let items = store
+        .records_for_review(s, &rules, date(2039, 1, 2))
+        .await
+        .expect("review");
+    let dan = items.iter().find(|r| r.id == cp_no_dob).expect("dan due");
+    assert_eq!(dan.review_due, date(2039, 1, 2));
+    assert_eq!(dan.record_type, "child-protection");
+    assert_eq!(dan.status, ConcernStatus::New);
+    assert!(!dan.legal_hold);
+}
+
+async fn legal_hold_blocks_destruction_and_a_certificate_outlives_the_record(db: &TestDb) {
+    let store = &db.store;
+    let s = school(store, "oak").await;
+    let alert = raise(store, s, "amy.example").await;
+    let mut input = new_record("to be destroyed");
+    input.alert_ids = vec![alert];
+    let id = store
+        .create_record(s, &input, &teacher())
+        .await
+        .expect("create");
+    store
+        .add_action(s, id, "note", "spoke to Amy", t0(), &head())
+        .await
+        .expect("action");
+    store
+        .start_procedure(s, id, "cyberbullying", &head())
+        .await
+        .expect("start");
+    store
+        .tick_step(s, id, "cyberbullying", "preserve-evidence", "", &head())
+        .await
+        .expect("tick");
+    let rules = RecordRetention::default();
+    assert_eq!(
+        invalid(
+            store
+                .destroy_record(s, id, "past retention", &rules, &head())
+                .await
+                .expect_err("open")
+        )
+        .0,
+        "record status"
+    );
+    store
+        .close_record(s, id, "Resolved", Some("Low level"), &head())
+        .await
+        .expect("close");
+    store
+        .set_legal_hold(s, id, true, "Civil claim pending", &head())
+        .await
+        .expect("hold");
+    let (field, problem) = invalid(
+        store
+            .destroy_record(s, id, "past retention", &rules, &head())
+            .await
+            .expect_err("held"),
+    );
+    assert_eq!(field, "legal hold");
+    assert!(problem.contains("Civil claim pending"), "{problem}");
+    let held = store
+        .record(s, id, &reader("r"))
+        .await
+        .expect("read")
+        .expect("still there");
+    assert!(held.legal_hold);
+    assert_eq!(
+        held.legal_hold_reason.as_deref(),
+        Some("Civil claim pending")
+    );
+    assert!(
+        store
+            .set_legal_hold(s, id, false, " ", &head())
+            .await
+            .is_err(),
+        "lifting needs a reason"
+    );
+    store
+        .set_legal_hold(s, id, false, "Claim settled", &head())
+        .await
+        .expect("lift hold");
+    let before = store
+        .record(s, id, &reader("r"))
+        .await
+        .expect("read")
+        .expect("found");
+    let expected_hash = sha256_hex(&serde_json::to_vec(&before.to_json()).expect("json"));
+    let certificate = store
+        .destroy_record(s, id, "Retention period over", &rules, &head())
+        .await
+        .expect("destroy");
+    assert_eq!(certificate.concern_ref, id);
+    assert_eq!(certificate.content_sha256, expected_hash);
+    assert_eq!(certificate.record_type, "online-safety");
+    assert_eq!(certificate.review_due, date(2031, 12, 29));
+    assert_eq!(certificate.destroyed_by, "head");
+    assert_eq!(certificate.reason, "Retention period over");
+    // The record, 2 people, 2 types, 1 action, 1 procedure, 1 step, 1 alert link.
+    assert_eq!(certificate.rows_removed, 9);
+    assert!(
+        store
+            .record(s, id, &reader("r"))
+            .await
+            .expect("read")
+            .is_none()
+    );
+    for table in [
+        "concern_people",
+        "concern_types",
+        "concern_actions",
+        "concern_procedures",
+        "concern_steps",
+        "concern_alerts",
+        "concerns",
+    ] {
+        assert_eq!(
+            db.texts(&format!("SELECT CAST(COUNT(*) AS TEXT) FROM {table}"))
+                .await,
+            vec!["0".to_owned()],
+            "{table} emptied"
+        );
+    }
+    let a = store
+        .alert(s, alert, &reader("a"))
+        .await
+        .expect("alert")
+        .expect("alert kept");
+    assert_eq!(a.concern, None);
+    assert_eq!(
+        store.destruction_certificates(s).await.expect("certs"),
+        vec![certificate.clone()]
+    );
+    let log = actions(store, s).await;
+    assert!(
+        log.iter()
+            .any(|(_, a, t)| a == "concern.destroy" && *t == format!("concern:{id}"))
+    );
+    assert_eq!(
+        log.iter().filter(|(_, a, _)| a == "concern.hold").count(),
+        2
+    );
+    assert!(matches!(
+        store.destroy_record(s, id, "again", &rules, &head()).await,
+        Err(StoreError::NotFound { .. })
+    ));
 }
