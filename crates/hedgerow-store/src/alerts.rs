@@ -454,12 +454,12 @@ fn nearest_rank(sorted: &[i64], fraction: f64) -> Option<i64> {
         .copied()
 }
 
-const ALERT_COLUMNS: &str = "id, school_id, status, first_at_us, last_at_us, event_count, \
+pub(crate) const ALERT_COLUMNS: &str = "id, school_id, status, first_at_us, last_at_us, event_count, \
      user_name, device_name, client_ip, group_key, category, severity, trigger_kind, \
      matched_text, matched_entry, host, url, notified_at_us, digested_at_us, triaged_by, \
      triaged_at_us, triage_note, concern_id";
 
-const CONCERN_COLUMNS: &str = "id, school_id, created_at_us, created_by, status, subject_user, \
+pub(crate) const CONCERN_COLUMNS: &str = "id, school_id, created_at_us, created_by, status, subject_user, \
      subject_device, category, summary, description, alert_id, evidence";
 
 /// The category the gateway records for circumvention attempts (as the explorer counts them).
@@ -475,7 +475,7 @@ const IDS_PER_UPDATE: usize = 500;
 const MAX_DIGEST: i64 = 10_000;
 
 #[derive(FromRow)]
-struct AlertRow {
+pub(crate) struct AlertRow {
     id: i64,
     school_id: i64,
     status: String,
@@ -502,7 +502,7 @@ struct AlertRow {
 }
 
 impl AlertRow {
-    fn into_alert(self) -> Result<Alert, StoreError> {
+    pub(crate) fn into_alert(self) -> Result<Alert, StoreError> {
         let id = self.id;
         let corrupt = |what: &str, value: &dyn fmt::Debug| {
             StoreError::Corrupt(format!("alert {id} has invalid {what} {value:?}"))
@@ -547,7 +547,7 @@ impl AlertRow {
 }
 
 #[derive(FromRow)]
-struct ConcernRow {
+pub(crate) struct ConcernRow {
     id: i64,
     school_id: i64,
     created_at_us: i64,
@@ -563,7 +563,7 @@ struct ConcernRow {
 }
 
 impl ConcernRow {
-    fn into_concern(self) -> Result<Concern, StoreError> {
+    pub(crate) fn into_concern(self) -> Result<Concern, StoreError> {
         let id = self.id;
         let status = ConcernStatus::parse(&self.status).ok_or_else(|| {
             StoreError::Corrupt(format!("concern {id} has invalid status {:?}", self.status))
@@ -594,7 +594,7 @@ impl ConcernRow {
 /// The stored JSON form of one evidence event. Kept apart from [`ActivityEvent`] so the public
 /// types need no serde and the stored form only changes on purpose.
 #[derive(Serialize, Deserialize)]
-struct EvidenceEvent {
+pub(crate) struct EvidenceEvent {
     id: i64,
     at_us: i64,
     source: String,
@@ -620,7 +620,7 @@ struct EvidenceEvent {
 }
 
 impl EvidenceEvent {
-    fn of(stored: &StoredEvent) -> EvidenceEvent {
+    pub(crate) fn of(stored: &StoredEvent) -> EvidenceEvent {
         let e = &stored.event;
         EvidenceEvent {
             id: stored.id,
@@ -753,7 +753,7 @@ fn check_note(note: &str) -> Result<String, StoreError> {
     Ok(note.to_owned())
 }
 
-fn check_reader(reader: &Reader) -> Result<(), StoreError> {
+pub(crate) fn check_reader(reader: &Reader) -> Result<(), StoreError> {
     validate_text("reader actor", &reader.actor, 200)?;
     validate_text("reader purpose", &reader.purpose, 1_000)
 }

@@ -50,6 +50,7 @@ mod error;
 mod explorer;
 mod model;
 mod people;
+mod records;
 mod store;
 mod tokens;
 pub mod writer;
@@ -82,6 +83,12 @@ pub use model::{
 pub use people::{
     ClassCount, ClassRecord, GroupCount, ImportPlan, ImportedClass, ImportedPerson, PeopleBatch,
     PeopleCounts, Person, PlannedChange,
+};
+pub use records::{
+    ChronologyEntry, ConcernAction, ConcernRecord, DestructionCertificate, INVOLVEMENTS, LOCATIONS,
+    NewRecord, NewSanction, PERSON_ROLES, PersonInvolved, ProcedureState, RECORD_TYPES,
+    REFERRAL_KINDS, RecordFilter, RecordRetention, RecordSanction, RecordSummary, ReviewItem,
+    SANCTION_KINDS, StepDone, limits as record_limits, london_date, sha256_hex,
 };
 pub use store::Store;
 pub use tokens::{ApiToken, ApiTokenId, MAX_ACTIVE_TOKENS, MAX_TOKEN_NAME, USE_RECORD_INTERVAL};

@@ -185,6 +185,8 @@ pub struct Person {
     pub disabled: bool,
     /// Whether an import brought them in (else the configuration did).
     pub imported: bool,
+    /// Date of birth, when an import gave it (child-protection retention counts from it).
+    pub date_of_birth: Option<jiff::civil::Date>,
 }
 
 /// A stored class.
@@ -238,11 +240,12 @@ pub struct PeopleCounts {
 /// A group's count of one kind of people, enabled or disabled: (group, kind, disabled, count).
 type GroupCountRow = (String, String, bool, i64);
 
-const PERSON_COLUMNS: &str = "id, username, display_name, kind, group_key, year_group, \
-     class_name, email, staff_code, suggested_roles, disabled, demo_only, source";
+pub(crate) const PERSON_COLUMNS: &str = "id, username, display_name, kind, group_key, \
+     year_group, class_name, email, staff_code, suggested_roles, disabled, demo_only, source, \
+     date_of_birth";
 
 #[derive(FromRow)]
-struct PersonRow {
+pub(crate) struct PersonRow {
     id: i64,
     username: String,
     display_name: String,
@@ -256,6 +259,7 @@ struct PersonRow {
     disabled: bool,
     demo_only: bool,
     source: String,
+    date_of_birth: Option<String>,
 }
 
 impl PersonRow {
@@ -268,8 +272,18 @@ impl PersonRow {
         })
     }
 
-    fn into_person(self) -> Result<Person, StoreError> {
+    pub(crate) fn into_person(self) -> Result<Person, StoreError> {
+        let date_of_birth = match &self.date_of_birth {
+            Some(text) => Some(text.parse().map_err(|e| {
+                StoreError::Corrupt(format!(
+                    "user {:?} has date of birth {text:?}, which is not a date: {e}",
+                    self.username
+                ))
+            })?),
+            None => None,
+        };
         Ok(Person {
+            date_of_birth,
             id: UserId(self.id),
             kind: self.kind()?,
             suggested_roles: split_roles(&self.suggested_roles),
