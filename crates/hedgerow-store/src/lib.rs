@@ -86,9 +86,10 @@ pub use people::{
 };
 pub use records::{
     ChronologyEntry, ConcernAction, ConcernRecord, DestructionCertificate, INVOLVEMENTS, LOCATIONS,
-    NewRecord, NewSanction, PERSON_ROLES, PersonInvolved, ProcedureState, RECORD_TYPES,
-    REFERRAL_KINDS, RecordFilter, RecordRetention, RecordSanction, RecordSummary, ReviewItem,
-    SANCTION_KINDS, StepDone, limits as record_limits, london_date, sha256_hex,
+    MAX_SUBJECT_ACCESS_EVENTS, NewRecord, NewSanction, NewTransfer, PERSON_ROLES, PersonInvolved,
+    ProcedureState, RECORD_TYPES, REFERRAL_KINDS, RecordFilter, RecordRetention, RecordSanction,
+    RecordSummary, ReviewItem, SANCTION_KINDS, StepDone, SubjectAccessData, TermlyFigures,
+    Transfer, limits as record_limits, london_date, sha256_hex,
 };
 pub use store::Store;
 pub use tokens::{ApiToken, ApiTokenId, MAX_ACTIVE_TOKENS, MAX_TOKEN_NAME, USE_RECORD_INTERVAL};

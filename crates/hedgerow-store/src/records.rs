@@ -18,13 +18,19 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 use sqlx::{AssertSqlSafe, FromRow};
 
-use crate::alerts::{CONCERN_COLUMNS, ConcernRow, EvidenceEvent, check_reader};
-use crate::model::{AlertId, ConcernId, Reader, SchoolId, timestamp_from_us, timestamp_to_us};
-use crate::store::{
-    AUDIT_INSERT, Arg, Backend, audit_args, bind_args, unknown_school_or, validate_name,
-    validate_text, with_pool,
+use crate::alerts::{
+    ALERT_COLUMNS, AlertRow, CONCERN_COLUMNS, ConcernRow, EvidenceEvent, check_reader,
 };
-use crate::{ActingUser, Concern, ConcernStatus, Store, StoreError};
+use crate::explorer::Count;
+use crate::model::{
+    AlertId, ConcernId, Reader, SchoolId, StoredEvent, timestamp_from_us, timestamp_to_us,
+};
+use crate::people::{PERSON_COLUMNS, PersonRow};
+use crate::store::{
+    AUDIT_INSERT, Arg, Backend, EVENT_SELECT, EventRow, audit_args, bind_args, unknown_school_or,
+    validate_name, validate_text, with_pool,
+};
+use crate::{ActingUser, Alert, Concern, ConcernStatus, Person, Store, StoreError};
 
 /// The record types the store accepts (`concerns.record_type`).
 pub const RECORD_TYPES: [&str; 3] = ["online-safety", "child-protection", "staff-allegation"];
@@ -384,12 +390,12 @@ pub struct ChronologyEntry {
 }
 
 /// A person involved as stored: role, involvement, name, username, date of birth.
-type PersonRow = (String, String, String, Option<String>, Option<String>);
+type InvolvedRow = (String, String, String, Option<String>, Option<String>);
 
 /// A record with its row children, read in one transaction; turned into a [`ConcernRecord`].
 struct RecordRows {
     full: FullRow,
-    people: Vec<PersonRow>,
+    people: Vec<InvolvedRow>,
     types: Vec<(String,)>,
     actions: Vec<(String, i64, String, String)>,
     procedures: Vec<(String, i64, String)>,
@@ -2274,5 +2280,549 @@ impl Store {
         rows.into_iter()
             .map(CertificateRow::into_certificate)
             .collect()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Subject access and transfers
+// ---------------------------------------------------------------------------------------------
+
+/// The most activity events a subject-access export carries.
+pub const MAX_SUBJECT_ACCESS_EVENTS: u32 = 10_000;
+
+/// Everything the store holds about one person, for a subject-access request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubjectAccessData {
+    /// Their directory entry, if they have one.
+    pub person: Option<Person>,
+    /// Every record involving them, oldest first (others on them are the caller's to redact).
+    pub records: Vec<ConcernRecord>,
+    /// Alerts about them, newest first.
+    pub alerts: Vec<Alert>,
+    /// Their activity, newest first, at most [`MAX_SUBJECT_ACCESS_EVENTS`].
+    pub events: Vec<StoredEvent>,
+    /// Whether more activity exists than `events` holds.
+    pub events_truncated: bool,
+}
+
+/// A transfer of a pupil's file to record with [`Store::record_transfer`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewTransfer {
+    /// `out` (sent to another school) or `in` (received from one).
+    pub direction: String,
+    /// The pupil's username here, if any.
+    pub pupil_username: Option<String>,
+    /// The pupil's name.
+    pub pupil_name: String,
+    /// The other school.
+    pub other_school: String,
+    /// When it was sent.
+    pub sent_at: Timestamp,
+    /// When receipt should be confirmed by (five school days later).
+    pub due_date: Date,
+    /// SHA-256 (hex) of the bundle.
+    pub sha256: String,
+}
+
+/// A logged transfer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transfer {
+    /// Database id.
+    pub id: i64,
+    /// The transfer as logged.
+    pub transfer: NewTransfer,
+    /// Who logged it.
+    pub sent_by: String,
+    /// When receipt was confirmed.
+    pub receipt_confirmed_at: Option<Timestamp>,
+    /// Who confirmed it.
+    pub receipt_confirmed_by: Option<String>,
+    /// What they said.
+    pub receipt_note: Option<String>,
+}
+
+const TRANSFER_COLUMNS: &str = "id, direction, pupil_username, pupil_name, other_school, \
+     sent_at_us, sent_by, due_date, sha256, receipt_confirmed_at_us, receipt_confirmed_by, \
+     receipt_note";
+
+#[derive(FromRow)]
+struct TransferRow {
+    id: i64,
+    direction: String,
+    pupil_username: Option<String>,
+    pupil_name: String,
+    other_school: String,
+    sent_at_us: i64,
+    sent_by: String,
+    due_date: String,
+    sha256: String,
+    receipt_confirmed_at_us: Option<i64>,
+    receipt_confirmed_by: Option<String>,
+    receipt_note: Option<String>,
+}
+
+impl TransferRow {
+    fn into_transfer(self) -> Result<Transfer, StoreError> {
+        Ok(Transfer {
+            id: self.id,
+            transfer: NewTransfer {
+                direction: self.direction,
+                pupil_username: self.pupil_username,
+                pupil_name: self.pupil_name,
+                other_school: self.other_school,
+                sent_at: timestamp_from_us(self.sent_at_us, "transfer time")?,
+                due_date: parse_date(&self.due_date, "a transfer due date")?,
+                sha256: self.sha256,
+            },
+            sent_by: self.sent_by,
+            receipt_confirmed_at: opt_time(self.receipt_confirmed_at_us, "receipt time")?,
+            receipt_confirmed_by: self.receipt_confirmed_by,
+            receipt_note: self.receipt_note,
+        })
+    }
+}
+
+impl Store {
+    /// Everything held about `username`: directory entry, records, alerts and activity (capped).
+    /// Audited as `records.subject-access` in the same transaction.
+    pub async fn subject_access(
+        &self,
+        school: SchoolId,
+        username: &str,
+        reader: &Reader,
+    ) -> Result<SubjectAccessData, StoreError> {
+        check_reader(reader)?;
+        validate_name("username", username)?;
+        let person_sql = format!(
+            "SELECT {PERSON_COLUMNS} FROM users WHERE school_id = $1 \
+             AND lower(username) = lower($2) ORDER BY id LIMIT 1"
+        );
+        let alerts_sql = format!(
+            "SELECT {ALERT_COLUMNS} FROM alerts WHERE school_id = $1 \
+             AND lower(user_name) = lower($2) ORDER BY first_at_us DESC, id DESC"
+        );
+        let events_sql = format!(
+            "{EVENT_SELECT} WHERE school_id = $1 AND lower(user_name) = lower($2) \
+             ORDER BY at_us DESC, id DESC LIMIT {}",
+            MAX_SUBJECT_ACCESS_EVENTS + 1
+        );
+        let (person, records, alerts, mut events) =
+            in_tx!(self, "a subject-access export", |tx| {
+                let person: Option<PersonRow> = sqlx::query_as(AssertSqlSafe(person_sql))
+                    .bind(school.0)
+                    .bind(username)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(StoreError::query("reading a person for subject access"))?;
+                let records = records_of_person!(tx, school, username)?;
+                let alerts: Vec<AlertRow> = sqlx::query_as(AssertSqlSafe(alerts_sql))
+                    .bind(school.0)
+                    .bind(username)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(StoreError::query("reading alerts for subject access"))?;
+                let events: Vec<EventRow> = sqlx::query_as(AssertSqlSafe(events_sql))
+                    .bind(school.0)
+                    .bind(username)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(StoreError::query("reading activity for subject access"))?;
+                let detail = format!(
+                    "purpose={:?} records={} alerts={} events={}",
+                    reader.purpose,
+                    records.len(),
+                    alerts.len(),
+                    events.len().min(MAX_SUBJECT_ACCESS_EVENTS as usize)
+                );
+                audit!(
+                    tx,
+                    school,
+                    &reader.actor,
+                    reader.from_addr.as_deref(),
+                    "records.subject-access",
+                    format!("user:{username}"),
+                    detail
+                );
+                Ok::<_, StoreError>((person, records, alerts, events))
+            })?;
+        let events_truncated = events.len() > MAX_SUBJECT_ACCESS_EVENTS as usize;
+        events.truncate(MAX_SUBJECT_ACCESS_EVENTS as usize);
+        Ok(SubjectAccessData {
+            person: person.map(PersonRow::into_person).transpose()?,
+            records,
+            alerts: alerts
+                .into_iter()
+                .map(AlertRow::into_alert)
+                .collect::<Result<_, _>>()?,
+            events: events
+                .into_iter()
+                .map(EventRow::into_event)
+                .collect::<Result<_, _>>()?,
+            events_truncated,
+        })
+    }
+
+    /// Every record involving `username`, oldest first, to go into a transfer bundle.
+    /// Audited as `records.transfer-out` in the same transaction.
+    pub async fn records_for_transfer(
+        &self,
+        school: SchoolId,
+        username: &str,
+        reader: &Reader,
+    ) -> Result<Vec<ConcernRecord>, StoreError> {
+        check_reader(reader)?;
+        validate_name("username", username)?;
+        in_tx!(self, "to read records for a transfer", |tx| {
+            let records = records_of_person!(tx, school, username)?;
+            let detail = format!("purpose={:?} records={}", reader.purpose, records.len());
+            audit!(
+                tx,
+                school,
+                &reader.actor,
+                reader.from_addr.as_deref(),
+                "records.transfer-out",
+                format!("user:{username}"),
+                detail
+            );
+            Ok::<_, StoreError>(records)
+        })
+    }
+
+    /// Logs a transfer sent or received; returns its id. Audited as `records.transfer`.
+    pub async fn record_transfer(
+        &self,
+        school: SchoolId,
+        transfer: &NewTransfer,
+        by: &ActingUser,
+    ) -> Result<i64, StoreError> {
+        check_actor(by)?;
+        check_key("transfer direction", &transfer.direction, &["out", "in"])?;
+        if let Some(u) = &transfer.pupil_username {
+            validate_name("pupil's username", u)?;
+        }
+        validate_text("pupil's name", &transfer.pupil_name, limits::SHORT_CHARS)?;
+        validate_text("other school", &transfer.other_school, limits::SHORT_CHARS)?;
+        let hash_ok = transfer.sha256.len() == 64
+            && transfer
+                .sha256
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if !hash_ok {
+            return Err(StoreError::invalid(
+                "bundle checksum",
+                "it is not a SHA-256 in lowercase hex (64 characters); copy it from the bundle",
+            ));
+        }
+        in_tx!(self, "to log a transfer", |tx| {
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO record_transfers (school_id, direction, pupil_username, pupil_name, \
+                 other_school, sent_at_us, sent_by, due_date, sha256) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+            )
+            .bind(school.0)
+            .bind(&transfer.direction)
+            .bind(transfer.pupil_username.as_deref())
+            .bind(transfer.pupil_name.trim())
+            .bind(transfer.other_school.trim())
+            .bind(timestamp_to_us(transfer.sent_at))
+            .bind(&by.name)
+            .bind(transfer.due_date.to_string())
+            .bind(&transfer.sha256)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(|e| unknown_school_or(e, school, "logging a transfer"))?;
+            let detail = format!(
+                "{} {:?} other_school={:?} sha256={}",
+                transfer.direction, transfer.pupil_name, transfer.other_school, transfer.sha256
+            );
+            audit!(
+                tx,
+                school,
+                &by.name,
+                by.from_addr.as_deref(),
+                "records.transfer",
+                format!("transfer:{id}"),
+                detail
+            );
+            Ok::<_, StoreError>(id)
+        })
+    }
+
+    /// Confirms receipt of a logged transfer, with an optional note. Refused when already
+    /// confirmed. Audited as `records.transfer-receipt`.
+    pub async fn confirm_transfer_receipt(
+        &self,
+        school: SchoolId,
+        id: i64,
+        by: &ActingUser,
+        note: &str,
+    ) -> Result<(), StoreError> {
+        check_actor(by)?;
+        check_long("receipt note", note, limits::LONG_CHARS)?;
+        let note = note.trim();
+        in_tx!(self, "to confirm a transfer's receipt", |tx| {
+            let row: Option<(Option<i64>,)> = sqlx::query_as(
+                "SELECT receipt_confirmed_at_us FROM record_transfers \
+                 WHERE school_id = $1 AND id = $2",
+            )
+            .bind(school.0)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(StoreError::query("reading a transfer"))?;
+            match row {
+                None => {
+                    return Err(StoreError::NotFound {
+                        what: "transfer",
+                        id,
+                    });
+                }
+                Some((Some(_),)) => {
+                    return Err(StoreError::invalid(
+                        "transfer",
+                        format!("receipt of transfer #{id} is already confirmed"),
+                    ));
+                }
+                Some((None,)) => {}
+            }
+            sqlx::query(
+                "UPDATE record_transfers SET receipt_confirmed_at_us = $1, \
+                 receipt_confirmed_by = $2, receipt_note = $3 WHERE school_id = $4 AND id = $5",
+            )
+            .bind(timestamp_to_us(Timestamp::now()))
+            .bind(&by.name)
+            .bind((!note.is_empty()).then_some(note))
+            .bind(school.0)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::query("confirming a transfer's receipt"))?;
+            audit!(
+                tx,
+                school,
+                &by.name,
+                by.from_addr.as_deref(),
+                "records.transfer-receipt",
+                format!("transfer:{id}"),
+                String::new()
+            );
+            Ok::<_, StoreError>(())
+        })
+    }
+
+    /// The transfer log, newest first. It names pupils, so it is audited as
+    /// `records.transfers`.
+    pub async fn transfers(
+        &self,
+        school: SchoolId,
+        reader: &Reader,
+    ) -> Result<Vec<Transfer>, StoreError> {
+        check_reader(reader)?;
+        let sql = format!(
+            "SELECT {TRANSFER_COLUMNS} FROM record_transfers WHERE school_id = $1 \
+             ORDER BY sent_at_us DESC, id DESC"
+        );
+        let rows: Vec<TransferRow> = in_tx!(self, "to read the transfer log", |tx| {
+            let rows: Vec<TransferRow> = sqlx::query_as(AssertSqlSafe(sql))
+                .bind(school.0)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(StoreError::query("reading the transfer log"))?;
+            let detail = format!("purpose={:?} returned={}", reader.purpose, rows.len());
+            audit!(
+                tx,
+                school,
+                &reader.actor,
+                reader.from_addr.as_deref(),
+                "records.transfers",
+                format!("school:{school}"),
+                detail
+            );
+            Ok::<_, StoreError>(rows)
+        })?;
+        rows.into_iter().map(TransferRow::into_transfer).collect()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Termly figures
+// ---------------------------------------------------------------------------------------------
+
+/// Name-free figures for the governors' termly report: counts only. Suppressing small counts
+/// is the report's job; the store gives the true counts.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TermlyFigures {
+    /// Records reported in the period.
+    pub records: u64,
+    /// Per incident type key, most first.
+    pub by_type: Vec<Count>,
+    /// Per record type key, most first.
+    pub by_record_type: Vec<Count>,
+    /// Actions done in the period per kind, most first.
+    pub actions_by_kind: Vec<Count>,
+    /// Of those, referrals ([`REFERRAL_KINDS`]).
+    pub referrals: u64,
+    /// Sanctions starting in the period per kind, most first.
+    pub sanctions_by_kind: Vec<Count>,
+    /// Records closed in the period.
+    pub closed: u64,
+    /// Records not closed now (whenever they were reported).
+    pub open_now: u64,
+    /// Blocked activity in the period per category (the 10 most), most first.
+    pub top_blocked_categories: Vec<Count>,
+    /// Alerts first raised in the period per category, most first.
+    pub alerts_by_category: Vec<Count>,
+    /// Filtering checks done in the period.
+    pub checks_done: u64,
+    /// Of those, failed or partly failed.
+    pub checks_failed: u64,
+    /// The date of the latest annual review of filtering and monitoring, if any.
+    pub last_annual_review: Option<Date>,
+    /// When the next one is due, as that review set it.
+    pub annual_review_next_due: Option<Date>,
+}
+
+fn counts(rows: Vec<(Option<String>, i64)>) -> Vec<Count> {
+    rows.into_iter()
+        .map(|(key, n)| Count {
+            key,
+            count: u64::try_from(n).unwrap_or(0),
+        })
+        .collect()
+}
+
+impl Store {
+    /// Name-free figures for `[from, to)`. Not audited: it holds no names.
+    pub async fn termly_figures(
+        &self,
+        school: SchoolId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<TermlyFigures, StoreError> {
+        const REPORTED: &str = "school_id = $1 AND COALESCE(reported_at_us, created_at_us) >= $2 \
+             AND COALESCE(reported_at_us, created_at_us) < $3";
+        let grouped = [
+            format!(
+                "SELECT t.type_key, COUNT(*) AS n FROM concern_types t JOIN concerns c \
+                 ON c.id = t.concern_id WHERE c.{REPORTED} GROUP BY t.type_key \
+                 ORDER BY n DESC, t.type_key"
+            ),
+            format!(
+                "SELECT record_type, COUNT(*) AS n FROM concerns WHERE {REPORTED} \
+                 GROUP BY record_type ORDER BY n DESC, record_type"
+            ),
+            "SELECT a.kind, COUNT(*) AS n FROM concern_actions a JOIN concerns c \
+             ON c.id = a.concern_id WHERE c.school_id = $1 AND a.at_us >= $2 AND a.at_us < $3 \
+             GROUP BY a.kind ORDER BY n DESC, a.kind"
+                .to_owned(),
+            "SELECT s.kind, COUNT(*) AS n FROM concern_sanctions s JOIN concerns c \
+             ON c.id = s.concern_id WHERE c.school_id = $1 AND s.starts_at_us >= $2 \
+             AND s.starts_at_us < $3 GROUP BY s.kind ORDER BY n DESC, s.kind"
+                .to_owned(),
+            "SELECT category, COUNT(*) AS n FROM activity_events WHERE school_id = $1 \
+             AND verdict = 'block' AND at_us >= $2 AND at_us < $3 GROUP BY category \
+             ORDER BY n DESC, category LIMIT 10"
+                .to_owned(),
+            "SELECT category, COUNT(*) AS n FROM alerts WHERE school_id = $1 \
+             AND first_at_us >= $2 AND first_at_us < $3 GROUP BY category \
+             ORDER BY n DESC, category"
+                .to_owned(),
+        ];
+        let scalars = [
+            format!("SELECT COUNT(*) FROM concerns WHERE {REPORTED}"),
+            "SELECT COUNT(*) FROM concerns WHERE school_id = $1 AND closed_at_us >= $2 \
+             AND closed_at_us < $3"
+                .to_owned(),
+            "SELECT COUNT(*) FROM concerns WHERE school_id = $1 AND status <> 'closed' \
+             AND $2 = $2 AND $3 = $3"
+                .to_owned(),
+            "SELECT COUNT(*) FROM check_log WHERE school_id = $1 AND at_us >= $2 AND at_us < $3"
+                .to_owned(),
+            "SELECT COUNT(*) FROM check_log WHERE school_id = $1 AND at_us >= $2 \
+             AND at_us < $3 AND result <> 'pass'"
+                .to_owned(),
+        ];
+        let (from_us, to_us) = (timestamp_to_us(from), timestamp_to_us(to));
+        let (mut lists, mut numbers, review) = with_pool!(&self.backend, pool => {
+            async {
+                let mut lists = Vec::new();
+                for sql in grouped {
+                    let rows: Vec<(Option<String>, i64)> = sqlx::query_as(AssertSqlSafe(sql))
+                        .bind(school.0)
+                        .bind(from_us)
+                        .bind(to_us)
+                        .fetch_all(pool)
+                        .await
+                        .map_err(StoreError::query("counting for the termly report"))?;
+                    lists.push(counts(rows));
+                }
+                let mut numbers = Vec::new();
+                for sql in scalars {
+                    let n: i64 = sqlx::query_scalar(AssertSqlSafe(sql))
+                        .bind(school.0)
+                        .bind(from_us)
+                        .bind(to_us)
+                        .fetch_one(pool)
+                        .await
+                        .map_err(StoreError::query("counting for the termly report"))?;
+                    numbers.push(u64::try_from(n).unwrap_or(0));
+                }
+                let review: Option<(String, String)> = sqlx::query_as(
+                    "SELECT held_on, next_due FROM annual_reviews WHERE school_id = $1 \
+                     ORDER BY held_on DESC, id DESC LIMIT 1",
+                )
+                .bind(school.0)
+                .fetch_optional(pool)
+                .await
+                .map_err(StoreError::query("reading the latest annual review"))?;
+                Ok::<_, StoreError>((lists, numbers, review))
+            }
+            .await
+        })?;
+        let mut take_list = || lists.drain(..1).next().unwrap_or_default();
+        let by_type = take_list();
+        let by_record_type = take_list();
+        let actions_by_kind = take_list();
+        let sanctions_by_kind = take_list();
+        let top_blocked_categories = take_list();
+        let alerts_by_category = take_list();
+        let mut take_number = || numbers.drain(..1).next().unwrap_or_default();
+        let records = take_number();
+        let closed = take_number();
+        let open_now = take_number();
+        let checks_done = take_number();
+        let checks_failed = take_number();
+        let referrals = actions_by_kind
+            .iter()
+            .filter(|c| {
+                c.key
+                    .as_deref()
+                    .is_some_and(|k| REFERRAL_KINDS.contains(&k))
+            })
+            .map(|c| c.count)
+            .sum();
+        let (last_annual_review, annual_review_next_due) = match review {
+            Some((held, next)) => (
+                Some(parse_date(&held, "an annual review date")?),
+                Some(parse_date(&next, "an annual review due date")?),
+            ),
+            None => (None, None),
+        };
+        Ok(TermlyFigures {
+            records,
+            by_type,
+            by_record_type,
+            actions_by_kind,
+            referrals,
+            sanctions_by_kind,
+            closed,
+            open_now,
+            top_blocked_categories,
+            alerts_by_category,
+            checks_done,
+            checks_failed,
+            last_annual_review,
+            annual_review_next_due,
+        })
     }
 }

@@ -5,10 +5,11 @@ mod common;
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use common::{TestDb, backend_tests, head, reader, school, t0};
+use common::{TestDb, backend_tests, event, head, reader, school, t0};
 use hedgerow_store::{
-    AlertTrigger, ConcernId, ConcernStatus, NewAlert, NewRecord, NewSanction, PersonInvolved,
-    RecordFilter, RecordRetention, SchoolId, Store, StoreError, sha256_hex,
+    AlertTrigger, CheckMethod, CheckResult, ConcernId, ConcernStatus, NewAlert, NewCheck,
+    NewRecord, NewSanction, NewTransfer, PersonInvolved, RecordFilter, RecordRetention, SchoolId,
+    Store, StoreError, Verdict, sha256_hex,
 };
 use jiff::civil::date;
 use jiff::{SignedDuration, Timestamp, ToSpan};
@@ -24,6 +25,9 @@ backend_tests!(
     chronology_lists_a_pupils_events_in_order,
     review_dates_follow_the_retention_rules,
     legal_hold_blocks_destruction_and_a_certificate_outlives_the_record,
+    subject_access_gathers_a_persons_data_and_is_audited,
+    transfers_are_logged_and_receipt_confirmed_once,
+    termly_figures_count_without_names,
 );
 
 fn pupil(name: &str, username: &str) -> PersonInvolved {
@@ -1000,4 +1004,265 @@ async fn legal_hold_blocks_destruction_and_a_certificate_outlives_the_record(db:
         store.destroy_record(s, id, "again", &rules, &head()).await,
         Err(StoreError::NotFound { .. })
     ));
+}
+
+async fn subject_access_gathers_a_persons_data_and_is_audited(db: &TestDb) {
+    let store = &db.store;
+    let s = school(store, "oak").await;
+    raise(store, s, "amy.example").await;
+    raise(store, s, "cat.other").await;
+    let mut events = Vec::new();
+    for i in 0..3 {
+        events.push(event(
+            s,
+            t0() + i.seconds(),
+            Some("amy.example"),
+            Verdict::Allow,
+        ));
+    }
+    events.push(event(s, t0(), Some("cat.other"), Verdict::Allow));
+    store.insert_events(&events).await.expect("events");
+    let id = store
+        .create_record(s, &new_record("sar"), &teacher())
+        .await
+        .expect("create");
+    db.raw("INSERT INTO users (school_id, username, display_name, kind, group_key, created_at_us, date_of_birth) SELECT id, 'amy.example', 'Amy Example', 'pupil', 'ks3', 0, '2013-04-09' FROM schools WHERE slug = 'oak'")
+        .await
+        .expect("insert user");
+    let data = store
+        .subject_access(s, "Amy.Example", &reader("subject access request"))
+        .await
+        .expect("sar");
+    let person = data.person.expect("person");
+    assert_eq!(person.display_name, "Amy Example");
+    assert_eq!(person.date_of_birth, Some(date(2013, 4, 9)));
+    assert_eq!(data.records.len(), 1);
+    assert_eq!(data.records[0].concern.id, id);
+    assert_eq!(data.alerts.len(), 1);
+    assert_eq!(data.events.len(), 3);
+    assert!(
+        data.events[0].event.at > data.events[2].event.at,
+        "newest first"
+    );
+    assert!(!data.events_truncated);
+    let log = actions(store, s).await;
+    assert!(
+        log.iter()
+            .any(|(_, a, t)| a == "records.subject-access" && t == "user:Amy.Example"),
+        "{log:?}"
+    );
+    let transfer = store
+        .records_for_transfer(s, "amy.example", &reader("transfer"))
+        .await
+        .expect("transfer");
+    assert_eq!(transfer.len(), 1);
+    let log = actions(store, s).await;
+    assert!(log.iter().any(|(_, a, _)| a == "records.transfer-out"));
+}
+
+async fn transfers_are_logged_and_receipt_confirmed_once(db: &TestDb) {
+    let store = &db.store;
+    let s = school(store, "oak").await;
+    let transfer = NewTransfer {
+        direction: "out".to_owned(),
+        pupil_username: Some("amy.example".to_owned()),
+        pupil_name: "Amy Example".to_owned(),
+        other_school: "Beech High School".to_owned(),
+        sent_at: t0(),
+        due_date: date(2026, 1, 6),
+        sha256: sha256_hex(b"bundle"),
+    };
+    let bad = NewTransfer {
+        sha256: "ABC".to_owned(),
+        ..transfer.clone()
+    };
+    assert_eq!(
+        invalid(
+            store
+                .record_transfer(s, &bad, &head())
+                .await
+                .expect_err("bad hash")
+        )
+        .0,
+        "bundle checksum"
+    );
+    let id = store
+        .record_transfer(s, &transfer, &head())
+        .await
+        .expect("log");
+    let log = store.transfers(s, &reader("log")).await.expect("transfers");
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].transfer, transfer);
+    assert_eq!(log[0].sent_by, "head");
+    assert_eq!(log[0].receipt_confirmed_at, None);
+    store
+        .confirm_transfer_receipt(s, id, &head(), "Phoned Beech DSL: received")
+        .await
+        .expect("confirm");
+    assert!(
+        store
+            .confirm_transfer_receipt(s, id, &head(), "")
+            .await
+            .is_err(),
+        "only once"
+    );
+    assert!(matches!(
+        store
+            .confirm_transfer_receipt(s, id + 100, &head(), "")
+            .await,
+        Err(StoreError::NotFound { .. })
+    ));
+    let log = store.transfers(s, &reader("log")).await.expect("transfers");
+    assert_eq!(log[0].receipt_confirmed_by.as_deref(), Some("head"));
+    assert_eq!(
+        log[0].receipt_note.as_deref(),
+        Some("Phoned Beech DSL: received")
+    );
+    assert!(log[0].receipt_confirmed_at.is_some());
+    let audit = actions(store, s).await;
+    for action in [
+        "records.transfer",
+        "records.transfer-receipt",
+        "records.transfers",
+    ] {
+        assert!(audit.iter().any(|(_, a, _)| a == action), "{action}");
+    }
+}
+
+async fn termly_figures_count_without_names(db: &TestDb) {
+    let store = &db.store;
+    let s = school(store, "oak").await;
+    let other = school(store, "elm").await;
+    let (from, to) = (t0() - 24.hours(), t0() + 24.hours());
+    let a = store
+        .create_record(s, &new_record("a"), &teacher())
+        .await
+        .expect("create");
+    let mut cp = new_record("b");
+    cp.record_type = "child-protection".to_owned();
+    cp.types = vec!["grooming".to_owned(), "cyberbullying".to_owned()];
+    let b = store
+        .create_record(s, &cp, &teacher())
+        .await
+        .expect("create");
+    let mut old = new_record("outside the term");
+    old.reported_at = t0() - 1_000.hours();
+    store
+        .create_record(s, &old, &teacher())
+        .await
+        .expect("create");
+    store
+        .create_record(other, &new_record("other school"), &teacher())
+        .await
+        .expect("create");
+    store
+        .add_action(s, b, "ceop-report", "", t0(), &head())
+        .await
+        .expect("action");
+    store
+        .add_action(s, b, "parents-informed", "", t0(), &head())
+        .await
+        .expect("action");
+    store
+        .add_action(s, a, "parents-informed", "", t0() - 2_000.hours(), &head())
+        .await
+        .expect("action outside");
+    store
+        .record_sanction(
+            s,
+            a,
+            &NewSanction {
+                username: "ben.sample".to_owned(),
+                kind: "suspended".to_owned(),
+                filter_as: None,
+                starts_at: t0(),
+                until: t0() + 48.hours(),
+                change_id: None,
+            },
+            &head(),
+        )
+        .await
+        .expect("sanction");
+    store
+        .close_record(s, a, "done", Some("low level"), &head())
+        .await
+        .expect("close");
+    let mut events = Vec::new();
+    for (category, n) in [("gambling", 3), ("adult", 1)] {
+        for _ in 0..n {
+            let mut e = event(s, t0(), Some("amy.example"), Verdict::Block);
+            e.category = Some(category.to_owned());
+            events.push(e);
+        }
+    }
+    events.push(event(s, t0(), Some("amy.example"), Verdict::Allow));
+    store.insert_events(&events).await.expect("events");
+    raise(store, s, "amy.example").await;
+    for result in [CheckResult::Pass, CheckResult::Fail] {
+        store
+            .add_check(&NewCheck {
+                school: s,
+                at: t0(),
+                checked_by: "head".to_owned(),
+                what: "blocked sites".to_owned(),
+                target: "ks3".to_owned(),
+                method: CheckMethod::Manual,
+                result,
+                details: String::new(),
+                follow_up: (result == CheckResult::Fail).then(|| "fix it".to_owned()),
+            })
+            .await
+            .expect("check");
+    }
+    db.raw("INSERT INTO annual_reviews (school_id, held_on, findings, next_due, recorded_by, created_at_us) SELECT id, '2025-09-10', 'fine', '2026-09-10', 'head', 0 FROM schools WHERE slug = 'oak'")
+        .await
+        .expect("review");
+    let f = store.termly_figures(s, from, to).await.expect("figures");
+    let pairs = |c: &[hedgerow_store::Count]| {
+        c.iter()
+            .map(|c| (c.key.clone().unwrap_or_default(), c.count))
+            .collect::<Vec<_>>()
+    };
+    let kv = |k: &str, n: u64| (k.to_owned(), n);
+    assert_eq!(f.records, 2);
+    assert_eq!(
+        pairs(&f.by_type),
+        vec![
+            kv("cyberbullying", 2),
+            kv("grooming", 1),
+            kv("threatening-messages", 1)
+        ]
+    );
+    assert_eq!(
+        pairs(&f.by_record_type),
+        vec![kv("child-protection", 1), kv("online-safety", 1)]
+    );
+    assert_eq!(
+        pairs(&f.actions_by_kind),
+        vec![kv("ceop-report", 1), kv("parents-informed", 1)]
+    );
+    assert_eq!(f.referrals, 1);
+    assert_eq!(pairs(&f.sanctions_by_kind), vec![kv("suspended", 1)]);
+    assert_eq!(f.closed, 0, "closing happened now, after the period");
+    assert_eq!(f.open_now, 2, "b and the old record");
+    let now = Timestamp::now();
+    let current = store
+        .termly_figures(s, now - 1.hour(), now + 1.hour())
+        .await
+        .expect("figures");
+    assert_eq!(current.closed, 1);
+    assert_eq!(current.records, 0);
+    assert_eq!(
+        pairs(&f.top_blocked_categories),
+        vec![kv("gambling", 3), kv("adult", 1)]
+    );
+    assert_eq!(pairs(&f.alerts_by_category), vec![kv("bullying", 1)]);
+    assert_eq!(f.checks_done, 2);
+    assert_eq!(f.checks_failed, 1);
+    assert_eq!(f.last_annual_review, Some(date(2025, 9, 10)));
+    assert_eq!(f.annual_review_next_due, Some(date(2026, 9, 10)));
+    let debug = format!("{f:?}");
+    for name in ["Amy", "Ben", "amy.example", "ben.sample"] {
+        assert!(!debug.contains(name), "{name} in {debug}");
+    }
 }
