@@ -370,6 +370,11 @@ const NAV: &[NavItem] = &[
         permissions: &[Permission::ViewAlerts],
     },
     NavItem {
+        href: "/concerns",
+        label: "Records",
+        permissions: &[Permission::RecordConcern, Permission::ManageConcerns],
+    },
+    NavItem {
         href: "/monitoring/report",
         label: "Weekly report",
         permissions: &[Permission::ViewMonitoringReport],

@@ -103,6 +103,8 @@ pub struct AdminApp {
     secure_cookies: bool,
     /// The zone the school works in, for "today" and for showing times.
     pub(crate) zone: jiff::tz::TimeZone,
+    /// When each kind of safeguarding record comes up for review (`[retention]`).
+    pub(crate) record_retention: hedgerow_store::RecordRetention,
 }
 
 impl AdminApp {
@@ -110,10 +112,12 @@ impl AdminApp {
         store: Store,
         control: Arc<dyn GatewayControl>,
         secure_cookies: bool,
+        record_retention: hedgerow_store::RecordRetention,
     ) -> Arc<AdminApp> {
         Arc::new(AdminApp {
             store,
             control,
+            record_retention,
             throttle: Mutex::new(LoginThrottle::new(5, Duration::from_secs(300))),
             secure_cookies,
             zone: jiff::tz::TimeZone::get("Europe/London").unwrap_or(jiff::tz::TimeZone::UTC),

@@ -568,7 +568,17 @@ async fn start_admin(
         live: Arc::clone(live),
         records: crate::monitor::record_notifier(config, Some(listen))?,
     });
-    let app = hedgerow_web::AdminApp::new(store.clone(), control, settings.secure_cookies());
+    let retention = &config.config.retention;
+    let app = hedgerow_web::AdminApp::new(
+        store.clone(),
+        control,
+        settings.secure_cookies(),
+        hedgerow_store::RecordRetention {
+            child_protection_years_after_birth: retention.child_protection_years,
+            staff_allegation_years: retention.staff_allegation_years,
+            online_safety_years: retention.online_safety_years,
+        },
+    );
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let stopped = async {
         let _ = stopped.await;

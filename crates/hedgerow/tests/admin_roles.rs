@@ -63,9 +63,7 @@ fn expected(method: &str, path: &str) -> Option<Rule> {
         ("GET", "/activity/export.csv") => AnyOf(&[P::ExportActivity]),
         ("GET", "/audit") => AnyOf(&[P::ViewAuditLog]),
         // Monitoring alerts and the concerns opened from them.
-        ("GET", "/alerts") | ("GET", "/alerts/{id}") | ("GET", "/concerns/{id}") => {
-            AnyOf(&[P::ViewAlerts])
-        }
+        ("GET", "/alerts") | ("GET", "/alerts/{id}") => AnyOf(&[P::ViewAlerts]),
         ("POST", "/alerts/{id}/triage") | ("POST", "/alerts/{id}/concern") => {
             AnyOf(&[P::TriageAlerts])
         }
@@ -75,6 +73,21 @@ fn expected(method: &str, path: &str) -> Option<Rule> {
         ("GET", "/monitoring/library") | ("POST", "/monitoring/library") => {
             AnyOf(&[P::TuneRiskLibraries])
         }
+        // Safeguarding records: staff record and read back their own; the leads act on all.
+        ("GET", "/concerns") | ("GET", "/concerns/{id}") => {
+            AnyOf(&[P::RecordConcern, P::ManageConcerns])
+        }
+        ("GET", "/concerns/new") | ("POST", "/concerns") => AnyOf(&[P::RecordConcern]),
+        ("POST", "/concerns/{id}/take")
+        | ("POST", "/concerns/{id}/actions")
+        | ("POST", "/concerns/{id}/procedures")
+        | ("POST", "/concerns/{id}/steps")
+        | ("POST", "/concerns/{id}/sanctions")
+        | ("POST", "/concerns/{id}/sanctions/{sanction}/lift")
+        | ("POST", "/concerns/{id}/alerts")
+        | ("POST", "/concerns/{id}/close")
+        | ("POST", "/concerns/{id}/reopen")
+        | ("GET", "/pupils/{username}/chronology") => AnyOf(&[P::ManageConcerns]),
         // Checks, annual reviews, contacts.
         ("GET", "/checks") | ("GET", "/checks/{id}") => AnyOf(&[P::ViewChecks]),
         ("POST", "/checks")
@@ -110,6 +123,7 @@ fn expected(method: &str, path: &str) -> Option<Rule> {
 /// nothing.
 fn concrete(path: &str) -> String {
     path.replace("{id}", "987654")
+        .replace("{sanction}", "987654")
         .replace("{username}", "nobody.here")
 }
 
