@@ -15,76 +15,12 @@ mod support;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use support::admin::{AdminSite, StaffAccount, location, origin_for};
+use support::mail::{MailServer, python_with_aiosmtpd};
 use support::*;
-
-/// A Python that has aiosmtpd: Debian's own first, since a pyenv shim on PATH may not see it.
-fn python_with_aiosmtpd() -> Option<&'static str> {
-    let found = ["/usr/bin/python3", "python3"].into_iter().find(|python| {
-        Command::new(python)
-            .args(["-c", "import aiosmtpd"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    });
-    if found.is_none() {
-        assert!(
-            std::env::var_os("HEDGEROW_REQUIRE_SMTP").is_none(),
-            "HEDGEROW_REQUIRE_SMTP is set but python3-aiosmtpd is not installed; run scripts/test-env.sh"
-        );
-        eprintln!("skipping: python3-aiosmtpd is not installed (apt-get install python3-aiosmtpd)");
-    }
-    found
-}
-
-/// aiosmtpd delivering into a Maildir.
-struct MailServer {
-    _process: Running,
-    port: u16,
-    maildir: PathBuf,
-}
-
-impl MailServer {
-    fn start(python: &str, dir: &Path) -> MailServer {
-        let port = free_port();
-        let maildir = dir.join("mail");
-        let child = Command::new(python)
-            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
-            .args(["-c", "aiosmtpd.handlers.Mailbox"])
-            .arg(&maildir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("aiosmtpd starts");
-        let process = Running {
-            child,
-            name: "aiosmtpd",
-        };
-        wait_for(
-            || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
-            "aiosmtpd",
-        );
-        MailServer {
-            _process: process,
-            port,
-            maildir,
-        }
-    }
-
-    fn messages(&self) -> Vec<String> {
-        let Ok(entries) = std::fs::read_dir(self.maildir.join("new")) else {
-            return Vec::new();
-        };
-        entries
-            .filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
-            .collect()
-    }
-}
 
 /// A webhook receiver on loopback: records each request's line and body, answers 204.
 struct WebhookReceiver {

@@ -25,7 +25,7 @@ use serde_json::{Value, json};
 /// Google API keys and remote extensions, and with them background requests to Google.
 pub const CHROMIUM: &str = "/usr/lib/chromium/chromium";
 /// The W3C key of an element reference.
-const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
+pub const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 /// True when chromium, chromedriver and certutil are installed. When one is missing the test
 /// should skip (this prints a note), unless `HEDGEROW_REQUIRE_BROWSER` is set: then it panics.
@@ -323,6 +323,17 @@ impl Browser {
             "POST",
             &format!("/element/{id}/value"),
             Some(&json!({ "text": text })),
+        )?;
+        Ok(())
+    }
+
+    /// Chooses a file for the file input matching `css`, as a person picking it would.
+    pub fn attach(&mut self, css: &str, file: &Path) -> anyhow::Result<()> {
+        let id = self.element(css)?;
+        self.command(
+            "POST",
+            &format!("/element/{id}/value"),
+            Some(&json!({ "text": file.display().to_string() })),
         )?;
         Ok(())
     }

@@ -5,6 +5,7 @@
 
 pub mod admin;
 pub mod browser;
+pub mod mail;
 pub mod origin;
 
 use std::net::{SocketAddr, TcpListener, UdpSocket};
