@@ -612,6 +612,7 @@ struct SubjectAccessTemplate {
     notes: Vec<String>,
 }
 
+#[allow(clippy::result_large_err)]
 fn checked_username(username: &str) -> Result<String, Response> {
     let username = username.trim();
     if username.is_empty()

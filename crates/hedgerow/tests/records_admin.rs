@@ -25,15 +25,13 @@ use jiff::{SignedDuration, Timestamp};
 use support::admin::{AdminSite, Client, StaffAccount, location, with_store};
 use support::*;
 
-fn school_of(store: &Store) -> impl std::future::Future<Output = SchoolId> + '_ {
-    async move {
-        store
-            .school_by_slug("test-school")
-            .await
-            .unwrap()
-            .expect("the gateway stored its school")
-            .id
-    }
+async fn school_of(store: &Store) -> SchoolId {
+    store
+        .school_by_slug("test-school")
+        .await
+        .unwrap()
+        .expect("the gateway stored its school")
+        .id
 }
 
 fn seeder() -> ActingUser {
