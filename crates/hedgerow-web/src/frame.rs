@@ -375,6 +375,11 @@ const NAV: &[NavItem] = &[
         permissions: &[Permission::RecordConcern, Permission::ManageConcerns],
     },
     NavItem {
+        href: "/records",
+        label: "Records management",
+        permissions: &[Permission::ManageRecords],
+    },
+    NavItem {
         href: "/monitoring/report",
         label: "Weekly report",
         permissions: &[Permission::ViewMonitoringReport],

@@ -27,6 +27,7 @@ mod form;
 mod frame;
 mod people;
 mod policy;
+mod records_admin;
 mod report;
 mod requests;
 mod reviews;
@@ -69,6 +70,7 @@ pub fn all_routes() -> Vec<(&'static str, &'static str)> {
         explorer::ROUTES,
         alerts::ROUTES,
         concerns::ROUTES,
+        records_admin::ROUTES,
         report::ROUTES,
         risk_library::ROUTES,
         audit::ROUTES,
@@ -141,6 +143,7 @@ impl AdminApp {
             .merge(explorer::routes())
             .merge(alerts::routes())
             .merge(concerns::routes())
+            .merge(records_admin::routes())
             .merge(report::routes())
             .merge(risk_library::routes())
             .merge(audit::routes())

@@ -88,6 +88,18 @@ fn expected(method: &str, path: &str) -> Option<Rule> {
         | ("POST", "/concerns/{id}/close")
         | ("POST", "/concerns/{id}/reopen")
         | ("GET", "/pupils/{username}/chronology") => AnyOf(&[P::ManageConcerns]),
+        // Records management: retention, legal hold, destruction, subject access, transfers.
+        ("POST", "/concerns/{id}/hold")
+        | ("POST", "/concerns/{id}/destroy")
+        | ("GET", "/records")
+        | ("GET", "/records/subject-access")
+        | ("GET", "/records/subject-access/{username}")
+        | ("GET", "/records/subject-access/{username}/export.json")
+        | ("GET", "/records/subject-access/{username}/export.html")
+        | ("GET", "/records/transfers")
+        | ("POST", "/records/transfers")
+        | ("POST", "/records/transfers/{id}/receipt")
+        | ("POST", "/records/transfers/receive") => AnyOf(&[P::ManageRecords]),
         // Checks, annual reviews, contacts.
         ("GET", "/checks") | ("GET", "/checks/{id}") => AnyOf(&[P::ViewChecks]),
         ("POST", "/checks")
