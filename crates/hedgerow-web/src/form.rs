@@ -71,7 +71,11 @@ pub(crate) fn local_moment(
             "{text:?} is not a date and time; write it as 2026-11-23T15:30 or pick it from the calendar"
         )
     };
-    if let Ok(date) = text.parse::<jiff::civil::Date>() {
+    // jiff reads a date out of a date-and-time too (dropping the time), so a date alone is
+    // recognised by having no time part.
+    if !text.contains(['T', 't', ' '])
+        && let Ok(date) = text.parse::<jiff::civil::Date>()
+    {
         let end = date
             .tomorrow()
             .map_err(|_| bad())?
@@ -85,4 +89,21 @@ pub(crate) fn local_moment(
     dt.to_zoned_datetime(zone.clone())
         .map(|z| z.timestamp())
         .map_err(|_| bad())
+}
+
+#[cfg(test)]
+mod moment_tests {
+    use super::local_moment;
+
+    #[test]
+    fn a_date_and_time_keeps_its_time_and_a_date_alone_means_the_end_of_the_day() {
+        let zone = jiff::tz::TimeZone::get("Europe/London").unwrap();
+        let at = local_moment("2026-12-07T12:31", &zone).unwrap();
+        assert_eq!(at.to_string(), "2026-12-07T12:31:00Z");
+        let day = local_moment("2026-12-07", &zone).unwrap();
+        assert_eq!(day.to_string(), "2026-12-08T00:00:00Z");
+        // British Summer Time: the clock reads an hour ahead of UTC.
+        let summer = local_moment("2026-07-01T09:00", &zone).unwrap();
+        assert_eq!(summer.to_string(), "2026-07-01T08:00:00Z");
+    }
 }
