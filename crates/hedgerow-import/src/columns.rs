@@ -34,6 +34,8 @@ pub enum Field {
     Teacher,
     /// A Hedgerow filtering group, overriding the year group mapping.
     Group,
+    /// A pupil's date of birth.
+    DateOfBirth,
 }
 
 impl Field {
@@ -54,6 +56,7 @@ impl Field {
             Field::Roles => "roles",
             Field::Teacher => "teacher",
             Field::Group => "Hedgerow group",
+            Field::DateOfBirth => "date of birth",
         }
     }
 }
@@ -186,6 +189,22 @@ pub fn synonyms(kind: Kind, field: Field) -> &'static [&'static str] {
             "staff id",
         ],
         (Kind::Staff, Field::Roles) => &["role", "roles", "hedgerow role", "hedgerow roles"],
+        // Only pupils: a staff file's date of birth is listed as unused and never stored.
+        (Kind::Pupils, Field::DateOfBirth) => &[
+            "date of birth",
+            "dob",
+            "d o b",
+            "birth date",
+            "birthdate",
+            "legal dob",
+            "legal date of birth",
+            "date of birth legal",
+            "pupil dob",
+            "student dob",
+            "pupil date of birth",
+            "student date of birth",
+            "dateofbirth",
+        ],
         (_, Field::Group) => &[
             "hedgerow group",
             "filter group",
@@ -210,6 +229,7 @@ fn fields_of(kind: Kind) -> &'static [Field] {
             Field::Class,
             Field::Email,
             Field::Group,
+            Field::DateOfBirth,
         ],
         Kind::Classes => &[Field::Class, Field::Year, Field::Teacher],
         Kind::Staff => &[
@@ -329,7 +349,7 @@ pub fn accepted_names(kind: Kind, field: Field) -> String {
             let titled: Vec<String> = s
                 .split(' ')
                 .map(|w| {
-                    if matches!(w, "nc" | "id" | "upn") {
+                    if matches!(w, "nc" | "id" | "upn" | "dob") {
                         return w.to_uppercase();
                     }
                     let mut chars = w.chars();

@@ -5,6 +5,8 @@
 
 use std::fmt;
 
+use crate::birth::DateProblem;
+
 /// The most characters of a value from the file repeated in a message.
 pub const SHOWN_CHARS: usize = 64;
 
@@ -219,6 +221,16 @@ pub enum RowProblem {
         kind: &'static str,
         /// The groups that may be used, comma-separated.
         groups: String,
+    },
+    /// A date of birth that cannot be used.
+    #[error("the date of birth \"{given}\" (column \"{column}\") {problem}")]
+    DateOfBirth {
+        /// The value given.
+        given: String,
+        /// The column's header.
+        column: String,
+        /// What is wrong with it, and what to do.
+        problem: DateProblem,
     },
     /// The same username or class twice.
     #[error(

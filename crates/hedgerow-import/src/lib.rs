@@ -18,8 +18,11 @@
 //!   school's [`SchoolGroup`]s, `parse`, `to_text`, `group_for`).
 //! - [`csv`]: the RFC 4180 reader ([`csv::decode`], [`csv::rows`]).
 //! - [`columns`]: header names and their synonyms.
+//! - [`birth`]: dates of birth ([`birth::parse_date`], [`birth::parse_pupil_date_of_birth`],
+//!   [`DateProblem`]); a pupils file's date of birth column gives [`Pupil::date_of_birth`].
 //! - Limits: [`MAX_BYTES`], [`MAX_ROWS`], [`MAX_COLUMNS`].
 
+pub mod birth;
 pub mod columns;
 pub mod csv;
 mod error;
@@ -28,8 +31,11 @@ pub mod year;
 
 use std::fmt;
 
+pub use birth::DateProblem;
 pub use csv::TextEncoding;
 pub use error::{ImportError, Refused, RowProblem, SHOWN_CHARS};
+/// Dates, as [`ImportOptions::today`] and [`Pupil::date_of_birth`] hold them.
+pub use jiff::civil::Date;
 pub use records::read_import;
 pub use year::{GroupKind, SchoolGroup, YearGroup, YearMapping};
 
@@ -53,7 +59,7 @@ pub const MAX_STAFF_CODE: usize = 20;
 /// What a file holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
-    /// Pupils: username, name, year group, class.
+    /// Pupils: username, name, year group, class, date of birth.
     Pupils,
     /// Classes: name, year group, teacher.
     Classes,
@@ -95,6 +101,10 @@ pub struct ImportOptions<'a> {
     pub groups: &'a [SchoolGroup],
     /// Which pupil group each year group goes into.
     pub mapping: &'a YearMapping,
+    /// The day of the import in the school's time zone: a pupil's date of birth after it, or
+    /// more than 30 years before it, is a row problem. Given, not read from a clock, so the
+    /// crate stays pure and tests can fix the day.
+    pub today: Date,
 }
 
 /// A pupil to import.
@@ -112,6 +122,9 @@ pub struct Pupil {
     pub class: Option<String>,
     /// E-mail address, if given.
     pub email: Option<String>,
+    /// Date of birth, if the file has a date of birth column and the row fills it in. Kept
+    /// for safeguarding records (a child-protection record's review date counts from it).
+    pub date_of_birth: Option<Date>,
     /// The filtering group: from the row's Hedgerow group, else from the year group mapping.
     /// Always one of the school's pupil groups.
     pub group: String,
@@ -210,6 +223,6 @@ pub struct Import {
     pub records: Records,
     /// Things worth knowing.
     pub warnings: Vec<Warning>,
-    /// Headers of columns the import does not use (such as UPN or date of birth).
+    /// Headers of columns the import does not use (such as UPN, or a date of birth in a staff file).
     pub unused_columns: Vec<String>,
 }

@@ -5,13 +5,14 @@ use std::collections::HashMap;
 
 use hedgerow_accounts::Role;
 
+use crate::birth::parse_pupil_date_of_birth;
 use crate::columns::{Columns, Field};
 use crate::csv::{self, CsvRow};
 use crate::error::{ImportError, Refused, RowProblem, shown};
 use crate::year::{GroupKind, SchoolGroup, YearGroup, find_group, keys_of};
 use crate::{
-    Class, Import, ImportOptions, Kind, MAX_BYTES, MAX_CLASS, MAX_COLUMNS, MAX_EMAIL, MAX_NAME,
-    MAX_ROWS, MAX_STAFF_CODE, MAX_USERNAME, Pupil, Records, StaffMember, Warning,
+    Class, Date, Import, ImportOptions, Kind, MAX_BYTES, MAX_CLASS, MAX_COLUMNS, MAX_EMAIL,
+    MAX_NAME, MAX_ROWS, MAX_STAFF_CODE, MAX_USERNAME, Pupil, Records, StaffMember, Warning,
 };
 
 /// The most warnings listed; more are counted in one last warning.
@@ -369,6 +370,24 @@ impl RowReader<'_> {
         }
     }
 
+    fn date_of_birth(&self, row: &CsvRow, problems: &mut Problems) -> Option<Option<Date>> {
+        let text = problems.take(self.text(row, Field::DateOfBirth, MAX_NAME))?;
+        match text {
+            None => Some(None),
+            Some(text) => match parse_pupil_date_of_birth(&text, self.options.today) {
+                Ok(date) => Some(Some(date)),
+                Err(problem) => {
+                    problems.push(RowProblem::DateOfBirth {
+                        given: shown(&text),
+                        column: self.columns.header(Field::DateOfBirth),
+                        problem,
+                    });
+                    None
+                }
+            },
+        }
+    }
+
     fn year(&self, row: &CsvRow, problems: &mut Problems) -> Option<Option<YearGroup>> {
         let text = problems.take(self.text(row, Field::Year, MAX_NAME))?;
         match text {
@@ -431,6 +450,7 @@ impl RowReader<'_> {
         let class = problems.take(self.text(row, Field::Class, MAX_CLASS));
         let own_group = self.own_group(row, GroupKind::Pupil, &mut problems);
         let year = self.year(row, &mut problems);
+        let date_of_birth = self.date_of_birth(row, &mut problems);
         let group = match (&own_group, year) {
             (Some(Some(group)), _) => Some(group.clone()),
             (Some(None), Some(None)) => {
@@ -468,6 +488,7 @@ impl RowReader<'_> {
                 year: year?,
                 class: class?,
                 email: email?,
+                date_of_birth: date_of_birth?,
                 group: group?,
             })
         })

@@ -2,10 +2,13 @@
 //! panic, all or nothing, groups only from the school's policy, and quoting round trips.
 
 use hedgerow_import::{
-    GroupKind, ImportError, ImportOptions, Kind, MAX_BYTES, MAX_ROWS, Records, RowProblem,
-    SchoolGroup, TextEncoding, YearGroup, YearMapping, read_import,
+    Date, DateProblem, GroupKind, ImportError, ImportOptions, Kind, MAX_BYTES, MAX_ROWS, Records,
+    RowProblem, SchoolGroup, TextEncoding, YearGroup, YearMapping, read_import,
 };
 use proptest::prelude::*;
+
+/// The day every import here is read on (a fixed day, so range checks do not drift).
+const TODAY: Date = Date::constant(2025, 9, 1);
 
 fn demo_groups() -> Vec<SchoolGroup> {
     vec![
@@ -26,6 +29,7 @@ fn read(kind: Kind, text: &[u8]) -> Result<hedgerow_import::Import, hedgerow_imp
         &ImportOptions {
             groups: &groups,
             mapping: &mapping,
+            today: TODAY,
         },
     )
 }
@@ -162,6 +166,7 @@ fn staff_roles_are_suggestions_and_job_titles_are_left_out_with_a_warning() {
         &ImportOptions {
             groups: &groups,
             mapping: &mapping,
+            today: TODAY,
         },
     )
     .unwrap_err();
@@ -265,8 +270,151 @@ fn quote(value: &str) -> String {
     }
 }
 
+#[test]
+fn dates_of_birth_are_read_from_sims_arbor_and_bromcom_headers() {
+    for header in [
+        "Date of birth",
+        "DOB",
+        "Date Of Birth",
+        "Birth date",
+        "Legal DOB",
+        "D.O.B.",
+    ] {
+        let file = format!(
+            "Username,Legal Forename,Legal Surname,Year,{header}\n\
+             a.able,Ann,Able,Year 2,23/04/2018\n\
+             b.bell,Ben,Bell,Year 5,2015-01-09\n\
+             c.cole,Cat,Cole,Year 5,\n\
+             d.dee,Dan,Dee,Year 4,1/9/2016\n"
+        );
+        let import = read(Kind::Pupils, file.as_bytes()).unwrap();
+        assert!(
+            import.unused_columns.is_empty(),
+            "{header}: {:?}",
+            import.unused_columns
+        );
+        let Records::Pupils(pupils) = import.records else {
+            panic!("pupils")
+        };
+        let dates: Vec<Option<Date>> = pupils.iter().map(|p| p.date_of_birth).collect();
+        assert_eq!(
+            dates,
+            vec![
+                Some(Date::constant(2018, 4, 23)),
+                Some(Date::constant(2015, 1, 9)),
+                None,
+                Some(Date::constant(2016, 9, 1)),
+            ],
+            "{header}"
+        );
+    }
+
+    // Without the column, nobody has a date of birth (and nothing is refused).
+    let file = "Username,Name,Year\na.able,Ann Able,2\n";
+    let Records::Pupils(pupils) = read(Kind::Pupils, file.as_bytes()).unwrap().records else {
+        panic!("pupils")
+    };
+    assert_eq!(pupils[0].date_of_birth, None);
+
+    // A staff file's date of birth is not read: it is listed as unused.
+    let file = "Username,Name,DOB\nt.teach,Tess Teach,01/02/1980\n";
+    let import = read(Kind::Staff, file.as_bytes()).unwrap();
+    assert_eq!(import.unused_columns, vec!["DOB"]);
+}
+
+#[test]
+fn a_bad_date_of_birth_refuses_the_file_naming_the_row_and_what_to_do() {
+    let file = "Username,Name,Year,Date of Birth\n\
+        a.able,Ann Able,2,23/04/2018\n\
+        b.bell,Ben Bell,5,23/04/18\n\
+        c.cole,Cat Cole,5,31/02/2016\n\
+        d.dee,Dan Dee,4,04/23/2016\n\
+        e.eve,Eve East,4,02/09/2025\n\
+        f.fox,Fay Fox,4,31/08/1995\n\
+        g.gee,Gus Gee,4,next Tuesday\n\
+        h.hay,Hal Hay,4,01/09/1995\n";
+    let err = read(Kind::Pupils, file.as_bytes()).unwrap_err();
+    let found: Vec<(usize, DateProblem)> = err
+        .problems
+        .iter()
+        .map(|p| match p {
+            ImportError::Row {
+                row,
+                problem: RowProblem::DateOfBirth { problem, .. },
+            } => (*row, *problem),
+            other => panic!("unexpected problem: {other}"),
+        })
+        .collect();
+    assert_eq!(
+        found,
+        vec![
+            (3, DateProblem::TwoDigitYear),
+            (4, DateProblem::Impossible),
+            (5, DateProblem::Impossible),
+            (6, DateProblem::InFuture),
+            (7, DateProblem::TooLongAgo),
+            (8, DateProblem::Unreadable),
+        ]
+    );
+    let text = err.to_string();
+    assert!(
+        text.starts_with("nothing was imported: the file has 6 problems"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "row 3: the date of birth \"23/04/18\" (column \"Date of Birth\") has a two-digit year"
+        ) && text.contains("with the year in full"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "row 6: the date of birth \"02/09/2025\" (column \"Date of Birth\") is in the future"
+        ),
+        "{text}"
+    );
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn any_date_written_day_first_reads_back(day in 0i32..=(365 * 30)) {
+        let date = TODAY
+            .checked_sub(jiff::Span::new().days(i64::from(day)))
+            .expect("in range");
+        let written = format!("{:02}/{:02}/{:04}", date.day(), date.month(), date.year());
+        prop_assert_eq!(hedgerow_import::birth::parse_date(&written), Ok(date));
+        let unpadded = format!("{}-{}-{}", date.day(), date.month(), date.year());
+        prop_assert_eq!(hedgerow_import::birth::parse_date(&unpadded), Ok(date));
+        prop_assert_eq!(hedgerow_import::birth::parse_date(&date.to_string()), Ok(date));
+        let file = format!("Username,Name,Year,DOB\np.pupil,Pat Pupil,3,{written}\n");
+        let Records::Pupils(pupils) = read(Kind::Pupils, file.as_bytes()).unwrap().records else {
+            panic!("pupils")
+        };
+        prop_assert_eq!(pupils[0].date_of_birth, Some(date));
+    }
+
+    #[test]
+    fn any_valid_date_parses_back_from_dd_mm_yyyy(
+        year in 1i16..=9999,
+        month in 1i8..=12,
+        day in 1i8..=31,
+    ) {
+        if let Ok(date) = Date::new(year, month, day) {
+            let written = format!("{day:02}/{month:02}/{year:04}");
+            prop_assert_eq!(hedgerow_import::birth::parse_date(&written), Ok(date));
+        } else {
+            let written = format!("{day:02}/{month:02}/{year:04}");
+            prop_assert_eq!(hedgerow_import::birth::parse_date(&written), Err(DateProblem::Impossible));
+        }
+    }
+
+    #[test]
+    fn date_text_never_panics(text in "[0-9/\\-. :T]{0,24}") {
+        let _ = hedgerow_import::birth::parse_date(&text);
+        let _ = hedgerow_import::birth::parse_pupil_date_of_birth(&text, TODAY);
+    }
 
     #[test]
     fn arbitrary_bytes_never_panic_and_groups_are_the_schools(
@@ -277,12 +425,13 @@ proptest! {
         let groups = demo_groups();
         let mapping = YearMapping::parse(&mapping, &groups).unwrap_or_else(|_| YearMapping::suggested(&groups));
         let kind = Kind::ALL[kind];
-        let options = ImportOptions { groups: &groups, mapping: &mapping };
+        let options = ImportOptions { groups: &groups, mapping: &mapping, today: TODAY };
         if let Ok(import) = read_import(kind, &bytes, &options) {
             prop_assert!(!import.records.is_empty());
             match import.records {
                 Records::Pupils(p) => for p in p {
                     prop_assert!(p.group == "ks1" || p.group == "ks2", "{p:?}");
+                    prop_assert!(p.date_of_birth.is_none_or(|d| d <= TODAY && d.year() >= 1995), "{p:?}");
                 },
                 Records::Staff(s) => for s in s { prop_assert_eq!(&s.group, "staff") },
                 Records::Classes(c) => for c in c {

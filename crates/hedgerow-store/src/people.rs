@@ -13,8 +13,10 @@
 //! # Choices
 //!
 //! * Usernames are matched ignoring case; a matched user keeps the spelling already stored.
-//! * An empty optional value (e-mail address, staff code, class, year, roles, teacher) leaves
-//!   what is stored, so a file without a column does not wipe it.
+//! * An empty optional value (e-mail address, staff code, class, year, roles, teacher, date of
+//!   birth) leaves what is stored, so a file without a column does not wipe it.
+//! * A plan says a date of birth changes, never what it is: the preview page is seen by staff
+//!   who need not know pupils' birthdays.
 //! * A username that already belongs to someone of another kind (a staff user in a pupil
 //!   file) is a conflict: the import is refused rather than turning staff into pupils.
 
@@ -57,6 +59,9 @@ pub struct ImportedPerson {
     pub staff_code: Option<String>,
     /// Role keys the file suggests, for staff (an import grants nothing).
     pub suggested_roles: Vec<String>,
+    /// Date of birth, for pupils (safeguarding records' review dates count from it). `None`
+    /// keeps what is stored.
+    pub date_of_birth: Option<jiff::civil::Date>,
 }
 
 /// A class as an import gives it.
@@ -375,6 +380,14 @@ fn validate_batch(batch: &PeopleBatch) -> Result<(), StoreError> {
                 validate_optional("e-mail address", &p.email, 254)?;
                 validate_optional("staff code", &p.staff_code, 20)?;
                 join_roles(&p.suggested_roles)?;
+                if let Some(date) = p.date_of_birth
+                    && !(1..=9999).contains(&date.year())
+                {
+                    return Err(StoreError::invalid(
+                        "date of birth",
+                        format!("{} is outside the years 1 to 9999", p.username),
+                    ));
+                }
             }
         }
         PeopleBatch::Classes(classes) => {
@@ -488,6 +501,11 @@ fn plan<'a>(batch: &'a PeopleBatch, existing: &'a Existing) -> (ImportPlan, Vec<
                             changes.push("e-mail address".to_owned());
                         }
                         describe_change("staff code", old.staff_code.as_deref(), person.staff_code.as_deref(), &mut changes);
+                        if let Some(date) = person.date_of_birth
+                            && old.date_of_birth.as_deref() != Some(stored_date(date).as_str())
+                        {
+                            changes.push("date of birth".to_owned());
+                        }
                         let roles = join_roles(&person.suggested_roles).unwrap_or_default();
                         if !roles.is_empty() && roles != old.suggested_roles {
                             changes.push(format!("suggested roles {}", roles.replace(',', ", ")));
@@ -823,8 +841,9 @@ impl Step<'_> {
             Step::CreatePerson(p) => (
                 "INSERT INTO users (school_id, username, display_name, kind, group_key, \
                  password_hash, demo_only, created_at_us, disabled, year_group, class_name, \
-                 email, staff_code, suggested_roles, source) \
-                 VALUES ($1, $2, $3, $4, $5, NULL, $6, $7, $8, $9, $10, $11, $12, $13, 'import')",
+                 email, staff_code, suggested_roles, source, date_of_birth) \
+                 VALUES ($1, $2, $3, $4, $5, NULL, $6, $7, $8, $9, $10, $11, $12, $13, 'import', \
+                 $14)",
                 vec![
                     Arg::I64(school.0),
                     Arg::Str(&p.username),
@@ -839,6 +858,7 @@ impl Step<'_> {
                     Arg::OptStr(p.email.as_deref()),
                     Arg::OptStr(p.staff_code.as_deref()),
                     Arg::Owned(join_roles(&p.suggested_roles).unwrap_or_default()),
+                    opt_owned(p.date_of_birth.map(stored_date)),
                 ],
             ),
             Step::UpdatePerson { id, person: p, old } => {
@@ -851,7 +871,7 @@ impl Step<'_> {
                 (
                     "UPDATE users SET display_name = $1, group_key = $2, year_group = $3, \
                      class_name = $4, email = $5, staff_code = $6, suggested_roles = $7, \
-                     disabled = $8, source = 'import' WHERE id = $9",
+                     disabled = $8, source = 'import', date_of_birth = $9 WHERE id = $10",
                     vec![
                         Arg::Str(&p.display_name),
                         Arg::Str(&p.group_key),
@@ -861,6 +881,11 @@ impl Step<'_> {
                         opt_owned(keep(&p.staff_code, &old.staff_code)),
                         Arg::Owned(roles),
                         Arg::Bool(false),
+                        opt_owned(
+                            p.date_of_birth
+                                .map(stored_date)
+                                .or_else(|| old.date_of_birth.clone()),
+                        ),
                         Arg::I64(*id),
                     ],
                 )
@@ -894,6 +919,12 @@ impl Step<'_> {
             ),
         }
     }
+}
+
+/// A date as the `date_of_birth` column keeps it: `YYYY-MM-DD` (years 1 to 9999, checked by
+/// `validate_batch`).
+fn stored_date(date: jiff::civil::Date) -> String {
+    date.to_string()
 }
 
 fn opt_owned(value: Option<String>) -> Arg<'static> {

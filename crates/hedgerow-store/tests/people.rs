@@ -6,10 +6,13 @@
 
 mod common;
 
-use common::{TestDb, backend_tests, head, school};
+use common::{TestDb, backend_tests, head, school, t0};
 use hedgerow_store::{
-    ImportedClass, ImportedPerson, NewUser, PeopleBatch, SchoolId, Store, StoreError, UserKind,
+    ImportedClass, ImportedPerson, NewRecord, NewUser, PeopleBatch, PersonInvolved,
+    RecordRetention, SchoolId, Store, StoreError, UserKind,
 };
+use jiff::ToSpan;
+use jiff::civil::date;
 
 backend_tests!(
     imports_create_update_and_never_delete,
@@ -17,6 +20,7 @@ backend_tests!(
     a_conflict_refuses_the_whole_import,
     classes_counts_and_class_lists,
     batches_are_checked,
+    dates_of_birth_are_stored_updated_and_never_cleared,
 );
 
 fn pupil(username: &str, name: &str, group: &str, class: Option<&str>) -> ImportedPerson {
@@ -29,6 +33,7 @@ fn pupil(username: &str, name: &str, group: &str, class: Option<&str>) -> Import
         email: None,
         staff_code: None,
         suggested_roles: Vec::new(),
+        date_of_birth: None,
     }
 }
 
@@ -239,6 +244,7 @@ async fn a_conflict_refuses_the_whole_import(db: &TestDb) {
             email: Some("jo@school.example".into()),
             staff_code: Some("JSM".into()),
             suggested_roles: vec!["teacher".into(), "dsl".into()],
+            date_of_birth: None,
         }],
         disable_missing: false,
     };
@@ -433,4 +439,142 @@ async fn batches_are_checked(db: &TestDb) {
     );
     // The audit table takes no record for refused batches.
     assert!(import_audits(s, school).await.is_empty());
+}
+
+async fn dates_of_birth_are_stored_updated_and_never_cleared(db: &TestDb) {
+    let s = &db.store;
+    let school = school(s, "ash").await;
+    let mut ann = pupil("a.able", "Ann Able", "ks1", Some("2A"));
+    ann.date_of_birth = Some(date(2018, 4, 23));
+    let ben = pupil("b.bell", "Ben Bell", "ks2", Some("5B"));
+    s.import_people(
+        school,
+        &pupils(vec![ann.clone(), ben.clone()], false),
+        &head(),
+    )
+    .await
+    .unwrap();
+    let stored = s.person(school, "a.able").await.unwrap().unwrap();
+    assert_eq!(stored.date_of_birth, Some(date(2018, 4, 23)));
+    assert_eq!(
+        db.texts("SELECT date_of_birth FROM users WHERE username = 'a.able'")
+            .await,
+        vec!["2018-04-23"]
+    );
+    assert_eq!(
+        s.person(school, "b.bell")
+            .await
+            .unwrap()
+            .unwrap()
+            .date_of_birth,
+        None
+    );
+
+    // A file without dates of birth keeps Ann's; the same file again changes nothing.
+    let mut no_date = ann.clone();
+    no_date.date_of_birth = None;
+    let plan = s
+        .import_people(school, &pupils(vec![no_date, ben.clone()], false), &head())
+        .await
+        .unwrap();
+    assert_eq!((plan.updated_count, plan.unchanged_count), (0, 2));
+    assert_eq!(
+        s.person(school, "a.able")
+            .await
+            .unwrap()
+            .unwrap()
+            .date_of_birth,
+        Some(date(2018, 4, 23))
+    );
+
+    // A corrected date and a newly known one are updates, said without the date itself.
+    ann.date_of_birth = Some(date(2018, 3, 23));
+    let mut ben_dated = ben;
+    ben_dated.date_of_birth = Some(date(2015, 1, 9));
+    let batch = pupils(vec![ann, ben_dated], false);
+    let plan = s.plan_people_import(school, &batch).await.unwrap();
+    assert_eq!(plan.updated_count, 2);
+    for change in &plan.updated {
+        assert_eq!(change.changes, vec!["date of birth"], "{change:?}");
+    }
+    s.import_people(school, &batch, &head()).await.unwrap();
+    assert_eq!(
+        s.person(school, "a.able")
+            .await
+            .unwrap()
+            .unwrap()
+            .date_of_birth,
+        Some(date(2018, 3, 23))
+    );
+    assert_eq!(
+        s.person(school, "b.bell")
+            .await
+            .unwrap()
+            .unwrap()
+            .date_of_birth,
+        Some(date(2015, 1, 9))
+    );
+    // The audit keeps counts, never a date.
+    let audits = import_audits(s, school).await;
+    assert!(
+        audits
+            .iter()
+            .all(|(_, _, d)| !d.contains("2015") && !d.contains("2018"))
+    );
+
+    // A child-protection record about Ben that does not give his date of birth is reviewed
+    // 25 years after the imported one.
+    let record = NewRecord {
+        record_type: "child-protection".to_owned(),
+        reporter: "Ms Teacher".to_owned(),
+        reported_at: t0(),
+        incident_at: None,
+        location: "in-school".to_owned(),
+        people: vec![PersonInvolved {
+            person_role: "pupil".to_owned(),
+            involvement: "affected".to_owned(),
+            display_name: "Ben Bell".to_owned(),
+            username: Some("B.Bell".to_owned()),
+            date_of_birth: None,
+        }],
+        types: vec!["grooming".to_owned()],
+        summary: "An invented worry".to_owned(),
+        disclosure: String::new(),
+        observations: String::new(),
+        websites: String::new(),
+        apps_games: String::new(),
+        online_names: String::new(),
+        evidence_description: String::new(),
+        alert_ids: Vec::new(),
+    };
+    let id = s.create_record(school, &record, &head()).await.unwrap();
+    let rules = RecordRetention::default();
+    let due = date(2015, 1, 9) + 25.years();
+    let before = s
+        .records_for_review(school, &rules, due - 1.day())
+        .await
+        .unwrap();
+    assert!(before.iter().all(|r| r.id != id), "{before:?}");
+    let on_the_day = s.records_for_review(school, &rules, due).await.unwrap();
+    let item = on_the_day.iter().find(|r| r.id == id).expect("due");
+    assert_eq!(item.review_due, due);
+
+    // Dates the column cannot hold are refused before anything is written.
+    let mut ancient = pupil("c.cole", "Cat Cole", "ks1", None);
+    ancient.date_of_birth = Some(date(-5, 1, 1));
+    let err = s
+        .import_people(school, &pupils(vec![ancient], false), &head())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::InvalidInput {
+                field: "date of birth",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(s.person(school, "c.cole").await.unwrap().is_none());
 }

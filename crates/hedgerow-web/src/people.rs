@@ -527,10 +527,12 @@ fn form_values(checked: &Checked) -> ImportFormValues {
     }
 }
 
-/// The import read from a checked form: the records and the store batch, or every problem
-/// found (each with its row where it is about one) and how many there were in all.
+/// The import read from a checked form on `today` (the school's date, which pupils' dates of
+/// birth are checked against): the records and the store batch, or every problem found (each
+/// with its row where it is about one) and how many there were in all.
 pub(crate) fn read_checked(
     checked: &Checked,
+    today: jiff::civil::Date,
 ) -> Result<(Import, PeopleBatch), (Vec<ImportError>, usize)> {
     let mapping = YearMapping::parse(&checked.mapping_text, &checked.groups).map_err(|errors| {
         let n = errors.len();
@@ -539,11 +541,19 @@ pub(crate) fn read_checked(
     let options = ImportOptions {
         groups: &checked.groups,
         mapping: &mapping,
+        today,
     };
     let import = read_import(checked.kind, &checked.bytes, &options)
         .map_err(|refused| (refused.problems, refused.total))?;
     let batch = import_batch(&import, checked.disable_missing);
     Ok((import, batch))
+}
+
+/// The day an import is read on, in the school's time zone.
+pub(crate) fn import_day(app: &AdminApp) -> jiff::civil::Date {
+    jiff::Timestamp::now()
+        .to_zoned_datetime(app.zone.clone())
+        .date()
 }
 
 /// The problems as the page lists them.
@@ -589,6 +599,7 @@ pub fn import_batch(import: &Import, disable_missing: bool) -> PeopleBatch {
                     email: p.email.clone(),
                     staff_code: None,
                     suggested_roles: Vec::new(),
+                    date_of_birth: p.date_of_birth,
                 })
                 .collect(),
             disable_missing,
@@ -606,6 +617,7 @@ pub fn import_batch(import: &Import, disable_missing: bool) -> PeopleBatch {
                     email: s.email.clone(),
                     staff_code: s.staff_code.clone(),
                     suggested_roles: s.roles.clone(),
+                    date_of_birth: None,
                 })
                 .collect(),
             disable_missing,
@@ -700,7 +712,7 @@ async fn preview_import(
         Ok(c) => c,
         Err(r) => return r,
     };
-    let (import, batch) = match read_checked(&checked) {
+    let (import, batch) = match read_checked(&checked, import_day(&app)) {
         Ok(read) => read,
         Err((problems, total)) => {
             return refused_page(&staff, &checked, problem_lines(&problems), total);
@@ -752,7 +764,7 @@ async fn confirm_import(
         Ok(c) => c,
         Err(r) => return r,
     };
-    let (_, batch) = match read_checked(&checked) {
+    let (_, batch) = match read_checked(&checked, import_day(&app)) {
         Ok(read) => read,
         Err((problems, total)) => {
             return refused_page(&staff, &checked, problem_lines(&problems), total);

@@ -128,6 +128,9 @@ fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
             &ImportOptions {
                 groups: &groups,
                 mapping: &mapping,
+                today: jiff::Timestamp::now()
+                    .to_zoned_datetime(policy.time_zone.clone())
+                    .date(),
             },
         ) {
             Ok(import) => import,
