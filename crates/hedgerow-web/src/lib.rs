@@ -33,6 +33,7 @@ mod reviews;
 mod risk_library;
 mod sessions;
 mod signin;
+mod termly;
 mod tls;
 
 use std::net::SocketAddr;
@@ -70,6 +71,7 @@ pub fn all_routes() -> Vec<(&'static str, &'static str)> {
         alerts::ROUTES,
         concerns::ROUTES,
         report::ROUTES,
+        termly::ROUTES,
         risk_library::ROUTES,
         audit::ROUTES,
         policy::ROUTES,
@@ -142,6 +144,7 @@ impl AdminApp {
             .merge(alerts::routes())
             .merge(concerns::routes())
             .merge(report::routes())
+            .merge(termly::routes())
             .merge(risk_library::routes())
             .merge(audit::routes())
             .merge(policy::routes())
