@@ -15,6 +15,7 @@ export HEDGEROW_REQUIRE_DIG=1
 export HEDGEROW_REQUIRE_BROWSER=1  # the web proxy tests drive real chromium + chromedriver
 export HEDGEROW_REQUIRE_SCHEMATHESIS=1  # the admin API test runs Schemathesis against its OpenAPI document
 export HEDGEROW_REQUIRE_SMTP=1  # the alert email tests send to a real aiosmtpd server
+export HEDGEROW_REQUIRE_PDF_TOOLS=1  # the termly report test turns its PDF into PNG and text with poppler
 
 # Building is most of the time on a 2-core machine; say so rather than look stuck.
 echo "test-all: building and running the workspace tests" >&2

@@ -2680,6 +2680,32 @@ pub struct TermlyFigures {
     pub last_annual_review: Option<Date>,
     /// When the next one is due, as that review set it.
     pub annual_review_next_due: Option<Date>,
+    /// Records reported in the period per location key, most first.
+    pub by_location: Vec<Count>,
+    /// Of the records reported in the period, those closed now.
+    pub reported_closed: u64,
+    /// For each record closed in the period, seconds from its report to its closing,
+    /// shortest first (for the median time to close).
+    pub close_seconds: Vec<u64>,
+}
+
+impl TermlyFigures {
+    /// Of the records reported in the period, those not closed now.
+    pub fn reported_open(&self) -> u64 {
+        self.records.saturating_sub(self.reported_closed)
+    }
+
+    /// The median days from report to closing over records closed in the period.
+    pub fn median_days_to_close(&self) -> Option<f64> {
+        let n = self.close_seconds.len();
+        let middle = |i: usize| self.close_seconds.get(i).map(|&s| s as f64);
+        let seconds = if n % 2 == 1 {
+            middle(n / 2)?
+        } else {
+            (middle(n.checked_sub(1)? / 2)? + middle(n / 2)?) / 2.0
+        };
+        Some(seconds / 86_400.0)
+    }
 }
 
 fn counts(rows: Vec<(Option<String>, i64)>) -> Vec<Count> {
@@ -2727,6 +2753,10 @@ impl Store {
              AND first_at_us >= $2 AND first_at_us < $3 GROUP BY category \
              ORDER BY n DESC, category"
                 .to_owned(),
+            format!(
+                "SELECT location, COUNT(*) AS n FROM concerns WHERE {REPORTED} \
+                 GROUP BY location ORDER BY n DESC, location"
+            ),
         ];
         let scalars = [
             format!("SELECT COUNT(*) FROM concerns WHERE {REPORTED}"),
@@ -2741,9 +2771,10 @@ impl Store {
             "SELECT COUNT(*) FROM check_log WHERE school_id = $1 AND at_us >= $2 \
              AND at_us < $3 AND result <> 'pass'"
                 .to_owned(),
+            format!("SELECT COUNT(*) FROM concerns WHERE {REPORTED} AND status = 'closed'"),
         ];
         let (from_us, to_us) = (timestamp_to_us(from), timestamp_to_us(to));
-        let (mut lists, mut numbers, review) = with_pool!(&self.backend, pool => {
+        let (mut lists, mut numbers, review, mut close_seconds) = with_pool!(&self.backend, pool => {
             async {
                 let mut lists = Vec::new();
                 for sql in grouped {
@@ -2775,7 +2806,17 @@ impl Store {
                 .fetch_optional(pool)
                 .await
                 .map_err(StoreError::query("reading the latest annual review"))?;
-                Ok::<_, StoreError>((lists, numbers, review))
+                let close_seconds: Vec<i64> = sqlx::query_scalar(
+                    "SELECT closed_at_us - COALESCE(reported_at_us, created_at_us) FROM concerns \
+                     WHERE school_id = $1 AND closed_at_us >= $2 AND closed_at_us < $3",
+                )
+                .bind(school.0)
+                .bind(from_us)
+                .bind(to_us)
+                .fetch_all(pool)
+                .await
+                .map_err(StoreError::query("timing closed records for the termly report"))?;
+                Ok::<_, StoreError>((lists, numbers, review, close_seconds))
             }
             .await
         })?;
@@ -2786,12 +2827,19 @@ impl Store {
         let sanctions_by_kind = take_list();
         let top_blocked_categories = take_list();
         let alerts_by_category = take_list();
+        let by_location = take_list();
         let mut take_number = || numbers.drain(..1).next().unwrap_or_default();
         let records = take_number();
         let closed = take_number();
         let open_now = take_number();
         let checks_done = take_number();
         let checks_failed = take_number();
+        let reported_closed = take_number();
+        close_seconds.sort_unstable();
+        let close_seconds = close_seconds
+            .into_iter()
+            .map(|us| u64::try_from(us / 1_000_000).unwrap_or(0))
+            .collect();
         let referrals = actions_by_kind
             .iter()
             .filter(|c| {
@@ -2823,6 +2871,9 @@ impl Store {
             checks_failed,
             last_annual_review,
             annual_review_next_due,
+            by_location,
+            reported_closed,
+            close_seconds,
         })
     }
 }

@@ -1252,6 +1252,28 @@ async fn termly_figures_count_without_names(db: &TestDb) {
         .expect("figures");
     assert_eq!(current.closed, 1);
     assert_eq!(current.records, 0);
+    assert_eq!(pairs(&f.by_location), vec![kv("in-school", 2)]);
+    assert_eq!(
+        f.reported_closed, 1,
+        "a, reported in the period, is closed now"
+    );
+    assert_eq!(f.reported_open(), 1);
+    assert!(
+        f.close_seconds.is_empty(),
+        "nothing closed inside the period"
+    );
+    assert_eq!(f.median_days_to_close(), None);
+    let took = u64::try_from((now - t0()).as_secs()).expect("t0 is in the past");
+    assert_eq!(current.close_seconds.len(), 1);
+    let seconds = current.close_seconds.first().copied().unwrap_or(0);
+    assert!(seconds.abs_diff(took) < 120, "{seconds} vs {took}");
+    let days = current.median_days_to_close().expect("a median");
+    assert!((days - seconds as f64 / 86_400.0).abs() < 1e-9);
+    let spread = hedgerow_store::TermlyFigures {
+        close_seconds: vec![86_400, 3 * 86_400, 4 * 86_400, 10 * 86_400],
+        ..Default::default()
+    };
+    assert_eq!(spread.median_days_to_close(), Some(3.5));
     assert_eq!(
         pairs(&f.top_blocked_categories),
         vec![kv("gambling", 3), kv("adult", 1)]

@@ -385,6 +385,11 @@ const NAV: &[NavItem] = &[
         permissions: &[Permission::ViewMonitoringReport],
     },
     NavItem {
+        href: "/records/termly",
+        label: "Termly report",
+        permissions: &[Permission::ViewTermlyReport],
+    },
+    NavItem {
         href: "/monitoring/library",
         label: "Risk libraries",
         permissions: &[Permission::TuneRiskLibraries],

@@ -34,6 +34,7 @@ mod reviews;
 mod risk_library;
 mod sessions;
 mod signin;
+mod termly;
 mod tls;
 
 use std::net::SocketAddr;
@@ -72,6 +73,7 @@ pub fn all_routes() -> Vec<(&'static str, &'static str)> {
         concerns::ROUTES,
         records_admin::ROUTES,
         report::ROUTES,
+        termly::ROUTES,
         risk_library::ROUTES,
         audit::ROUTES,
         policy::ROUTES,
@@ -145,6 +147,7 @@ impl AdminApp {
             .merge(concerns::routes())
             .merge(records_admin::routes())
             .merge(report::routes())
+            .merge(termly::routes())
             .merge(risk_library::routes())
             .merge(audit::routes())
             .merge(policy::routes())

@@ -70,6 +70,9 @@ fn expected(method: &str, path: &str) -> Option<Rule> {
         ("GET", "/monitoring/report") | ("GET", "/monitoring/report.pdf") => {
             AnyOf(&[P::ViewMonitoringReport])
         }
+        ("GET", "/records/termly") | ("GET", "/records/termly.pdf") => {
+            AnyOf(&[P::ViewTermlyReport])
+        }
         ("GET", "/monitoring/library") | ("POST", "/monitoring/library") => {
             AnyOf(&[P::TuneRiskLibraries])
         }
