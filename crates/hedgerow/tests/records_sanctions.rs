@@ -1,7 +1,8 @@
 //! Sanctions recorded on a safeguarding record, both ends: a restricted profile applied from
 //! a record takes effect in the DNS filter and the proxy and ends by itself at its time, and
 //! a suspension lifted early from the record ends at once. The record keeps both ends, and
-//! the change log holds each change with the record's number.
+//! the change log holds each change with the record's number. Run on the embedded SQLite
+//! store and again with the gateway on PostgreSQL.
 
 mod support;
 
@@ -12,8 +13,10 @@ use support::admin::{AdminSite, StaffAccount, location, origin_for};
 use support::*;
 
 /// A KS2 pupil whose group allows games, and a stricter group (`ks2-restricted`) that
-/// blocks them, at a local origin.
-fn school() -> Option<(
+/// blocks them, at a local origin; the store on `database` (a PostgreSQL URL) or SQLite.
+fn school(
+    database: Option<&str>,
+) -> Option<(
     tempfile::TempDir,
     Running,
     support::origin::TestOrigin,
@@ -27,8 +30,11 @@ fn school() -> Option<(
     let dir = tempfile::tempdir().unwrap();
     let (origin, proxy_table) =
         origin_for(dir.path(), Ipv4Addr::new(127, 0, 0, 88), &["games.example"]);
+    let database = database
+        .map(|url| format!("\n[database]\nurl = \"{url}\"\n"))
+        .unwrap_or_default();
     let extra = format!(
-        "{restricted}\n[[school.overrides]]\nid = \"games-for-restricted\"\nsite = \"games.example\"\naction = \"block\"\ngroups = [\"ks2-restricted\"]\nby = \"Test\"\nreason = \"Games are for break time\"\n{proxy_table}",
+        "{restricted}\n[[school.overrides]]\nid = \"games-for-restricted\"\nsite = \"games.example\"\naction = \"block\"\ngroups = [\"ks2-restricted\"]\nby = \"Test\"\nreason = \"Games are for break time\"\n{proxy_table}{database}",
         restricted = group("ks2-restricted", "pupil", &["gambling"]),
     );
     let config = small_school(dir.path(), &extra);
@@ -54,7 +60,7 @@ fn next_minute() -> (String, Duration) {
     if (at.to_zoned_datetime(zone.clone()).unwrap().timestamp() - now.timestamp())
         < jiff::SignedDuration::from_secs(20)
     {
-        at = at + jiff::SignedDuration::from_mins(1);
+        at += jiff::SignedDuration::from_mins(1);
     }
     let wait = at.to_zoned_datetime(zone).unwrap().timestamp() - now.timestamp();
     (
@@ -65,7 +71,18 @@ fn next_minute() -> (String, Duration) {
 
 #[test]
 fn a_records_sanction_ends_by_itself_and_a_lifted_one_ends_at_once() {
-    let Some((_dir, _upstream, origin, site, dsl)) = school() else {
+    sanctions_from_a_record(None);
+}
+
+#[test]
+fn a_records_sanction_ends_by_itself_and_a_lifted_one_ends_at_once_on_postgresql() {
+    if let Some(url) = postgres_database() {
+        sanctions_from_a_record(Some(&url));
+    }
+}
+
+fn sanctions_from_a_record(database: Option<&str>) {
+    let Some((_dir, _upstream, origin, site, dsl)) = school(database) else {
         return;
     };
     let games = format!("http://games.example:{}/lobby", origin.http_addr().port());

@@ -476,3 +476,36 @@ pub fn hedgerow(args: &[&str]) -> Output {
         .output()
         .unwrap()
 }
+
+/// A fresh, empty PostgreSQL database on the test server (`HEDGEROW_TEST_POSTGRES_URL`, from
+/// `scripts/test-env.sh`), for running the whole gateway on PostgreSQL; its URL. `None`
+/// without a server, which fails instead when `HEDGEROW_REQUIRE_POSTGRES` is set.
+pub fn postgres_database() -> Option<String> {
+    let Ok(admin_url) = std::env::var("HEDGEROW_TEST_POSTGRES_URL") else {
+        assert!(
+            std::env::var_os("HEDGEROW_REQUIRE_POSTGRES").is_none(),
+            "HEDGEROW_REQUIRE_POSTGRES is set but HEDGEROW_TEST_POSTGRES_URL is not: run `eval \"$(scripts/test-env.sh --print-env)\"`"
+        );
+        eprintln!("skipping the PostgreSQL variant: HEDGEROW_TEST_POSTGRES_URL is not set");
+        return None;
+    };
+    static SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let name = format!(
+        "hedgerow_gateway_{}_{}",
+        std::process::id(),
+        SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    let made = Command::new("psql")
+        .args([&admin_url, "-q", "-c", &format!("CREATE DATABASE {name}")])
+        .output()
+        .expect("psql runs (apt-get install postgresql-client)");
+    assert!(
+        made.status.success(),
+        "cannot create a test database: {}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let base = admin_url
+        .rsplit_once('/')
+        .map_or(admin_url.as_str(), |(base, _)| base);
+    Some(format!("{base}/{name}"))
+}
