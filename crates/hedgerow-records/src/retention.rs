@@ -2,21 +2,20 @@
 //! nothing is ever deleted by itself, and a record under legal hold cannot be destroyed.
 
 use jiff::{Span, civil::Date};
-use serde::{Deserialize, Serialize};
 
 use crate::{RecordError, RecordType};
 
-/// Years each kind of record is kept before it is reviewed (`[retention.records]`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+/// Years each kind of record is kept before it is reviewed (`[retention]` in the
+/// configuration).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetentionRules {
     /// Child-protection records: years after the (first) pupil's date of birth, or after the
-    /// report when no date of birth is known.
-    pub child_protection_years_after_birth: u16,
+    /// incident, or the report, when no date of birth is known.
+    pub child_protection_years_after_birth: u32,
     /// Allegations against staff: years after the report.
-    pub staff_allegation_years: u16,
+    pub staff_allegation_years: u32,
     /// Online-safety concerns: years after the report.
-    pub online_safety_years: u16,
+    pub online_safety_years: u32,
 }
 
 impl Default for RetentionRules {
@@ -31,18 +30,21 @@ impl Default for RetentionRules {
 
 impl RetentionRules {
     /// The date a record of `record_type` falls due for review. `dob_of_first_pupil` is the
-    /// date of birth of the first pupil involved, if known; `reported_on` is the date of the
-    /// report (or of the incident, when that is what the school counts from). A 29 February
+    /// date of birth of the first pupil involved, if known; `incident_on` the day it happened,
+    /// if known; `reported_on` the day of the report. A child-protection record counts from
+    /// the date of birth, else the incident, else the report (each later than the one
+    /// before, so a missing date of birth keeps a record longer, never shorter). A 29 February
     /// lands on 28 February in years without one; a date past the calendar's end is its end.
     pub fn review_due(
         &self,
         record_type: RecordType,
         dob_of_first_pupil: Option<Date>,
+        incident_on: Option<Date>,
         reported_on: Date,
     ) -> Date {
         let (from, years) = match record_type {
             RecordType::ChildProtection => (
-                dob_of_first_pupil.unwrap_or(reported_on),
+                dob_of_first_pupil.or(incident_on).unwrap_or(reported_on),
                 self.child_protection_years_after_birth,
             ),
             RecordType::StaffAllegation => (reported_on, self.staff_allegation_years),
@@ -60,10 +62,11 @@ impl RetentionRules {
         &self,
         record_type: RecordType,
         dob_of_first_pupil: Option<Date>,
+        incident_on: Option<Date>,
         reported_on: Date,
         today: Date,
     ) -> bool {
-        self.review_due(record_type, dob_of_first_pupil, reported_on) <= today
+        self.review_due(record_type, dob_of_first_pupil, incident_on, reported_on) <= today
     }
 }
 
@@ -90,23 +93,45 @@ mod tests {
         let reported = date(2025, 3, 14);
         let dob = Some(date(2014, 6, 2));
         assert_eq!(
-            rules.review_due(RecordType::ChildProtection, dob, reported),
+            rules.review_due(RecordType::ChildProtection, dob, None, reported),
             date(2039, 6, 2)
         );
         assert_eq!(
-            rules.review_due(RecordType::ChildProtection, None, reported),
+            rules.review_due(RecordType::ChildProtection, None, None, reported),
             date(2050, 3, 14)
         );
         assert_eq!(
-            rules.review_due(RecordType::StaffAllegation, dob, reported),
+            rules.review_due(RecordType::StaffAllegation, dob, None, reported),
             date(2035, 3, 14)
         );
         assert_eq!(
-            rules.review_due(RecordType::OnlineSafety, dob, reported),
+            rules.review_due(RecordType::OnlineSafety, dob, None, reported),
             date(2031, 3, 14)
         );
-        assert!(rules.is_due(RecordType::OnlineSafety, None, reported, date(2031, 3, 14)));
-        assert!(!rules.is_due(RecordType::OnlineSafety, None, reported, date(2031, 3, 13)));
+        assert_eq!(
+            rules.review_due(
+                RecordType::ChildProtection,
+                None,
+                Some(date(2024, 12, 1)),
+                reported
+            ),
+            date(2049, 12, 1),
+            "with no date of birth, from the incident"
+        );
+        assert!(rules.is_due(
+            RecordType::OnlineSafety,
+            None,
+            None,
+            reported,
+            date(2031, 3, 14)
+        ));
+        assert!(!rules.is_due(
+            RecordType::OnlineSafety,
+            None,
+            None,
+            reported,
+            date(2031, 3, 13)
+        ));
     }
 
     #[test]
@@ -116,42 +141,30 @@ mod tests {
             ..RetentionRules::default()
         };
         assert_eq!(
-            rules.review_due(RecordType::OnlineSafety, None, date(2024, 2, 29)),
+            rules.review_due(RecordType::OnlineSafety, None, None, date(2024, 2, 29)),
             date(2025, 2, 28)
         );
         assert_eq!(
             rules.review_due(
                 RecordType::ChildProtection,
                 Some(date(2012, 2, 29)),
+                None,
                 date(2020, 1, 1)
             ),
             date(2037, 2, 28)
         );
         let forever = RetentionRules {
-            online_safety_years: u16::MAX,
+            online_safety_years: u32::MAX,
             ..RetentionRules::default()
         };
         assert_eq!(
-            forever.review_due(RecordType::OnlineSafety, None, date(2025, 1, 1)),
+            forever.review_due(RecordType::OnlineSafety, None, None, date(2025, 1, 1)),
             Date::MAX
         );
         assert_eq!(
-            rules.review_due(RecordType::OnlineSafety, None, date(9999, 6, 1)),
+            rules.review_due(RecordType::OnlineSafety, None, None, date(9999, 6, 1)),
             Date::MAX
         );
-    }
-
-    #[test]
-    fn rules_read_from_configuration_with_defaults() {
-        let rules: RetentionRules = serde_json::from_str(r#"{"online_safety_years": 7}"#).unwrap();
-        assert_eq!(
-            rules,
-            RetentionRules {
-                online_safety_years: 7,
-                ..RetentionRules::default()
-            }
-        );
-        assert!(serde_json::from_str::<RetentionRules>(r#"{"online_safety": 7}"#).is_err());
     }
 
     #[test]

@@ -1871,59 +1871,9 @@ fn chronology_of(r: &ConcernRecord, out: &mut Vec<ChronologyEntry>) {
 // Retention, legal hold and destruction
 // ---------------------------------------------------------------------------------------------
 
-/// How long each record type is kept before it is due for review. A plain copy of
-/// `hedgerow-records`' rules so the store does not depend on that crate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RecordRetention {
-    /// Child-protection records: years after the first pupil's date of birth (or after the
-    /// incident, or the report, when no date of birth is known).
-    pub child_protection_years_after_birth: u32,
-    /// Allegations against staff: years after the report.
-    pub staff_allegation_years: u32,
-    /// Online-safety records: years after the report.
-    pub online_safety_years: u32,
-}
-
-impl Default for RecordRetention {
-    /// 25, 10 and 6 years.
-    fn default() -> Self {
-        RecordRetention {
-            child_protection_years_after_birth: 25,
-            staff_allegation_years: 10,
-            online_safety_years: 6,
-        }
-    }
-}
-
-impl RecordRetention {
-    /// When a record becomes due for review: child-protection from `first_pupil_dob`, else
-    /// from `incident_on`, else from `reported_on`; the other types from `reported_on`.
-    pub fn review_due(
-        &self,
-        record_type: &str,
-        first_pupil_dob: Option<Date>,
-        incident_on: Option<Date>,
-        reported_on: Date,
-    ) -> Date {
-        let (from, years) = match record_type {
-            "child-protection" => (
-                first_pupil_dob.or(incident_on).unwrap_or(reported_on),
-                self.child_protection_years_after_birth,
-            ),
-            "staff-allegation" => (reported_on, self.staff_allegation_years),
-            _ => (reported_on, self.online_safety_years),
-        };
-        add_years(from, years)
-    }
-}
-
-/// `date` plus `years` (29 February lands on 28 February), or the last date jiff knows.
-fn add_years(date: Date, years: u32) -> Date {
-    i16::try_from(years)
-        .ok()
-        .and_then(|y| date.checked_add(jiff::Span::new().years(y)).ok())
-        .unwrap_or(Date::MAX)
-}
+/// How long each record type is kept before it is due for review: the rules in
+/// `hedgerow-records`, under the store's name.
+pub use hedgerow_records::RetentionRules as RecordRetention;
 
 /// The school's calendar date of a moment (schools in this store work in Europe/London).
 pub fn london_date(at: Timestamp) -> Date {
@@ -1997,14 +1947,13 @@ fn review_due_of(rules: &RecordRetention, row: &ReviewRow) -> Result<Date, Store
         .transpose()?;
     let reported = london_date(timestamp_from_us(*reported_us, "report time")?);
     let incident = opt_time(*incident_us, "incident time")?.map(london_date);
+    let record_type = hedgerow_records::RecordType::parse(record_type)
+        .unwrap_or(hedgerow_records::RecordType::OnlineSafety);
     Ok(rules.review_due(record_type, dob, incident, reported))
 }
 
-/// Hex of the SHA-256 of `bytes`.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    let digest = ring::digest::digest(&ring::digest::SHA256, bytes);
-    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
-}
+/// Hex of the SHA-256 of `bytes`, as transfer bundles and certificates write it.
+pub use hedgerow_records::sha256_hex;
 
 const CERTIFICATE_COLUMNS: &str = "id, concern_ref, record_type, opened_at_us, closed_at_us, \
      review_due, destroyed_at_us, destroyed_by, reason, content_sha256, rows_removed";

@@ -633,7 +633,7 @@ fn location_label(key: &str) -> &'static str {
 fn view_of(app: &AdminApp, r: &ConcernRecord) -> RecordView {
     let c = &r.concern;
     let review_due = app.record_retention.review_due(
-        &r.record_type,
+        RecordType::parse(&r.record_type).unwrap_or_default(),
         r.first_pupil_date_of_birth(),
         r.incident_at.map(hedgerow_store::london_date),
         hedgerow_store::london_date(r.reported_at),
