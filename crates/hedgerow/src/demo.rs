@@ -85,6 +85,119 @@ pub async fn ensure_demo_staff(
     Ok(())
 }
 
+/// Gives the demo's records pages something to show, once: two invented safeguarding records
+/// about the demo's KS2 pupil, one new and one the DSL has acted on and closed. Everything in
+/// them is made up.
+pub async fn ensure_demo_records(
+    store: &hedgerow_store::Store,
+    school: hedgerow_store::SchoolId,
+) -> anyhow::Result<()> {
+    use hedgerow_store::{ActingUser, NewRecord, PersonInvolved, RecordFilter, Reader};
+    let reader = Reader {
+        actor: "system:demo".into(),
+        from_addr: None,
+        purpose: "seeding the demo's invented records".into(),
+    };
+    let any = RecordFilter {
+        limit: 1,
+        ..RecordFilter::default()
+    };
+    if !store.records(school, &any, &reader).await?.is_empty() {
+        return Ok(());
+    }
+    let pupil = || PersonInvolved {
+        person_role: "pupil".into(),
+        involvement: "affected".into(),
+        display_name: "Demo Pupil (Year 5)".into(),
+        username: Some("pupil.ks2".into()),
+        date_of_birth: None,
+    };
+    let now = jiff::Timestamp::now();
+    let days_ago = |days: i64| now - jiff::SignedDuration::from_hours(24 * days);
+    let teacher = ActingUser::new("teacher.demo");
+    let dsl = ActingUser::new("dsl.demo");
+    let closed = store
+        .create_record(
+            school,
+            &NewRecord {
+                record_type: "online-safety".into(),
+                reporter: "Tom Ash (teacher, demo)".into(),
+                reported_at: days_ago(9),
+                incident_at: Some(days_ago(10)),
+                location: "out-of-school".into(),
+                people: vec![pupil()],
+                types: vec!["cyberbullying".into(), "threatening-messages".into()],
+                summary: "Unkind messages in a game's chat after school (invented)".into(),
+                disclosure: "They keep saying nobody likes me in the game chat.".into(),
+                observations: "Told to me at the start of the day; the pupil was upset.".into(),
+                websites: String::new(),
+                apps_games: "An online building game (invented)".into(),
+                online_names: "BlockBuilder99 (invented)".into(),
+                evidence_description: "The pupil showed me the messages on a parent's tablet;                                        not copied."
+                    .into(),
+                alert_ids: Vec::new(),
+            },
+            &teacher,
+        )
+        .await?;
+    store
+        .hand_to_dsl(school, closed, "dsl.demo", days_ago(9), &dsl)
+        .await?;
+    store
+        .add_action(
+            school,
+            closed,
+            "parents-informed",
+            "Phoned the pupil's parent; they will report the account to the game.",
+            days_ago(8),
+            &dsl,
+        )
+        .await?;
+    store
+        .add_action(
+            school,
+            closed,
+            "support-offered",
+            "Check-ins with the class teacher for two weeks.",
+            days_ago(8),
+            &dsl,
+        )
+        .await?;
+    store
+        .close_record(
+            school,
+            closed,
+            "Messages stopped once the account was reported; pupil settled.",
+            Some("No risk of significant harm; handled with parents and in school."),
+            &dsl,
+        )
+        .await?;
+    store
+        .create_record(
+            school,
+            &NewRecord {
+                record_type: "online-safety".into(),
+                reporter: "Tom Ash (teacher, demo)".into(),
+                reported_at: days_ago(1),
+                incident_at: None,
+                location: "in-school".into(),
+                people: vec![pupil()],
+                types: vec!["age-inappropriate".into()],
+                summary: "Tried to open a gambling site in a lesson (invented)".into(),
+                disclosure: String::new(),
+                observations: "Saw the block page on the class laptop screen.".into(),
+                websites: "A gambling site (blocked)".into(),
+                apps_games: String::new(),
+                online_names: String::new(),
+                evidence_description: "The block page; see the activity log.".into(),
+                alert_ids: Vec::new(),
+            },
+            &teacher,
+        )
+        .await?;
+    Ok(())
+}
+
 /// The demo school's configuration. `@DATA_DIR@` and `@LISTS@` are filled in at start.
 const DEMO_CONFIG: &str = include_str!("demo-school.toml");
 

@@ -801,6 +801,9 @@ async fn sync_directory(
                 )
                 .await?;
         }
+        if demo_password_hash.is_some() {
+            crate::demo::ensure_demo_records(store, id).await?;
+        }
         store
             .append_audit(&AuditEntry {
                 school: Some(id),
