@@ -92,7 +92,7 @@ pub async fn ensure_demo_records(
     store: &hedgerow_store::Store,
     school: hedgerow_store::SchoolId,
 ) -> anyhow::Result<()> {
-    use hedgerow_store::{ActingUser, NewRecord, PersonInvolved, RecordFilter, Reader};
+    use hedgerow_store::{ActingUser, NewRecord, PersonInvolved, Reader, RecordFilter};
     let reader = Reader {
         actor: "system:demo".into(),
         from_addr: None,

@@ -22,7 +22,7 @@ use hedgerow_store::{
 };
 use jiff::civil::{Date, Weekday};
 use jiff::{SignedDuration, Timestamp};
-use support::admin::{AdminSite, Client, StaffAccount, location, with_store};
+use support::admin::{AdminSite, Client, StaffAccount, location, with_database};
 use support::*;
 
 async fn school_of(store: &Store) -> SchoolId {
@@ -110,8 +110,8 @@ fn allegation(reported_at: Timestamp) -> NewRecord {
 }
 
 /// Saves and closes `record` in the running gateway's store; its id.
-fn seed_closed(dir: &Path, record: NewRecord, outcome: &str) -> ConcernId {
-    with_store(dir, async |store| {
+fn seed_closed(dir: &Path, database: Option<&str>, record: NewRecord, outcome: &str) -> ConcernId {
+    with_database(dir, database, async |store| {
         let school = school_of(&store).await;
         let id = store
             .create_record(school, &record, &seeder())
@@ -142,12 +142,21 @@ fn seed_closed(dir: &Path, record: NewRecord, outcome: &str) -> ConcernId {
     })
 }
 
+/// The `[database]` table for a PostgreSQL URL, or nothing for the embedded SQLite store.
+fn database_table(database: Option<&str>) -> String {
+    database
+        .map(|url| format!("\n[database]\nurl = \"{url}\"\n"))
+        .unwrap_or_default()
+}
+
 fn years_ago(years: i64) -> Timestamp {
     Timestamp::now() - SignedDuration::from_hours(24 * 366 * years)
 }
 
-fn count_rows(dir: &Path, table: &str, concern: ConcernId) -> Option<i64> {
-    if !have_tools(&["sqlite3"]) {
+/// Rows of `table` left for `concern`, read with the `sqlite3` tool from the SQLite store;
+/// `None` on PostgreSQL or without the tool (the store's own tests count them on both).
+fn count_rows(dir: &Path, database: Option<&str>, table: &str, concern: ConcernId) -> Option<i64> {
+    if database.is_some() || !have_tools(&["sqlite3"]) {
         return None;
     }
     let out = Command::new("sqlite3")
@@ -180,11 +189,22 @@ fn header<'a>(headers: &'a str, name: &str) -> Option<&'a str> {
 
 #[test]
 fn review_legal_hold_and_destruction_with_a_certificate() {
+    review_legal_hold_and_destruction_with_a_certificate_on(None);
+}
+
+#[test]
+fn review_legal_hold_and_destruction_with_a_certificate_on_postgresql() {
+    if let Some(url) = postgres_database() {
+        review_legal_hold_and_destruction_with_a_certificate_on(Some(&url));
+    }
+}
+
+fn review_legal_hold_and_destruction_with_a_certificate_on(database: Option<&str>) {
     if !have_tools(&["curl"]) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let config = small_school(dir.path(), "");
+    let config = small_school(dir.path(), &database_table(database));
     let dsl = StaffAccount::create(&config, "ds", "dsl");
     let head = StaffAccount::create(&config, "hd", "headteacher");
     let teacher = StaffAccount::create(&config, "tc", "teacher");
@@ -192,16 +212,19 @@ fn review_legal_hold_and_destruction_with_a_certificate() {
 
     let old = seed_closed(
         dir.path(),
+        database,
         record_about_pupil_a("online-safety", years_ago(8), "Old cyberbullying case"),
         "Apology and restorative meeting",
     );
     let recent = seed_closed(
         dir.path(),
+        database,
         record_about_pupil_a("online-safety", Timestamp::now(), "Recent case"),
         "Resolved",
     );
     let old_allegation = seed_closed(
         dir.path(),
+        database,
         allegation(years_ago(12)),
         "Unfounded after LADO advice",
     );
@@ -290,7 +313,7 @@ fn review_legal_hold_and_destruction_with_a_certificate() {
     assert_eq!(client.get(&record_page).status, 200, "still there");
 
     // What the certificate must fingerprint: the record as it is just before destruction.
-    let expected_sha = with_store(dir.path(), async |store| {
+    let expected_sha = with_database(dir.path(), database, async |store| {
         let school = school_of(&store).await;
         let record = store
             .record(school, old, &test_reader())
@@ -300,7 +323,7 @@ fn review_legal_hold_and_destruction_with_a_certificate() {
         sha256_hex(&serde_json::to_vec(&record.to_json()).unwrap())
     });
     assert_eq!(
-        count_rows(dir.path(), "concern_people", old).unwrap_or(2),
+        count_rows(dir.path(), database, "concern_people", old).unwrap_or(2),
         2
     );
     let (status, headers, body) = client.submit(
@@ -333,7 +356,7 @@ fn review_legal_hold_and_destruction_with_a_certificate() {
         assert!(!certificate.contains(name), "{name} on the certificate");
     }
     assert!(!overview.contains(&format!("id=\"review-{}\"", old.0)));
-    with_store(dir.path(), async |store| {
+    with_database(dir.path(), database, async |store| {
         let school = school_of(&store).await;
         assert_eq!(store.record_meta(school, old).await.unwrap(), None);
         assert!(store.record_meta(school, recent).await.unwrap().is_some());
@@ -343,12 +366,12 @@ fn review_legal_hold_and_destruction_with_a_certificate() {
         assert!(certificates[0].rows_removed >= 5, "{:?}", certificates[0]);
     });
     for table in ["concern_people", "concern_types", "concern_actions"] {
-        if let Some(n) = count_rows(dir.path(), table, old) {
+        if let Some(n) = count_rows(dir.path(), database, table, old) {
             assert_eq!(n, 0, "{table} rows of the destroyed record");
         }
     }
     assert_eq!(
-        count_rows(dir.path(), "concern_people", recent).unwrap_or(2),
+        count_rows(dir.path(), database, "concern_people", recent).unwrap_or(2),
         2
     );
     // Destroying it again finds nothing.
@@ -412,16 +435,28 @@ fn weekdays_after(from: Date, n: u32) -> Date {
 
 #[test]
 fn subject_access_and_transfers() {
+    subject_access_and_transfers_on(None);
+}
+
+#[test]
+fn subject_access_and_transfers_on_postgresql() {
+    if let Some(url) = postgres_database() {
+        subject_access_and_transfers_on(Some(&url));
+    }
+}
+
+fn subject_access_and_transfers_on(database: Option<&str>) {
     if !have_tools(&["curl"]) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let config = small_school(dir.path(), "");
+    let config = small_school(dir.path(), &database_table(database));
     let dsl = StaffAccount::create(&config, "ds", "dsl");
     let head = StaffAccount::create(&config, "hd", "headteacher");
     let site = AdminSite::start(&config, dir.path(), &[]);
     let mine = seed_closed(
         dir.path(),
+        database,
         record_about_pupil_a(
             "online-safety",
             Timestamp::now() - SignedDuration::from_hours(48),
@@ -431,6 +466,7 @@ fn subject_access_and_transfers() {
     );
     let staff_case = seed_closed(
         dir.path(),
+        database,
         allegation(Timestamp::now()),
         "Referred to the LADO",
     );
@@ -587,7 +623,7 @@ fn subject_access_and_transfers() {
 
     // Receiving: a tampered file and a wrong checksum are refused; nothing is imported.
     let count_records = || {
-        with_store(dir.path(), async |store| {
+        with_database(dir.path(), database, async |store| {
             let school = school_of(&store).await;
             let filter = RecordFilter {
                 limit: 1_000,
@@ -636,7 +672,7 @@ fn subject_access_and_transfers() {
         .collect();
     assert_eq!(imported.len(), 1, "{body}");
     assert_eq!(count_records(), before + 1);
-    let new = with_store(dir.path(), async |store| {
+    let new = with_database(dir.path(), database, async |store| {
         let school = school_of(&store).await;
         store
             .record(school, ConcernId(imported[0]), &test_reader())
@@ -682,7 +718,7 @@ fn subject_access_and_transfers() {
     );
 
     // Every subject-access read and the transfer are in the audit log under the reader.
-    let audit = with_store(dir.path(), async |store| {
+    let audit = with_database(dir.path(), database, async |store| {
         let school = school_of(&store).await;
         store.audit_entries(Some(school), 2_000).await.unwrap()
     });

@@ -16,7 +16,7 @@ use std::process::Command;
 
 use hedgerow_store::{ActingUser, ConcernId, NewRecord, PersonInvolved};
 use jiff::{SignedDuration, Timestamp, ToSpan};
-use support::admin::{AdminSite, StaffAccount, with_store};
+use support::admin::{AdminSite, StaffAccount, with_database};
 use support::*;
 
 /// Invented pupils, one per seeded record: (display name, username).
@@ -95,7 +95,7 @@ fn dark_pixels(pgm: &[u8]) -> usize {
 
 /// A school whose terms are "Spring test term" (long past) and "Summer test term" (holding
 /// today), in the school's zone.
-fn school_with_terms(dir: &Path) -> PathBuf {
+fn school_with_terms(dir: &Path, database: Option<&str>) -> PathBuf {
     let today = Timestamp::now()
         .to_zoned_datetime(jiff::tz::TimeZone::get("Europe/London").unwrap())
         .date();
@@ -107,7 +107,11 @@ fn school_with_terms(dir: &Path) -> PathBuf {
         day(-40),
         day(40)
     );
+    let database = database
+        .map(|url| format!("[database]\nurl = \"{url}\"\n"))
+        .unwrap_or_default();
     SchoolConfig::new(dir)
+        .table(&database)
         .school(
             "test-school",
             "Test School",
@@ -144,8 +148,8 @@ fn record(types: &[&str], pupil: (&str, &str), reported_at: Timestamp) -> NewRec
 
 /// Seeds this term's 12 cyberbullying, 3 grooming (each reported to CEOP) and 1 gambling
 /// records and 6 cyberbullying records last term; the first record's id.
-fn seed(dir: &Path) -> ConcernId {
-    with_store(dir, async |store| {
+fn seed(dir: &Path, database: Option<&str>) -> ConcernId {
+    with_database(dir, database, async |store| {
         let school = store
             .school_by_slug("test-school")
             .await
@@ -214,16 +218,27 @@ fn rows<'a>(text: &'a str, label: &str) -> Vec<&'a str> {
 
 #[test]
 fn governors_get_a_pdf_with_small_counts_suppressed_and_no_names() {
+    governors_report(None);
+}
+
+#[test]
+fn governors_get_a_pdf_with_small_counts_suppressed_and_no_names_on_postgresql() {
+    if let Some(url) = postgres_database() {
+        governors_report(Some(&url));
+    }
+}
+
+fn governors_report(database: Option<&str>) {
     if !have_tools(&["curl"]) || !pdf_tools_available() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let config = school_with_terms(dir.path());
+    let config = school_with_terms(dir.path(), database);
     let governor = StaffAccount::create(&config, "gv", "governor");
     let teacher = StaffAccount::create(&config, "tc", "teacher");
     let dsl = StaffAccount::create(&config, "ds", "dsl");
     let site = AdminSite::start(&config, dir.path(), &[]);
-    let first = seed(dir.path());
+    let first = seed(dir.path(), database);
 
     // The names are in the store and the DSL's record shows them: the checks below would see
     // a name if the report let one through.

@@ -134,14 +134,27 @@ pub fn one_per_role(config: &Path) -> Vec<(String, StaffAccount)> {
 /// The store the gateway in `dir` writes (`dir/data/hedgerow.db`), opened beside it (SQLite
 /// in WAL mode takes a second reader) for `work`, and closed after.
 pub fn with_store<T>(dir: &Path, work: impl AsyncFnOnce(hedgerow_store::Store) -> T) -> T {
+    with_database(dir, None, work)
+}
+
+/// As [`with_store`], or, given a `database` URL (a gateway configured with `[database] url`),
+/// that database.
+pub fn with_database<T>(
+    dir: &Path,
+    database: Option<&str>,
+    work: impl AsyncFnOnce(hedgerow_store::Store) -> T,
+) -> T {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     runtime.block_on(async {
-        let store = hedgerow_store::Store::open_sqlite_file(&dir.join("data/hedgerow.db"))
-            .await
-            .unwrap();
+        let store = match database {
+            Some(url) => hedgerow_store::Store::open(url).await.unwrap(),
+            None => hedgerow_store::Store::open_sqlite_file(&dir.join("data/hedgerow.db"))
+                .await
+                .unwrap(),
+        };
         let out = work(store.clone()).await;
         store.close().await;
         out
