@@ -116,15 +116,36 @@ fn may_use_records(staff: &Staff) -> Result<(), Response> {
 /// they may not know of it.
 async fn access_to(app: &AdminApp, staff: &Staff, id: ConcernId) -> Result<Access, Response> {
     let meta = match app.store.record_meta(staff.school, id).await {
-        Ok(Some(meta)) => meta,
-        Ok(None) => return Err(not_found("record")),
+        Ok(meta) => meta,
         Err(e) => return Err(refusal("reading a record", e)),
     };
-    let record_type = RecordType::parse(&meta.0).unwrap_or(RecordType::OnlineSafety);
-    match hedgerow_records::access(&staff.actor(), &staff.roles, record_type, &meta.1) {
-        Access::None => Err(not_found("record")),
-        access => Ok(access),
+    let access = match &meta {
+        Some((record_type, created_by)) => hedgerow_records::access(
+            &staff.actor(),
+            &staff.roles,
+            RecordType::parse(record_type).unwrap_or_default(),
+            created_by,
+        ),
+        None => Access::None,
+    };
+    if access != Access::None {
+        return Ok(access);
     }
+    // Asking for a record one may not read (or one that does not exist: the two answer the
+    // same) is written down too, so that someone trying numbers shows in the audit log.
+    let audit = hedgerow_store::AuditEntry {
+        school: Some(staff.school),
+        at: Timestamp::now(),
+        actor: staff.actor(),
+        action: "concern.refused".into(),
+        target: format!("concern:{}", id.0),
+        detail: "not found, or not theirs to read".into(),
+        from_addr: Some(staff.peer.to_string()),
+    };
+    if let Err(e) = app.store.append_audit(&audit).await {
+        return Err(refusal("writing the audit log", e));
+    }
+    Err(not_found("record"))
 }
 
 /// The gate of every handler that changes a record: may act on records, may see this one in
@@ -601,6 +622,10 @@ struct RecordView {
     alerts: Vec<i64>,
     review_due: String,
     review_is_due: bool,
+    /// Who an alert-born record is about (its alert's user, or device), and the alert's
+    /// monitoring category, for records opened from an alert before anyone filled in details.
+    subject: String,
+    alert_category: String,
 }
 
 #[derive(Template)]
@@ -674,6 +699,17 @@ fn view_of(app: &AdminApp, r: &ConcernRecord) -> RecordView {
         alerts: r.alert_ids.iter().map(|a| a.0).collect(),
         review_due: review_due.to_string(),
         review_is_due: review_due <= hedgerow_store::london_date(Timestamp::now()),
+        subject: match (&c.subject_user, &c.subject_device) {
+            (Some(user), Some(device)) => format!("{user} on {device}"),
+            (Some(user), None) => user.clone(),
+            (None, Some(device)) => format!("device {device}"),
+            (None, None) => String::new(),
+        },
+        alert_category: if c.alert.is_some() {
+            crate::alerts::category_label(&c.category)
+        } else {
+            String::new()
+        },
     }
 }
 

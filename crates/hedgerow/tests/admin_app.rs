@@ -84,6 +84,13 @@ fn staff_sign_in_with_password_then_code_and_sign_out() {
         ],
     );
     assert_eq!(status, 303, "{headers}");
+    // Teachers record safeguarding concerns, so a code follows the password.
+    assert!(headers.contains("location: /login/code"), "{headers}");
+    let code = teacher_account
+        .fresh_code()
+        .expect("a teacher has a second factor");
+    let (status, headers, _) = teacher.request("/login/code", &[("code", &code), ("csrf", &csrf)]);
+    assert_eq!(status, 303, "{headers}");
     assert_ne!(teacher.cookie(), before, "a new session id at sign-in");
     let (status, _, body) = teacher.request("/", &[]);
     assert_eq!(status, 200);

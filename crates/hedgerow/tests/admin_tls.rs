@@ -104,7 +104,7 @@ fn https_with_a_school_ca_certificate() {
         String::from_utf8_lossy(&out.stderr)
     );
     let ca = dir.path().join("data/ca/school-ca.pem");
-    let teacher = StaffAccount::create(&config, "t.teacher", "teacher");
+    let governor = StaffAccount::create(&config, "g.governor", "governor");
 
     let mut site = AdminSite::start(&config, dir.path(), &[]);
     let port = site.app.port();
@@ -165,9 +165,9 @@ fn https_with_a_school_ca_certificate() {
     let mut silent = TcpStream::connect(site.app).unwrap();
     let silent_since = Instant::now();
 
-    // A teacher signs in over HTTPS and reaches the dashboard.
+    // A governor (no second factor) signs in over HTTPS and reaches the dashboard.
     let signed_in = by_name
-        .sign_in_with_password(&teacher.username, &teacher.password)
+        .sign_in_with_password(&governor.username, &governor.password)
         .0;
     assert_eq!(
         signed_in.status, 303,
@@ -268,7 +268,7 @@ fn https_with_certificate_files() {
         chmod(&key_path, 0o600);
     }
 
-    let teacher = StaffAccount::create(&config, "t.teacher", "teacher");
+    let governor = StaffAccount::create(&config, "g.governor", "governor");
     let mut site = AdminSite::start(&config, dir.path(), &[]);
     let port = site.app.port();
     let ca_path = dir.path().join("la-ca.pem");
@@ -283,7 +283,7 @@ fn https_with_certificate_files() {
     assert!(session_cookie(&login.headers).contains("; secure"));
     assert!(hsts(&login.headers), "{}", login.headers);
     let signed_in = browser
-        .sign_in_with_password(&teacher.username, &teacher.password)
+        .sign_in_with_password(&governor.username, &governor.password)
         .0;
     assert_eq!(
         signed_in.status, 303,
@@ -334,7 +334,7 @@ fn behind_a_tls_proxy_the_forwarded_address_counts_only_from_the_proxy() {
         "",
         "behind_tls_proxy = true\ntrusted_proxy = \"127.0.0.2\"",
     );
-    let teacher = StaffAccount::create(&config, "t.teacher", "teacher");
+    let governor = StaffAccount::create(&config, "g.governor", "governor");
     let mut site = AdminSite::start(&config, dir.path(), &[]);
     let base = format!("http://{}", site.app);
     let via_proxy = |client: &str| {
@@ -372,7 +372,7 @@ fn behind_a_tls_proxy_the_forwarded_address_counts_only_from_the_proxy() {
         assert!(!locked(&reply), "attempt {attempt} locked too soon");
     }
     let reply = via_proxy("203.0.113.7")
-        .sign_in_with_password(&teacher.username, &teacher.password)
+        .sign_in_with_password(&governor.username, &governor.password)
         .0;
     assert!(locked(&reply), "the sixth: {}", reply.body);
     // ...whatever the client wrote before the proxy's own entry...
@@ -382,7 +382,7 @@ fn behind_a_tls_proxy_the_forwarded_address_counts_only_from_the_proxy() {
     assert!(locked(&reply), "{}", reply.body);
     // ...while another forwarded address signs in.
     let reply = via_proxy("203.0.113.8")
-        .sign_in_with_password(&teacher.username, &teacher.password)
+        .sign_in_with_password(&governor.username, &governor.password)
         .0;
     assert_eq!(reply.status, 303, "{}{}", reply.headers, reply.body);
 
@@ -397,14 +397,14 @@ fn behind_a_tls_proxy_the_forwarded_address_counts_only_from_the_proxy() {
         assert!(!locked(&reply), "attempt {attempt} locked too soon");
     }
     let reply = direct("198.51.100.6")
-        .sign_in_with_password(&teacher.username, &teacher.password)
+        .sign_in_with_password(&governor.username, &governor.password)
         .0;
     assert!(locked(&reply), "{}", reply.body);
     // ...and those answers carry no HSTS, as they did not come through the proxy.
     assert!(!hsts(&direct("198.51.100.7").get("/login").headers));
     // The proxy's clients are not affected.
     let reply = via_proxy("203.0.113.9")
-        .sign_in_with_password(&teacher.username, &teacher.password)
+        .sign_in_with_password(&governor.username, &governor.password)
         .0;
     assert_eq!(reply.status, 303, "{}{}", reply.headers, reply.body);
 

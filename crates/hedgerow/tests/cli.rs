@@ -238,7 +238,16 @@ fn admin_accounts_are_made_from_the_command_line_with_password_rules_and_a_secon
     );
     let (ok, out, err) = create("t.teacher", "teacher", "a long and unusual passphrase");
     assert!(ok, "{err}");
-    assert!(!out.contains("otpauth://"), "{out}");
+    assert!(
+        out.contains("otpauth://"),
+        "a teacher records safeguarding concerns, so enrols a second factor: {out}"
+    );
+    let (ok, out, err) = create("g.governor", "governor", "a lengthy and unusual passphrase");
+    assert!(ok, "{err}");
+    assert!(
+        !out.contains("otpauth://"),
+        "a governor sees figures only: {out}"
+    );
     let (ok, _, err) = create("A.DSL", "teacher", "another long unusual passphrase");
     assert!(!ok, "usernames are unique ignoring case: {err}");
 }

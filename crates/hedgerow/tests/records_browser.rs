@@ -400,4 +400,10 @@ fn a_teachers_concern_reaches_the_dsl_who_suspends_the_pupil_and_closes_it() {
     assert!(read_by("dsl", id));
     assert!(read_by("head", allegation));
     assert!(!read_by("dsl", allegation), "not found is not a read");
+    assert!(
+        audit.iter().any(|a| a.entry.action == "concern.refused"
+            && a.entry.actor == "dsl"
+            && a.entry.target == format!("concern:{allegation}")),
+        "but the attempt is written down"
+    );
 }
