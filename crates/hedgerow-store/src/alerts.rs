@@ -33,7 +33,7 @@ use crate::store::{
     AUDIT_INSERT, Arg, Backend, audit_args, bind_args, unknown_school_or, validate_name,
     validate_text, with_pool,
 };
-use crate::{Store, StoreError};
+use crate::{ActingUser, Store, StoreError};
 
 /// Where an alert has got to. A new alert waits for a person; the other three are outcomes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -590,6 +590,9 @@ impl ConcernRow {
         })
     }
 }
+
+/// The most activity events one record keeps as evidence.
+pub const MAX_RECORD_EVIDENCE: usize = 2_000;
 
 /// The stored JSON form of one evidence event. Kept apart from [`ActivityEvent`] so the public
 /// types need no serde and the stored form only changes on purpose.
@@ -1377,6 +1380,100 @@ impl Store {
             .await
         })?;
         Ok(ConcernId(concern))
+    }
+
+    /// Keeps a copy of `events` (a person's activity, read by the caller with an audited
+    /// read) with a record as evidence, beside what it already keeps: events it holds already
+    /// are not copied twice, and the whole stays in time order and at most
+    /// [`MAX_RECORD_EVIDENCE`] events. Audited as `concern.evidence`. Returns how many events
+    /// were added.
+    pub async fn keep_evidence(
+        &self,
+        school: SchoolId,
+        id: ConcernId,
+        events: &[StoredEvent],
+        by: &ActingUser,
+    ) -> Result<usize, StoreError> {
+        validate_name("evidence kept by", &by.name)?;
+        if let Some(stray) = events.iter().find(|e| e.event.school != school) {
+            return Err(StoreError::invalid(
+                "record evidence",
+                format!(
+                    "activity event {} belongs to school {}, not {school}; give only this school's events",
+                    stray.id, stray.event.school
+                ),
+            ));
+        }
+        let select = "SELECT evidence FROM concerns WHERE school_id = $1 AND id = $2";
+        let update = "UPDATE concerns SET evidence = $1 WHERE school_id = $2 AND id = $3";
+        let at = Timestamp::now();
+        with_pool!(&self.backend, pool => {
+            async {
+                let mut tx = pool
+                    .begin_with(self.backend.begin_write_sql())
+                    .await
+                    .map_err(StoreError::query("starting to keep evidence"))?;
+                let stored: Option<String> = sqlx::query_scalar(select)
+                    .bind(school.0)
+                    .bind(id.0)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(StoreError::query("reading a record's evidence"))?;
+                let Some(stored) = stored else {
+                    return Err(StoreError::NotFound { what: "record", id: id.0 });
+                };
+                let mut kept: Vec<EvidenceEvent> = serde_json::from_str(&stored).map_err(|e| {
+                    StoreError::Corrupt(format!("record {id} has unreadable evidence: {e}"))
+                })?;
+                let before = kept.len();
+                let held: std::collections::HashSet<i64> = kept.iter().map(|e| e.id).collect();
+                kept.extend(
+                    events
+                        .iter()
+                        .filter(|e| !held.contains(&e.id))
+                        .map(EvidenceEvent::of),
+                );
+                if kept.len() > MAX_RECORD_EVIDENCE {
+                    return Err(StoreError::invalid(
+                        "record evidence",
+                        format!(
+                            "a record keeps at most {MAX_RECORD_EVIDENCE} events; choose a shorter time"
+                        ),
+                    ));
+                }
+                kept.sort_by_key(|e| (e.at_us, e.id));
+                let added = kept.len() - before;
+                let json = serde_json::to_string(&kept)
+                    .map_err(|e| StoreError::invalid("record evidence", e.to_string()))?;
+                sqlx::query(update)
+                    .bind(&json)
+                    .bind(school.0)
+                    .bind(id.0)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::query("keeping evidence"))?;
+                let target = format!("concern:{id}");
+                let detail = format!("{added} activity events kept as evidence");
+                let audit = audit_args(
+                    Some(school),
+                    at,
+                    &by.name,
+                    "concern.evidence",
+                    &target,
+                    &detail,
+                    by.from_addr.as_deref(),
+                );
+                bind_args!(sqlx::query(AUDIT_INSERT), audit)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::query("auditing kept evidence"))?;
+                tx.commit()
+                    .await
+                    .map_err(StoreError::query("committing kept evidence"))?;
+                Ok(added)
+            }
+            .await
+        })
     }
 
     /// One concern of this school, or `None`. Audited as `concern.read` in the same

@@ -63,8 +63,8 @@ pub use admin::{
 };
 pub use alerts::{
     Alert, AlertFilter, AlertStatus, AlertSummary, AlertTrigger, CategoryAlerts,
-    CircumventionCount, Concern, ConcernStatus, HIGH_SEVERITY, MAX_NOTE_CHARS, NewAlert,
-    RaisedAlert, StatusCounts,
+    CircumventionCount, Concern, ConcernStatus, HIGH_SEVERITY, MAX_NOTE_CHARS, MAX_RECORD_EVIDENCE,
+    NewAlert, RaisedAlert, StatusCounts,
 };
 pub use changes::{
     APPROVAL_SETTING, ChangeFilter, ChangeStatus, ChangesVersion, DEFAULT_APPROVAL_REQUIRED,

@@ -28,6 +28,7 @@ backend_tests!(
     subject_access_gathers_a_persons_data_and_is_audited,
     transfers_are_logged_and_receipt_confirmed_once,
     termly_figures_count_without_names,
+    activity_is_kept_as_evidence_once_and_audited,
 );
 
 fn pupil(name: &str, username: &str) -> PersonInvolved {
@@ -1287,4 +1288,59 @@ async fn termly_figures_count_without_names(db: &TestDb) {
     for name in ["Amy", "Ben", "amy.example", "ben.sample"] {
         assert!(!debug.contains(name), "{name} in {debug}");
     }
+}
+
+async fn activity_is_kept_as_evidence_once_and_audited(db: &TestDb) {
+    let store = &db.store;
+    let s = school(store, "oak").await;
+    let events: Vec<_> = (0..3)
+        .map(|i| event(s, t0() + i.seconds(), Some("amy.example"), Verdict::Block))
+        .collect();
+    store.insert_events(&events).await.expect("events");
+    let id = store
+        .create_record(s, &new_record("evidence"), &teacher())
+        .await
+        .expect("create");
+    let filter = hedgerow_store::EventFilter {
+        user: Some("amy.example".into()),
+        ..hedgerow_store::EventFilter::school(s, 100)
+    };
+    let read = store
+        .read_events(&reader("evidence"), &filter)
+        .await
+        .expect("read");
+    assert_eq!(read.len(), 3);
+    let added = store
+        .keep_evidence(s, id, &read[..2], &teacher())
+        .await
+        .expect("keep");
+    assert_eq!(added, 2);
+    // Keeping an overlapping stretch copies only what is new.
+    let added = store
+        .keep_evidence(s, id, &read, &teacher())
+        .await
+        .expect("keep again");
+    assert_eq!(added, 1);
+    let record = store
+        .record(s, id, &reader("check"))
+        .await
+        .expect("read")
+        .expect("record");
+    let kept = &record.concern.evidence;
+    assert_eq!(kept.len(), 3);
+    assert!(
+        kept.windows(2).all(|w| w[0].event.at <= w[1].event.at),
+        "oldest first"
+    );
+    let log = actions(store, s).await;
+    assert_eq!(
+        log.iter()
+            .filter(|(_, a, _)| a == "concern.evidence")
+            .count(),
+        2,
+        "{log:?}"
+    );
+    let other = school(store, "elm").await;
+    let stray = store.keep_evidence(other, id, &read, &teacher()).await;
+    assert!(stray.is_err(), "another school's events are refused");
 }

@@ -58,6 +58,7 @@ pub(crate) const ROUTES: &[(&str, &str)] = &[
     ("POST", "/concerns/{id}/sanctions"),
     ("POST", "/concerns/{id}/sanctions/{sanction}/lift"),
     ("POST", "/concerns/{id}/alerts"),
+    ("POST", "/concerns/{id}/evidence"),
     ("POST", "/concerns/{id}/close"),
     ("POST", "/concerns/{id}/reopen"),
     ("GET", "/pupils/{username}/chronology"),
@@ -78,6 +79,7 @@ pub(crate) fn routes() -> Router<Arc<AdminApp>> {
             post(lift_sanction),
         )
         .route("/concerns/{id}/alerts", post(link_alert))
+        .route("/concerns/{id}/evidence", post(keep_evidence))
         .route("/concerns/{id}/close", post(close))
         .route("/concerns/{id}/reopen", post(reopen))
         .route("/pupils/{username}/chronology", get(chronology))
@@ -1203,6 +1205,64 @@ async fn link_alert(
                 .link_alert(staff.school, cid, AlertId(alert), &staff.acting())
                 .await
                 .map_err(|e| refusal("linking an alert", e))
+        }
+        .await
+    })
+}
+
+/// The longest stretch of someone's activity kept as evidence in one go.
+const MAX_EVIDENCE_SPAN: SignedDuration = SignedDuration::from_hours(24 * 7);
+
+/// Keeps a stretch of a person's activity with the record, so it outlives the activity log's
+/// retention: read with an audited read (`activity.read`), copied in (`concern.evidence`).
+async fn keep_evidence(
+    State(app): State<Arc<AdminApp>>,
+    staff: Staff,
+    Path(id): Path<String>,
+    request: Request,
+) -> Response {
+    acting_on_record!(app, staff, id, request, |fields, cid| {
+        async {
+            if !staff.can(Permission::ViewPersonActivity) {
+                return Err(crate::frame::forbidden(Permission::ViewPersonActivity));
+            }
+            let username = fields.required("username", "Whose activity", 200)?;
+            let since = local_moment(&fields.required("from", "From", 40)?, &app.zone)
+                .map_err(|e| bad_request(format!("From: {e}.")))?;
+            let until = local_moment(&fields.required("to", "To", 40)?, &app.zone)
+                .map_err(|e| bad_request(format!("To: {e}.")))?;
+            if until <= since {
+                return Err(bad_request(
+                    "\"To\" must be after \"From\". Choose the times again.",
+                ));
+            }
+            if until - since > MAX_EVIDENCE_SPAN {
+                return Err(bad_request(
+                    "Keep at most seven days of activity at a time; choose a shorter stretch.",
+                ));
+            }
+            let filter = hedgerow_store::EventFilter {
+                since: Some(since),
+                until: Some(until),
+                user: Some(username.clone()),
+                ..hedgerow_store::EventFilter::school(
+                    staff.school,
+                    u32::try_from(hedgerow_store::MAX_RECORD_EVIDENCE).unwrap_or(u32::MAX),
+                )
+            };
+            let events = app
+                .store
+                .read_events(
+                    &reader(&staff, format!("evidence for record #{}", cid.0)),
+                    &filter,
+                )
+                .await
+                .map_err(|e| refusal("reading activity for evidence", e))?;
+            app.store
+                .keep_evidence(staff.school, cid, &events, &staff.acting())
+                .await
+                .map(|_| ())
+                .map_err(|e| refusal("keeping evidence", e))
         }
         .await
     })

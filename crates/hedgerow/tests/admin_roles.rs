@@ -88,6 +88,7 @@ fn expected(method: &str, path: &str) -> Option<Rule> {
         | ("POST", "/concerns/{id}/sanctions")
         | ("POST", "/concerns/{id}/sanctions/{sanction}/lift")
         | ("POST", "/concerns/{id}/alerts")
+        | ("POST", "/concerns/{id}/evidence")
         | ("POST", "/concerns/{id}/close")
         | ("POST", "/concerns/{id}/reopen")
         | ("GET", "/pupils/{username}/chronology") => AnyOf(&[P::ManageConcerns]),

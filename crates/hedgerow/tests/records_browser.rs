@@ -108,6 +108,12 @@ fn sign_out(browser: &mut Browser, school: &School) {
     browser.submit("form:has(#sign-out)").unwrap();
 }
 
+/// Sets a form control's value directly (selects, and date-time fields whose typing differs
+/// between locales).
+fn set_value(browser: &mut Browser, css: &str, value: &str) {
+    choose(browser, css, value);
+}
+
 fn choose(browser: &mut Browser, css: &str, value: &str) {
     let id = browser.element(css).unwrap();
     browser
@@ -293,6 +299,31 @@ fn a_teachers_concern_reaches_the_dsl_who_suspends_the_pupil_and_closes_it() {
         blocked.body.contains("no internet access until"),
         "the block page says why: {}",
         blocked.body
+    );
+
+    // The pupil's browsing around it is kept with the record, from the activity logs.
+    let local = |offset: jiff::SignedDuration| {
+        (jiff::Timestamp::now() + offset)
+            .to_zoned_datetime(jiff::tz::TimeZone::get("Europe/London").unwrap())
+            .strftime("%Y-%m-%dT%H:%M")
+            .to_string()
+    };
+    set_value(
+        &mut browser,
+        "#evidence-from",
+        &local(-jiff::SignedDuration::from_hours(1)),
+    );
+    set_value(
+        &mut browser,
+        "#evidence-to",
+        &local(jiff::SignedDuration::from_hours(1)),
+    );
+    browser.submit("form:has(#keep-evidence)").unwrap();
+    let kept = browser.page_source().unwrap();
+    let evidence = kept.split("id=\"evidence\"").nth(1).unwrap_or_default();
+    assert!(
+        evidence.contains("games.example"),
+        "kept as evidence: {kept}"
     );
 
     // Closing needs an outcome, and with no referral, the reason there was none.
