@@ -4,9 +4,7 @@
 //! is small, and none of the pupils' names that were in the raw records.
 
 mod common;
-
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod pdf_pages;
 
 use common::{check_xref, page_texts};
 use hedgerow_report::{
@@ -327,69 +325,9 @@ fn pdf_reads_back_with_lopdf() {
     check_no_names(&String::from_utf8_lossy(&pdf));
 }
 
-/// Whether the poppler tools must be there (CI sets this) or their absence skips the test.
-fn pdf_tools_available() -> bool {
-    let found = Command::new("pdftoppm").arg("-v").output().is_ok()
-        && Command::new("pdftotext").arg("-v").output().is_ok();
-    if !found {
-        assert!(
-            std::env::var_os("HEDGEROW_REQUIRE_PDF_TOOLS").is_none(),
-            "HEDGEROW_REQUIRE_PDF_TOOLS is set but pdftoppm or pdftotext is missing: install poppler-utils (scripts/test-env.sh does)"
-        );
-        eprintln!(
-            "SKIPPED: pdftoppm or pdftotext not found; install poppler-utils to run this test"
-        );
-    }
-    found
-}
-
-fn run(command: &mut Command) {
-    let output = command.output().unwrap();
-    assert!(
-        output.status.success(),
-        "{command:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-/// Files in `dir` ending in `extension`, in page order.
-fn pages_with(dir: &Path, extension: &str) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| path.extension().is_some_and(|e| e == extension))
-        .collect();
-    files.sort();
-    files
-}
-
-/// Pixels darker than mid-grey in a binary PGM (P5, 8-bit) file.
-fn dark_pixels(pgm: &[u8]) -> usize {
-    // Header: magic, width, height, maxval, each separated by whitespace; then one byte a pixel.
-    let mut fields = Vec::new();
-    let mut at = 0;
-    while fields.len() < 4 {
-        while pgm[at].is_ascii_whitespace() {
-            at += 1;
-        }
-        let start = at;
-        while !pgm[at].is_ascii_whitespace() {
-            at += 1;
-        }
-        fields.push(std::str::from_utf8(&pgm[start..at]).unwrap().to_owned());
-    }
-    assert_eq!(fields[0], "P5");
-    assert_eq!(fields[3], "255");
-    let width: usize = fields[1].parse().unwrap();
-    let height: usize = fields[2].parse().unwrap();
-    let pixels = &pgm[at + 1..];
-    assert_eq!(pixels.len(), width * height);
-    pixels.iter().filter(|&&p| p < 128).count()
-}
-
 #[test]
 fn pdf_pages_render_to_png_and_their_text_has_no_names() {
-    if !pdf_tools_available() {
+    if !pdf_pages::tools_available() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -397,39 +335,9 @@ fn pdf_pages_render_to_png_and_their_text_has_no_names() {
     let pdf = render_termly_pdf(&seeded_report());
     std::fs::write(&pdf_path, &pdf).unwrap();
     let page_count = lopdf::Document::load_mem(&pdf).unwrap().get_pages().len();
-
-    run(Command::new("pdftoppm")
-        .args(["-r", "100", "-png"])
-        .arg(&pdf_path)
-        .arg(dir.path().join("page")));
-    let pngs = pages_with(dir.path(), "png");
-    assert_eq!(pngs.len(), page_count);
-    for png in &pngs {
-        let bytes = std::fs::read(png).unwrap();
-        assert!(
-            bytes.starts_with(b"\x89PNG\r\n\x1a\n"),
-            "{png:?} is not a PNG"
-        );
-    }
-
-    run(Command::new("pdftoppm")
-        .args(["-r", "100", "-gray"])
-        .arg(&pdf_path)
-        .arg(dir.path().join("grey")));
-    let pgms = pages_with(dir.path(), "pgm");
-    assert_eq!(pgms.len(), page_count);
-    for pgm in &pgms {
-        let dark = dark_pixels(&std::fs::read(pgm).unwrap());
-        // A blank A4 page at 100 dpi has none; a page of text has thousands.
-        assert!(dark > 2_000, "{pgm:?} is nearly blank ({dark} dark pixels)");
-    }
-
-    let text_path = dir.path().join("termly.txt");
-    run(Command::new("pdftotext")
-        .arg("-layout")
-        .arg(&pdf_path)
-        .arg(&text_path));
-    let text = std::fs::read_to_string(&text_path).unwrap();
+    let seen = pdf_pages::look_at(&pdf_path, dir.path());
+    assert_eq!(seen.pages.len(), page_count);
+    let text = seen.text;
     check_shown_figures(&text);
     check_no_names(&text);
 }

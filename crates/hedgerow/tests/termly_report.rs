@@ -9,10 +9,11 @@
 //! The PDF is read with poppler's `pdftoppm` and `pdftotext`; without them the test is
 //! skipped unless `HEDGEROW_REQUIRE_PDF_TOOLS` is set (scripts/test-all.sh sets it).
 
+#[path = "../../hedgerow-report/tests/pdf_pages/mod.rs"]
+mod pdf_pages;
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use hedgerow_store::{ActingUser, ConcernId, NewRecord, PersonInvolved};
 use jiff::{SignedDuration, Timestamp, ToSpan};
@@ -33,65 +34,6 @@ const PUPILS: &[(&str, &str)] = &[
 /// Who the seeded records say reported them, and the staff account that recorded them.
 const REPORTER: &str = "Mrs Hortensia Gribblethorpe";
 const RECORDED_BY: &str = "staff.gribblethorpe";
-
-/// Whether the poppler tools must be there (CI sets this) or their absence skips the test.
-fn pdf_tools_available() -> bool {
-    let found = Command::new("pdftoppm").arg("-v").output().is_ok()
-        && Command::new("pdftotext").arg("-v").output().is_ok();
-    if !found {
-        assert!(
-            std::env::var_os("HEDGEROW_REQUIRE_PDF_TOOLS").is_none(),
-            "HEDGEROW_REQUIRE_PDF_TOOLS is set but pdftoppm or pdftotext is missing: install poppler-utils (scripts/test-env.sh does)"
-        );
-        eprintln!(
-            "SKIPPED: pdftoppm or pdftotext not found; install poppler-utils to run this test"
-        );
-    }
-    found
-}
-
-fn run(command: &mut Command) {
-    let output = command.output().unwrap();
-    assert!(
-        output.status.success(),
-        "{command:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-/// Files in `dir` ending in `extension`, in page order.
-fn pages_with(dir: &Path, extension: &str) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| path.extension().is_some_and(|e| e == extension))
-        .collect();
-    files.sort();
-    files
-}
-
-/// Pixels darker than mid-grey in a binary PGM (P5, 8-bit) file.
-fn dark_pixels(pgm: &[u8]) -> usize {
-    let mut fields = Vec::new();
-    let mut at = 0;
-    while fields.len() < 4 {
-        while pgm[at].is_ascii_whitespace() {
-            at += 1;
-        }
-        let start = at;
-        while !pgm[at].is_ascii_whitespace() {
-            at += 1;
-        }
-        fields.push(std::str::from_utf8(&pgm[start..at]).unwrap().to_owned());
-    }
-    assert_eq!(fields[0], "P5");
-    assert_eq!(fields[3], "255");
-    let width: usize = fields[1].parse().unwrap();
-    let height: usize = fields[2].parse().unwrap();
-    let pixels = &pgm[at + 1..];
-    assert_eq!(pixels.len(), width * height);
-    pixels.iter().filter(|&&p| p < 128).count()
-}
 
 /// A school whose terms are "Spring test term" (long past) and "Summer test term" (holding
 /// today), in the school's zone.
@@ -229,7 +171,7 @@ fn governors_get_a_pdf_with_small_counts_suppressed_and_no_names_on_postgresql()
 }
 
 fn governors_report(database: Option<&str>) {
-    if !have_tools(&["curl"]) || !pdf_tools_available() {
+    if !have_tools(&["curl"]) || !pdf_pages::tools_available() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -304,37 +246,7 @@ fn governors_report(database: Option<&str>) {
 
     let pages = dir.path().join("pages");
     std::fs::create_dir(&pages).unwrap();
-    run(Command::new("pdftoppm")
-        .args(["-r", "100", "-png"])
-        .arg(&pdf_path)
-        .arg(pages.join("page")));
-    let pngs = pages_with(&pages, "png");
-    assert!(!pngs.is_empty(), "pdftoppm made no pages");
-    for png in &pngs {
-        let bytes = std::fs::read(png).unwrap();
-        assert!(
-            bytes.starts_with(b"\x89PNG\r\n\x1a\n"),
-            "{png:?} is not a PNG"
-        );
-    }
-    run(Command::new("pdftoppm")
-        .args(["-r", "100", "-gray"])
-        .arg(&pdf_path)
-        .arg(pages.join("grey")));
-    let pgms = pages_with(&pages, "pgm");
-    assert_eq!(pgms.len(), pngs.len());
-    for pgm in &pgms {
-        let dark = dark_pixels(&std::fs::read(pgm).unwrap());
-        // A blank A4 page at 100 dpi has none; a page of text has thousands.
-        assert!(dark > 2_000, "{pgm:?} is nearly blank ({dark} dark pixels)");
-    }
-
-    let text_path = dir.path().join("termly.txt");
-    run(Command::new("pdftotext")
-        .arg("-layout")
-        .arg(&pdf_path)
-        .arg(&text_path));
-    let text = std::fs::read_to_string(&text_path).unwrap();
+    let text = pdf_pages::look_at(&pdf_path, &pages).text;
     assert_names_absent(&text, "the PDF's text");
     assert!(text.contains("Summer test term"), "{text}");
 
