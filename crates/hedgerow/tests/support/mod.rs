@@ -95,13 +95,21 @@ pub fn have_tools(tools: &[&str]) -> bool {
     false
 }
 
-/// A port free for both UDP and TCP on 127.0.0.1 right now.
+/// A port free for both UDP and TCP on 127.0.0.1 right now, and never handed out before in
+/// this test binary: the port is released before the program under test binds it, and tests
+/// run in parallel, so without the record two of them could be given the same port and one
+/// gateway would fail to start with the other's listener in its way.
 pub fn free_port() -> u16 {
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
     loop {
         let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
         let port = udp.local_addr().unwrap().port();
         if TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
+            let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+            if !given.contains(&port) {
+                given.push(port);
+                return port;
+            }
         }
     }
 }
