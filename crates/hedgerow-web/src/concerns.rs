@@ -700,7 +700,7 @@ fn view_of(app: &AdminApp, r: &ConcernRecord) -> RecordView {
         legal_hold_reason: r.legal_hold_reason.clone().unwrap_or_default(),
         alerts: r.alert_ids.iter().map(|a| a.0).collect(),
         review_due: review_due.to_string(),
-        review_is_due: review_due <= hedgerow_store::london_date(Timestamp::now()),
+        review_is_due: review_due <= app.today(),
         subject: match (&c.subject_user, &c.subject_device) {
             (Some(user), Some(device)) => format!("{user} on {device}"),
             (Some(user), None) => user.clone(),

@@ -204,6 +204,13 @@ impl AdminApp {
         })
     }
 
+    /// Today's date on the school's clocks.
+    pub(crate) fn today(&self) -> jiff::civil::Date {
+        jiff::Timestamp::now()
+            .to_zoned_datetime(self.zone.clone())
+            .date()
+    }
+
     /// A time as the school reads it: `23 Nov 2026 14:05`.
     pub(crate) fn local_time(&self, at: jiff::Timestamp) -> String {
         at.to_zoned_datetime(self.zone.clone())

@@ -549,13 +549,6 @@ pub(crate) fn read_checked(
     Ok((import, batch))
 }
 
-/// The day an import is read on, in the school's time zone.
-pub(crate) fn import_day(app: &AdminApp) -> jiff::civil::Date {
-    jiff::Timestamp::now()
-        .to_zoned_datetime(app.zone.clone())
-        .date()
-}
-
 /// The problems as the page lists them.
 fn problem_lines(problems: &[ImportError]) -> Vec<String> {
     problems.iter().map(ToString::to_string).collect()
@@ -712,7 +705,7 @@ async fn preview_import(
         Ok(c) => c,
         Err(r) => return r,
     };
-    let (import, batch) = match read_checked(&checked, import_day(&app)) {
+    let (import, batch) = match read_checked(&checked, app.today()) {
         Ok(read) => read,
         Err((problems, total)) => {
             return refused_page(&staff, &checked, problem_lines(&problems), total);
@@ -764,7 +757,7 @@ async fn confirm_import(
         Ok(c) => c,
         Err(r) => return r,
     };
-    let (_, batch) = match read_checked(&checked, import_day(&app)) {
+    let (_, batch) = match read_checked(&checked, app.today()) {
         Ok(read) => read,
         Err((problems, total)) => {
             return refused_page(&staff, &checked, problem_lines(&problems), total);

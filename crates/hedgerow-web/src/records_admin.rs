@@ -141,10 +141,6 @@ async fn fields_of(request: Request) -> Result<Fields, Response> {
     ))
 }
 
-fn today(app: &AdminApp) -> Date {
-    Timestamp::now().to_zoned_datetime(app.zone.clone()).date()
-}
-
 fn record_type_label(key: &str) -> &str {
     RecordType::label_for(key)
 }
@@ -346,7 +342,7 @@ async fn overview(State(app): State<Arc<AdminApp>>, staff: Staff) -> Response {
     if let Err(r) = staff.require(Permission::ManageRecords) {
         return r;
     }
-    let today = today(&app);
+    let today = app.today();
     let due = match app
         .store
         .records_for_review(staff.school, &app.record_retention, today)
@@ -689,7 +685,7 @@ async fn subject_access_json(
             &format!(
                 "subject-access-{}-{}.json",
                 file_name_part(&username),
-                today(&app)
+                app.today()
             ),
             &[],
         ),
@@ -719,7 +715,7 @@ async fn subject_access_html(
         &format!(
             "subject-access-{}-{}.html",
             file_name_part(&username),
-            today(&app)
+            app.today()
         ),
         &[],
     )
@@ -784,7 +780,7 @@ async fn transfer_log(State(app): State<Arc<AdminApp>>, staff: Staff) -> Respons
         Ok(transfers) => transfers,
         Err(e) => return refusal("reading the transfer log", e),
     };
-    let today = today(&app);
+    let today = app.today();
     let rows = transfers
         .into_iter()
         .map(|t| {
@@ -899,7 +895,7 @@ async fn send_transfer(
                 .into_response();
         }
     };
-    let today = today(&app);
+    let today = app.today();
     let transfer = NewTransfer {
         direction: "out".into(),
         pupil_username: Some(username.clone()),
@@ -1340,7 +1336,7 @@ async fn receive_transfer(
         .iter()
         .map(|r| record_from_bundle(r, &bundle, username_here.as_deref(), &app.zone))
         .collect();
-    let today = today(&app);
+    let today = app.today();
     let transfer = NewTransfer {
         direction: "in".into(),
         pupil_username: username_here.clone(),

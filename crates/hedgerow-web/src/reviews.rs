@@ -163,12 +163,8 @@ async fn reviews(
         .and_then(|r| r.trim().parse::<usize>().ok())
         .unwrap_or(ROWS)
         .clamp(1, MAX_ROWS);
-    let form = ReviewForm::blank(today(&app), rows);
+    let form = ReviewForm::blank(app.today(), rows);
     page(&app, &staff, None, form, StatusCode::OK).await
-}
-
-fn today(app: &AdminApp) -> Date {
-    Timestamp::now().to_zoned_datetime(app.zone.clone()).date()
 }
 
 async fn page(
@@ -186,7 +182,7 @@ async fn page(
         Ok(list) => list,
         Err(e) => return server_error("reading annual reviews", e),
     };
-    let today = today(app);
+    let today = app.today();
     let (reminder, overdue) = reminder(due, today);
     let more_rows = (form.participants.len().max(form.actions.len()) + ROWS).min(MAX_ROWS);
     let mut response = render(&ReviewsTemplate {

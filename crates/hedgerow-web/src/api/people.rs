@@ -27,7 +27,7 @@ use crate::AdminApp;
 use crate::frame::{Staff, roles_of};
 use crate::people::{
     AccountError, Checked, NewAccount, NewSecret, apply_import, apply_roles, check_role_change,
-    create_account_checked, import_day, import_groups, mapping_text, parse_roles, read_checked,
+    create_account_checked, import_groups, mapping_text, parse_roles, read_checked,
     set_disabled_checked, target_account, visible_accounts,
 };
 
@@ -317,7 +317,7 @@ pub(super) async fn import(
         disable_missing: body.disable_missing,
         pasted: String::new(),
     };
-    let (import, batch) = match read_checked(&checked, import_day(&app)) {
+    let (import, batch) = match read_checked(&checked, app.today()) {
         Ok(read) => read,
         Err((problems, total)) => return import_refused(import_problems(&problems), total),
     };
