@@ -36,14 +36,14 @@ use hedgerow_records::{
 };
 use hedgerow_store::{
     AlertId, ChangeStatus, ConcernId, ConcernRecord, ConcernStatus, NewRecord, NewSanction,
-    PersonInvolved, RecordFilter, StoreError,
+    PersonInvolved, RecordFilter,
 };
 use jiff::{SignedDuration, Timestamp};
 
 use crate::AdminApp;
-use crate::alerts::reader;
+use crate::alerts::{reader, refusal};
 use crate::explorer::EventView;
-use crate::form::{Fields, local_moment};
+use crate::form::{Fields, local_moment, read_fields, unreadable_form};
 use crate::frame::{Frame, Staff, bad_request, not_found, render};
 
 pub(crate) const ROUTES: &[(&str, &str)] = &[
@@ -96,10 +96,6 @@ const PEOPLE_ROWS: usize = 4;
 const MAX_SANCTION_DAYS: i64 = 30;
 /// Most characters in a free-text field of a record.
 const LONG_TEXT: usize = 20_000;
-
-fn refusal(what: &str, e: StoreError) -> Response {
-    crate::alerts::refusal(what, e)
-}
 
 fn concern_id(id: &str) -> Option<ConcernId> {
     id.parse::<i64>().ok().filter(|n| *n > 0).map(ConcernId)
@@ -160,7 +156,7 @@ async fn may_act(app: &AdminApp, staff: &Staff, id: ConcernId) -> Result<(), Res
     }
 }
 
-fn status_text(status: ConcernStatus) -> &'static str {
+pub(crate) fn status_text(status: ConcernStatus) -> &'static str {
     match status {
         ConcernStatus::New => "New",
         ConcernStatus::Open => "Open",
@@ -172,7 +168,7 @@ fn type_label(key: &str) -> String {
     IncidentType::parse(key).map_or_else(|| key.to_owned(), |t| t.label().to_owned())
 }
 
-fn record_type_label(key: &str) -> &'static str {
+pub(crate) fn record_type_label(key: &str) -> &'static str {
     RecordType::parse(key).map_or("Online-safety concern", RecordType::label)
 }
 
@@ -342,12 +338,6 @@ struct UploadRefusedTemplate {
 /// bytes).
 type Attachment = (String, String, Vec<u8>);
 
-fn unreadable_form(e: impl std::fmt::Display) -> Response {
-    bad_request(format!(
-        "The form could not be read ({e}). Go back, reload the page and try again."
-    ))
-}
-
 async fn read_record_form(request: Request) -> Result<(Fields, Option<Attachment>), Response> {
     let multipart = request
         .headers()
@@ -443,14 +433,11 @@ fn record_from(fields: &Fields, zone: &jiff::tz::TimeZone) -> Result<NewRecord, 
     }
     let mut people = Vec::new();
     for n in 1..=PEOPLE_ROWS {
-        let Some(name) = fields.get(&format!("person_{n}_name")) else {
+        let name_field = format!("person_{n}_name");
+        if fields.get(&name_field).is_none() {
             continue;
-        };
-        let name = crate::form::Fields(vec![("v".into(), name.to_owned())]).required(
-            "v",
-            "A person's name",
-            200,
-        )?;
+        }
+        let name = fields.required(&name_field, "A person's name", 200)?;
         let role = fields
             .get(&format!("person_{n}_role"))
             .and_then(PersonRole::parse)
@@ -901,16 +888,6 @@ async fn record_page(
     })
 }
 
-/// Reads a url-encoded form after the gate has been passed.
-async fn fields_of(request: Request) -> Result<Fields, Response> {
-    let bytes = axum::body::to_bytes(request.into_body(), 256 * 1024)
-        .await
-        .map_err(unreadable_form)?;
-    Ok(Fields(
-        form_urlencoded::parse(&bytes).into_owned().collect(),
-    ))
-}
-
 /// Runs a change handler: the gate, then the form, then `change`, then back to the record.
 macro_rules! acting_on_record {
     ($app:ident, $staff:ident, $id:ident, $request:ident, |$fields:ident, $cid:ident| $body:expr) => {{
@@ -920,7 +897,7 @@ macro_rules! acting_on_record {
         if let Err(r) = may_act(&$app, &$staff, $cid).await {
             return r;
         }
-        let $fields = match fields_of($request).await {
+        let $fields = match read_fields($request).await {
             Ok(fields) => fields,
             Err(r) => return r,
         };

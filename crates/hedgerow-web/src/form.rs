@@ -59,6 +59,24 @@ fn within<'a>(value: &'a str, label: &str, max: usize) -> Result<&'a str, Respon
     }
 }
 
+/// The answer to a form that cannot be read at all (cut short, too large, not a form).
+pub(crate) fn unreadable_form(e: impl std::fmt::Display) -> Response {
+    bad_request(format!(
+        "The form could not be read ({e}). Go back, reload the page and try again."
+    ))
+}
+
+/// Reads a url-encoded form body (at most 256 KiB) into its fields. For handlers that pass
+/// their gate before reading the form, as `Staff::accept` does for typed forms.
+pub(crate) async fn read_fields(request: axum::extract::Request) -> Result<Fields, Response> {
+    let bytes = axum::body::to_bytes(request.into_body(), 256 * 1024)
+        .await
+        .map_err(unreadable_form)?;
+    Ok(Fields(
+        form_urlencoded::parse(&bytes).into_owned().collect(),
+    ))
+}
+
 /// A local date and time from a `datetime-local` or `date` field, in the school's zone. A
 /// date alone means the end of that day.
 pub(crate) fn local_moment(

@@ -40,7 +40,8 @@ use jiff::civil::{Date, Weekday};
 
 use crate::AdminApp;
 use crate::alerts::{reader, refusal};
-use crate::form::Fields;
+use crate::concerns::{record_type_label, status_text};
+use crate::form::{Fields, read_fields, unreadable_form};
 use crate::frame::{Frame, Staff, bad_request, not_found, render};
 
 pub(crate) const ROUTES: &[(&str, &str)] = &[
@@ -126,25 +127,6 @@ async fn gate_record(app: &AdminApp, staff: &Staff, id: &str) -> Result<ConcernI
     }
 }
 
-fn unreadable_form(e: impl std::fmt::Display) -> Response {
-    bad_request(format!(
-        "The form could not be read ({e}). Go back, reload the page and try again."
-    ))
-}
-
-async fn fields_of(request: Request) -> Result<Fields, Response> {
-    let bytes = axum::body::to_bytes(request.into_body(), 256 * 1024)
-        .await
-        .map_err(unreadable_form)?;
-    Ok(Fields(
-        form_urlencoded::parse(&bytes).into_owned().collect(),
-    ))
-}
-
-fn record_type_label(key: &str) -> &str {
-    RecordType::label_for(key)
-}
-
 /// A name made safe for a download's file name: letters, digits, dots, dashes, underscores.
 fn file_name_part(text: &str) -> String {
     let safe: String = text
@@ -200,7 +182,7 @@ async fn legal_hold(
         Ok(id) => id,
         Err(r) => return r,
     };
-    let fields = match fields_of(request).await {
+    let fields = match read_fields(request).await {
         Ok(fields) => fields,
         Err(r) => return r,
     };
@@ -238,7 +220,7 @@ async fn destroy(
         Ok(id) => id,
         Err(r) => return r,
     };
-    let fields = match fields_of(request).await {
+    let fields = match read_fields(request).await {
         Ok(fields) => fields,
         Err(r) => return r,
     };
@@ -328,14 +310,6 @@ struct OverviewTemplate {
     review: Vec<ReviewRow>,
     certificates: Vec<CertificateRow>,
     years: (u32, u32, u32),
-}
-
-fn status_text(status: hedgerow_store::ConcernStatus) -> &'static str {
-    match status {
-        hedgerow_store::ConcernStatus::New => "New",
-        hedgerow_store::ConcernStatus::Open => "Open",
-        hedgerow_store::ConcernStatus::Closed => "Closed",
-    }
 }
 
 async fn overview(State(app): State<Arc<AdminApp>>, staff: Staff) -> Response {
@@ -828,7 +802,7 @@ async fn send_transfer(
     if let Err(r) = staff.require(Permission::ManageRecords) {
         return r;
     }
-    let fields = match fields_of(request).await {
+    let fields = match read_fields(request).await {
         Ok(fields) => fields,
         Err(r) => return r,
     };
@@ -935,7 +909,7 @@ async fn confirm_receipt(
     let Some(id) = id.parse::<i64>().ok().filter(|n| *n > 0) else {
         return not_found("transfer");
     };
-    let fields = match fields_of(request).await {
+    let fields = match read_fields(request).await {
         Ok(fields) => fields,
         Err(r) => return r,
     };
