@@ -7,15 +7,16 @@ use jiff::civil::{DateTime, Weekday};
 
 use crate::spec::{Closure, ScheduleSpec, Term};
 
-/// Terms and closures, sorted for quick tests of "is this a school day?".
+/// Terms and closures, sorted for quick tests of "is this a school day?". Schedules use it,
+/// and so does the admin app for deadlines counted in school days.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Calendar {
+pub struct Calendar {
     terms: Vec<Term>,
     closures: Vec<Closure>,
 }
 
 impl Calendar {
-    pub(crate) fn new(terms: &[Term], closures: &[Closure]) -> Self {
+    pub fn new(terms: &[Term], closures: &[Closure]) -> Self {
         let mut terms = terms.to_vec();
         terms.sort_by_key(|t| t.start);
         let mut closures = closures.to_vec();
@@ -25,7 +26,7 @@ impl Calendar {
 
     /// Monday to Friday, inside a term, and not a closure. With no terms listed there are no
     /// school days, so a forgotten term list restricts rather than opens up.
-    pub(crate) fn is_school_day(&self, date: jiff::civil::Date) -> bool {
+    pub fn is_school_day(&self, date: jiff::civil::Date) -> bool {
         let weekday_ok = !matches!(date.weekday(), Weekday::Saturday | Weekday::Sunday);
         weekday_ok
             && self.terms.iter().any(|t| t.start <= date && date <= t.end)

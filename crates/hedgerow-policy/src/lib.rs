@@ -18,6 +18,7 @@ pub mod safesearch;
 pub mod spec;
 pub mod validate;
 
+pub use calendar::Calendar;
 pub use decision::{Decision, Rule};
 pub use engine::{Engine, Request};
 pub use error::PolicyError;

@@ -22,7 +22,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use hedgerow_accounts::{Permission, Role};
-use hedgerow_policy::{Closure, Term};
+use hedgerow_policy::{Calendar, Closure, Term};
 use hedgerow_records::subject_access::{
     ActionExport, ActivityExport, AlertExport, PersonDetails, PersonExport, RecordExport,
     SanctionExport,
@@ -699,15 +699,15 @@ async fn subject_access_html(
 // Transfers
 // ---------------------------------------------------------------------------------------------
 
-/// Whether `date` is a school day under the school's calendar: a weekday inside a term and
-/// not in a closure; with no terms configured, any weekday.
-fn is_school_day(terms: &[Term], closures: &[Closure], date: Date) -> bool {
-    if matches!(date.weekday(), Weekday::Saturday | Weekday::Sunday) {
-        return false;
+/// The school's test of "is this a school day?": a weekday inside a term and not in a
+/// closure (the policy's own calendar); with no terms configured, any weekday, since a
+/// deadline still needs counting.
+fn school_days(terms: &[Term], closures: &[Closure]) -> impl Fn(Date) -> bool {
+    let calendar = (!terms.is_empty()).then(|| Calendar::new(terms, closures));
+    move |date| match &calendar {
+        Some(calendar) => calendar.is_school_day(date),
+        None => !matches!(date.weekday(), Weekday::Saturday | Weekday::Sunday),
     }
-    let in_term = terms.is_empty() || terms.iter().any(|t| t.start <= date && date <= t.end);
-    let closed = closures.iter().any(|c| c.start <= date && date <= c.end);
-    in_term && !closed
 }
 
 /// Five school days after `from`, by the school's calendar.
@@ -717,7 +717,7 @@ fn due_date(app: &AdminApp, staff: &Staff, from: Date) -> Date {
         Ok(spec) => (spec.terms, spec.closures),
         Err(_) => (Vec::new(), Vec::new()),
     };
-    hedgerow_records::add_school_days(from, 5, |d| is_school_day(&terms, &closures, d))
+    hedgerow_records::add_school_days(from, 5, school_days(&terms, &closures))
 }
 
 struct TransferRow {
@@ -1389,8 +1389,9 @@ mod tests {
     #[test]
     fn school_days_follow_terms_and_closures() {
         // Thursday 3 July 2025; no calendar: weekdays only.
-        assert!(is_school_day(&[], &[], date(2025, 7, 3)));
-        assert!(!is_school_day(&[], &[], date(2025, 7, 5)));
+        let weekdays = school_days(&[], &[]);
+        assert!(weekdays(date(2025, 7, 3)));
+        assert!(!weekdays(date(2025, 7, 5)));
         let terms = [Term {
             name: "Summer".into(),
             start: date(2025, 4, 22),
@@ -1401,13 +1402,12 @@ mod tests {
             end: date(2025, 7, 7),
             reason: "INSET".into(),
         }];
-        assert!(is_school_day(&terms, &closures, date(2025, 7, 3)));
-        assert!(!is_school_day(&terms, &closures, date(2025, 7, 7)));
-        assert!(!is_school_day(&terms, &closures, date(2025, 7, 23)));
+        let is_school_day = school_days(&terms, &closures);
+        assert!(is_school_day(date(2025, 7, 3)));
+        assert!(!is_school_day(date(2025, 7, 7)));
+        assert!(!is_school_day(date(2025, 7, 23)));
         // Thursday 3 July + 5 school days skips the weekend and the INSET day.
-        let due = hedgerow_records::add_school_days(date(2025, 7, 3), 5, |d| {
-            is_school_day(&terms, &closures, d)
-        });
+        let due = hedgerow_records::add_school_days(date(2025, 7, 3), 5, is_school_day);
         assert_eq!(due, date(2025, 7, 11));
     }
 
