@@ -111,10 +111,6 @@ fn sign_out(browser: &mut Browser, school: &School) {
 /// Sets a form control's value directly (selects, and date-time fields whose typing differs
 /// between locales).
 fn set_value(browser: &mut Browser, css: &str, value: &str) {
-    choose(browser, css, value);
-}
-
-fn choose(browser: &mut Browser, css: &str, value: &str) {
     let id = browser.element(css).unwrap();
     browser
         .execute(
@@ -246,7 +242,7 @@ fn a_teachers_concern_reaches_the_dsl_who_suspends_the_pupil_and_closes_it() {
     assert!(text.contains("Open"), "{text}");
     assert!(text.contains("Handed to the DSL"), "{text}");
 
-    choose(&mut browser, "#action-kind", "parents-informed");
+    set_value(&mut browser, "#action-kind", "parents-informed");
     browser
         .fill("#action-note", "Spoke to mum by phone at 3.30pm")
         .unwrap();
@@ -370,8 +366,8 @@ fn a_teachers_concern_reaches_the_dsl_who_suspends_the_pupil_and_closes_it() {
         .unwrap();
     browser.click("#record-type-staff-allegation").unwrap();
     browser.fill("#person_1_name", "A member of staff").unwrap();
-    choose(&mut browser, "#person_1_role", "staff");
-    choose(&mut browser, "#person_1_involvement", "responsible");
+    set_value(&mut browser, "#person_1_role", "staff");
+    set_value(&mut browser, "#person_1_involvement", "responsible");
     browser.click("#type-other").unwrap();
     browser
         .fill(
