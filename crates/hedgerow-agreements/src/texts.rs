@@ -1,6 +1,7 @@
 //! The project's own default agreement texts, one per audience, and the monitoring notice
 //! that is part of what everyone accepts. Schools start from these and edit them; the texts
-//! live in the crate's `texts/` folder as plain files so that they read as what they are, not as Rust strings.
+//! live in the crate's `texts/` folder as plain files, so they can be read and reviewed as
+//! prose rather than as Rust strings.
 
 use crate::{Audience, Template};
 
@@ -136,24 +137,53 @@ mod tests {
             ),
             (
                 Audience::Ks2,
-                &["password", "kind", "trusted adult", "personal information", "photo", "download", "social media", "phone"],
+                &[
+                    "password",
+                    "kind",
+                    "trusted adult",
+                    "personal information",
+                    "photo",
+                    "download",
+                    "social media",
+                    "phone",
+                ],
             ),
             (
                 Audience::Staff,
-                &["designated safeguarding lead", "data protection", "personal device", "social media", "password"],
+                &[
+                    "designated safeguarding lead",
+                    "data protection",
+                    "personal device",
+                    "social media",
+                    "password",
+                ],
             ),
             (
                 Audience::Governors,
-                &["confidential", "data protection", "designated safeguarding lead", "social media"],
+                &[
+                    "confidential",
+                    "data protection",
+                    "designated safeguarding lead",
+                    "social media",
+                ],
             ),
-            (Audience::Visitors, &["wi-fi", "photos", "designated safeguarding lead"]),
+            (
+                Audience::Visitors,
+                &["wi-fi", "photos", "designated safeguarding lead"],
+            ),
             (
                 Audience::Parents,
                 &["consent", "social media", "talked it through"],
             ),
             (
                 Audience::SocialMedia,
-                &["approved", "image consent register", "full name", "comments", "password"],
+                &[
+                    "approved",
+                    "image consent register",
+                    "full name",
+                    "comments",
+                    "password",
+                ],
             ),
         ];
         for (audience, words) in topics {
@@ -169,7 +199,13 @@ mod tests {
         for audience in Audience::ALL {
             let template = default_template(audience);
             let text = format!("{} {}", template.title, template.body).to_lowercase();
-            for us_spelling in ["color", "behavior", "organization", "authorized", "license "] {
+            for us_spelling in [
+                "color",
+                "behavior",
+                "organization",
+                "authorized",
+                "license ",
+            ] {
                 assert!(!text.contains(us_spelling), "{audience:?}: {us_spelling}");
             }
         }
