@@ -32,10 +32,8 @@ use sqlx::error::ErrorKind;
 use sqlx::{AssertSqlSafe, FromRow};
 
 use crate::model::{SchoolId, UserKind, timestamp_from_us, timestamp_to_us};
-use crate::store::{
-    AUDIT_INSERT, Arg, Backend, audit_args, bind_args, unknown_school_or, validate_name,
-    validate_text, with_pool,
-};
+use crate::store::{Arg, Backend, unknown_school_or, validate_name, validate_text, with_pool};
+use crate::tx::{audit, check_actor, check_key, check_long, in_tx};
 use crate::{ActingUser, Store, StoreError};
 
 /// The audiences an agreement can be for, as stored (`agreement_versions.audience`), in the
@@ -578,90 +576,6 @@ impl ConsentRow {
             },
         ))
     }
-}
-
-/// Writes an audit entry inside `$tx` (school-scoped, now).
-macro_rules! audit {
-    ($tx:ident, $school:expr, $actor:expr, $from:expr, $action:expr, $target:expr, $detail:expr) => {{
-        let target: &str = &$target;
-        let detail: String = $detail;
-        let audit = audit_args(
-            Some($school),
-            Timestamp::now(),
-            $actor,
-            $action,
-            target,
-            &detail,
-            $from,
-        );
-        bind_args!(sqlx::query(AUDIT_INSERT), audit)
-            .execute(&mut *$tx)
-            .await
-            .map_err(|e| unknown_school_or(e, $school, "auditing an agreements change"))?;
-    }};
-}
-
-/// Runs `$body` in a write transaction `$tx` on whichever backend the store holds, committing
-/// when it succeeds; evaluates to `Result<T, StoreError>`.
-macro_rules! in_tx {
-    ($store:expr, $what:literal, |$tx:ident| $body:block) => {
-        with_pool!(&$store.backend, pool => {
-            async {
-                let mut $tx = pool
-                    .begin_with($store.backend.begin_write_sql())
-                    .await
-                    .map_err(StoreError::query(concat!("starting ", $what)))?;
-                let out = async { $body }.await?;
-                $tx.commit()
-                    .await
-                    .map_err(StoreError::query(concat!("committing ", $what)))?;
-                Ok::<_, StoreError>(out)
-            }
-            .await
-        })
-    };
-}
-
-fn check_key(field: &'static str, value: &str, allowed: &[&str]) -> Result<(), StoreError> {
-    if allowed.contains(&value) {
-        Ok(())
-    } else {
-        Err(StoreError::invalid(
-            field,
-            format!(
-                "{value:?} is not one of {}; choose one of those",
-                allowed.join(", ")
-            ),
-        ))
-    }
-}
-
-/// Free text that may be empty and may hold line breaks, within `max` characters.
-fn check_long(field: &'static str, value: &str, max: usize) -> Result<(), StoreError> {
-    if value.chars().count() > max {
-        return Err(StoreError::invalid(
-            field,
-            format!("it is longer than {max} characters; shorten it"),
-        ));
-    }
-    if value
-        .chars()
-        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
-    {
-        return Err(StoreError::invalid(
-            field,
-            "it contains control characters; remove them",
-        ));
-    }
-    Ok(())
-}
-
-fn check_actor(by: &ActingUser) -> Result<(), StoreError> {
-    validate_text("acting user", &by.name, limits::NAME)?;
-    if let Some(addr) = &by.from_addr {
-        validate_text("acting user's address", addr, 100)?;
-    }
-    Ok(())
 }
 
 /// A SHA-256 as 64 lowercase hexadecimal digits, as `sha256_hex` makes it.

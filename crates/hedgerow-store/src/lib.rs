@@ -58,6 +58,7 @@ mod people;
 mod records;
 mod store;
 mod tokens;
+mod tx;
 pub mod writer;
 
 pub use admin::{

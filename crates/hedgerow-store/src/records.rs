@@ -27,9 +27,10 @@ use crate::model::{
 };
 use crate::people::{PERSON_COLUMNS, PersonRow};
 use crate::store::{
-    AUDIT_INSERT, Arg, Backend, EVENT_SELECT, EventRow, audit_args, bind_args, unknown_school_or,
-    validate_name, validate_text, with_pool,
+    Arg, Backend, EVENT_SELECT, EventRow, bind_args, unknown_school_or, validate_name,
+    validate_text, with_pool,
 };
+use crate::tx::{audit, check_actor, check_key, check_long, in_tx};
 use crate::{ActingUser, Alert, Concern, ConcernStatus, Person, Store, StoreError};
 
 /// The record types the store accepts (`concerns.record_type`).
@@ -665,49 +666,6 @@ macro_rules! load_record {
     };
 }
 
-/// Appends one audit entry inside the open transaction `$tx`.
-macro_rules! audit {
-    ($tx:ident, $school:expr, $actor:expr, $from:expr, $action:expr, $target:expr, $detail:expr) => {{
-        let target: &str = &$target;
-        let detail = $detail;
-        let detail: &str = detail.as_ref();
-        let audit = audit_args(
-            Some($school),
-            Timestamp::now(),
-            $actor,
-            $action,
-            target,
-            detail,
-            $from,
-        );
-        bind_args!(sqlx::query(AUDIT_INSERT), audit)
-            .execute(&mut *$tx)
-            .await
-            .map_err(|e| unknown_school_or(e, $school, "auditing a safeguarding record"))?;
-    }};
-}
-
-/// Runs `$body` in a write transaction `$tx` on whichever backend the store holds, committing
-/// when it succeeds; evaluates to `Result<T, StoreError>`.
-macro_rules! in_tx {
-    ($store:expr, $what:literal, |$tx:ident| $body:block) => {
-        with_pool!(&$store.backend, pool => {
-            async {
-                let mut $tx = pool
-                    .begin_with($store.backend.begin_write_sql())
-                    .await
-                    .map_err(StoreError::query(concat!("starting ", $what)))?;
-                let out = async { $body }.await?;
-                $tx.commit()
-                    .await
-                    .map_err(StoreError::query(concat!("committing ", $what)))?;
-                Ok::<_, StoreError>(out)
-            }
-            .await
-        })
-    };
-}
-
 /// Reads a record's status and legal hold inside `$tx`, or returns `NotFound`.
 macro_rules! record_state {
     ($tx:ident, $school:expr, $id:expr) => {{
@@ -730,48 +688,6 @@ macro_rules! record_state {
         })?;
         (status, hold != 0)
     }};
-}
-
-fn check_actor(by: &ActingUser) -> Result<(), StoreError> {
-    validate_text("acting user", &by.name, 200)?;
-    if let Some(addr) = &by.from_addr {
-        validate_text("acting user's address", addr, 100)?;
-    }
-    Ok(())
-}
-
-fn check_key(field: &'static str, value: &str, allowed: &[&str]) -> Result<(), StoreError> {
-    if allowed.contains(&value) {
-        Ok(())
-    } else {
-        Err(StoreError::invalid(
-            field,
-            format!(
-                "{value:?} is not one of {}; choose one of those",
-                allowed.join(", ")
-            ),
-        ))
-    }
-}
-
-/// Free text that may be empty and may hold line breaks, within `max` characters.
-fn check_long(field: &'static str, value: &str, max: usize) -> Result<(), StoreError> {
-    if value.chars().count() > max {
-        return Err(StoreError::invalid(
-            field,
-            format!("it is longer than {max} characters; shorten it"),
-        ));
-    }
-    if value
-        .chars()
-        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
-    {
-        return Err(StoreError::invalid(
-            field,
-            "it contains control characters; remove them",
-        ));
-    }
-    Ok(())
 }
 
 fn closed_error(id: ConcernId) -> StoreError {
