@@ -27,6 +27,7 @@ mod form;
 mod frame;
 mod people;
 mod policy;
+pub mod portal;
 mod records_admin;
 mod report;
 mod requests;
