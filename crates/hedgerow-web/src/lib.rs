@@ -26,6 +26,7 @@ mod explorer;
 mod form;
 mod frame;
 mod people;
+pub mod portal;
 mod policy;
 mod records_admin;
 mod report;

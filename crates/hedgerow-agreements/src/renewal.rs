@@ -1,0 +1,214 @@
+//! When an acceptance expires (the school's yearly renewal date) and how someone's acceptance
+//! stands on a given day.
+
+use jiff::civil::Date;
+
+/// The school's yearly renewal date and how long before it an acceptance shows as expiring
+/// soon. An acceptance made on date A expires on the first renewal date R with R > A + window,
+/// so someone who accepts in the weeks just before renewal is covered for the coming year.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Renewal {
+    pub month: i8,
+    pub day: i8,
+    pub expiring_soon_days: i32,
+}
+
+/// The longest "expiring soon" window a school may set, in days.
+const LONGEST_WINDOW_DAYS: i32 = 120;
+
+/// Why a renewal setting was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RenewalError {
+    #[error("the renewal month must be from 1 (January) to 12 (December), not {0}")]
+    Month(i8),
+    #[error("{month_name} has no day {day}: choose a day from 1 to {last_day}")]
+    Day {
+        month_name: &'static str,
+        day: i8,
+        last_day: i8,
+    },
+    #[error(
+        "the \"expiring soon\" window must be from 0 to {LONGEST_WINDOW_DAYS} days, not {0}"
+    )]
+    Window(i32),
+}
+
+const MONTH_NAMES: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+
+impl Renewal {
+    /// 1 September, the start of the school year, with 30 days' warning.
+    pub const DEFAULT: Renewal = Renewal {
+        month: 9,
+        day: 1,
+        expiring_soon_days: 30,
+    };
+
+    /// A renewal date and window, checked. 29 February is allowed and means 28 February in
+    /// years without it.
+    pub fn new(month: i8, day: i8, expiring_soon_days: i32) -> Result<Renewal, RenewalError> {
+        let month_name = usize::try_from(month)
+            .ok()
+            .and_then(|number| number.checked_sub(1))
+            .and_then(|index| MONTH_NAMES.get(index))
+            .ok_or(RenewalError::Month(month))?;
+        let last_day = match month {
+            2 => 29,
+            4 | 6 | 9 | 11 => 30,
+            _ => 31,
+        };
+        if !(1..=last_day).contains(&day) {
+            return Err(RenewalError::Day {
+                month_name,
+                day,
+                last_day,
+            });
+        }
+        if !(0..=LONGEST_WINDOW_DAYS).contains(&expiring_soon_days) {
+            return Err(RenewalError::Window(expiring_soon_days));
+        }
+        Ok(Renewal {
+            month,
+            day,
+            expiring_soon_days,
+        })
+    }
+
+    /// The day an acceptance made on `accepted_on` stops counting: the first renewal date
+    /// after `accepted_on` plus the window. Near the end of the calendar (year 9999) it is
+    /// the last date there is.
+    pub fn expires_on(&self, accepted_on: Date) -> Date {
+        let threshold = accepted_on
+            .checked_add(jiff::Span::new().days(i64::from(self.window())))
+            .unwrap_or(Date::MAX);
+        match self.in_year(threshold.year()) {
+            Some(renewal) if renewal > threshold => renewal,
+            _ => threshold
+                .year()
+                .checked_add(1)
+                .and_then(|next_year| self.in_year(next_year))
+                .unwrap_or(Date::MAX),
+        }
+    }
+
+    /// How an acceptance made on `accepted_on` (if any) stands on `today`.
+    /// `of_current_version` says whether it was of the agreement's current version.
+    pub fn standing(
+        &self,
+        accepted_on: Option<Date>,
+        of_current_version: bool,
+        today: Date,
+    ) -> Standing {
+        let Some(accepted_on) = accepted_on else {
+            return Standing::NotAccepted;
+        };
+        if !of_current_version {
+            return Standing::OldVersion;
+        }
+        let expires_on = self.expires_on(accepted_on);
+        if today >= expires_on {
+            return Standing::Expired {
+                expired_on: expires_on,
+            };
+        }
+        let warning_from = expires_on
+            .checked_sub(jiff::Span::new().days(i64::from(self.window())))
+            .unwrap_or(Date::MIN);
+        if today >= warning_from && self.window() > 0 {
+            Standing::ExpiringSoon { expires_on }
+        } else {
+            Standing::Current { expires_on }
+        }
+    }
+
+    /// The window as used in arithmetic: a value built without `new` is kept in range rather
+    /// than trusted.
+    fn window(&self) -> i32 {
+        self.expiring_soon_days.clamp(0, LONGEST_WINDOW_DAYS)
+    }
+
+    /// This renewal date in `year`; 29 February falls on 28 February in other years. `None`
+    /// only for a year outside the calendar or a date that `new` would have refused.
+    fn in_year(&self, year: i16) -> Option<Date> {
+        let leap_day_in_other_year = self.month == 2 && self.day == 29;
+        Date::new(year, self.month, self.day)
+            .ok()
+            .or_else(|| leap_day_in_other_year.then(|| Date::new(year, 2, 28).ok())?)
+    }
+}
+
+impl Default for Renewal {
+    fn default() -> Renewal {
+        Renewal::DEFAULT
+    }
+}
+
+/// How someone's acceptance of their audience's agreement stands on a given day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// No acceptance at all.
+    NotAccepted,
+    /// Their latest acceptance is of an earlier version than the current one.
+    OldVersion,
+    Expired { expired_on: Date },
+    /// Still counts, but expires within the school's window: time for a reminder.
+    ExpiringSoon { expires_on: Date },
+    Current { expires_on: Date },
+}
+
+impl Standing {
+    /// The key used in report filters and CSV exports.
+    pub fn key(&self) -> &'static str {
+        match self {
+            Standing::NotAccepted => "not-accepted",
+            Standing::OldVersion => "old-version",
+            Standing::Expired { .. } => "expired",
+            Standing::ExpiringSoon { .. } => "expiring-soon",
+            Standing::Current { .. } => "current",
+        }
+    }
+
+    /// A short sentence for reports and the portal, with the date where there is one.
+    pub fn label(&self) -> String {
+        match self {
+            Standing::NotAccepted => "Not accepted".to_string(),
+            Standing::OldVersion => "Accepted an earlier version".to_string(),
+            Standing::Expired { expired_on } => format!("Expired on {}", uk_date(*expired_on)),
+            Standing::ExpiringSoon { expires_on } => {
+                format!("Expires soon, on {}", uk_date(*expires_on))
+            }
+            Standing::Current { expires_on } => format!("Current until {}", uk_date(*expires_on)),
+        }
+    }
+
+    /// Whether this standing lets someone through the gateway.
+    pub fn lets_in(&self) -> bool {
+        matches!(
+            self,
+            Standing::Current { .. } | Standing::ExpiringSoon { .. }
+        )
+    }
+}
+
+/// A date as people in UK schools write it: "1 September 2026".
+fn uk_date(date: Date) -> String {
+    let month_name = usize::try_from(date.month())
+        .ok()
+        .and_then(|number| number.checked_sub(1))
+        .and_then(|index| MONTH_NAMES.get(index))
+        .copied()
+        .unwrap_or("");
+    format!("{} {} {}", date.day(), month_name, date.year())
+}
