@@ -39,7 +39,9 @@ impl Audience {
 
     /// The audience with this key, or `None` for anything else (keys are exact).
     pub fn parse(key: &str) -> Option<Audience> {
-        Audience::ALL.into_iter().find(|audience| audience.key() == key)
+        Audience::ALL
+            .into_iter()
+            .find(|audience| audience.key() == key)
     }
 
     /// The name shown to people.
@@ -79,5 +81,89 @@ impl Audience {
     /// Whether the audience is children, whose agreement a parent or carer co-signs.
     pub fn is_pupil(self) -> bool {
         matches!(self, Audience::EyfsKs1 | Audience::Ks2)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_parse_back_and_nothing_else_does() {
+        for audience in Audience::ALL {
+            assert_eq!(Audience::parse(audience.key()), Some(audience));
+        }
+        for unknown in ["", "KS2", "ks2 ", "eyfs", "pupils", "social_media"] {
+            assert_eq!(Audience::parse(unknown), None, "{unknown:?}");
+        }
+    }
+
+    #[test]
+    fn keys_and_labels_are_distinct() {
+        let keys: std::collections::BTreeSet<_> = Audience::ALL.map(Audience::key).into();
+        let labels: std::collections::BTreeSet<_> = Audience::ALL.map(Audience::label).into();
+        assert_eq!(keys.len(), Audience::ALL.len());
+        assert_eq!(labels.len(), Audience::ALL.len());
+        assert_eq!(Audience::EyfsKs1.label(), "EYFS and KS1 pupils");
+        assert_eq!(
+            Audience::SocialMedia.label(),
+            "Staff running official social media accounts"
+        );
+    }
+
+    #[test]
+    fn the_youngest_pupils_are_recognised_by_key_or_name() {
+        let cases = [
+            ("eyfs", "Foundation"),
+            ("early-years", "EYFS"),
+            ("ks1", "Years 1 and 2"),
+            ("infants", "Infants"),
+            ("rec", "Reception class"),
+            ("class-1", "Nursery"),
+            ("y1-2", "KS1 pupils"),
+        ];
+        for (key, name) in cases {
+            assert_eq!(
+                Audience::for_group("pupil", key, name),
+                Audience::EyfsKs1,
+                "{key} / {name}"
+            );
+        }
+    }
+
+    #[test]
+    fn other_groups_follow_their_kind() {
+        assert_eq!(
+            Audience::for_group("pupil", "ks2", "Juniors"),
+            Audience::Ks2
+        );
+        assert_eq!(
+            Audience::for_group("pupil", "pupils", "Pupils"),
+            Audience::Ks2
+        );
+        assert_eq!(
+            Audience::for_group("staff", "staff", "Staff"),
+            Audience::Staff
+        );
+        // A staff group is never taken for infants because of its name.
+        assert_eq!(
+            Audience::for_group("staff", "eyfs-staff", "EYFS staff"),
+            Audience::Staff
+        );
+        assert_eq!(
+            Audience::for_group("visitor", "guests", "Guest Wi-Fi"),
+            Audience::Visitors
+        );
+        assert_eq!(
+            Audience::for_group("unidentified", "unknown", "Unknown"),
+            Audience::Visitors
+        );
+        assert_eq!(Audience::for_group("", "", ""), Audience::Visitors);
+    }
+
+    #[test]
+    fn only_the_two_pupil_audiences_are_pupils() {
+        let pupils: Vec<_> = Audience::ALL.into_iter().filter(|a| a.is_pupil()).collect();
+        assert_eq!(pupils, vec![Audience::EyfsKs1, Audience::Ks2]);
     }
 }

@@ -34,7 +34,9 @@ impl ImageUse {
 
     /// The use with this key, or `None` for anything else (keys are exact).
     pub fn parse(key: &str) -> Option<ImageUse> {
-        ImageUse::ALL.into_iter().find(|image_use| image_use.key() == key)
+        ImageUse::ALL
+            .into_iter()
+            .find(|image_use| image_use.key() == key)
     }
 
     /// What the use means, as a parent reads it on the consent form.
@@ -100,4 +102,69 @@ pub fn not_given(states: &[(ImageUse, Option<Consent>)]) -> Vec<ImageUse> {
             answer != Some(Consent::Given)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_parse_back_and_nothing_else_does() {
+        for image_use in ImageUse::ALL {
+            assert_eq!(ImageUse::parse(image_use.key()), Some(image_use));
+            assert!(!image_use.label().is_empty());
+        }
+        for consent in [Consent::Given, Consent::Refused] {
+            assert_eq!(Consent::parse(consent.key()), Some(consent));
+        }
+        assert_eq!(ImageUse::parse("Website"), None);
+        assert_eq!(ImageUse::parse("social_media"), None);
+        assert_eq!(Consent::parse("yes"), None);
+        assert_eq!(Consent::parse(""), None);
+        assert_eq!(ImageUse::SocialMedia.key(), "social-media");
+        assert_eq!(Consent::Refused.label(), "Refused");
+    }
+
+    #[test]
+    fn only_given_counts_as_given() {
+        let states = [
+            (ImageUse::Website, Some(Consent::Given)),
+            (ImageUse::SocialMedia, Some(Consent::Refused)),
+            (ImageUse::Newsletter, None),
+            (ImageUse::Press, Some(Consent::Given)),
+            // Displays missing altogether: never asked.
+        ];
+        assert_eq!(
+            not_given(&states),
+            vec![
+                ImageUse::SocialMedia,
+                ImageUse::Newsletter,
+                ImageUse::Displays
+            ]
+        );
+    }
+
+    #[test]
+    fn all_given_is_an_empty_list_and_nothing_asked_is_everything() {
+        let all_given: Vec<_> = ImageUse::ALL
+            .into_iter()
+            .map(|image_use| (image_use, Some(Consent::Given)))
+            .collect();
+        assert!(not_given(&all_given).is_empty());
+        assert_eq!(not_given(&[]), ImageUse::ALL.to_vec());
+    }
+
+    #[test]
+    fn the_last_answer_for_a_use_counts() {
+        let changed_mind = [
+            (ImageUse::Press, Some(Consent::Given)),
+            (ImageUse::Press, Some(Consent::Refused)),
+        ];
+        assert!(not_given(&changed_mind).contains(&ImageUse::Press));
+        let then_given = [
+            (ImageUse::Press, Some(Consent::Refused)),
+            (ImageUse::Press, Some(Consent::Given)),
+        ];
+        assert!(!not_given(&then_given).contains(&ImageUse::Press));
+    }
 }

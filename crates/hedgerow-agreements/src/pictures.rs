@@ -110,3 +110,42 @@ pub(crate) fn picture_svg(name: &str) -> Option<&'static str> {
         _ => return None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_name_has_a_small_titled_drawing() {
+        for name in PICTURES {
+            let svg = picture_svg(name).unwrap_or_else(|| panic!("no drawing for {name}"));
+            assert!(svg.starts_with("<svg "), "{name}");
+            assert!(svg.ends_with("</svg>"), "{name}");
+            assert!(svg.contains("viewBox=\"0 0 48 48\""), "{name}");
+            assert!(svg.contains("role=\"img\"><title>"), "{name}");
+            assert_eq!(svg.matches("<svg").count(), 1, "{name}");
+            // Nothing that could run or fetch anything.
+            for forbidden in ["script", "href", "on", "url("] {
+                assert!(
+                    !svg.split('<').any(|tag| tag.starts_with(forbidden)),
+                    "{name} has {forbidden}"
+                );
+            }
+            assert!(!svg.contains("href") && !svg.contains("url("), "{name}");
+        }
+    }
+
+    #[test]
+    fn names_are_distinct_and_others_have_no_drawing() {
+        let names: std::collections::BTreeSet<_> = PICTURES.iter().collect();
+        assert_eq!(names.len(), PICTURES.len());
+        let titles: std::collections::BTreeSet<_> = PICTURES
+            .iter()
+            .filter_map(|name| picture_svg(name))
+            .filter_map(|svg| svg.split("<title>").nth(1)?.split("</title>").next())
+            .collect();
+        assert_eq!(titles.len(), PICTURES.len());
+        assert_eq!(picture_svg("Computer"), None);
+        assert_eq!(picture_svg(""), None);
+    }
+}

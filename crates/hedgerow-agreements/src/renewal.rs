@@ -27,9 +27,7 @@ pub enum RenewalError {
         day: i8,
         last_day: i8,
     },
-    #[error(
-        "the \"expiring soon\" window must be from 0 to {LONGEST_WINDOW_DAYS} days, not {0}"
-    )]
+    #[error("the \"expiring soon\" window must be from 0 to {LONGEST_WINDOW_DAYS} days, not {0}")]
     Window(i32),
 }
 
@@ -162,10 +160,16 @@ pub enum Standing {
     NotAccepted,
     /// Their latest acceptance is of an earlier version than the current one.
     OldVersion,
-    Expired { expired_on: Date },
+    Expired {
+        expired_on: Date,
+    },
     /// Still counts, but expires within the school's window: time for a reminder.
-    ExpiringSoon { expires_on: Date },
-    Current { expires_on: Date },
+    ExpiringSoon {
+        expires_on: Date,
+    },
+    Current {
+        expires_on: Date,
+    },
 }
 
 impl Standing {
@@ -211,4 +215,189 @@ fn uk_date(date: Date) -> String {
         .copied()
         .unwrap_or("");
     format!("{} {} {}", date.day(), month_name, date.year())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jiff::civil::date;
+
+    #[test]
+    fn new_accepts_real_dates_and_leap_day() {
+        assert_eq!(Renewal::new(9, 1, 30), Ok(Renewal::DEFAULT));
+        assert!(Renewal::new(2, 29, 0).is_ok());
+        assert!(Renewal::new(12, 31, 120).is_ok());
+        assert!(Renewal::new(1, 1, 0).is_ok());
+        assert_eq!(Renewal::default(), Renewal::DEFAULT);
+    }
+
+    #[test]
+    fn new_refuses_impossible_settings_and_says_what_to_choose() {
+        assert_eq!(Renewal::new(0, 1, 30), Err(RenewalError::Month(0)));
+        assert_eq!(Renewal::new(13, 1, 30), Err(RenewalError::Month(13)));
+        assert_eq!(Renewal::new(-1, 1, 30), Err(RenewalError::Month(-1)));
+        assert!(matches!(
+            Renewal::new(2, 30, 30),
+            Err(RenewalError::Day { .. })
+        ));
+        assert!(matches!(
+            Renewal::new(4, 31, 30),
+            Err(RenewalError::Day { .. })
+        ));
+        assert!(matches!(
+            Renewal::new(9, 0, 30),
+            Err(RenewalError::Day { .. })
+        ));
+        assert_eq!(Renewal::new(9, 1, -1), Err(RenewalError::Window(-1)));
+        assert_eq!(Renewal::new(9, 1, 121), Err(RenewalError::Window(121)));
+        let message = Renewal::new(4, 31, 30).unwrap_err().to_string();
+        assert_eq!(message, "April has no day 31: choose a day from 1 to 30");
+    }
+
+    #[test]
+    fn an_acceptance_lasts_until_the_next_renewal_date() {
+        let renewal = Renewal::DEFAULT;
+        assert_eq!(renewal.expires_on(date(2025, 3, 10)), date(2025, 9, 1));
+        assert_eq!(renewal.expires_on(date(2025, 9, 1)), date(2026, 9, 1));
+        assert_eq!(renewal.expires_on(date(2025, 12, 15)), date(2026, 9, 1));
+    }
+
+    #[test]
+    fn accepting_within_the_window_counts_for_the_coming_year() {
+        let renewal = Renewal::DEFAULT;
+        // 1 August + 30 days is 31 August, before the renewal date: this year's.
+        assert_eq!(renewal.expires_on(date(2025, 8, 1)), date(2025, 9, 1));
+        // 2 August + 30 days is 1 September itself, which is not after it: next year's.
+        assert_eq!(renewal.expires_on(date(2025, 8, 2)), date(2026, 9, 1));
+        assert_eq!(renewal.expires_on(date(2025, 8, 20)), date(2026, 9, 1));
+        let no_window = Renewal::new(9, 1, 0).unwrap();
+        assert_eq!(no_window.expires_on(date(2025, 8, 31)), date(2025, 9, 1));
+    }
+
+    #[test]
+    fn a_renewal_early_in_the_year_crosses_new_year() {
+        let renewal = Renewal::new(1, 1, 30).unwrap();
+        assert_eq!(renewal.expires_on(date(2025, 11, 15)), date(2026, 1, 1));
+        assert_eq!(renewal.expires_on(date(2025, 12, 10)), date(2027, 1, 1));
+    }
+
+    #[test]
+    fn leap_day_renewal_falls_on_28_february_in_other_years() {
+        let renewal = Renewal::new(2, 29, 0).unwrap();
+        assert_eq!(renewal.expires_on(date(2025, 1, 10)), date(2025, 2, 28));
+        assert_eq!(renewal.expires_on(date(2027, 3, 1)), date(2028, 2, 29));
+        assert_eq!(renewal.expires_on(date(2024, 2, 29)), date(2025, 2, 28));
+    }
+
+    #[test]
+    fn the_end_of_the_calendar_does_not_panic() {
+        let renewal = Renewal::DEFAULT;
+        assert_eq!(renewal.expires_on(date(9999, 12, 20)), Date::MAX);
+        assert_eq!(renewal.expires_on(Date::MAX), Date::MAX);
+        assert_eq!(
+            renewal.standing(Some(Date::MIN), true, Date::MIN),
+            Standing::Current {
+                expires_on: Renewal::DEFAULT.expires_on(Date::MIN)
+            }
+        );
+    }
+
+    #[test]
+    fn a_settings_value_built_by_hand_is_kept_in_range() {
+        let wild = Renewal {
+            month: 9,
+            day: 1,
+            expiring_soon_days: i32::MAX,
+        };
+        let clamped = Renewal::new(9, 1, 120).unwrap();
+        assert_eq!(
+            wild.expires_on(date(2025, 6, 1)),
+            clamped.expires_on(date(2025, 6, 1))
+        );
+        let impossible = Renewal {
+            month: 2,
+            day: 31,
+            expiring_soon_days: 0,
+        };
+        assert_eq!(impossible.expires_on(date(2025, 1, 1)), Date::MAX);
+    }
+
+    #[test]
+    fn standing_through_the_year() {
+        let renewal = Renewal::DEFAULT;
+        let accepted = Some(date(2025, 3, 10));
+        let expires_on = date(2025, 9, 1);
+        assert_eq!(
+            renewal.standing(None, true, date(2025, 6, 1)),
+            Standing::NotAccepted
+        );
+        assert_eq!(
+            renewal.standing(accepted, false, date(2025, 6, 1)),
+            Standing::OldVersion
+        );
+        assert_eq!(
+            renewal.standing(accepted, true, date(2025, 6, 1)),
+            Standing::Current { expires_on }
+        );
+        assert_eq!(
+            renewal.standing(accepted, true, date(2025, 8, 1)),
+            Standing::Current { expires_on }
+        );
+        assert_eq!(
+            renewal.standing(accepted, true, date(2025, 8, 2)),
+            Standing::ExpiringSoon { expires_on }
+        );
+        assert_eq!(
+            renewal.standing(accepted, true, date(2025, 8, 31)),
+            Standing::ExpiringSoon { expires_on }
+        );
+        assert_eq!(
+            renewal.standing(accepted, true, date(2025, 9, 1)),
+            Standing::Expired {
+                expired_on: expires_on
+            }
+        );
+        let no_window = Renewal::new(9, 1, 0).unwrap();
+        assert_eq!(
+            no_window.standing(accepted, true, date(2025, 8, 31)),
+            Standing::Current { expires_on }
+        );
+    }
+
+    #[test]
+    fn standing_keys_labels_and_who_gets_in() {
+        let on = date(2026, 9, 1);
+        let cases = [
+            (Standing::NotAccepted, "not-accepted", "Not accepted", false),
+            (
+                Standing::OldVersion,
+                "old-version",
+                "Accepted an earlier version",
+                false,
+            ),
+            (
+                Standing::Expired { expired_on: on },
+                "expired",
+                "Expired on 1 September 2026",
+                false,
+            ),
+            (
+                Standing::ExpiringSoon { expires_on: on },
+                "expiring-soon",
+                "Expires soon, on 1 September 2026",
+                true,
+            ),
+            (
+                Standing::Current { expires_on: on },
+                "current",
+                "Current until 1 September 2026",
+                true,
+            ),
+        ];
+        for (standing, key, label, lets_in) in cases {
+            assert_eq!(standing.key(), key);
+            assert_eq!(standing.label(), label);
+            assert_eq!(standing.lets_in(), lets_in, "{key}");
+        }
+    }
 }

@@ -195,3 +195,107 @@ fn close_block(html: &mut String, block: Block) {
         Block::List | Block::Pictures => "</ul>\n",
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_good_template_passes() {
+        assert_eq!(
+            check_template("Our rules", "[picture:star] Be kind."),
+            Ok(())
+        );
+        assert_eq!(
+            check_template(&"t".repeat(200), &"b".repeat(20_000)),
+            Ok(())
+        );
+        // Lengths are counted in characters, not bytes.
+        assert_eq!(check_template(&"é".repeat(200), "text"), Ok(()));
+    }
+
+    #[test]
+    fn empty_or_overlong_parts_are_refused() {
+        assert_eq!(check_template("", "text"), Err(TemplateError::EmptyTitle));
+        assert_eq!(
+            check_template("  \n", "text"),
+            Err(TemplateError::EmptyTitle)
+        );
+        assert_eq!(
+            check_template("Title", " \n\n "),
+            Err(TemplateError::EmptyBody)
+        );
+        assert_eq!(
+            check_template(&"t".repeat(201), "text"),
+            Err(TemplateError::TitleTooLong { chars: 201 })
+        );
+        assert_eq!(
+            check_template("Title", &"b".repeat(20_001)),
+            Err(TemplateError::BodyTooLong { chars: 20_001 })
+        );
+    }
+
+    #[test]
+    fn unknown_and_unfinished_pictures_are_refused_with_the_line() {
+        let error = check_template("Title", "Intro\n\n[picture:unicorn] Hello").unwrap_err();
+        assert!(matches!(
+            &error,
+            TemplateError::UnknownPicture { line: 3, name, .. } if name == "unicorn"
+        ));
+        let message = error.to_string();
+        assert!(message.contains("unicorn") && message.contains("computer, tell-adult"));
+        assert_eq!(
+            check_template("Title", "[picture:star Hello"),
+            Err(TemplateError::UnfinishedPicture { line: 1 })
+        );
+    }
+
+    #[test]
+    fn markup_becomes_paragraphs_headings_and_lists() {
+        let html =
+            render_body("First line\nsecond line\n\nNew paragraph\n## Rules\n- one\n- two\n\nEnd");
+        assert_eq!(
+            html,
+            "<p>First line\nsecond line</p>\n\
+             <p>New paragraph</p>\n\
+             <h2>Rules</h2>\n\
+             <ul>\n<li>one</li>\n<li>two</li>\n</ul>\n\
+             <p>End</p>\n"
+        );
+    }
+
+    #[test]
+    fn picture_lines_become_a_list_with_the_drawing() {
+        let html = render_body("[picture:stop] I stop.\n[picture:tell-adult] I tell.");
+        assert!(html.starts_with("<ul class=\"agreement-pictures\">\n<li><svg"));
+        assert!(html.contains("<title>A red stop sign</title>"));
+        assert!(html.contains("</svg> <span>I stop.</span></li>"));
+        assert!(html.contains("</svg> <span>I tell.</span></li>\n</ul>\n"));
+        assert_eq!(html.matches("<ul").count(), 1);
+    }
+
+    #[test]
+    fn everything_typed_is_escaped() {
+        let html = render_body(
+            "<script>alert(1)</script>\n## <b>bold</b>\n- a & \"b\" 'c'\n[picture:star] <img src=x>",
+        );
+        assert!(!html.contains("<script"), "{html}");
+        assert!(!html.contains("<b>"), "{html}");
+        assert!(!html.contains("<img"), "{html}");
+        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+        assert!(html.contains("<li>a &amp; &quot;b&quot; &#39;c&#39;</li>"));
+    }
+
+    #[test]
+    fn an_unknown_picture_in_a_stored_text_is_shown_as_typed() {
+        let html = render_body("[picture:<svg onload=x>] Hello");
+        assert_eq!(html, "<p>[picture:&lt;svg onload=x&gt;] Hello</p>\n");
+        assert_eq!(render_body("[picture:star"), "<p>[picture:star</p>\n");
+    }
+
+    #[test]
+    fn an_empty_body_renders_nothing() {
+        assert_eq!(render_body(""), "");
+        assert_eq!(render_body("\n\n  \n"), "");
+    }
+}

@@ -1,6 +1,7 @@
 //! The project's own default agreement texts, one per audience, and the monitoring notice
 //! that is part of what everyone accepts. Schools start from these and edit them; the texts
-//! live in the crate's `texts/` folder as plain files so that they read as what they are, not as Rust strings.
+//! live in the crate's `texts/` folder as plain files, so they can be read and reviewed as
+//! prose rather than as Rust strings.
 
 use crate::{Audience, Template};
 
@@ -81,5 +82,144 @@ pub fn monitoring_notice(audience: Audience) -> &'static str {
              named staff, are shared only to keep someone safe or where the law requires it, \
              and are kept for a limited time."
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{check_template, render_body};
+
+    #[test]
+    fn every_default_text_passes_the_schools_own_checks() {
+        for audience in Audience::ALL {
+            let template = default_template(audience);
+            assert_eq!(
+                check_template(&template.title, &template.body),
+                Ok(()),
+                "{audience:?}"
+            );
+            assert!(!render_body(&template.body).is_empty());
+        }
+    }
+
+    #[test]
+    fn every_default_text_says_use_is_filtered_and_monitored() {
+        for audience in Audience::ALL {
+            let body = default_template(audience).body.to_lowercase();
+            let says_filtered = body.contains("filter") || body.contains("blocks websites");
+            let says_monitored = body.contains("monitored") || body.contains("can see what i do");
+            assert!(says_filtered && says_monitored, "{audience:?}");
+        }
+    }
+
+    #[test]
+    fn the_youngest_pupils_read_one_short_sentence_per_picture() {
+        let body = default_template(Audience::EyfsKs1).body;
+        let sentences: Vec<_> = body
+            .lines()
+            .filter(|line| !line.trim().is_empty() && !line.starts_with("## "))
+            .collect();
+        assert!(sentences.len() >= 8);
+        for line in sentences {
+            assert!(line.starts_with("[picture:"), "{line}");
+            let words = line.split_whitespace().count() - 1;
+            assert!(words <= 10, "too long for EYFS/KS1: {line}");
+        }
+    }
+
+    #[test]
+    fn texts_cover_their_audiences_topics() {
+        let topics: [(Audience, &[&str]); 7] = [
+            (
+                Audience::EyfsKs1,
+                &["grown-up", "password", "kind", "photo", "secret"],
+            ),
+            (
+                Audience::Ks2,
+                &[
+                    "password",
+                    "kind",
+                    "trusted adult",
+                    "personal information",
+                    "photo",
+                    "download",
+                    "social media",
+                    "phone",
+                ],
+            ),
+            (
+                Audience::Staff,
+                &[
+                    "designated safeguarding lead",
+                    "data protection",
+                    "personal device",
+                    "social media",
+                    "password",
+                ],
+            ),
+            (
+                Audience::Governors,
+                &[
+                    "confidential",
+                    "data protection",
+                    "designated safeguarding lead",
+                    "social media",
+                ],
+            ),
+            (
+                Audience::Visitors,
+                &["wi-fi", "photos", "designated safeguarding lead"],
+            ),
+            (
+                Audience::Parents,
+                &["consent", "social media", "talked it through"],
+            ),
+            (
+                Audience::SocialMedia,
+                &[
+                    "approved",
+                    "image consent register",
+                    "full name",
+                    "comments",
+                    "password",
+                ],
+            ),
+        ];
+        for (audience, words) in topics {
+            let body = default_template(audience).body.to_lowercase();
+            for word in words {
+                assert!(body.contains(word), "{audience:?} should mention {word}");
+            }
+        }
+    }
+
+    #[test]
+    fn texts_are_in_uk_english() {
+        for audience in Audience::ALL {
+            let template = default_template(audience);
+            let text = format!("{} {}", template.title, template.body).to_lowercase();
+            for us_spelling in [
+                "color",
+                "behavior",
+                "organization",
+                "authorized",
+                "license ",
+            ] {
+                assert!(!text.contains(us_spelling), "{audience:?}: {us_spelling}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_notice_says_what_is_recorded_and_is_simpler_for_the_youngest() {
+        for audience in Audience::ALL {
+            let notice = monitoring_notice(audience);
+            assert!(notice.contains("websites"), "{audience:?}");
+        }
+        let youngest = monitoring_notice(Audience::EyfsKs1);
+        assert!(!youngest.contains("designated safeguarding lead"));
+        assert!(youngest.len() < monitoring_notice(Audience::Staff).len());
+        assert!(monitoring_notice(Audience::Staff).contains("designated safeguarding lead"));
     }
 }

@@ -132,7 +132,10 @@ impl Portal {
         Router::new()
             .route("/parent/{token}", get(parent_page).post(parent_submit))
             .fallback(dispatch)
-            .layer(middleware::from_fn_with_state(Arc::clone(self), other_hosts))
+            .layer(middleware::from_fn_with_state(
+                Arc::clone(self),
+                other_hosts,
+            ))
             .layer(middleware::from_fn(portal_headers))
             .with_state(Arc::clone(self))
     }
@@ -238,11 +241,7 @@ async fn portal_headers(request: Request, next: Next) -> Response {
 
 /// A browser the filter sent here asked for another site (or an operating system probed for
 /// a captive portal): send it to the portal, remembering where it wanted to go.
-async fn other_hosts(
-    State(portal): State<Arc<Portal>>,
-    request: Request,
-    next: Next,
-) -> Response {
+async fn other_hosts(State(portal): State<Arc<Portal>>, request: Request, next: Next) -> Response {
     let host = request
         .headers()
         .get(header::HOST)
@@ -279,7 +278,10 @@ async fn dispatch(State(portal): State<Arc<Portal>>, request: Request) -> Respon
             page(
                 StatusCode::OK,
                 &DonePage {
-                    school_name: who.as_ref().map(|v| v.school_name.clone()).unwrap_or_default(),
+                    school_name: who
+                        .as_ref()
+                        .map(|v| v.school_name.clone())
+                        .unwrap_or_default(),
                     pupil: who.as_ref().is_some_and(|v| v.audience.is_pupil()),
                     then,
                 },
@@ -294,7 +296,10 @@ async fn dispatch(State(portal): State<Arc<Portal>>, request: Request) -> Respon
 fn found(location: &str) -> Response {
     match HeaderValue::from_str(location) {
         Ok(value) => (StatusCode::FOUND, [(header::LOCATION, value)]).into_response(),
-        Err(_) => (StatusCode::FOUND, [(header::LOCATION, HeaderValue::from_static("/"))])
+        Err(_) => (
+            StatusCode::FOUND,
+            [(header::LOCATION, HeaderValue::from_static("/"))],
+        )
             .into_response(),
     }
 }
@@ -526,7 +531,8 @@ async fn home_page(
             a.audience == audience.key()
                 && matches!(a.method, AcceptanceMethod::Portal | AcceptanceMethod::Paper)
         });
-        let accepted_on = latest.map(|a| a.accepted_at.to_zoned(portal.zone.clone()).date());
+        let accepted_on =
+            latest.map(|a| a.accepted_at.to_zoned_datetime(portal.zone.clone()).date());
         let of_current = latest.is_some_and(|a| a.version_id == version.id);
         let standing = renewal.standing(accepted_on, of_current, portal.today());
         accepted = standing.lets_in();
@@ -703,8 +709,10 @@ async fn visitor(portal: &Arc<Portal>, request: Request) -> Response {
     {
         Ok(Some(c)) => c,
         Ok(None) => {
-            return again("The school has not published a visitor agreement yet. Ask at reception.".into())
-                .await;
+            return again(
+                "The school has not published a visitor agreement yet. Ask at reception.".into(),
+            )
+            .await;
         }
         Err(e) => return trouble("reading the agreement", e),
     };
@@ -715,7 +723,12 @@ async fn visitor(portal: &Arc<Portal>, request: Request) -> Response {
         )
         .await;
     }
-    if !portal.token_checks("visitor", current.id, visitor.client, field(&fields, "token")) {
+    if !portal.token_checks(
+        "visitor",
+        current.id,
+        visitor.client,
+        field(&fields, "token"),
+    ) {
         return again(
             "This form has expired. Please check your details and press the button again.".into(),
         )
@@ -763,11 +776,11 @@ async fn visitor(portal: &Arc<Portal>, request: Request) -> Response {
         .await;
     }
     let now = Timestamp::now();
-    let until = match today
-        .tomorrow()
-        .ok()
-        .and_then(|d| d.to_zoned(portal.zone.clone()).ok())
-    {
+    let until = match today.tomorrow().ok().and_then(|d| {
+        d.to_datetime(jiff::civil::Time::midnight())
+            .to_zoned_datetime(portal.zone.clone())
+            .ok()
+    }) {
         Some(midnight) => midnight.timestamp(),
         None => return trouble("working out the end of today", "date out of range"),
     };
@@ -873,7 +886,15 @@ async fn parent_page(State(portal): State<Arc<Portal>>, Path(token): Path<String
         Ok(c) => c,
         Err(response) => return response,
     };
-    show_parent(&portal, &token, &context, ParentTyped::default(), None, None).await
+    show_parent(
+        &portal,
+        &token,
+        &context,
+        ParentTyped::default(),
+        None,
+        None,
+    )
+    .await
 }
 
 async fn show_parent(
@@ -901,7 +922,11 @@ async fn show_parent(
         Ok(v) => v,
         Err(e) => return trouble("reading the agreement", e),
     };
-    let stored = match portal.store.image_consent_for(school, &context.link.child).await {
+    let stored = match portal
+        .store
+        .image_consent_for(school, &context.link.child)
+        .await
+    {
         Ok(s) => s,
         Err(e) => return trouble("reading image consent", e),
     };
@@ -922,7 +947,7 @@ async fn show_parent(
                 format!(
                     "Signed by {} on {}.",
                     a.signed_by,
-                    portal.long_date(a.accepted_at.to_zoned(portal.zone.clone()).date())
+                    portal.long_date(a.accepted_at.to_zoned_datetime(portal.zone.clone()).date())
                 )
             })
     };
@@ -1020,10 +1045,7 @@ async fn parent_submit(
                         .insert(image_use.key().to_string(), consent.key().to_string());
                     changes.push((image_use, consent));
                 }
-                None => problems.push(format!(
-                    "Choose yes or no for \"{}\".",
-                    image_use.label()
-                )),
+                None => problems.push(format!("Choose yes or no for \"{}\".", image_use.label())),
             },
         }
     }
@@ -1032,10 +1054,16 @@ async fn parent_submit(
         .decode(field(&fields, "form_token"))
         .ok()
         .is_some_and(|tag| {
-            hmac::verify(&portal.form_key, format!("parent\0{link_id}").as_bytes(), &tag).is_ok()
+            hmac::verify(
+                &portal.form_key,
+                format!("parent\0{link_id}").as_bytes(),
+                &tag,
+            )
+            .is_ok()
         });
     if !token_ok {
-        problems.push("This form has expired. Check your answers and press the button again.".into());
+        problems
+            .push("This form has expired. Check your answers and press the button again.".into());
     }
     let parent_name = match check_name(&typed.parent_name, "your") {
         Ok(n) => Some(n),
@@ -1076,13 +1104,29 @@ async fn parent_submit(
         );
     }
     let Some(parent_name) = parent_name.filter(|_| problems.is_empty()) else {
-        return show_parent(&portal, &token, &context, typed, Some(problems.join(" ")), None).await;
+        return show_parent(
+            &portal,
+            &token,
+            &context,
+            typed,
+            Some(problems.join(" ")),
+            None,
+        )
+        .await;
     };
     let now = Timestamp::now();
     let mut done = Vec::new();
     for (wanted, version, what) in [
-        (typed.cosign, &child_version, "co-signed your child's agreement"),
-        (typed.parents_agree, &parents_version, "agreed to the parents' agreement"),
+        (
+            typed.cosign,
+            &child_version,
+            "co-signed your child's agreement",
+        ),
+        (
+            typed.parents_agree,
+            &parents_version,
+            "agreed to the parents' agreement",
+        ),
     ] {
         let Some(version) = version.as_ref().filter(|_| wanted) else {
             continue;
