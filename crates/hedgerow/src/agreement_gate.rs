@@ -30,7 +30,6 @@ use hedgerow_policy::GroupKind;
 use hedgerow_store::{SchoolId, Store, SubjectKind};
 use hedgerow_web::portal::{PortalGate, PortalPerson, PortalVisitor};
 use jiff::Timestamp;
-use jiff::tz::TimeZone;
 use ring::hmac;
 use ring::rand::{SecureRandom, SystemRandom};
 use tracing::warn;
@@ -318,7 +317,7 @@ impl AgreementGate {
                 settings.expiring_soon_days,
             )
             .unwrap_or(Renewal::DEFAULT);
-            let today = now.to_zoned(zone.clone()).date();
+            let today = now.to_zoned_datetime(zone.clone()).date();
             let current: HashMap<Audience, i64> = current
                 .iter()
                 .filter_map(|(audience, id)| Some((Audience::parse(audience)?, *id)))
@@ -329,7 +328,7 @@ impl AgreementGate {
                 let Some(audience) = Audience::parse(&row.audience) else {
                     continue;
                 };
-                let accepted_on = row.accepted_at.to_zoned(zone.clone()).date();
+                let accepted_on = row.accepted_at.to_zoned_datetime(zone.clone()).date();
                 let of_current = current.get(&audience) == Some(&row.version_id);
                 if !renewal
                     .standing(Some(accepted_on), of_current, today)
@@ -339,7 +338,7 @@ impl AgreementGate {
                 }
                 let until = renewal
                     .expires_on(accepted_on)
-                    .to_zoned(zone.clone())
+                    .to_zoned_datetime(zone.clone())
                     .map_or(Timestamp::MAX, |z| z.timestamp());
                 let into = match row.subject_kind {
                     SubjectKind::User => &mut users,
