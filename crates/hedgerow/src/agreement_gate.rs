@@ -155,7 +155,12 @@ impl AgreementGate {
 
     /// The audience whose agreement this client must accept before going further, or `None`
     /// when it is not held.
-    pub fn held(&self, school_slug: &str, identity: &Identity<'_>, client: IpAddr) -> Option<Audience> {
+    pub fn held(
+        &self,
+        school_slug: &str,
+        identity: &Identity<'_>,
+        client: IpAddr,
+    ) -> Option<Audience> {
         if !self.holds_anyone() {
             return None;
         }
@@ -457,7 +462,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn unhex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 || !text.is_ascii() {
+    if !text.len().is_multiple_of(2) || !text.is_ascii() {
         return None;
     }
     (0..text.len())

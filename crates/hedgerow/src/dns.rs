@@ -112,7 +112,9 @@ fn judge(
     // its block answer.
     if let Some(gate) = gate.filter(|g| g.holds_anyone())
         && !outcome.illegal
-        && gate.held(&identity.school.slug, &identity, client).is_some()
+        && gate
+            .held(&identity.school.slug, &identity, client)
+            .is_some()
         && !gate.is_exempt_host(name)
     {
         return Judgement::Held;
@@ -279,31 +281,30 @@ impl EventLogger {
         let school = *self.schools.get(&identity.school.slug)?;
         // The answer was decided moments ago; deciding again here, off the query path, recovers
         // the rule that the server does not carry for allowed names.
-        let (outcome, note) =
-            match judge(
-                &snapshot,
-                &self.signed_in,
-                self.gate.as_deref(),
-                event.client,
-                &event.name,
-                true,
-            ) {
-                Judgement::Held => (None, None),
-                Judgement::Canary => (
-                    None,
-                    Some("the Firefox DNS-over-HTTPS canary, answered NXDOMAIN".to_string()),
-                ),
-                Judgement::Unchecked => (None, None),
-                Judgement::Decided(outcome) => (Some(outcome), None),
-                Judgement::SafeSearch { target, outcome } => (
-                    Some(outcome),
-                    Some(format!("safe search: answered as {target}")),
-                ),
-                Judgement::UnsafeEngine { outcome, .. } => (
-                    Some(outcome),
-                    Some("a search engine that cannot be locked to safe search".to_string()),
-                ),
-            };
+        let (outcome, note) = match judge(
+            &snapshot,
+            &self.signed_in,
+            self.gate.as_deref(),
+            event.client,
+            &event.name,
+            true,
+        ) {
+            Judgement::Held => (None, None),
+            Judgement::Canary => (
+                None,
+                Some("the Firefox DNS-over-HTTPS canary, answered NXDOMAIN".to_string()),
+            ),
+            Judgement::Unchecked => (None, None),
+            Judgement::Decided(outcome) => (Some(outcome), None),
+            Judgement::SafeSearch { target, outcome } => (
+                Some(outcome),
+                Some(format!("safe search: answered as {target}")),
+            ),
+            Judgement::UnsafeEngine { outcome, .. } => (
+                Some(outcome),
+                Some("a search engine that cannot be locked to safe search".to_string()),
+            ),
+        };
         // What the server actually answered wins over the second look: a CNAME into a blocked
         // name is only visible in the answer.
         let (category, rule) = match &event.block {

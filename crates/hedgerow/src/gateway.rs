@@ -457,6 +457,7 @@ type RunningDns = (
 );
 
 /// Starts the DNS filter when a listener is configured.
+#[allow(clippy::too_many_arguments)]
 fn start_dns(
     config: &ConfigFile,
     run: &RunOptions,
@@ -636,7 +637,9 @@ async fn start_portal(
     gate: &Arc<AgreementGate>,
 ) -> anyhow::Result<Option<RunningAdmin>> {
     let Some(listen) = portal_listen(config, run) else {
-        info!("no access portal listener configured ([listeners] portal or --portal-listen); the portal is off");
+        info!(
+            "no access portal listener configured ([listeners] portal or --portal-listen); the portal is off"
+        );
         return Ok(None);
     };
     let url = gate

@@ -5,8 +5,8 @@
 
 mod activity;
 mod admin;
-mod agreement_gate;
 mod admin_control;
+mod agreement_gate;
 mod auth;
 mod blockpage;
 mod ca;

@@ -319,7 +319,9 @@ impl GatewayProxy {
         let illegal = matches!(decision.rule(), Rule::IllegalList { .. });
         if let Some(gate) = self.runtime.gate.as_deref().filter(|g| g.holds_anyone())
             && !illegal
-            && gate.held(&identity.school.slug, &identity, client).is_some()
+            && gate
+                .held(&identity.school.slug, &identity, client)
+                .is_some()
             && !gate.is_exempt_host(&ctx.host)
         {
             ctx.verdict = Verdict::Block;
