@@ -113,6 +113,12 @@ pub(crate) fn build(text: &str, raw: RawConfig) -> Result<Config, ConfigErrors> 
     let admin = admin_settings(&mut report, raw.admin.as_ref(), &raw.listeners, &listeners);
     let monitoring = crate::monitoring::monitoring_settings(&mut report, raw.monitoring.as_ref());
     let retention = crate::retention::retention_settings(&mut report, raw.retention.as_ref());
+    let portal = crate::portal::portal_settings(
+        &mut report,
+        raw.portal.as_ref(),
+        &raw.listeners,
+        &listeners,
+    );
 
     if raw.school.is_empty() {
         report.add(
@@ -153,6 +159,7 @@ pub(crate) fn build(text: &str, raw: RawConfig) -> Result<Config, ConfigErrors> 
         admin,
         monitoring,
         retention,
+        portal,
         schools,
     })
 }
@@ -260,6 +267,12 @@ impl<'r, 't, 'a> SchoolBuilder<'r, 't, 'a> {
             raw.monitoring.as_ref(),
             &group_keys,
         );
+        let agreement_hold = crate::portal::agreement_hold(
+            self.report,
+            &self.path,
+            raw.agreements.as_ref(),
+            &group_keys,
+        );
         let devices = self.devices(raw, &group_keys);
         let users = self.users(raw, &group_keys);
         self.check_owners(raw, &users);
@@ -304,6 +317,7 @@ impl<'r, 't, 'a> SchoolBuilder<'r, 't, 'a> {
             policy,
             directory,
             monitoring,
+            agreement_hold,
         })
     }
 

@@ -9,6 +9,7 @@
 mod build;
 mod error;
 mod monitoring;
+mod portal;
 mod raw;
 mod retention;
 
@@ -25,6 +26,7 @@ pub use monitoring::{
     AGE_BANDS, MonitoringSettings, NoticeDetail, RISK_CATEGORIES, SchoolMonitoring, SmtpSecurity,
     SmtpSettings,
 };
+pub use portal::PortalSettings;
 pub use retention::RetentionSettings;
 
 /// A checked configuration.
@@ -48,6 +50,8 @@ pub struct Config {
     pub monitoring: MonitoringSettings,
     /// How long activity and decided alerts are kept (the `[retention]` table).
     pub retention: RetentionSettings,
+    /// Where the access portal is (the `[portal]` table; its listener is `listeners.portal`).
+    pub portal: PortalSettings,
     pub schools: Vec<SchoolConfig>,
 }
 
@@ -334,6 +338,9 @@ pub struct SchoolConfig {
     pub directory: SchoolDirectory,
     /// Who hears about this school's alerts (the `[school.monitoring]` table).
     pub monitoring: SchoolMonitoring,
+    /// Group keys whose people and devices are held at the access portal until they accept
+    /// their acceptable use agreement (`[school.agreements] hold`); empty holds no one.
+    pub agreement_hold: Vec<String>,
 }
 
 impl Config {

@@ -26,6 +26,7 @@ pub(crate) struct RawConfig {
     pub admin: Option<Sp<RawAdmin>>,
     pub monitoring: Option<Sp<crate::monitoring::RawMonitoring>>,
     pub retention: Option<Sp<crate::retention::RawRetention>>,
+    pub portal: Option<Sp<crate::portal::RawPortal>>,
     #[serde(default)]
     pub school: Vec<Sp<RawSchool>>,
 }
@@ -150,6 +151,8 @@ pub(crate) struct RawSchool {
     pub online_safety_contact: Option<Sp<String>>,
     /// Who hears about safeguarding alerts, and each group's age band.
     pub monitoring: Option<Sp<crate::monitoring::RawSchoolMonitoring>>,
+    /// Which groups are held at the access portal until they accept their agreement.
+    pub agreements: Option<Sp<crate::portal::RawSchoolAgreements>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -931,3 +931,99 @@ fn the_online_safety_lead_is_optional_but_not_empty() {
         "is empty",
     );
 }
+
+#[test]
+fn the_portal_and_the_agreement_hold() {
+    // No portal, no hold: nothing changes for schools that do not use agreements.
+    let config = Config::parse(BASE).unwrap();
+    assert!(config.schools[0].agreement_hold.is_empty());
+    assert_eq!(config.portal.address, None);
+    assert_eq!(config.portal.url, None);
+
+    // The portal's addresses and URL default to its listener's.
+    let text = with(
+        "[lists]",
+        "[listeners]\nportal = \"10.20.0.5:8080\"\n[lists]",
+    )
+    .replace(
+        "[school.groups.unknown]",
+        "[school.agreements]\nhold = [\"ks2\", \"unknown\", \"ks2\"]\n\n[school.groups.unknown]",
+    );
+    let config = Config::parse(&text).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(config.schools[0].agreement_hold, vec!["ks2", "unknown"]);
+    assert_eq!(config.portal.address, Some("10.20.0.5".parse().unwrap()));
+    assert_eq!(config.portal.url.as_deref(), Some("http://10.20.0.5:8080/"));
+    assert_eq!(config.portal.host().as_deref(), Some("10.20.0.5"));
+
+    // Written values win over the listener's.
+    let text = with(
+        "[lists]",
+        "[listeners]\nportal = \"0.0.0.0:80\"\n[portal]\naddress = \"10.20.0.6\"\naddress_v6 = \"2001:db8::6\"\nurl = \"http://Portal.Oakfield.example\"\n[lists]",
+    );
+    let config = Config::parse(&text).unwrap_or_else(|e| panic!("{e}"));
+    let portal = &config.portal;
+    assert_eq!(portal.address, Some("10.20.0.6".parse().unwrap()));
+    assert_eq!(portal.address_v6, Some("2001:db8::6".parse().unwrap()));
+    assert_eq!(
+        portal.url.as_deref(),
+        Some("http://portal.oakfield.example/")
+    );
+    assert!(portal.is_portal_host("portal.oakfield.example"));
+    assert!(portal.is_portal_host("10.20.0.6"));
+    assert!(!portal.is_portal_host("www.oakfield.example"));
+}
+
+#[test]
+fn portal_mistakes_are_refused_with_their_line() {
+    let text = with("[lists]", "[listeners]\nportal = \"0.0.0.0:8080\"\n[lists]");
+    assert_error(
+        &text,
+        "listeners.portal",
+        "portal = ",
+        "set address under [portal]",
+    );
+    let text = with("[lists]", "[portal]\naddress = \"::1\"\n[lists]");
+    assert_error(
+        &text,
+        "portal.address",
+        "address = ",
+        "must be an IPv4 address",
+    );
+    let text = with("[lists]", "[portal]\naddress = \"portal\"\n[lists]");
+    assert_error(
+        &text,
+        "portal.address",
+        "address = ",
+        "is not an IPv4 address",
+    );
+    let text = with("[lists]", "[portal]\naddress_v6 = \"10.0.0.1\"\n[lists]");
+    assert_error(
+        &text,
+        "portal.address_v6",
+        "address_v6 = ",
+        "is not an IPv6 address",
+    );
+    let text = with(
+        "[lists]",
+        "[portal]\nurl = \"http://portal.example/welcome\"\n[lists]",
+    );
+    assert_error(&text, "portal.url", "url = ", "no path");
+    let text = with("[lists]", "[portal]\nurl = \"portal.example\"\n[lists]");
+    assert_error(&text, "portal.url", "url = ", "starting http://");
+    let text = with(
+        "[lists]",
+        "[portal]\nurl = \"http://x/\"\nhold = []\n[lists]",
+    );
+    assert_error(&text, "portal.hold", "hold = ", "unknown field");
+
+    let text = with(
+        "[school.groups.unknown]",
+        "[school.agreements]\nhold = [\"ks2\", \"year7\"]\n\n[school.groups.unknown]",
+    );
+    assert_error(
+        &text,
+        "school[0].agreements.hold[1]",
+        "hold = ",
+        "there is no group \"year7\"",
+    );
+}

@@ -27,6 +27,7 @@ pub(crate) struct Metrics {
     queries_tcp: Counter,
     pub blocked: Counter,
     pub safe_search: Counter,
+    pub portal: Counter,
     pub cache_hits: Counter,
     pub cache_misses: Counter,
     pub upstream_failures: Counter,
@@ -43,6 +44,7 @@ impl Metrics {
             queries_tcp: metrics::counter!("hedgerow_dns_queries_total", "transport" => "tcp"),
             blocked: metrics::counter!("hedgerow_dns_blocked_total"),
             safe_search: metrics::counter!("hedgerow_dns_safe_search_total"),
+            portal: metrics::counter!("hedgerow_dns_portal_total"),
             cache_hits: metrics::counter!("hedgerow_dns_cache_hits_total"),
             cache_misses: metrics::counter!("hedgerow_dns_cache_misses_total"),
             upstream_failures: metrics::counter!("hedgerow_dns_upstream_failures_total"),
@@ -53,6 +55,13 @@ impl Metrics {
         }
     }
 }
+
+/// How long a client may keep the portal's address: short, so that the real answer comes back
+/// within seconds of accepting the agreement.
+pub(crate) const PORTAL_TTL: u32 = 10;
+
+/// The EDE EXTRA-TEXT of a portal answer, for whoever reads it with dig.
+const PORTAL_EDE_TEXT: &str = "Acceptable use agreement not accepted";
 
 /// What the caller does after `process`.
 pub(crate) enum Outcome {
@@ -217,6 +226,27 @@ impl Engine {
         let (kind, verdict) = match self.policy.decide(client, &name, q.qtype) {
             PolicyAnswer::Block(info) => {
                 let event = self.answer_block(out, &q, info, None, client, name, transport);
+                return Outcome::Reply(Some(event));
+            }
+            PolicyAnswer::Portal { v4, v6 } => {
+                self.metrics.portal.increment(1);
+                let ede = Ede {
+                    code: wire::EDE_FILTERED,
+                    text: PORTAL_EDE_TEXT,
+                };
+                wire::write_portal(
+                    out,
+                    &q,
+                    v4.octets(),
+                    v6.map(|v6| v6.octets()),
+                    PORTAL_TTL,
+                    self.payload,
+                    ede,
+                );
+                let event = QueryEvent {
+                    cache_hit: true,
+                    ..event(client, name, &q, Verdict::Portal, transport)
+                };
                 return Outcome::Reply(Some(event));
             }
             PolicyAnswer::Forward => {

@@ -25,6 +25,10 @@
 //!   (RFC 8914): INFO-CODE 16 Censored for illegal-content lists, 17 Filtered otherwise, with
 //!   the category as EXTRA-TEXT. A client without EDNS gets no EDE: it can only travel in an
 //!   OPT record, and RFC 6891 forbids sending OPT to a client that did not send one.
+//! * **held at the portal** ([`PolicyAnswer::Portal`]): a client that has not accepted its
+//!   acceptable use agreement gets the access portal's address for A, its IPv6 address (or
+//!   NODATA) for AAAA and NODATA for other types, TTL 10 s and never cached, so the real answer
+//!   comes back within seconds of accepting; EDE 17 Filtered says why to EDNS clients.
 //! * **cache hit**: copies the stored response bytes, patches the ID, RD/CD, the question's
 //!   letter case (0x20) and every TTL (the offsets of the TTL fields were found when the entry
 //!   was stored, and each is decremented by the entry's age), and appends the client's OPT.
@@ -97,7 +101,7 @@
 //! (answering a possibly forged source would help reflection attacks) and answers excess TCP
 //! queries REFUSED; the table of clients is bounded. Misses waiting for an upstream are
 //! bounded by [`DnsConfig::max_pending`]. Counters (`hedgerow_dns_*_total`) go through the
-//! `metrics` crate: queries (by transport), blocked, safe_search, cache_hits, cache_misses,
+//! `metrics` crate: queries (by transport), blocked, safe_search, portal, cache_hits, cache_misses,
 //! upstream_failures (questions no upstream could answer), upstream_attempt_failures (each
 //! upstream that failed, even when the next one answered), rate_limited, malformed,
 //! not_implemented, overloaded (misses refused because too many were waiting).

@@ -1,7 +1,7 @@
 //! The boundary between the DNS server and the filtering policy: the server asks, the policy
 //! decides, and the server reports what it answered.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
 /// The filtering policy as the DNS server sees it.
@@ -42,6 +42,11 @@ pub enum PolicyAnswer {
     },
     /// Blocked by policy or by an illegal-content list.
     Block(BlockInfo),
+    /// The client is held at the access portal until it accepts its acceptable use
+    /// agreement: A is answered with `v4`, AAAA with `v6` (or no data without one), any other
+    /// type with no data, all with a short TTL so that access returns soon after accepting.
+    /// Never cached. In [`QueryPolicy::decide_alias`] it has no effect.
+    Portal { v4: Ipv4Addr, v6: Option<Ipv6Addr> },
 }
 
 /// Why a name is blocked, and how to say so.
@@ -68,6 +73,8 @@ pub enum Verdict {
     Blocked,
     /// Answered with the safe-search redirect.
     SafeSearch,
+    /// Answered with the access portal's address (see [`PolicyAnswer::Portal`]).
+    Portal,
 }
 
 /// The transport a query came in on.

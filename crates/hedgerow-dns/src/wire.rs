@@ -493,6 +493,38 @@ pub(crate) fn write_block(
         }
         BlockAnswer::Address { .. } => (RCODE_NOERROR, &[]),
     };
+    write_address_answer(out, q, rcode, rdata, ttl, payload, Some(ede));
+}
+
+/// Writes the answer for a client held at the access portal: `v4` for A, `v6` for AAAA when
+/// there is one, NODATA otherwise; with an EDE saying why when the client speaks EDNS.
+pub(crate) fn write_portal(
+    out: &mut Vec<u8>,
+    q: &Query<'_>,
+    v4: [u8; 4],
+    v6: Option<[u8; 16]>,
+    ttl: u32,
+    payload: u16,
+    ede: Ede<'_>,
+) {
+    let rdata: &[u8] = match (q.qtype, q.qclass, &v6) {
+        (TYPE_A, CLASS_IN, _) => &v4,
+        (TYPE_AAAA, CLASS_IN, Some(v6)) => v6,
+        _ => &[],
+    };
+    write_address_answer(out, q, RCODE_NOERROR, rdata, ttl, payload, Some(ede));
+}
+
+/// Header, question, at most one address record of the question's type, and the OPT.
+fn write_address_answer(
+    out: &mut Vec<u8>,
+    q: &Query<'_>,
+    rcode: u8,
+    rdata: &[u8],
+    ttl: u32,
+    payload: u16,
+    ede: Option<Ede<'_>>,
+) {
     write_question_reply(out, q, response_flags(q.flags, rcode));
     if !rdata.is_empty() {
         // Owner is a pointer to the question name at offset 12.
@@ -504,7 +536,7 @@ pub(crate) fn write_block(
         out.extend_from_slice(rdata);
         put_u16(out, 6, 1);
     }
-    finish_edns(out, q, payload, Some(ede));
+    finish_edns(out, q, payload, ede);
 }
 
 /// A query for an upstream: RD set, EDNS with our payload size, DO clear (the filter rewrites

@@ -787,3 +787,57 @@ async fn idle_tcp_connections_are_closed() {
     assert!(matches!(closed, Ok(Err(_))));
     h.server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn held_clients_get_the_portal_never_cached() {
+    let h = start().await;
+    for round in 0..2 {
+        let resp = udp(h.addr, &query("www.held.test.", RecordType::A, Some(1232))).await;
+        assert_eq!(resp.metadata.response_code, ResponseCode::NoError);
+        assert_eq!(a_records(&resp), vec![PORTAL_V4], "round {round}");
+        assert_eq!(
+            resp.answers[0].ttl, 10,
+            "a short TTL, so access returns soon"
+        );
+        assert_eq!(
+            ede(&resp),
+            Some((17, "Acceptable use agreement not accepted".to_string()))
+        );
+    }
+    let resp = udp(h.addr, &query("www.held.test.", RecordType::AAAA, None)).await;
+    assert_eq!(aaaa_records(&resp), vec![PORTAL_V6]);
+    assert!(resp.edns.is_none());
+    // Without an IPv6 portal address, AAAA has no data; other types never have any.
+    let resp = udp(h.addr, &query("www.held4.test.", RecordType::AAAA, None)).await;
+    assert_eq!(resp.metadata.response_code, ResponseCode::NoError);
+    assert!(resp.answers.is_empty(), "{resp:?}");
+    let resp = udp(h.addr, &query("www.held.test.", RecordType::TXT, None)).await;
+    assert_eq!(resp.metadata.response_code, ResponseCode::NoError);
+    assert!(resp.answers.is_empty(), "{resp:?}");
+    // TCP answers the same.
+    let resp = tcp(h.addr, &query("www.held.test.", RecordType::A, Some(1232))).await;
+    assert_eq!(a_records(&resp), vec![PORTAL_V4]);
+    assert_eq!(
+        h.upstream.count("www.held.test"),
+        0,
+        "held names never go upstream"
+    );
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let events = h.policy.events_for("www.held.test");
+    assert_eq!(events.len(), 5);
+    assert!(
+        events
+            .iter()
+            .all(|e| e.verdict == Verdict::Portal && e.block.is_none())
+    );
+    assert_eq!(events[4].transport, Transport::Tcp);
+
+    // Released: the real answer at once, since nothing of the portal's was cached.
+    h.policy
+        .released
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let resp = udp(h.addr, &query("www.held.test.", RecordType::A, None)).await;
+    assert_eq!(a_records(&resp), vec![Ipv4Addr::new(192, 0, 2, 1)]);
+    assert_eq!(h.upstream.count("www.held.test"), 1);
+    h.server.shutdown().await;
+}

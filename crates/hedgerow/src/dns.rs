@@ -5,6 +5,10 @@
 //! (safe-search aliases, the Firefox DoH canary, search engines that cannot be locked), and turns
 //! every answered query into an activity event. Logging happens on a thread of its own: the
 //! query path only hands the event over.
+//!
+//! A client held at the access portal (see `agreement_gate.rs`) gets the portal's address for
+//! every name except the portal's and the admin app's own; illegal-content lists still answer
+//! with the block response, since that block must never depend on anything else.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -19,6 +23,7 @@ use hedgerow_policy::safesearch::UNSAFE_SEARCH_CATEGORY;
 use hedgerow_policy::{Decision, Request, Rule, SearchRule};
 use hedgerow_store::{ActivityEvent, EventSink, EventSource, Verdict};
 
+use crate::agreement_gate::{AgreementGate, HELD_RULE};
 use crate::setup::Snapshot;
 use crate::signed_in::SignedIn;
 
@@ -34,6 +39,7 @@ const EVENT_QUEUE: usize = 16_384;
 pub struct GatewayDnsPolicy {
     current: Arc<ArcSwap<Snapshot>>,
     signed_in: Arc<SignedIn>,
+    gate: Option<Arc<AgreementGate>>,
     events: SyncSender<(QueryEvent, jiff::Timestamp)>,
 }
 
@@ -45,11 +51,13 @@ impl GatewayDnsPolicy {
         signed_in: Arc<SignedIn>,
         sink: EventSink,
         schools: std::collections::HashMap<String, hedgerow_store::SchoolId>,
+        gate: Option<Arc<AgreementGate>>,
     ) -> std::io::Result<(Arc<GatewayDnsPolicy>, std::thread::JoinHandle<()>)> {
         let (events, queue) = std::sync::mpsc::sync_channel(EVENT_QUEUE);
         let logger = EventLogger {
             current: Arc::clone(&current),
             signed_in: Arc::clone(&signed_in),
+            gate: gate.clone(),
             sink,
             schools,
         };
@@ -59,6 +67,7 @@ impl GatewayDnsPolicy {
         let policy = Arc::new(GatewayDnsPolicy {
             current,
             signed_in,
+            gate,
             events,
         });
         Ok((policy, thread))
@@ -72,6 +81,7 @@ impl GatewayDnsPolicy {
 fn judge(
     snapshot: &Snapshot,
     signed_in: &SignedIn,
+    gate: Option<&AgreementGate>,
     client: IpAddr,
     name: &str,
     detailed: bool,
@@ -98,6 +108,17 @@ fn judge(
     };
     let decision = engine.decide(&request);
     let outcome = Outcome::of(&decision, detailed);
+    // Held at the portal: every name but the portal's own, except that illegal content keeps
+    // its block answer.
+    if let Some(gate) = gate.filter(|g| g.holds_anyone())
+        && !outcome.illegal
+        && gate
+            .held(&identity.school.slug, &identity, client)
+            .is_some()
+        && !gate.is_exempt_host(name)
+    {
+        return Judgement::Held;
+    }
     if !decision.is_allowed() {
         return Judgement::Decided(outcome);
     }
@@ -142,6 +163,8 @@ impl Outcome {
 
 enum Judgement {
     Canary,
+    /// Held at the access portal until the agreement is accepted.
+    Held,
     Unchecked,
     Decided(Outcome),
     SafeSearch {
@@ -161,13 +184,34 @@ fn category_name(key: &str) -> &str {
 impl QueryPolicy for GatewayDnsPolicy {
     fn decide(&self, client: IpAddr, name: &str, _qtype: u16) -> PolicyAnswer {
         let snapshot = self.current.load();
-        match judge(&snapshot, &self.signed_in, client, name, false) {
+        match judge(
+            &snapshot,
+            &self.signed_in,
+            self.gate.as_deref(),
+            client,
+            name,
+            false,
+        ) {
             Judgement::Canary => PolicyAnswer::Block(BlockInfo {
                 illegal: false,
                 category: Arc::from(category_name("circumvention")),
                 rule: Arc::from("dns:doh-canary"),
                 force_nxdomain: true,
             }),
+            Judgement::Held => match self.gate.as_deref().and_then(|g| g.portal().address) {
+                Some(v4) => PolicyAnswer::Portal {
+                    v4,
+                    v6: self.gate.as_deref().and_then(|g| g.portal().address_v6),
+                },
+                // The gateway refuses to hold anyone without a portal address; should one
+                // ever be missing, a held client is blocked rather than let through.
+                None => PolicyAnswer::Block(BlockInfo {
+                    illegal: false,
+                    category: Arc::from("Acceptable use agreement not accepted"),
+                    rule: Arc::from(HELD_RULE),
+                    force_nxdomain: false,
+                }),
+            },
             Judgement::Unchecked => PolicyAnswer::Forward,
             Judgement::Decided(outcome) if outcome.allowed => PolicyAnswer::Forward,
             Judgement::Decided(outcome) => PolicyAnswer::Block(BlockInfo {
@@ -212,6 +256,7 @@ impl QueryPolicy for GatewayDnsPolicy {
 struct EventLogger {
     current: Arc<ArcSwap<Snapshot>>,
     signed_in: Arc<SignedIn>,
+    gate: Option<Arc<AgreementGate>>,
     sink: EventSink,
     schools: std::collections::HashMap<String, hedgerow_store::SchoolId>,
 }
@@ -236,26 +281,34 @@ impl EventLogger {
         let school = *self.schools.get(&identity.school.slug)?;
         // The answer was decided moments ago; deciding again here, off the query path, recovers
         // the rule that the server does not carry for allowed names.
-        let (outcome, note) =
-            match judge(&snapshot, &self.signed_in, event.client, &event.name, true) {
-                Judgement::Canary => (
-                    None,
-                    Some("the Firefox DNS-over-HTTPS canary, answered NXDOMAIN".to_string()),
-                ),
-                Judgement::Unchecked => (None, None),
-                Judgement::Decided(outcome) => (Some(outcome), None),
-                Judgement::SafeSearch { target, outcome } => (
-                    Some(outcome),
-                    Some(format!("safe search: answered as {target}")),
-                ),
-                Judgement::UnsafeEngine { outcome, .. } => (
-                    Some(outcome),
-                    Some("a search engine that cannot be locked to safe search".to_string()),
-                ),
-            };
+        let (outcome, note) = match judge(
+            &snapshot,
+            &self.signed_in,
+            self.gate.as_deref(),
+            event.client,
+            &event.name,
+            true,
+        ) {
+            Judgement::Held => (None, None),
+            Judgement::Canary => (
+                None,
+                Some("the Firefox DNS-over-HTTPS canary, answered NXDOMAIN".to_string()),
+            ),
+            Judgement::Unchecked => (None, None),
+            Judgement::Decided(outcome) => (Some(outcome), None),
+            Judgement::SafeSearch { target, outcome } => (
+                Some(outcome),
+                Some(format!("safe search: answered as {target}")),
+            ),
+            Judgement::UnsafeEngine { outcome, .. } => (
+                Some(outcome),
+                Some("a search engine that cannot be locked to safe search".to_string()),
+            ),
+        };
         // What the server actually answered wins over the second look: a CNAME into a blocked
         // name is only visible in the answer.
         let (category, rule) = match &event.block {
+            _ if event.verdict == DnsVerdict::Portal => (None, HELD_RULE.to_string()),
             Some(block) => (category_key(&block.category), block.rule.to_string()),
             None => (
                 outcome.as_ref().and_then(|o| o.category.clone()),
@@ -269,6 +322,10 @@ impl EventLogger {
                 "Blocked: the answer for {} is an alias of {alias}, which is blocked",
                 event.name
             )),
+            None if event.verdict == DnsVerdict::Portal => Some(
+                "held at the access portal: the acceptable use agreement has not been accepted"
+                    .to_string(),
+            ),
             None => note,
         };
         Some(ActivityEvent {
@@ -284,7 +341,7 @@ impl EventLogger {
             method: (event.transport == Transport::Tcp).then(|| "TCP".to_string()),
             qtype: Some(qtype_name(event.qtype)),
             category,
-            verdict: if event.verdict == DnsVerdict::Blocked {
+            verdict: if matches!(event.verdict, DnsVerdict::Blocked | DnsVerdict::Portal) {
                 Verdict::Block
             } else {
                 Verdict::Allow

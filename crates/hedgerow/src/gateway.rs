@@ -21,6 +21,7 @@ use hedgerow_store::{AuditEntry, EventWriter, NewDevice, NewUser, Store, UserKin
 use tracing::{error, info, warn};
 
 use crate::RunOptions;
+use crate::agreement_gate::AgreementGate;
 use crate::dns::GatewayDnsPolicy;
 use crate::setup::{ConfigFile, Snapshot};
 use crate::signed_in::SignedIn;
@@ -124,6 +125,9 @@ async fn run(mut launch: Launch) -> anyhow::Result<()> {
         schools.clone(),
     ));
 
+    let gate = start_gate(&config, &launch.run, &store, &current, &signed_in, &schools).await?;
+    let gate_ticker = tokio::spawn(Arc::clone(&gate).run_ticker());
+
     let upstreams = upstreams(&config, &launch.run);
     let schools_for_proxy = schools.clone();
     let dns = start_dns(
@@ -134,6 +138,7 @@ async fn run(mut launch: Launch) -> anyhow::Result<()> {
         &signed_in,
         &events,
         schools,
+        &gate,
     )?;
     let proxy = start_proxy(
         &config,
@@ -144,9 +149,11 @@ async fn run(mut launch: Launch) -> anyhow::Result<()> {
         &store,
         &schools_for_proxy,
         launch.demo_password_hash.is_some(),
+        &gate,
     )
     .await?;
     let admin = start_admin(&config, &launch.run, &store, &live).await?;
+    let portal = start_portal(&config, &launch.run, &store, &gate).await?;
     let snapshot = current.load();
     info!(
         schools = snapshot.engines.len(),
@@ -160,15 +167,33 @@ async fn run(mut launch: Launch) -> anyhow::Result<()> {
     drop(snapshot);
 
     let proxy_policy = proxy.as_ref().map(|(_, policy)| Arc::clone(policy));
+    let gate_for_reload = Arc::clone(&gate);
+    let config_path = config.path.clone();
     let after_reload = move || {
         // Accounts may have been disabled or changed: passwords are checked afresh.
         if let Some(policy) = &proxy_policy {
             policy.forget_sign_ins();
         }
+        // The held groups may have changed with the configuration.
+        let gate = Arc::clone(&gate_for_reload);
+        let path = config_path.clone();
+        tokio::spawn(async move {
+            match ConfigFile::read(&path) {
+                Ok(config) => gate.set_holds(agreement_holds(&config.config)).await,
+                Err(e) => warn!("cannot re-read the held groups: {e:#}"),
+            }
+        });
     };
     wait_for_signals(&config.path, &launch.run, &live, &after_reload).await;
     live_ticker.abort();
     retention.abort();
+    gate_ticker.abort();
+
+    if let Some((stop, task)) = portal {
+        info!("stopping the access portal");
+        let _ = stop.send(());
+        let _ = task.await;
+    }
 
     if let Some((stop, task)) = admin {
         info!("stopping the admin app");
@@ -432,6 +457,7 @@ type RunningDns = (
 );
 
 /// Starts the DNS filter when a listener is configured.
+#[allow(clippy::too_many_arguments)]
 fn start_dns(
     config: &ConfigFile,
     run: &RunOptions,
@@ -440,6 +466,7 @@ fn start_dns(
     signed_in: &Arc<SignedIn>,
     events: &hedgerow_store::EventSink,
     schools: HashMap<String, hedgerow_store::SchoolId>,
+    gate: &Arc<AgreementGate>,
 ) -> anyhow::Result<Option<RunningDns>> {
     let listen: Vec<SocketAddr> = if run.dns_listen.is_empty() {
         config
@@ -502,6 +529,7 @@ fn start_dns(
         Arc::clone(signed_in),
         events.clone(),
         schools,
+        Some(Arc::clone(gate)),
     )
     .context("cannot start the DNS event logger")?;
     let for_server: Arc<dyn hedgerow_dns::QueryPolicy> = policy.clone();
@@ -510,6 +538,127 @@ fn start_dns(
     })?;
     info!(listen = ?server.local_addrs(), upstreams = ?upstreams, "DNS filter listening");
     Ok(Some((server, policy, logger)))
+}
+
+/// Each school's held groups (`[school.agreements] hold`), by slug.
+fn agreement_holds(config: &hedgerow_config::Config) -> HashMap<String, Vec<String>> {
+    config
+        .schools
+        .iter()
+        .map(|s| (s.policy.school.clone(), s.agreement_hold.clone()))
+        .collect()
+}
+
+/// Where the access portal listens: the command line's address, else the configured one.
+fn portal_listen(config: &ConfigFile, run: &RunOptions) -> Option<SocketAddr> {
+    run.portal_listen
+        .or_else(|| config.config.listeners.get("portal").copied())
+}
+
+/// Publishes the default agreements where a school has none, and builds the agreement gate.
+/// Holding anyone needs a portal to send them to: without one, the gateway does not start.
+async fn start_gate(
+    config: &ConfigFile,
+    run: &RunOptions,
+    store: &Store,
+    current: &Arc<ArcSwap<Snapshot>>,
+    signed_in: &Arc<SignedIn>,
+    schools: &HashMap<String, hedgerow_store::SchoolId>,
+) -> anyhow::Result<Arc<AgreementGate>> {
+    let defaults: Vec<(String, String, String)> = hedgerow_agreements::Audience::ALL
+        .iter()
+        .map(|audience| {
+            let template = hedgerow_agreements::default_template(*audience);
+            (audience.key().to_string(), template.title, template.body)
+        })
+        .collect();
+    for (slug, school) in schools {
+        let published = store
+            .ensure_default_agreements(*school, &defaults)
+            .await
+            .with_context(|| format!("cannot publish the default agreements for {slug}"))?;
+        if published > 0 {
+            info!(school = %slug, published, "published the default acceptable use agreements");
+        }
+    }
+    let portal = match run.portal_listen {
+        Some(listen) => config.config.portal.for_listener(listen),
+        None => config.config.portal.clone(),
+    };
+    let holds = agreement_holds(&config.config);
+    let holding: Vec<&str> = holds
+        .iter()
+        .filter(|(_, keys)| !keys.is_empty())
+        .map(|(slug, _)| slug.as_str())
+        .collect();
+    if !holding.is_empty() {
+        if portal_listen(config, run).is_none() {
+            bail!(
+                "{} holds groups at the access portal ([school.agreements] hold), but the portal is not served; add `portal = \"ADDRESS:PORT\"` under [listeners] or give --portal-listen",
+                holding.join(", ")
+            );
+        }
+        if portal.address.is_none() {
+            bail!(
+                "{} holds groups at the access portal, but the portal has no IPv4 address to give held clients; set address under [portal] to the address clients reach it on",
+                holding.join(", ")
+            );
+        }
+    }
+    // The admin app is never held: staff must be able to reach it to record acceptances.
+    let mut exempt = config.config.admin.names.clone();
+    if let Some(admin) = run
+        .admin_listen
+        .or_else(|| config.config.listeners.get("admin").copied())
+        && !admin.ip().is_unspecified()
+    {
+        exempt.push(admin.ip().to_string());
+    }
+    let gate = AgreementGate::new(
+        store.clone(),
+        Arc::clone(current),
+        Arc::clone(signed_in),
+        schools.clone(),
+        holds,
+        portal,
+        &exempt,
+    );
+    gate.refresh()
+        .await
+        .context("cannot read the acceptable use agreements for the portal hold")?;
+    Ok(gate)
+}
+
+/// Starts the access portal when a listener is configured.
+async fn start_portal(
+    config: &ConfigFile,
+    run: &RunOptions,
+    store: &Store,
+    gate: &Arc<AgreementGate>,
+) -> anyhow::Result<Option<RunningAdmin>> {
+    let Some(listen) = portal_listen(config, run) else {
+        info!(
+            "no access portal listener configured ([listeners] portal or --portal-listen); the portal is off"
+        );
+        return Ok(None);
+    };
+    let url = gate
+        .portal()
+        .url
+        .clone()
+        .unwrap_or_else(|| format!("http://{listen}/"));
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| {
+        format!("cannot start the access portal on {listen}; choose another address with --portal-listen")
+    })?;
+    let for_portal: Arc<dyn hedgerow_web::portal::PortalGate> = gate.clone();
+    let portal = hedgerow_web::portal::Portal::new(store.clone(), for_portal, url.clone());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let stopped = async {
+        let _ = stopped.await;
+    };
+    info!(listen = %listen, url = %url, "access portal listening");
+    let task = tokio::spawn(hedgerow_web::portal::serve(listener, portal, stopped));
+    Ok(Some((stop, task)))
 }
 
 type RunningAdmin = (
@@ -620,6 +769,7 @@ async fn start_proxy(
     store: &Store,
     schools: &HashMap<String, hedgerow_store::SchoolId>,
     demo: bool,
+    gate: &Arc<AgreementGate>,
 ) -> anyhow::Result<Option<RunningProxy>> {
     let listen: Vec<SocketAddr> = if run.proxy_listen.is_empty() {
         config
@@ -704,6 +854,7 @@ async fn start_proxy(
         connect_ports: Some(settings.connect_ports.clone()),
         settings,
         public_authority: public_authority.clone(),
+        gate: Some(Arc::clone(gate)),
     };
     let hooks = Arc::new(crate::proxy::GatewayProxy::new(
         Arc::clone(current),

@@ -6,6 +6,7 @@
 mod activity;
 mod admin;
 mod admin_control;
+mod agreement_gate;
 mod auth;
 mod blockpage;
 mod ca;
@@ -101,6 +102,9 @@ pub struct RunOptions {
     /// Where the admin web app listens; replaces the configured address.
     #[arg(long, value_name = "ADDR:PORT")]
     pub admin_listen: Option<SocketAddr>,
+    /// Where the access portal listens (plain HTTP); replaces the configured address.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub portal_listen: Option<SocketAddr>,
 }
 
 #[derive(Args)]

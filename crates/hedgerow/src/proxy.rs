@@ -6,6 +6,12 @@
 //! (safe-search parameters, the YouTube-Restrict header, search terms, file types, download
 //! limits, selective inspection), renders block pages, serves the PAC file and the review
 //! form, and turns every exchange into an activity event.
+//!
+//! A client held at the access portal (`agreement_gate.rs`) is sent there: plain HTTP with a
+//! `302` to the portal (`?then=` the page it asked for), requests inside an inspected tunnel
+//! with a `511` page linking to it, and tunnels that are not inspected with a `511` that names
+//! it. Illegal-content blocks come first all the same. Requests for the portal itself are
+//! always let through, carrying the gate's signed note of who is asking.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -27,6 +33,7 @@ use hedgerow_tls::LeafCertificates;
 use hedgerow_webrules::{FileClass, SafeSearchOutcome};
 use tracing::{info, warn};
 
+use crate::agreement_gate::{AgreementGate, HELD_RULE, PORTAL_RULE, VOUCH_HEADER};
 use crate::auth::{AuthOutcome, ProxyAuthenticator};
 use crate::blockpage::{self, BlockPage};
 use crate::setup::Snapshot;
@@ -72,6 +79,8 @@ pub struct ProxyRuntime {
     /// Monitoring is on (`[monitoring] enabled`): page titles are read for it, and page
     /// navigations ask origins for uncompressed HTML so that their titles can be read.
     pub monitoring: bool,
+    /// Who is held at the access portal, when any school holds anyone.
+    pub gate: Option<Arc<AgreementGate>>,
 }
 
 /// The gateway's policy as the proxy server sees it.
@@ -256,6 +265,13 @@ impl GatewayProxy {
             download_limit: None,
             inspect: None,
         };
+        if let Some(gate) = &self.runtime.gate
+            && gate.is_portal_host(&ctx.host)
+        {
+            // Held clients must reach the portal to be let go, whatever else is blocked.
+            ctx.rule = PORTAL_RULE.into();
+            return Judged::allow(ctx);
+        }
         let Some(engine) = snapshot.engines.get(&identity.school.slug) else {
             ctx.rule = "proxy:no-school".into();
             return Judged::allow(ctx);
@@ -300,10 +316,28 @@ impl GatewayProxy {
         // Whether a tunnel to this host would be inspected: for an allowed host, to see inside;
         // for a blocked one, to show the block page instead of a browser's bare error.
         ctx.inspect = Some(self.inspection_scope(snapshot, &group.web.inspect, &list_host));
+        let illegal = matches!(decision.rule(), Rule::IllegalList { .. });
+        if let Some(gate) = self.runtime.gate.as_deref().filter(|g| g.holds_anyone())
+            && !illegal
+            && gate
+                .held(&identity.school.slug, &identity, client)
+                .is_some()
+            && !gate.is_exempt_host(&ctx.host)
+        {
+            ctx.verdict = Verdict::Block;
+            ctx.category = None;
+            ctx.rule = HELD_RULE.into();
+            ctx.reason = Some(
+                "Held at the access portal: the acceptable use agreement has not been accepted."
+                    .into(),
+            );
+            let mut judged = Judged::block(ctx, 511);
+            judged.held = true;
+            return judged;
+        }
         if !decision.is_allowed() {
             ctx.verdict = Verdict::Block;
             ctx.reason = Some(decision.reason());
-            let illegal = matches!(decision.rule(), Rule::IllegalList { .. });
             return Judged::block(ctx, if illegal { 451 } else { 403 });
         }
         let overridden = matches!(decision.rule(), Rule::Override(_));
@@ -704,6 +738,8 @@ struct Judged {
     status: Option<u16>,
     rewrite: Option<String>,
     set_headers: Vec<(String, String)>,
+    /// Held at the access portal rather than blocked.
+    held: bool,
 }
 
 impl Judged {
@@ -713,6 +749,7 @@ impl Judged {
             status: None,
             rewrite: None,
             set_headers: Vec::new(),
+            held: false,
         }
     }
 
@@ -722,6 +759,7 @@ impl Judged {
             status: Some(status),
             rewrite: None,
             set_headers: Vec::new(),
+            held: false,
         }
     }
 }
@@ -768,6 +806,27 @@ impl ProxyHooks for GatewayProxy {
             },
         );
         drop(snapshot);
+        if judged.held
+            && let Some(gate) = &self.runtime.gate
+        {
+            metrics::counter!("hedgerow_proxy_held_total").increment(1);
+            let original = judged.ctx.url.clone().unwrap_or_default();
+            let response = if request.tunnel.is_some() {
+                held_page(gate, &original)
+            } else {
+                LocalResponse::new(
+                    302,
+                    "text/plain; charset=utf-8",
+                    "Accept the school's acceptable use agreement first.\n",
+                )
+                .with_header("Location", gate.portal_redirect(&original))
+                .with_header("Cache-Control", "no-store")
+            };
+            return RequestDecision::Respond {
+                ctx: Some(judged.ctx),
+                response,
+            };
+        }
         if let Some(status) = judged.status {
             metrics::counter!("hedgerow_proxy_blocked_total").increment(1);
             let response = self.block_response(&judged.ctx, status);
@@ -777,6 +836,15 @@ impl ProxyHooks for GatewayProxy {
             };
         }
         let mut set_headers = judged.set_headers;
+        if let Some(gate) = &self.runtime.gate
+            && judged.ctx.rule == PORTAL_RULE
+        {
+            // The portal sees the proxy's address; this says who is really asking.
+            set_headers.push((
+                VOUCH_HEADER.to_string(),
+                gate.vouch(client, judged.ctx.user.as_deref()),
+            ));
+        }
         if self.runtime.monitoring
             && judged.ctx.school.is_some()
             && is_navigation(request.method, request.headers)
@@ -843,6 +911,27 @@ impl ProxyHooks for GatewayProxy {
             metrics::counter!("hedgerow_proxy_blocked_total").increment(1);
             let identity = ctx.user.as_deref().map(Arc::from);
             return ConnectDecision::Accept { ctx, identity };
+        }
+        if judged.held
+            && let Some(gate) = &self.runtime.gate
+        {
+            metrics::counter!("hedgerow_proxy_held_total").increment(1);
+            let portal = gate.portal().url.clone().unwrap_or_default();
+            let response = LocalResponse::text(
+                511,
+                format!(
+                    "The school's acceptable use agreement has not been accepted yet. Open {portal} in a browser, read it and accept it; then this site will work."
+                ),
+            )
+            .with_header(
+                "X-Hedgerow-Reason",
+                ascii_header(&format!("agreement not accepted; open {portal}")),
+            )
+            .with_header("X-Hedgerow-Rule", HELD_RULE);
+            return ConnectDecision::Respond {
+                ctx: Some(ctx),
+                response,
+            };
         }
         if let Some(status) = judged.status {
             metrics::counter!("hedgerow_proxy_blocked_total").increment(1);
@@ -1069,6 +1158,40 @@ impl ProxyHooks for GatewayProxy {
         }
         self.record(&ctx, summary);
     }
+}
+
+/// The page a held request inside an inspected tunnel gets: `511 Network Authentication
+/// Required`, linking to the portal (and sending the browser there after a moment).
+fn held_page(gate: &AgreementGate, original: &str) -> LocalResponse {
+    let target = escape_attribute(&gate.portal_redirect(original));
+    let body = format!(
+        "<!DOCTYPE html>\n<html lang=\"en-GB\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta http-equiv=\"refresh\" content=\"0; url={target}\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>Accept the school's agreement first</title>\n</head>\n<body style=\"font-family: sans-serif; max-width: 40em; margin: 3em auto; padding: 0 1em; font-size: 1.2em\">\n\
+         <h1>Accept the school's agreement first</h1>\n\
+         <p>Before you use the internet at school, read the acceptable use agreement and say that you agree.</p>\n\
+         <p><a href=\"{target}\">Open the agreement</a></p>\n</body>\n</html>\n"
+    );
+    LocalResponse::new(511, "text/html; charset=utf-8", body)
+        .with_header("Cache-Control", "no-store")
+        .with_header("X-Hedgerow-Rule", HELD_RULE)
+}
+
+/// Text made safe inside a double-quoted HTML attribute.
+fn escape_attribute(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn read_basic(headers: &Headers) -> Option<Result<(String, String), String>> {

@@ -229,7 +229,10 @@ async fn answer(
             resp.add_authority(soa());
         }
         (n, RecordType::A)
-            if n.ends_with(".many.test") || n == "a.test" || n.ends_with(".allowed.test") =>
+            if n.ends_with(".many.test")
+                || n == "a.test"
+                || n.ends_with(".allowed.test")
+                || n.ends_with(".held.test") =>
         {
             resp.add_answer(rec(&owner, 300, RData::A(A::new(192, 0, 2, 1))));
         }
@@ -274,7 +277,14 @@ async fn answer(
 pub struct TestPolicy {
     pub events: Mutex<Vec<QueryEvent>>,
     pub decided: Mutex<Vec<String>>,
+    /// Lets clients held at the portal (`*.held.test`, `*.held4.test`) through, as accepting
+    /// the agreement would.
+    pub released: std::sync::atomic::AtomicBool,
 }
+
+/// The portal's addresses in the test policy.
+pub const PORTAL_V4: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 77);
+pub const PORTAL_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x77);
 
 fn block(category: &str, illegal: bool, force_nxdomain: bool) -> PolicyAnswer {
     PolicyAnswer::Block(BlockInfo {
@@ -298,6 +308,13 @@ impl QueryPolicy for TestPolicy {
             block("Child sexual abuse", true, false)
         } else if under(name, "canary.test") {
             block("DoH canary", false, true)
+        } else if (under(name, "held.test") || under(name, "held4.test"))
+            && !self.released.load(std::sync::atomic::Ordering::SeqCst)
+        {
+            PolicyAnswer::Portal {
+                v4: PORTAL_V4,
+                v6: under(name, "held.test").then_some(PORTAL_V6),
+            }
         } else if under(name, "safe.test") {
             PolicyAnswer::SafeSearch {
                 target: "safe.target.test".into(),
