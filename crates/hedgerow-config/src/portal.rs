@@ -65,6 +65,24 @@ impl PortalSettings {
         (!host.is_empty()).then(|| host.to_ascii_lowercase())
     }
 
+    /// The port of the portal's URL (80 or 443 when it names none).
+    pub fn port(&self) -> Option<u16> {
+        let url = self.url.as_deref()?;
+        let (rest, default) = match url.strip_prefix("https://") {
+            Some(rest) => (rest, 443),
+            None => (url.strip_prefix("http://")?, 80),
+        };
+        let authority = rest.split('/').next().unwrap_or(rest);
+        let after_host = match authority.strip_prefix('[') {
+            Some(v6) => v6.split_once(']').map_or("", |(_, after)| after),
+            None => authority.rsplit_once(':').map_or("", |(_, port)| port),
+        };
+        match after_host.trim_start_matches(':') {
+            "" => Some(default),
+            port => port.parse().ok(),
+        }
+    }
+
     /// Whether `host` (a request's host, any case, no port) is the portal's own.
     pub fn is_portal_host(&self, host: &str) -> bool {
         let host = host.trim_end_matches('.');
@@ -306,6 +324,19 @@ mod tests {
         settings.url = Some("http://[2001:db8::5]:81/".into());
         assert_eq!(settings.host().as_deref(), Some("2001:db8::5"));
         assert!(settings.is_portal_host("[2001:db8::5]"));
+        for (url, port) in [
+            ("http://portal.school.example/", 80),
+            ("https://portal.school.example/", 443),
+            ("http://10.0.0.5:8081/", 8081),
+            ("http://[2001:db8::5]:8081/", 8081),
+            ("http://[2001:db8::5]/", 80),
+        ] {
+            let with_url = PortalSettings {
+                url: Some(url.into()),
+                ..settings.clone()
+            };
+            assert_eq!(with_url.port(), Some(port), "{url}");
+        }
     }
 
     #[test]

@@ -198,9 +198,11 @@ impl AgreementGate {
             .any(|name| name.eq_ignore_ascii_case(host))
     }
 
-    /// Whether a request's host is the portal's, so the proxy forwards it with a vouch.
-    pub fn is_portal_host(&self, host: &str) -> bool {
-        self.portal.is_portal_host(host)
+    /// Whether a request for `host:port` is for the portal, so the proxy forwards it with a
+    /// vouch. The port counts: other services on the portal's address (the admin app, say) are
+    /// filtered like any site and never see a vouch.
+    pub fn is_portal(&self, host: &str, port: u16) -> bool {
+        self.portal.is_portal_host(host) && self.portal.port() == Some(port)
     }
 
     /// The portal's URL with `then` set to where the client wanted to go.

@@ -237,6 +237,7 @@ impl GatewayProxy {
             user,
             method,
             host,
+            port,
             path,
             ref url,
         } = *asked;
@@ -266,7 +267,7 @@ impl GatewayProxy {
             inspect: None,
         };
         if let Some(gate) = &self.runtime.gate
-            && gate.is_portal_host(&ctx.host)
+            && gate.is_portal(&ctx.host, port)
         {
             // Held clients must reach the portal to be let go, whatever else is blocked.
             ctx.rule = PORTAL_RULE.into();
@@ -633,6 +634,7 @@ impl GatewayProxy {
                 user: user.as_deref(),
                 method: "GET",
                 host: &to_wire_host(&target.host),
+                port: if url.starts_with("https:") { 443 } else { 80 },
                 path: target.path.as_deref(),
                 url: Some(url.clone()),
             },
@@ -702,6 +704,8 @@ struct Asked<'a> {
     user: Option<&'a str>,
     method: &'a str,
     host: &'a WireHost,
+    /// The port asked for: only the portal's own port on its host is the portal.
+    port: u16,
     path: Option<&'a str>,
     url: Option<String>,
 }
@@ -801,6 +805,7 @@ impl ProxyHooks for GatewayProxy {
                 user: user.as_deref(),
                 method: request.method,
                 host: request.host,
+                port: request.port,
                 path: Some(request.path_and_query),
                 url: Some(url),
             },
@@ -898,6 +903,7 @@ impl ProxyHooks for GatewayProxy {
                 user: user.as_deref(),
                 method: "CONNECT",
                 host: request.host,
+                port: request.port,
                 path: None,
                 url: None,
             },
