@@ -42,8 +42,13 @@
 //!   [`Store::alert_summary`]); reads that name a person are audited like browsing history.
 //! * [`Store::user_for_login`] finds a sign-in name in one school or across all of them,
 //!   ignoring case, and refuses a name two schools share rather than guess.
+//! * Acceptable use agreements, their acceptances, parents' links, image consent and
+//!   visitors' day codes live in `agreements.rs` ([`Store::publish_agreement`],
+//!   [`Store::record_acceptance`], [`Store::agreement_gate_rows`], [`Store::set_image_consent`],
+//!   [`Store::admit_visitor`]); reports naming pupils are audited.
 
 mod admin;
+mod agreements;
 mod alerts;
 mod changes;
 mod error;
@@ -60,6 +65,12 @@ pub use admin::{
     CheckMethod, CheckResult, Contact, ContactDetails, ContactId, ContactRole, NewAdminAccount,
     NewAnnualReview, NewCheck, NewReviewAction, REVIEW_GOVERNOR_ROLES, ReviewAction,
     ReviewActionId, ReviewParticipant, limits as admin_limits,
+};
+pub use agreements::{
+    AUDIENCES, Acceptance, AcceptanceMethod, AcceptanceReportRow, AgreementSettings,
+    AgreementVersion, CONSENT_STATES, CONSENT_VIA, ConsentChange, ConsentEntry, DEFAULTS_ACTOR,
+    GateAcceptance, IMAGE_USES, ImageConsentRow, MAX_DEVICES_PER_CODE, NewAcceptance, ParentLink,
+    RELATIONSHIPS, SubjectKind, VisitorAdmission, VisitorCode, limits as agreement_limits,
 };
 pub use alerts::{
     Alert, AlertFilter, AlertStatus, AlertSummary, AlertTrigger, CategoryAlerts,
