@@ -371,9 +371,7 @@ pub fn role_can(role: Role, permission: Permission) -> bool {
             role,
             R::Dsl | R::DeputyDsl | R::OnlineSafetyLead | R::Headteacher | R::Teacher
         ),
-        P::IssueVisitorCodes | P::ViewImageConsent => {
-            !matches!(role, R::Governor | R::TrustAdmin)
-        }
+        P::IssueVisitorCodes | P::ViewImageConsent => !matches!(role, R::Governor | R::TrustAdmin),
         P::ManageImageConsent => matches!(
             role,
             R::Dsl | R::DeputyDsl | R::OnlineSafetyLead | R::Headteacher | R::Teacher

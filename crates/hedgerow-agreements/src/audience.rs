@@ -39,7 +39,9 @@ impl Audience {
 
     /// The audience with this key, or `None` for anything else (keys are exact).
     pub fn parse(key: &str) -> Option<Audience> {
-        Audience::ALL.into_iter().find(|audience| audience.key() == key)
+        Audience::ALL
+            .into_iter()
+            .find(|audience| audience.key() == key)
     }
 
     /// The name shown to people.
@@ -131,9 +133,18 @@ mod tests {
 
     #[test]
     fn other_groups_follow_their_kind() {
-        assert_eq!(Audience::for_group("pupil", "ks2", "Juniors"), Audience::Ks2);
-        assert_eq!(Audience::for_group("pupil", "pupils", "Pupils"), Audience::Ks2);
-        assert_eq!(Audience::for_group("staff", "staff", "Staff"), Audience::Staff);
+        assert_eq!(
+            Audience::for_group("pupil", "ks2", "Juniors"),
+            Audience::Ks2
+        );
+        assert_eq!(
+            Audience::for_group("pupil", "pupils", "Pupils"),
+            Audience::Ks2
+        );
+        assert_eq!(
+            Audience::for_group("staff", "staff", "Staff"),
+            Audience::Staff
+        );
         // A staff group is never taken for infants because of its name.
         assert_eq!(
             Audience::for_group("staff", "eyfs-staff", "EYFS staff"),

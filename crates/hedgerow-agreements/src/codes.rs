@@ -24,7 +24,9 @@ pub fn day_code(random: [u8; 8]) -> String {
         }
         let index = usize::try_from(remaining % alphabet_size).unwrap_or(0);
         remaining /= alphabet_size;
-        code.push(char::from(DAY_CODE_ALPHABET.get(index).copied().unwrap_or(b'2')));
+        code.push(char::from(
+            DAY_CODE_ALPHABET.get(index).copied().unwrap_or(b'2'),
+        ));
     }
     code
 }
@@ -35,8 +37,7 @@ pub fn day_code(random: [u8; 8]) -> String {
 pub fn normalise_day_code(input: &str) -> Option<String> {
     let mut characters = Vec::with_capacity(DAY_CODE_LENGTH);
     for typed in input.chars() {
-        if typed.is_whitespace() || matches!(typed, '-' | '\u{2010}'..='\u{2015}' | '\u{2212}')
-        {
+        if typed.is_whitespace() || matches!(typed, '-' | '\u{2010}'..='\u{2015}' | '\u{2212}') {
             continue;
         }
         let upper = typed.to_ascii_uppercase();
@@ -128,7 +129,10 @@ mod tests {
         }
         // Zero is the first character eight times over; other bytes give other codes.
         assert_eq!(day_code([0; 8]), "2222-2222");
-        assert_ne!(day_code([1, 0, 0, 0, 0, 0, 0, 0]), day_code([2, 0, 0, 0, 0, 0, 0, 0]));
+        assert_ne!(
+            day_code([1, 0, 0, 0, 0, 0, 0, 0]),
+            day_code([2, 0, 0, 0, 0, 0, 0, 0])
+        );
         assert_ne!(day_code([0, 0, 0, 0, 0, 0, 0, 1]), day_code([0; 8]));
     }
 
@@ -190,7 +194,9 @@ mod tests {
         // 43 characters carry 258 bits; a last character with the spare bits set is not
         // something link_token makes.
         assert!(!looks_like_token(&format!("{}B", &token[..42])));
-        assert!(!looks_like_token("../../../../../../../../../../etc/passwd/.."));
+        assert!(!looks_like_token(
+            "../../../../../../../../../../etc/passwd/.."
+        ));
     }
 
     #[test]
@@ -223,22 +229,25 @@ mod tests {
                 let (x, y) = corner.split_once(' ').expect("two numbers");
                 let x: u32 = x.parse().expect("x");
                 let y: u32 = y.parse().expect("y");
-                ((x - quiet_zone) / module_size, (y - quiet_zone) / module_size)
+                (
+                    (x - quiet_zone) / module_size,
+                    (y - quiet_zone) / module_size,
+                )
             })
             .collect()
     }
 
     #[test]
     fn the_qr_drawing_carries_the_text() {
-        let link = "https://portal.school.example/parent/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+        let link =
+            "https://portal.school.example/parent/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
         let svg = qr_svg(link).expect("a short link fits");
         assert!(svg.starts_with("<svg"), "{svg}");
         assert!(svg.ends_with("</svg>"), "{svg}");
         assert!(!svg.contains("<?xml"));
         assert!(svg.contains("viewBox"));
-        let code =
-            qrcode::QrCode::with_error_correction_level(link.as_bytes(), qrcode::EcLevel::M)
-                .expect("encodes");
+        let code = qrcode::QrCode::with_error_correction_level(link.as_bytes(), qrcode::EcLevel::M)
+            .expect("encodes");
         let width = u32::try_from(code.width()).expect("small");
         let expected: std::collections::BTreeSet<(u32, u32)> = code
             .to_colors()

@@ -34,7 +34,9 @@ impl ImageUse {
 
     /// The use with this key, or `None` for anything else (keys are exact).
     pub fn parse(key: &str) -> Option<ImageUse> {
-        ImageUse::ALL.into_iter().find(|image_use| image_use.key() == key)
+        ImageUse::ALL
+            .into_iter()
+            .find(|image_use| image_use.key() == key)
     }
 
     /// What the use means, as a parent reads it on the consent form.

@@ -27,9 +27,7 @@ pub enum RenewalError {
         day: i8,
         last_day: i8,
     },
-    #[error(
-        "the \"expiring soon\" window must be from 0 to {LONGEST_WINDOW_DAYS} days, not {0}"
-    )]
+    #[error("the \"expiring soon\" window must be from 0 to {LONGEST_WINDOW_DAYS} days, not {0}")]
     Window(i32),
 }
 
@@ -162,10 +160,16 @@ pub enum Standing {
     NotAccepted,
     /// Their latest acceptance is of an earlier version than the current one.
     OldVersion,
-    Expired { expired_on: Date },
+    Expired {
+        expired_on: Date,
+    },
     /// Still counts, but expires within the school's window: time for a reminder.
-    ExpiringSoon { expires_on: Date },
-    Current { expires_on: Date },
+    ExpiringSoon {
+        expires_on: Date,
+    },
+    Current {
+        expires_on: Date,
+    },
 }
 
 impl Standing {
@@ -232,9 +236,18 @@ mod tests {
         assert_eq!(Renewal::new(0, 1, 30), Err(RenewalError::Month(0)));
         assert_eq!(Renewal::new(13, 1, 30), Err(RenewalError::Month(13)));
         assert_eq!(Renewal::new(-1, 1, 30), Err(RenewalError::Month(-1)));
-        assert!(matches!(Renewal::new(2, 30, 30), Err(RenewalError::Day { .. })));
-        assert!(matches!(Renewal::new(4, 31, 30), Err(RenewalError::Day { .. })));
-        assert!(matches!(Renewal::new(9, 0, 30), Err(RenewalError::Day { .. })));
+        assert!(matches!(
+            Renewal::new(2, 30, 30),
+            Err(RenewalError::Day { .. })
+        ));
+        assert!(matches!(
+            Renewal::new(4, 31, 30),
+            Err(RenewalError::Day { .. })
+        ));
+        assert!(matches!(
+            Renewal::new(9, 0, 30),
+            Err(RenewalError::Day { .. })
+        ));
         assert_eq!(Renewal::new(9, 1, -1), Err(RenewalError::Window(-1)));
         assert_eq!(Renewal::new(9, 1, 121), Err(RenewalError::Window(121)));
         let message = Renewal::new(4, 31, 30).unwrap_err().to_string();

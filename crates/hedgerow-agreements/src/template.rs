@@ -202,8 +202,14 @@ mod tests {
 
     #[test]
     fn a_good_template_passes() {
-        assert_eq!(check_template("Our rules", "[picture:star] Be kind."), Ok(()));
-        assert_eq!(check_template(&"t".repeat(200), &"b".repeat(20_000)), Ok(()));
+        assert_eq!(
+            check_template("Our rules", "[picture:star] Be kind."),
+            Ok(())
+        );
+        assert_eq!(
+            check_template(&"t".repeat(200), &"b".repeat(20_000)),
+            Ok(())
+        );
         // Lengths are counted in characters, not bytes.
         assert_eq!(check_template(&"é".repeat(200), "text"), Ok(()));
     }
@@ -211,8 +217,14 @@ mod tests {
     #[test]
     fn empty_or_overlong_parts_are_refused() {
         assert_eq!(check_template("", "text"), Err(TemplateError::EmptyTitle));
-        assert_eq!(check_template("  \n", "text"), Err(TemplateError::EmptyTitle));
-        assert_eq!(check_template("Title", " \n\n "), Err(TemplateError::EmptyBody));
+        assert_eq!(
+            check_template("  \n", "text"),
+            Err(TemplateError::EmptyTitle)
+        );
+        assert_eq!(
+            check_template("Title", " \n\n "),
+            Err(TemplateError::EmptyBody)
+        );
         assert_eq!(
             check_template(&"t".repeat(201), "text"),
             Err(TemplateError::TitleTooLong { chars: 201 })
@@ -240,9 +252,8 @@ mod tests {
 
     #[test]
     fn markup_becomes_paragraphs_headings_and_lists() {
-        let html = render_body(
-            "First line\nsecond line\n\nNew paragraph\n## Rules\n- one\n- two\n\nEnd",
-        );
+        let html =
+            render_body("First line\nsecond line\n\nNew paragraph\n## Rules\n- one\n- two\n\nEnd");
         assert_eq!(
             html,
             "<p>First line\nsecond line</p>\n\
@@ -279,10 +290,7 @@ mod tests {
     fn an_unknown_picture_in_a_stored_text_is_shown_as_typed() {
         let html = render_body("[picture:<svg onload=x>] Hello");
         assert_eq!(html, "<p>[picture:&lt;svg onload=x&gt;] Hello</p>\n");
-        assert_eq!(
-            render_body("[picture:star"),
-            "<p>[picture:star</p>\n"
-        );
+        assert_eq!(render_body("[picture:star"), "<p>[picture:star</p>\n");
     }
 
     #[test]

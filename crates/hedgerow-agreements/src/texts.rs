@@ -136,24 +136,53 @@ mod tests {
             ),
             (
                 Audience::Ks2,
-                &["password", "kind", "trusted adult", "personal information", "photo", "download", "social media", "phone"],
+                &[
+                    "password",
+                    "kind",
+                    "trusted adult",
+                    "personal information",
+                    "photo",
+                    "download",
+                    "social media",
+                    "phone",
+                ],
             ),
             (
                 Audience::Staff,
-                &["designated safeguarding lead", "data protection", "personal device", "social media", "password"],
+                &[
+                    "designated safeguarding lead",
+                    "data protection",
+                    "personal device",
+                    "social media",
+                    "password",
+                ],
             ),
             (
                 Audience::Governors,
-                &["confidential", "data protection", "designated safeguarding lead", "social media"],
+                &[
+                    "confidential",
+                    "data protection",
+                    "designated safeguarding lead",
+                    "social media",
+                ],
             ),
-            (Audience::Visitors, &["wi-fi", "photos", "designated safeguarding lead"]),
+            (
+                Audience::Visitors,
+                &["wi-fi", "photos", "designated safeguarding lead"],
+            ),
             (
                 Audience::Parents,
                 &["consent", "social media", "talked it through"],
             ),
             (
                 Audience::SocialMedia,
-                &["approved", "image consent register", "full name", "comments", "password"],
+                &[
+                    "approved",
+                    "image consent register",
+                    "full name",
+                    "comments",
+                    "password",
+                ],
             ),
         ];
         for (audience, words) in topics {
@@ -169,7 +198,13 @@ mod tests {
         for audience in Audience::ALL {
             let template = default_template(audience);
             let text = format!("{} {}", template.title, template.body).to_lowercase();
-            for us_spelling in ["color", "behavior", "organization", "authorized", "license "] {
+            for us_spelling in [
+                "color",
+                "behavior",
+                "organization",
+                "authorized",
+                "license ",
+            ] {
                 assert!(!text.contains(us_spelling), "{audience:?}: {us_spelling}");
             }
         }

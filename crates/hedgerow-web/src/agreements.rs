@@ -50,7 +50,10 @@ pub(crate) const ROUTES: &[(&str, &str)] = &[
 pub(crate) fn routes() -> Router<Arc<AdminApp>> {
     Router::new()
         .route("/agreements", get(overview))
-        .route("/agreements/settings", get(settings_page).post(save_settings))
+        .route(
+            "/agreements/settings",
+            get(settings_page).post(save_settings),
+        )
         .route("/agreements/report", get(report))
         .route("/agreements/report.csv", get(report_csv))
         .route("/agreements/paper", post(paper))
@@ -281,10 +284,8 @@ struct OverviewTemplate {
 }
 
 async fn overview(State(app): State<Arc<AdminApp>>, staff: Staff) -> Response {
-    if !staff.can(Permission::ViewAgreements) {
-        if let Err(r) = staff.require(Permission::ManageAgreements) {
-            return r;
-        }
+    if let Err(r) = may_read(&staff) {
+        return r;
     }
     let current = match app.store.current_agreements(staff.school).await {
         Ok(c) => c,
@@ -397,6 +398,17 @@ fn view_of(app: &AdminApp, v: &AgreementVersion) -> VersionView {
     }
 }
 
+/// The gate of the pages that show the texts: readers of the report, and their editors.
+#[allow(clippy::result_large_err)]
+fn may_read(staff: &Staff) -> Result<(), Response> {
+    if staff.can(Permission::ManageAgreements) {
+        Ok(())
+    } else {
+        staff.require(Permission::ViewAgreements)
+    }
+}
+
+#[allow(clippy::result_large_err)]
 fn audience_from(key: &str) -> Result<Audience, Response> {
     Audience::parse(key).ok_or_else(|| not_found("agreement audience"))
 }
@@ -413,9 +425,7 @@ async fn audience_page(
     staff: Staff,
     Path(key): Path<String>,
 ) -> Response {
-    if !staff.can(Permission::ViewAgreements)
-        && let Err(r) = staff.require(Permission::ManageAgreements)
-    {
+    if let Err(r) = may_read(&staff) {
         return r;
     }
     let audience = match audience_from(&key) {
@@ -569,9 +579,7 @@ async fn version_page(
     staff: Staff,
     Path((key, version)): Path<(String, String)>,
 ) -> Response {
-    if !staff.can(Permission::ViewAgreements)
-        && let Err(r) = staff.require(Permission::ManageAgreements)
-    {
+    if let Err(r) = may_read(&staff) {
         return r;
     }
     let audience = match audience_from(&key) {
@@ -701,7 +709,11 @@ fn settings_from(fields: &crate::form::Fields) -> Result<AgreementSettings, Stri
     })
 }
 
-async fn save_settings(State(app): State<Arc<AdminApp>>, staff: Staff, request: Request) -> Response {
+async fn save_settings(
+    State(app): State<Arc<AdminApp>>,
+    staff: Staff,
+    request: Request,
+) -> Response {
     if let Err(r) = staff.require(Permission::ManageAgreements) {
         return r;
     }
@@ -738,13 +750,7 @@ async fn save_settings(State(app): State<Arc<AdminApp>>, staff: Staff, request: 
                     .and_then(|m| m.parse().ok())
                     .unwrap_or(28),
             };
-            show_settings(
-                &app,
-                &staff,
-                &typed,
-                Some(message),
-                StatusCode::BAD_REQUEST,
-            )
+            show_settings(&app, &staff, &typed, Some(message), StatusCode::BAD_REQUEST)
         }
     }
 }
@@ -846,13 +852,25 @@ fn line_of(app: &AdminApp, judge: &Judge, j: &Judged) -> ReportLine {
         standing_key: j.standing.key(),
         standing: j.standing.label(),
         accepted: accepted.unwrap_or_default(),
-        accepted_at: j.accepted.map(|a| a.accepted_at.to_string()).unwrap_or_default(),
+        accepted_at: j
+            .accepted
+            .map(|a| a.accepted_at.to_string())
+            .unwrap_or_default(),
         method: j.accepted.map_or("", |a| method_key(a.method)),
         signed_by: j.accepted.map(|a| a.signed_by.clone()).unwrap_or_default(),
-        relationship: j.accepted.map(|a| a.relationship.clone()).unwrap_or_default(),
-        version: j.accepted.map(|a| a.version.to_string()).unwrap_or_default(),
+        relationship: j
+            .accepted
+            .map(|a| a.relationship.clone())
+            .unwrap_or_default(),
+        version: j
+            .accepted
+            .map(|a| a.version.to_string())
+            .unwrap_or_default(),
         cosigned: cosigned.unwrap_or_default(),
-        cosigned_at: j.cosigned.map(|a| a.accepted_at.to_string()).unwrap_or_default(),
+        cosigned_at: j
+            .cosigned
+            .map(|a| a.accepted_at.to_string())
+            .unwrap_or_default(),
         cosigned_by: j.cosigned.map(|a| a.signed_by.clone()).unwrap_or_default(),
     }
 }
@@ -974,7 +992,11 @@ async fn report_csv(
     let mut csv = String::from(
         "username,name,group,class,audience,standing,accepted_at,method,signed_by,relationship,version,parent_cosigned_at,parent_signed_by\r\n",
     );
-    for judged in rows.iter().map(|r| judge.judge(r)).filter(|j| query.keeps(j)) {
+    for judged in rows
+        .iter()
+        .map(|r| judge.judge(r))
+        .filter(|j| query.keeps(j))
+    {
         let line = line_of(&app, &judge, &judged);
         let cells = [
             line.username.as_str(),
@@ -1175,6 +1197,24 @@ fn portal_base(url: &str) -> String {
     }
 }
 
+/// One child's letter: the link `<portal>parent/<token>` in words and as a QR code.
+fn letter(
+    portal: &str,
+    token: &str,
+    child: &str,
+    class: &str,
+    expires: Date,
+) -> Result<Letter, hedgerow_agreements::QrError> {
+    let link = format!("{portal}parent/{token}");
+    Ok(Letter {
+        qr: hedgerow_agreements::qr_svg(&link)?,
+        child: child.to_string(),
+        class: class.to_string(),
+        link,
+        expires: uk_date(expires),
+    })
+}
+
 /// A parent's link token and the SHA-256 the store keeps instead of it.
 #[allow(clippy::result_large_err)]
 fn fresh_link_token() -> Result<(String, String), Response> {
@@ -1247,7 +1287,8 @@ async fn letters(State(app): State<Arc<AdminApp>>, staff: Staff, request: Reques
         Err(e) => return server_error("reading the agreement settings", e),
     };
     let now = Timestamp::now();
-    let expires_at = now + jiff::SignedDuration::from_hours(24 * i64::from(settings.parent_link_days));
+    let expires_at =
+        now + jiff::SignedDuration::from_hours(24 * i64::from(settings.parent_link_days));
     let mut letters = Vec::with_capacity(pupils.len());
     for pupil in &pupils {
         let (token, hash) = match fresh_link_token() {
@@ -1256,23 +1297,27 @@ async fn letters(State(app): State<Arc<AdminApp>>, staff: Staff, request: Reques
         };
         if let Err(e) = app
             .store
-            .create_parent_link(staff.school, &pupil.username, &hash, expires_at, &staff.actor())
+            .create_parent_link(
+                staff.school,
+                &pupil.username,
+                &hash,
+                expires_at,
+                &staff.actor(),
+            )
             .await
         {
             return server_error("making a parent's link", e);
         }
-        let link = format!("{portal}parent/{token}");
-        let qr = match hedgerow_agreements::qr_svg(&link) {
-            Ok(svg) => svg,
+        match letter(
+            &portal,
+            &token,
+            &pupil.display_name,
+            pupil.class_name.as_deref().unwrap_or(&class),
+            expires_at.to_zoned_datetime(app.zone.clone()).date(),
+        ) {
+            Ok(l) => letters.push(l),
             Err(e) => return server_error("drawing a QR code", e),
-        };
-        letters.push(Letter {
-            child: pupil.display_name.clone(),
-            class: pupil.class_name.clone().unwrap_or_else(|| class.clone()),
-            link,
-            qr,
-            expires: uk_date(expires_at.to_zoned_datetime(app.zone.clone()).date()),
-        });
+        }
     }
     render(&LettersTemplate {
         school_name: staff.school_name.clone(),
@@ -1339,9 +1384,21 @@ mod tests {
             signed_on("2026-09-07", today).unwrap(),
             "2026-09-07".parse::<Date>().unwrap()
         );
-        assert!(signed_on("2026-10-06", today).unwrap_err().contains("after today"));
-        assert!(signed_on("2020-01-01", today).unwrap_err().contains("too old"));
-        assert!(signed_on("7/9/2026", today).unwrap_err().contains("7/9/2026"));
+        assert!(
+            signed_on("2026-10-06", today)
+                .unwrap_err()
+                .contains("after today")
+        );
+        assert!(
+            signed_on("2020-01-01", today)
+                .unwrap_err()
+                .contains("too old")
+        );
+        assert!(
+            signed_on("7/9/2026", today)
+                .unwrap_err()
+                .contains("7/9/2026")
+        );
     }
 
     #[test]
@@ -1355,8 +1412,37 @@ mod tests {
 
     #[test]
     fn portal_links_have_one_slash() {
-        assert_eq!(portal_base("http://portal.school/"), "http://portal.school/");
+        assert_eq!(
+            portal_base("http://portal.school/"),
+            "http://portal.school/"
+        );
         assert_eq!(portal_base("http://10.0.0.2:8080"), "http://10.0.0.2:8080/");
+    }
+
+    #[test]
+    fn letters_print_one_page_per_child_with_the_link_and_its_qr_code() {
+        let expires: Date = "2026-10-03".parse().unwrap();
+        let (token, _) = fresh_link_token().unwrap();
+        let letters = vec![
+            letter("http://portal.school/", &token, "Bea Brown", "4B", expires).unwrap(),
+            letter("http://portal.school/", "other", "<Cal>", "4B", expires).unwrap(),
+        ];
+        let html = LettersTemplate {
+            school_name: "Test School".into(),
+            class: "4B".into(),
+            letters,
+            reminders: true,
+        }
+        .render()
+        .unwrap();
+        assert!(html.contains(&format!("http://portal.school/parent/{token}")));
+        assert_eq!(html.matches("<article class=\"letter\">").count(), 2);
+        assert_eq!(html.matches("<svg").count(), 2, "a QR code on each letter");
+        assert!(html.contains("break-after: page"));
+        assert!(html.contains("Reminder"));
+        assert!(html.contains("works until 3 October 2026"));
+        // A child's name is text, never markup.
+        assert!(!html.contains("<Cal>") && html.contains("Cal&"), "{html}");
     }
 
     #[test]

@@ -150,7 +150,10 @@ fn pupil_href(username: &str) -> String {
 
 fn list_href(class: Option<&str>) -> String {
     match class {
-        Some(class) => format!("/image-consent/do-not-photograph?class={}", url_encode(class)),
+        Some(class) => format!(
+            "/image-consent/do-not-photograph?class={}",
+            url_encode(class)
+        ),
         None => "/image-consent/do-not-photograph".into(),
     }
 }

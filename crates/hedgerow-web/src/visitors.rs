@@ -224,9 +224,21 @@ mod tests {
             visit_day("2026-10-09", today).unwrap(),
             "2026-10-09".parse::<Date>().unwrap()
         );
-        assert!(visit_day("2026-10-04", today).unwrap_err().contains("has passed"));
-        assert!(visit_day("2027-06-01", today).unwrap_err().contains("120 days"));
-        assert!(visit_day("next tuesday", today).unwrap_err().contains("next tuesday"));
+        assert!(
+            visit_day("2026-10-04", today)
+                .unwrap_err()
+                .contains("has passed")
+        );
+        assert!(
+            visit_day("2027-06-01", today)
+                .unwrap_err()
+                .contains("120 days")
+        );
+        assert!(
+            visit_day("next tuesday", today)
+                .unwrap_err()
+                .contains("next tuesday")
+        );
     }
 
     #[test]

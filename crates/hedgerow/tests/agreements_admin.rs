@@ -140,7 +140,10 @@ fn agreements_consent_and_visitors_on(database: Option<&str>) {
     let (status, _, page) = publish(&client, title, body, false);
     assert_eq!(status, 400, "{page}");
     assert!(page.contains("Tick the box"), "{page}");
-    assert!(page.contains("I ask before I go online."), "what was typed is kept: {page}");
+    assert!(
+        page.contains("I ask before I go online."),
+        "what was typed is kept: {page}"
+    );
     let (status, _, page) = publish(&client, title, "[picture:unicorn] I ride a unicorn.", true);
     assert_eq!(status, 400, "{page}");
     assert!(page.contains("unicorn"), "{page}");
@@ -153,16 +156,26 @@ fn agreements_consent_and_visitors_on(database: Option<&str>) {
     assert_eq!(location(&headers), "/agreements/ks2");
     let current = with_database(dir.path(), database, async |store| {
         let school = school_of(&store).await;
-        store.current_agreement(school, "ks2").await.unwrap().unwrap()
+        store
+            .current_agreement(school, "ks2")
+            .await
+            .unwrap()
+            .unwrap()
     });
     assert_eq!(current.title, title);
     assert_eq!(current.published_by, "ds");
     assert_eq!(current.version, before.map_or(1, |v| v.version + 1));
     let page = client.page("/agreements/ks2");
     assert!(page.contains(title), "{page}");
-    assert!(page.contains("<li>I ask before I go online.</li>"), "{page}");
+    assert!(
+        page.contains("<li>I ask before I go online.</li>"),
+        "{page}"
+    );
     let version = client.page(&format!("/agreements/ks2/v/{}", current.version));
-    assert!(version.contains("(current)") && version.contains(title), "{version}");
+    assert!(
+        version.contains("(current)") && version.contains(title),
+        "{version}"
+    );
     assert_eq!(client.get("/agreements/ks2/v/999").status, 404);
     assert_eq!(client.get("/agreements/martians").status, 404);
     let overview = client.page("/agreements");
@@ -227,16 +240,29 @@ fn agreements_consent_and_visitors_on(database: Option<&str>) {
     assert_eq!(status, 400);
     assert!(page.contains("no.such.pupil"), "{page}");
     let report = client.page("/agreements/report?recorded=bea.brown");
-    assert!(report.contains("The paper acceptance for Bea Brown is recorded"), "{report}");
+    assert!(
+        report.contains("The paper acceptance for Bea Brown is recorded"),
+        "{report}"
+    );
     let bea = report_row(&report, "bea.brown").unwrap();
     assert!(
-        bea.contains("data-standing=\"current\"") || bea.contains("data-standing=\"expiring-soon\""),
+        bea.contains("data-standing=\"current\"")
+            || bea.contains("data-standing=\"expiring-soon\""),
         "{bea}"
     );
-    assert!(bea.contains("on paper") && bea.contains("Mrs Brown"), "{bea}");
+    assert!(
+        bea.contains("on paper") && bea.contains("Mrs Brown"),
+        "{bea}"
+    );
     let not_accepted = client.page("/agreements/report?standing=not-accepted&class=4B");
-    assert!(report_row(&not_accepted, "bea.brown").is_none(), "{not_accepted}");
-    assert!(report_row(&not_accepted, "cal.formula").is_some(), "{not_accepted}");
+    assert!(
+        report_row(&not_accepted, "bea.brown").is_none(),
+        "{not_accepted}"
+    );
+    assert!(
+        report_row(&not_accepted, "cal.formula").is_some(),
+        "{not_accepted}"
+    );
     assert!(
         report_row(&not_accepted, "pupil.a").is_none(),
         "pupil.a has no class"
@@ -246,13 +272,26 @@ fn agreements_consent_and_visitors_on(database: Option<&str>) {
     let csv = client.get("/agreements/report.csv?class=4B");
     assert_eq!(csv.status, 200);
     assert!(csv.headers.contains("text/csv"), "{}", csv.headers);
-    assert!(csv.headers.contains("attachment; filename=\"hedgerow-agreements-test-school-"));
+    assert!(
+        csv.headers
+            .contains("attachment; filename=\"hedgerow-agreements-test-school-")
+    );
     let lines: Vec<&str> = csv.body.split("\r\n").filter(|l| !l.is_empty()).collect();
-    assert!(lines[0].starts_with("username,name,group,class,audience,standing"), "{}", lines[0]);
+    assert!(
+        lines[0].starts_with("username,name,group,class,audience,standing"),
+        "{}",
+        lines[0]
+    );
     assert_eq!(lines.len(), 3, "{}", csv.body);
     let bea_line = lines.iter().find(|l| l.starts_with("bea.brown,")).unwrap();
-    assert!(bea_line.contains(",paper,Mrs Brown,parent-carer,"), "{bea_line}");
-    let cal_line = lines.iter().find(|l| l.starts_with("cal.formula,")).unwrap();
+    assert!(
+        bea_line.contains(",paper,Mrs Brown,parent-carer,"),
+        "{bea_line}"
+    );
+    let cal_line = lines
+        .iter()
+        .find(|l| l.starts_with("cal.formula,"))
+        .unwrap();
     assert!(
         cal_line.starts_with("cal.formula,\"'=HYPERLINK(\"\"http://evil.example\"\")\","),
         "{cal_line}"
@@ -303,13 +342,21 @@ fn agreements_consent_and_visitors_on(database: Option<&str>) {
     let history = client.page("/image-consent/bea.brown");
     assert!(history.contains("Mum phoned, 3 March"), "{history}");
     assert!(history.contains("Letter from dad"), "{history}");
-    assert_eq!(history.matches("staff, on a parent").count(), 4, "two states, two changes");
+    assert_eq!(
+        history.matches("staff, on a parent").count(),
+        4,
+        "two states, two changes"
+    );
     let list = client.page("/image-consent/do-not-photograph?class=4B");
     assert!(list.contains("Bea Brown"), "{list}");
     assert!(list.contains("(refused)"), "{list}");
     assert!(!list.contains("HYPERLINK"), "every use given: {list}");
     assert_eq!(client.get("/image-consent/nobody.here").status, 404);
-    assert_eq!(client.get("/image-consent/ds").status, 404, "staff are not pupils");
+    assert_eq!(
+        client.get("/image-consent/ds").status,
+        404,
+        "staff are not pupils"
+    );
 
     // A visitor's day code, shown once.
     let (status, _, page) = client.submit(
@@ -357,7 +404,11 @@ fn agreements_consent_and_visitors_on(database: Option<&str>) {
     let (status, _, _) = teaching.submit(
         "/image-consent/bea.brown",
         "/image-consent/bea.brown",
-        &[("use", "displays"), ("state", "given"), ("note", "Told at the door")],
+        &[
+            ("use", "displays"),
+            ("state", "given"),
+            ("note", "Told at the door"),
+        ],
     );
     assert_eq!(status, 303);
     let networking = site.signed_in(&network);
