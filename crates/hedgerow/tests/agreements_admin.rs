@@ -51,6 +51,15 @@ fn pupil(username: &str, name: &str) -> ImportedPerson {
     }
 }
 
+/// Today on the school's clocks, as a date field sends it.
+fn london_today() -> String {
+    let zone = jiff::tz::TimeZone::get("Europe/London").unwrap();
+    jiff::Timestamp::now()
+        .to_zoned_datetime(zone)
+        .date()
+        .to_string()
+}
+
 fn sha256_hex(bytes: &[u8]) -> String {
     ring::digest::digest(&ring::digest::SHA256, bytes)
         .as_ref()
@@ -221,7 +230,7 @@ fn agreements_consent_and_visitors_on(database: Option<&str>) {
         "/agreements/paper",
         &[
             ("username", "bea.brown"),
-            ("signed_on", &jiff::Zoned::now().date().to_string()),
+            ("signed_on", &london_today()),
             ("signed_by", "Mrs Brown"),
             ("relationship", "parent-carer"),
         ],
