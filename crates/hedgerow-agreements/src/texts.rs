@@ -1,6 +1,7 @@
 //! The project's own default agreement texts, one per audience, and the monitoring notice
 //! that is part of what everyone accepts. Schools start from these and edit them; the texts
-//! live in the crate's `texts/` folder as plain files so that they read as what they are, not as Rust strings.
+//! live in the crate's `texts/` folder as plain files, so they can be read and reviewed as
+//! prose rather than as Rust strings.
 
 use crate::{Audience, Template};
 

@@ -766,8 +766,8 @@ fn audience_position(audience: &str) -> usize {
         .unwrap_or(AUDIENCES.len())
 }
 
-/// The user's stored username in this school (matched ignoring case), inside `$tx`; `$kind`
-/// `Some("pupil")` restricts to pupils.
+/// The user's stored username in this school (matched ignoring case), inside `$tx`;
+/// `$pupils_only` restricts it to pupils. Refuses an unknown name with a sentence.
 macro_rules! stored_username {
     ($tx:ident, $school:expr, $name:expr, $pupils_only:expr) => {{
         let sql = if $pupils_only {
