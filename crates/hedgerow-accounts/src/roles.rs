@@ -33,6 +33,11 @@
 //! | `ManageContacts`        |  ✓  |            |                    |      ✓      |                 |         |          |      ✓      |
 //! | `AllSchools`            |     |            |                    |             |                 |         |          |      ✓      |
 //! | `UseApi`                |     |            |                    |             |        ✓        |         |          |      ✓      |
+//! | `ManageAgreements`      |  ✓  |     ✓      |         ✓          |      ✓      |                 |         |          |             |
+//! | `ViewAgreements`        |  ✓  |     ✓      |         ✓          |      ✓      |                 |    ✓    |          |             |
+//! | `IssueVisitorCodes`     |  ✓  |     ✓      |         ✓          |      ✓      |        ✓        |    ✓    |          |             |
+//! | `ViewImageConsent`      |  ✓  |     ✓      |         ✓          |      ✓      |        ✓        |    ✓    |          |             |
+//! | `ManageImageConsent`    |  ✓  |     ✓      |         ✓          |      ✓      |                 |    ✓    |          |             |
 //!
 //! Why it is drawn this way:
 //!
@@ -74,6 +79,24 @@
 //! - **A trust or local-authority administrator** works across schools (accounts, imports,
 //!   contacts, policy, checks, the API) but, not being a school's safeguarding lead, reads no
 //!   one's browsing and no school's audit log.
+//!
+//! - **Acceptable use agreements**: the texts, their versions and the renewal date are the
+//!   school's online-safety policy in practice, so the people who own that policy (the DSL,
+//!   the deputies, the online-safety lead and the headteacher) edit and publish them
+//!   (`ManageAgreements`). Who has and has not accepted, paper acceptances entered on
+//!   someone's behalf, and letters and reminders to parents are day-to-day class work, so
+//!   teachers join them (`ViewAgreements`). The report names people and whether they signed,
+//!   never what they browsed, so it needs no second factor of its own.
+//! - **Visitor day codes** are issued at reception by whoever is on the desk, so every member
+//!   of staff who works in the school may issue one (`IssueVisitorCodes`); governors and trust
+//!   staff do not run the school's front desk.
+//! - **Image consent**: anyone who might photograph a child or put up a display must be able
+//!   to check the register and the "do not photograph or publish" list (`ViewImageConsent`),
+//!   which is why it is every member of staff in the school, the network manager (who runs the
+//!   website and social media in many schools) included; governors and trust staff are not
+//!   with the children. A parent's change of mind is recorded by the people they tell: the
+//!   safeguarding leads, the online-safety lead, the headteacher and the class teacher
+//!   (`ManageImageConsent`).
 //!
 //! Granting roles is fenced separately by [`can_grant`], so that managing accounts cannot be
 //! used to give oneself, or anyone, a safeguarding role.
@@ -235,11 +258,23 @@ pub enum Permission {
     AllSchools,
     /// Hold API tokens and use the JSON API.
     UseApi,
+    /// Edit and publish acceptable use agreements, and set their renewal date and the
+    /// parents' link lifetime.
+    ManageAgreements,
+    /// See who has and has not accepted (and the CSV), record a paper acceptance on someone's
+    /// behalf, and print parents' letters and reminders.
+    ViewAgreements,
+    /// Issue a visitor's day code for the guest Wi-Fi at reception.
+    IssueVisitorCodes,
+    /// See the image consent register and the "do not photograph or publish" list.
+    ViewImageConsent,
+    /// Change a pupil's image consent on a parent's word, with a note.
+    ManageImageConsent,
 }
 
 impl Permission {
     /// Every permission, in the order of the matrix; for tests that walk every route.
-    pub const ALL: [Permission; 26] = [
+    pub const ALL: [Permission; 31] = [
         Permission::ViewDashboard,
         Permission::ViewAggregates,
         Permission::ViewPersonActivity,
@@ -266,6 +301,11 @@ impl Permission {
         Permission::ManageContacts,
         Permission::AllSchools,
         Permission::UseApi,
+        Permission::ManageAgreements,
+        Permission::ViewAgreements,
+        Permission::IssueVisitorCodes,
+        Permission::ViewImageConsent,
+        Permission::ManageImageConsent,
     ];
 }
 
@@ -323,6 +363,19 @@ pub fn role_can(role: Role, permission: Permission) -> bool {
         P::ManageContacts => matches!(role, R::Dsl | R::Headteacher | R::TrustAdmin),
         P::AllSchools => matches!(role, R::TrustAdmin),
         P::UseApi => matches!(role, R::NetworkManager | R::TrustAdmin),
+        P::ManageAgreements => matches!(
+            role,
+            R::Dsl | R::DeputyDsl | R::OnlineSafetyLead | R::Headteacher
+        ),
+        P::ViewAgreements => matches!(
+            role,
+            R::Dsl | R::DeputyDsl | R::OnlineSafetyLead | R::Headteacher | R::Teacher
+        ),
+        P::IssueVisitorCodes | P::ViewImageConsent => !matches!(role, R::Governor | R::TrustAdmin),
+        P::ManageImageConsent => matches!(
+            role,
+            R::Dsl | R::DeputyDsl | R::OnlineSafetyLead | R::Headteacher | R::Teacher
+        ),
     }
 }
 
@@ -544,6 +597,43 @@ mod tests {
                 assert!(requires_second_factor(&[role]), "{role:?}");
             }
         }
+    }
+
+    #[test]
+    fn agreements_are_the_policy_owners_and_their_report_the_teachers_too() {
+        let owners = [R::Dsl, R::DeputyDsl, R::OnlineSafetyLead, R::Headteacher];
+        for role in Role::ALL {
+            let owns = owners.contains(&role);
+            assert_eq!(role_can(role, P::ManageAgreements), owns, "{role:?}");
+            assert_eq!(
+                role_can(role, P::ViewAgreements),
+                owns || role == R::Teacher,
+                "{role:?}"
+            );
+            // Whoever publishes a text can also see who has accepted it.
+            if role_can(role, P::ManageAgreements) {
+                assert!(role_can(role, P::ViewAgreements), "{role:?}");
+            }
+        }
+        assert!(!can(&[R::NetworkManager], P::ViewAgreements));
+        assert!(!can(&[R::Governor], P::ViewAgreements));
+        assert!(!can(&[R::TrustAdmin], P::ManageAgreements));
+    }
+
+    #[test]
+    fn reception_and_image_consent_are_for_everyone_in_the_school() {
+        for role in Role::ALL {
+            let outside = matches!(role, R::Governor | R::TrustAdmin);
+            assert_eq!(role_can(role, P::IssueVisitorCodes), !outside, "{role:?}");
+            assert_eq!(role_can(role, P::ViewImageConsent), !outside, "{role:?}");
+            // Changing consent needs seeing it first.
+            if role_can(role, P::ManageImageConsent) {
+                assert!(role_can(role, P::ViewImageConsent), "{role:?}");
+            }
+        }
+        assert!(can(&[R::Teacher], P::ManageImageConsent));
+        assert!(can(&[R::OnlineSafetyLead], P::ManageImageConsent));
+        assert!(!can(&[R::NetworkManager], P::ManageImageConsent));
     }
 
     #[test]

@@ -1012,7 +1012,7 @@ fn csv_row(out: &mut String, e: &StoredEvent) {
 }
 
 /// Appends one cell: `'` before anything a spreadsheet would evaluate, then RFC 4180 quoting.
-pub(crate) fn csv_cell(out: &mut String, value: &str) {
+pub fn csv_cell(out: &mut String, value: &str) {
     let guarded;
     let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         guarded = format!("'{value}");

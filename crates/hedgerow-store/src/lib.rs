@@ -83,6 +83,8 @@ pub use changes::{
     NewPolicyChange, PolicyChangeId, PolicyChangeRecord, parse_approval_rules,
 };
 pub use error::StoreError;
+/// One CSV cell, defused against spreadsheet formulas: for the admin app's own CSV downloads.
+pub use explorer::csv_cell;
 pub use explorer::{
     ActivitySummary, AuditPage, AuditQuery, Count, Cursor, ExplorerPage, ExplorerQuery, HostFilter,
     MAX_TIMELINE,

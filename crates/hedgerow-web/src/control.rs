@@ -68,4 +68,11 @@ pub trait GatewayControl: Send + Sync + 'static {
     /// sending happens in the background, and the record waits in the admin app either way.
     /// The default tells no one (a gateway without a mail server).
     async fn record_made(&self, _school: &str, _record: MadeRecord) {}
+
+    /// The access portal's public address as parents' letters print it (`[portal] url`,
+    /// ending in `/`), or `None` when the gateway has no portal configured, in which case no
+    /// letter can be printed. The default is `None`.
+    fn portal_url(&self) -> Option<String> {
+        None
+    }
 }

@@ -432,6 +432,21 @@ const NAV: &[NavItem] = &[
         permissions: &[Permission::ViewDashboard],
     },
     NavItem {
+        href: "/agreements",
+        label: "Agreements",
+        permissions: &[Permission::ViewAgreements, Permission::ManageAgreements],
+    },
+    NavItem {
+        href: "/image-consent",
+        label: "Image consent",
+        permissions: &[Permission::ViewImageConsent],
+    },
+    NavItem {
+        href: "/visitors",
+        label: "Visitors",
+        permissions: &[Permission::IssueVisitorCodes],
+    },
+    NavItem {
         href: "/people",
         label: "People",
         permissions: &[Permission::ImportPeople, Permission::ManageAccounts],

@@ -12,6 +12,7 @@
 //! through [`GatewayControl`], so the app never builds a policy of its own.
 
 mod account;
+mod agreements;
 mod alerts;
 mod api;
 mod audit;
@@ -25,6 +26,7 @@ mod dashboard;
 mod explorer;
 mod form;
 mod frame;
+mod image_consent;
 mod people;
 mod policy;
 pub mod portal;
@@ -37,6 +39,7 @@ mod sessions;
 mod signin;
 mod termly;
 mod tls;
+mod visitors;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -84,6 +87,9 @@ pub fn all_routes() -> Vec<(&'static str, &'static str)> {
         reviews::ROUTES,
         contacts::ROUTES,
         people::ROUTES,
+        agreements::ROUTES,
+        image_consent::ROUTES,
+        visitors::ROUTES,
         api::ROUTES,
     ]
     .concat()
@@ -158,6 +164,9 @@ impl AdminApp {
             .merge(reviews::routes())
             .merge(contacts::routes())
             .merge(people::routes())
+            .merge(agreements::routes())
+            .merge(image_consent::routes())
+            .merge(visitors::routes())
             .merge(api::routes())
             .route("/healthz", get(|| async { "ok" }))
             .layer(middleware::from_fn(csrf::require_csrf))

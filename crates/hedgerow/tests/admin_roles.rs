@@ -124,6 +124,24 @@ fn expected(method: &str, path: &str) -> Option<Rule> {
         | ("POST", "/people/accounts/{id}/roles")
         | ("POST", "/people/accounts/{id}/disable")
         | ("POST", "/people/accounts/{id}/enable") => AnyOf(&[P::ManageAccounts]),
+        // Acceptable use agreements, image consent, visitors' day codes.
+        ("GET", "/agreements")
+        | ("GET", "/agreements/{audience}")
+        | ("GET", "/agreements/{audience}/v/{version}") => {
+            AnyOf(&[P::ViewAgreements, P::ManageAgreements])
+        }
+        ("GET", "/agreements/settings")
+        | ("POST", "/agreements/settings")
+        | ("POST", "/agreements/{audience}") => AnyOf(&[P::ManageAgreements]),
+        ("GET", "/agreements/report")
+        | ("GET", "/agreements/report.csv")
+        | ("POST", "/agreements/paper")
+        | ("POST", "/agreements/letters") => AnyOf(&[P::ViewAgreements]),
+        ("GET", "/image-consent")
+        | ("GET", "/image-consent/do-not-photograph")
+        | ("GET", "/image-consent/{username}") => AnyOf(&[P::ViewImageConsent]),
+        ("POST", "/image-consent/{username}") => AnyOf(&[P::ManageImageConsent]),
+        ("GET", "/visitors") | ("POST", "/visitors") => AnyOf(&[P::IssueVisitorCodes]),
         ("GET", "/account")
         | ("POST", "/account/password")
         | ("GET", "/account/totp")
@@ -141,6 +159,9 @@ fn concrete(path: &str) -> String {
     path.replace("{id}", "987654")
         .replace("{sanction}", "987654")
         .replace("{username}", "nobody.here")
+        // A real audience, so its page answers; a version that does not exist.
+        .replace("{audience}", "ks2")
+        .replace("{version}", "987654")
 }
 
 fn allowed(roles: &[Role], rule: Rule) -> bool {
