@@ -18,6 +18,9 @@ pub struct LiveControl {
     /// Emails the DSL (or the headteacher) about new safeguarding records; `None` without a
     /// mail server.
     pub records: Option<Arc<RecordNotifier>>,
+    /// The access portal's public URL (`[portal] url`, else its listener's), printed on
+    /// parents' letters; `None` when there is no portal.
+    pub portal_url: Option<String>,
 }
 
 /// An error as one sentence chain for the person who asked.
@@ -64,5 +67,9 @@ impl GatewayControl for LiveControl {
         if let Some(notifier) = &self.records {
             notifier.notify(school, record);
         }
+    }
+
+    fn portal_url(&self) -> Option<String> {
+        self.portal_url.clone()
     }
 }

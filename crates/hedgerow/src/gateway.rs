@@ -152,7 +152,7 @@ async fn run(mut launch: Launch) -> anyhow::Result<()> {
         &gate,
     )
     .await?;
-    let admin = start_admin(&config, &launch.run, &store, &live).await?;
+    let admin = start_admin(&config, &launch.run, &store, &live, &gate).await?;
     let portal = start_portal(&config, &launch.run, &store, &gate).await?;
     let snapshot = current.load();
     info!(
@@ -672,6 +672,7 @@ async fn start_admin(
     run: &RunOptions,
     store: &Store,
     live: &Arc<crate::live_policy::LivePolicy>,
+    gate: &Arc<AgreementGate>,
 ) -> anyhow::Result<Option<RunningAdmin>> {
     let Some(listen) = run
         .admin_listen
@@ -716,6 +717,7 @@ async fn start_admin(
     let control = Arc::new(crate::admin_control::LiveControl {
         live: Arc::clone(live),
         records: crate::monitor::record_notifier(config, Some(listen))?,
+        portal_url: gate.portal().url.clone(),
     });
     let retention = &config.config.retention;
     let app = hedgerow_web::AdminApp::new(
