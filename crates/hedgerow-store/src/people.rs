@@ -756,6 +756,22 @@ impl Store {
             .collect())
     }
 
+    /// Every class a school has: those a class import brought in and those its pupils'
+    /// records name (a school may import pupils without importing classes), sorted by name.
+    pub async fn class_names(&self, school: SchoolId) -> Result<Vec<String>, StoreError> {
+        const SQL: &str = "SELECT name FROM classes WHERE school_id = $1 \
+             UNION SELECT class_name FROM users \
+             WHERE school_id = $1 AND kind = 'pupil' AND disabled = $2 AND class_name IS NOT NULL";
+        let mut names: Vec<String> = with_pool!(&self.backend, pool => {
+            sqlx::query_scalar(SQL).bind(school.0).bind(false).fetch_all(pool).await
+        })
+        .map_err(StoreError::query("listing classes"))?;
+        names.retain(|name| !name.trim().is_empty());
+        names.sort();
+        names.dedup();
+        Ok(names)
+    }
+
     /// How many people each group has, and how many enabled pupils each class: figures
     /// without names.
     pub async fn people_counts(&self, school: SchoolId) -> Result<PeopleCounts, StoreError> {

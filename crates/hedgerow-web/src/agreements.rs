@@ -926,7 +926,7 @@ async fn report(
         Ok(rows) => rows,
         Err(r) => return r,
     };
-    let classes = match app.store.classes(staff.school).await {
+    let classes = match app.store.class_names(staff.school).await {
         Ok(c) => c,
         Err(e) => return server_error("reading classes", e),
     };
@@ -956,9 +956,9 @@ async fn report(
                 .map(|(key, (name, _))| (key.clone(), name.clone())),
             &query.group,
         ),
-        letter_classes: classes.iter().map(|c| c.name.clone()).collect(),
+        letter_classes: classes.clone(),
         classes: choices(
-            classes.iter().map(|c| (c.name.clone(), c.name.clone())),
+            classes.iter().map(|name| (name.clone(), name.clone())),
             &query.class,
         ),
         standings: choices(

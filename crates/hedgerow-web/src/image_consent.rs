@@ -121,14 +121,14 @@ async fn class_choices(
 ) -> Result<Vec<ClassChoice>, Response> {
     let classes = app
         .store
-        .classes(staff.school)
+        .class_names(staff.school)
         .await
         .map_err(|e| server_error("reading classes", e))?;
     Ok(classes
         .into_iter()
-        .map(|c| ClassChoice {
-            selected: Some(c.name.as_str()) == chosen,
-            name: c.name,
+        .map(|name| ClassChoice {
+            selected: Some(name.as_str()) == chosen,
+            name,
         })
         .collect())
 }

@@ -67,28 +67,6 @@ fn staff_browser() -> Browser {
     Browser::start(BrowserOptions::default()).expect("chromium starts")
 }
 
-/// Signs in through the pages, typing a fresh code where the role needs one.
-fn sign_in(browser: &mut Browser, school: &School, account: &StaffAccount) {
-    browser
-        .goto(&format!("http://{}/login", school.site.app))
-        .unwrap();
-    browser.fill("#username", &account.username).unwrap();
-    browser.fill("#password", &account.password).unwrap();
-    browser.submit("form").unwrap();
-    if browser.current_url().unwrap().ends_with("/login/code") {
-        let code = account.fresh_code().expect("a TOTP secret");
-        browser.fill("#code", &code).unwrap();
-        browser.submit("form").unwrap();
-    }
-    let url = browser.current_url().unwrap();
-    assert!(
-        url.ends_with(&format!("{}/", school.site.app)),
-        "{} signed in: {url} {}",
-        account.username,
-        browser.body_text().unwrap_or_default()
-    );
-}
-
 fn sign_out(browser: &mut Browser) {
     browser.submit("form:has(#sign-out)").unwrap();
     assert!(browser.current_url().unwrap().ends_with("/login"));
@@ -124,7 +102,7 @@ fn signing_in_idling_out_and_what_teachers_and_governors_see() {
     let mut browser = staff_browser();
 
     // The DSL needs a code as well as the password.
-    sign_in(&mut browser, &school, &school.dsl);
+    browser.sign_in(school.site.app, &school.dsl);
     assert!(browser.body_text().unwrap().contains("dsl (test)"));
     // The DSL may read the pupil's browsing (what the teacher below may not).
     let seen = within(Duration::from_secs(10), || {
@@ -163,7 +141,7 @@ fn signing_in_idling_out_and_what_teachers_and_governors_see() {
     );
 
     // A teacher cannot open anyone's browsing, and is not offered it.
-    sign_in(&mut browser, &school, &school.teacher);
+    browser.sign_in(school.site.app, &school.teacher);
     let page = browser.page_source().unwrap();
     assert!(
         !page.contains("href=\"/activity\""),
@@ -188,7 +166,7 @@ fn signing_in_idling_out_and_what_teachers_and_governors_see() {
     sign_out(&mut browser);
 
     // A governor sees figures, never a person.
-    sign_in(&mut browser, &school, &school.governor);
+    browser.sign_in(school.site.app, &school.governor);
     let ok = within(Duration::from_secs(10), || {
         browser
             .goto(&format!("http://{}/", school.site.app))
@@ -239,7 +217,7 @@ fn a_policy_change_made_in_the_editor_is_live_within_five_seconds() {
     assert_eq!(proxy_status(), 200);
 
     let mut browser = staff_browser();
-    sign_in(&mut browser, &school, &school.osl);
+    browser.sign_in(school.site.app, &school.osl);
     browser
         .goto(&format!("http://{}/policy", school.site.app))
         .unwrap();
@@ -327,7 +305,7 @@ fn a_block_page_request_approved_for_this_lesson_opens_the_site_then_expires() {
 
     // The online-safety lead makes a lesson one minute long and approves it for this lesson.
     let mut staff = staff_browser();
-    sign_in(&mut staff, &school, &school.osl);
+    staff.sign_in(school.site.app, &school.osl);
     staff
         .goto(&format!("http://{}/requests", school.site.app))
         .unwrap();

@@ -12,7 +12,6 @@ mod support;
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use serde_json::json;
 use support::admin::{AdminSite, StaffAccount, origin_for, with_store};
 use support::browser::{Browser, BrowserOptions};
 use support::mail::{MailServer, python_with_aiosmtpd};
@@ -74,50 +73,12 @@ from = "hedgerow@test-school.example"
     })
 }
 
-fn sign_in(browser: &mut Browser, school: &School, account: &StaffAccount) {
-    browser
-        .goto(&format!("http://{}/login", school.site.app))
-        .unwrap();
-    browser.fill("#username", &account.username).unwrap();
-    browser.fill("#password", &account.password).unwrap();
-    browser.submit("form").unwrap();
-    assert!(
-        browser.current_url().unwrap().ends_with("/login/code"),
-        "{} is asked for a second factor",
-        account.username
-    );
-    let code = account.fresh_code().expect("a TOTP secret");
-    browser.fill("#code", &code).unwrap();
-    browser.submit("form").unwrap();
-    assert!(
-        browser
-            .current_url()
-            .unwrap()
-            .ends_with(&format!("{}/", school.site.app)),
-        "{} signed in: {}",
-        account.username,
-        browser.body_text().unwrap_or_default()
-    );
-}
-
 fn sign_out(browser: &mut Browser, school: &School) {
     // From the dashboard: a refusal page carries no navigation.
     browser
         .goto(&format!("http://{}/", school.site.app))
         .unwrap();
     browser.submit("form:has(#sign-out)").unwrap();
-}
-
-/// Sets a form control's value directly (selects, and date-time fields whose typing differs
-/// between locales).
-fn set_value(browser: &mut Browser, css: &str, value: &str) {
-    let id = browser.element(css).unwrap();
-    browser
-        .execute(
-            "arguments[0].value = arguments[1];",
-            vec![json!({ support::browser::ELEMENT_KEY: id }), json!(value)],
-        )
-        .unwrap();
 }
 
 /// The record number in a record page's address.
@@ -180,7 +141,7 @@ fn a_teachers_concern_reaches_the_dsl_who_suspends_the_pupil_and_closes_it() {
     png.extend_from_slice(&[0; 64]);
     std::fs::write(&screenshot, png).unwrap();
     let mut browser = Browser::start(BrowserOptions::default()).expect("chromium starts");
-    sign_in(&mut browser, &school, &school.teacher);
+    browser.sign_in(school.site.app, &school.teacher);
     fill_concern(&mut browser, &school, "Unkind messages in a game chat");
     browser.attach("#evidence_file", &screenshot).unwrap();
     browser.submit("#concern-form").unwrap();
@@ -227,7 +188,7 @@ fn a_teachers_concern_reaches_the_dsl_who_suspends_the_pupil_and_closes_it() {
     sign_out(&mut browser, &school);
 
     // The DSL finds it new, takes it on and acts.
-    sign_in(&mut browser, &school, &school.dsl);
+    browser.sign_in(school.site.app, &school.dsl);
     browser
         .goto(&format!("http://{}/concerns", school.site.app))
         .unwrap();
@@ -242,7 +203,7 @@ fn a_teachers_concern_reaches_the_dsl_who_suspends_the_pupil_and_closes_it() {
     assert!(text.contains("Open"), "{text}");
     assert!(text.contains("Handed to the DSL"), "{text}");
 
-    set_value(&mut browser, "#action-kind", "parents-informed");
+    browser.set_value("#action-kind", "parents-informed");
     browser
         .fill("#action-note", "Spoke to mum by phone at 3.30pm")
         .unwrap();
@@ -304,16 +265,11 @@ fn a_teachers_concern_reaches_the_dsl_who_suspends_the_pupil_and_closes_it() {
             .strftime("%Y-%m-%dT%H:%M")
             .to_string()
     };
-    set_value(
-        &mut browser,
+    browser.set_value(
         "#evidence-from",
         &local(-jiff::SignedDuration::from_hours(1)),
     );
-    set_value(
-        &mut browser,
-        "#evidence-to",
-        &local(jiff::SignedDuration::from_hours(1)),
-    );
+    browser.set_value("#evidence-to", &local(jiff::SignedDuration::from_hours(1)));
     browser.submit("form:has(#keep-evidence)").unwrap();
     let kept = browser.page_source().unwrap();
     let evidence = kept.split("id=\"evidence\"").nth(1).unwrap_or_default();
@@ -347,7 +303,7 @@ fn a_teachers_concern_reaches_the_dsl_who_suspends_the_pupil_and_closes_it() {
     sign_out(&mut browser, &school);
 
     // The teacher sees their own record only, and an allegation goes to the head only.
-    sign_in(&mut browser, &school, &school.teacher);
+    browser.sign_in(school.site.app, &school.teacher);
     browser
         .goto(&format!("http://{}/concerns", school.site.app))
         .unwrap();
@@ -366,8 +322,8 @@ fn a_teachers_concern_reaches_the_dsl_who_suspends_the_pupil_and_closes_it() {
         .unwrap();
     browser.click("#record-type-staff-allegation").unwrap();
     browser.fill("#person_1_name", "A member of staff").unwrap();
-    set_value(&mut browser, "#person_1_role", "staff");
-    set_value(&mut browser, "#person_1_involvement", "responsible");
+    browser.set_value("#person_1_role", "staff");
+    browser.set_value("#person_1_involvement", "responsible");
     browser.click("#type-other").unwrap();
     browser
         .fill(
@@ -387,7 +343,7 @@ fn a_teachers_concern_reaches_the_dsl_who_suspends_the_pupil_and_closes_it() {
     assert!(told_head.is_some(), "the headteacher is emailed");
     sign_out(&mut browser, &school);
 
-    sign_in(&mut browser, &school, &school.dsl);
+    browser.sign_in(school.site.app, &school.dsl);
     browser
         .goto(&format!("http://{}/concerns", school.site.app))
         .unwrap();
@@ -404,7 +360,7 @@ fn a_teachers_concern_reaches_the_dsl_who_suspends_the_pupil_and_closes_it() {
     assert!(!text.contains("colleague"), "{text}");
     sign_out(&mut browser, &school);
 
-    sign_in(&mut browser, &school, &school.head);
+    browser.sign_in(school.site.app, &school.head);
     browser
         .goto(&format!("http://{}/concerns/{allegation}", school.site.app))
         .unwrap();

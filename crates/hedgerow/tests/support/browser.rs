@@ -364,6 +364,38 @@ impl Browser {
         })
     }
 
+    /// Signs `account` in to the admin app at `app` through its pages, typing a fresh code
+    /// where the role needs one, and checks it reached the dashboard.
+    pub fn sign_in(&mut self, app: SocketAddr, account: &super::admin::StaffAccount) {
+        self.goto(&format!("http://{app}/login")).unwrap();
+        self.fill("#username", &account.username).unwrap();
+        self.fill("#password", &account.password).unwrap();
+        self.submit("form").unwrap();
+        if self.current_url().unwrap().ends_with("/login/code") {
+            let code = account.fresh_code().expect("a TOTP secret");
+            self.fill("#code", &code).unwrap();
+            self.submit("form").unwrap();
+        }
+        let url = self.current_url().unwrap();
+        assert!(
+            url.ends_with(&format!("{app}/")),
+            "{} signed in: {url} {}",
+            account.username,
+            self.body_text().unwrap_or_default()
+        );
+    }
+
+    /// Sets a form control's value directly (selects, and date and time fields whose typing
+    /// differs between locales).
+    pub fn set_value(&mut self, css: &str, value: &str) {
+        let id = self.element(css).unwrap();
+        self.execute(
+            "arguments[0].value = arguments[1];",
+            vec![json!({ ELEMENT_KEY: id }), json!(value)],
+        )
+        .unwrap();
+    }
+
     /// Polls `ready` every 100 ms until it returns true or `timeout` passes.
     pub fn wait_until(
         &mut self,
