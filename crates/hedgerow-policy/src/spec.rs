@@ -117,6 +117,18 @@ pub enum GroupKind {
     Unidentified,
 }
 
+impl GroupKind {
+    /// The kind as the configuration file and the API write it.
+    pub fn key(self) -> &'static str {
+        match self {
+            GroupKind::Pupil => "pupil",
+            GroupKind::Staff => "staff",
+            GroupKind::Visitor => "visitor",
+            GroupKind::Unidentified => "unidentified",
+        }
+    }
+}
+
 /// A filtering group, such as `ks2` or `staff`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupSpec {

@@ -112,15 +112,12 @@ impl Groups {
                     .groups
                     .iter()
                     .map(|g| {
-                        let kind = match g.kind {
-                            hedgerow_policy::GroupKind::Pupil => "pupil",
-                            hedgerow_policy::GroupKind::Staff => "staff",
-                            hedgerow_policy::GroupKind::Visitor => "visitor",
-                            hedgerow_policy::GroupKind::Unidentified => "unidentified",
-                        };
                         (
                             g.key.clone(),
-                            (g.name.clone(), Audience::for_group(kind, &g.key, &g.name)),
+                            (
+                                g.name.clone(),
+                                Audience::for_group(g.kind.key(), &g.key, &g.name),
+                            ),
                         )
                     })
                     .collect()

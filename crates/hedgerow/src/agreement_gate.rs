@@ -307,7 +307,7 @@ impl AgreementGate {
             let mut hold = HashMap::new();
             for key in keys {
                 if let Some(group) = spec.groups.iter().find(|g| &g.key == key) {
-                    let audience = Audience::for_group(kind_key(group.kind), key, &group.name);
+                    let audience = Audience::for_group(group.kind.key(), key, &group.name);
                     let personal = matches!(group.kind, GroupKind::Pupil | GroupKind::Staff);
                     hold.insert(key.clone(), (audience, personal));
                 }
@@ -386,7 +386,7 @@ impl AgreementGate {
         let group = spec.and_then(|s| s.groups.iter().find(|g| g.key == identity.group));
         let kind = group.map_or(GroupKind::Unidentified, |g| g.kind);
         let group_name = group.map_or(identity.group, |g| g.name.as_str());
-        let audience = Audience::for_group(kind_key(kind), identity.group, group_name);
+        let audience = Audience::for_group(kind.key(), identity.group, group_name);
         let person = match (identity.user, identity.device) {
             (Some(user), _) => PortalPerson::User {
                 username: user.username.clone(),
@@ -413,6 +413,18 @@ impl AgreementGate {
     }
 }
 
+/// The project's own agreement texts, one per audience, as `Store::ensure_default_agreements`
+/// publishes them for a school that has none.
+pub fn default_agreements() -> Vec<(String, String, String)> {
+    Audience::ALL
+        .iter()
+        .map(|audience| {
+            let template = hedgerow_agreements::default_template(*audience);
+            (audience.key().to_string(), template.title, template.body)
+        })
+        .collect()
+}
+
 #[async_trait]
 impl PortalGate for AgreementGate {
     fn who(&self, peer: IpAddr, vouched: Option<&str>) -> Option<PortalVisitor> {
@@ -436,7 +448,7 @@ impl PortalGate for AgreementGate {
             .get(school_slug)
             .and_then(|e| e.spec().groups.iter().find(|g| g.key == group_key));
         match group {
-            Some(group) => Audience::for_group(kind_key(group.kind), &group.key, &group.name),
+            Some(group) => Audience::for_group(group.kind.key(), &group.key, &group.name),
             // A child's group that is no longer configured: a pupil all the same.
             None => Audience::for_group("pupil", group_key, group_key),
         }
@@ -446,16 +458,6 @@ impl PortalGate for AgreementGate {
         if let Err(e) = AgreementGate::refresh(self).await {
             warn!("cannot re-read agreements after an acceptance: {e:#}");
         }
-    }
-}
-
-/// The group kind as `Audience::for_group` reads it.
-fn kind_key(kind: GroupKind) -> &'static str {
-    match kind {
-        GroupKind::Pupil => "pupil",
-        GroupKind::Staff => "staff",
-        GroupKind::Visitor => "visitor",
-        GroupKind::Unidentified => "unidentified",
     }
 }
 

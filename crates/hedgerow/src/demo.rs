@@ -85,6 +85,130 @@ pub async fn ensure_demo_staff(
     Ok(())
 }
 
+/// The demo's pupil who has not yet accepted their agreement, on [`DEMO_HELD_LAPTOP`].
+pub const DEMO_NEW_PUPIL: &str = "pupil.new";
+/// A guest address on the demo's guest Wi-Fi that has been let on with a day code today;
+/// the network's other address (127.0.0.41) has not, and meets the portal.
+pub const DEMO_ADMITTED_GUEST: std::net::Ipv4Addr = std::net::Ipv4Addr::new(127, 0, 0, 40);
+
+/// Lets the demo's people and devices in held groups browse as before: each has an invented
+/// paper acceptance of their agreement (recorded by `system:demo`), and the first guest
+/// address is let on until midnight with a day code issued to "Demo visitor". Only
+/// [`DEMO_NEW_PUPIL`] and the second guest address meet the portal. Runs at every start, and
+/// records only what is missing.
+pub async fn ensure_demo_agreements(
+    store: &hedgerow_store::Store,
+    school: hedgerow_store::SchoolId,
+    config: &hedgerow_config::SchoolConfig,
+) -> anyhow::Result<()> {
+    use hedgerow_store::{AcceptanceMethod, NewAcceptance, SubjectKind};
+    store
+        .ensure_default_agreements(school, &crate::agreement_gate::default_agreements())
+        .await?;
+    let current: std::collections::HashMap<String, i64> = store
+        .current_agreements(school)
+        .await?
+        .into_iter()
+        .map(|v| (v.audience, v.id))
+        .collect();
+    let held_group = |key: &str| {
+        config
+            .agreement_hold
+            .iter()
+            .any(|h| h == key)
+            .then(|| config.policy.groups.iter().find(|g| g.key == key))
+            .flatten()
+    };
+    let audience_version = |group: &hedgerow_policy::GroupSpec| {
+        let audience =
+            hedgerow_agreements::Audience::for_group(group.kind.key(), &group.key, &group.name);
+        current.get(audience.key()).copied()
+    };
+    let mut subjects: Vec<(SubjectKind, String, String, i64)> = Vec::new();
+    for user in &config.directory.users {
+        if user.username == DEMO_NEW_PUPIL {
+            continue;
+        }
+        if let Some(version) = held_group(&user.group).and_then(audience_version) {
+            subjects.push((
+                SubjectKind::User,
+                user.username.clone(),
+                user.display_name.clone(),
+                version,
+            ));
+        }
+    }
+    for device in &config.directory.devices {
+        let Some(group) = device.group.as_deref().and_then(held_group) else {
+            continue;
+        };
+        let personal = matches!(
+            group.kind,
+            hedgerow_policy::GroupKind::Pupil | hedgerow_policy::GroupKind::Staff
+        );
+        if device.owner.is_none()
+            && personal
+            && let Some(version) = audience_version(group)
+        {
+            subjects.push((
+                SubjectKind::Device,
+                device.name.clone(),
+                format!("whoever uses {}", device.name),
+                version,
+            ));
+        }
+    }
+    let now = jiff::Timestamp::now();
+    for (kind, subject, signed_by, version) in subjects {
+        let accepted = store.acceptances_for(school, kind, &subject).await?;
+        if accepted.iter().any(|a| a.version_id == version) {
+            continue;
+        }
+        store
+            .record_acceptance(&NewAcceptance {
+                school,
+                version_id: version,
+                subject_kind: kind,
+                subject,
+                signed_by,
+                relationship: "staff-on-behalf".into(),
+                method: AcceptanceMethod::Paper,
+                recorded_by: Some("system:demo".into()),
+                client_addr: None,
+                accepted_at: now,
+            })
+            .await?;
+    }
+    let guest = std::net::IpAddr::V4(DEMO_ADMITTED_GUEST);
+    if store
+        .visitor_admissions(school, now)
+        .await?
+        .iter()
+        .all(|a| a.client_addr != guest)
+    {
+        let zone = config.policy.time_zone.clone();
+        let today = now.to_zoned_datetime(zone.clone()).date();
+        let midnight = today.tomorrow()?.to_zoned_datetime(zone)?.timestamp();
+        let mut random = [0u8; 8];
+        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut random)
+            .map_err(|_| anyhow::anyhow!("no random numbers for the demo's day code"))?;
+        let code = hedgerow_agreements::day_code(random);
+        let issued = store
+            .issue_visitor_code(
+                school,
+                &hedgerow_agreements::sha256_hex(code.as_bytes()),
+                "Demo visitor",
+                today,
+                "system:demo",
+            )
+            .await?;
+        store
+            .admit_visitor(school, issued.id, guest, midnight, now)
+            .await?;
+    }
+    Ok(())
+}
+
 /// Gives the demo's records pages something to show, once: two invented safeguarding records
 /// about the demo's KS2 pupil, one new and one the DSL has acted on and closed. Everything in
 /// them is made up.

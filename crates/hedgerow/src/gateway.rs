@@ -565,13 +565,7 @@ async fn start_gate(
     signed_in: &Arc<SignedIn>,
     schools: &HashMap<String, hedgerow_store::SchoolId>,
 ) -> anyhow::Result<Arc<AgreementGate>> {
-    let defaults: Vec<(String, String, String)> = hedgerow_agreements::Audience::ALL
-        .iter()
-        .map(|audience| {
-            let template = hedgerow_agreements::default_template(*audience);
-            (audience.key().to_string(), template.title, template.body)
-        })
-        .collect();
+    let defaults = crate::agreement_gate::default_agreements();
     for (slug, school) in schools {
         let published = store
             .ensure_default_agreements(*school, &defaults)
@@ -956,6 +950,7 @@ async fn sync_directory(
         }
         if demo_password_hash.is_some() {
             crate::demo::ensure_demo_records(store, id).await?;
+            crate::demo::ensure_demo_agreements(store, id, school).await?;
         }
         store
             .append_audit(&AuditEntry {

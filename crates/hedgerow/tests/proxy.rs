@@ -34,6 +34,8 @@ fn start_proxying_with_dns(args: &[&str], dir: &Path) -> (Running, SocketAddr, S
                 &dns.to_string(),
                 "--admin-listen",
                 &free_address().to_string(),
+                "--portal-listen",
+                &free_address().to_string(),
             ]),
         &dir.join("gateway.log"),
         "the web proxy",

@@ -11,9 +11,7 @@ use axum::http::StatusCode;
 use hedgerow_accounts::Permission;
 use hedgerow_policy::PolicySpec;
 use hedgerow_policy::change::PolicyChange;
-use hedgerow_policy::spec::{
-    Action, GroupKind, InspectScope, SanctionKind, Selector, YoutubeRestrict,
-};
+use hedgerow_policy::spec::{Action, InspectScope, SanctionKind, Selector, YoutubeRestrict};
 use hedgerow_store::{ChangeFilter, ChangeStatus, PolicyChangeId, PolicyChangeRecord};
 use jiff::Timestamp;
 use jiff::civil::Time;
@@ -59,15 +57,6 @@ pub(super) async fn policy(
         .policy(&staff.school_slug)
         .map_err(|e| ApiError::unavailable("reading the policy in force", e))?;
     ok(&policy_json(&spec))
-}
-
-fn group_kind(kind: GroupKind) -> &'static str {
-    match kind {
-        GroupKind::Pupil => "pupil",
-        GroupKind::Staff => "staff",
-        GroupKind::Visitor => "visitor",
-        GroupKind::Unidentified => "unidentified",
-    }
 }
 
 fn action_json(action: &Action) -> Value {
@@ -117,7 +106,7 @@ pub(super) fn policy_json(spec: &PolicySpec) -> Value {
             json!({
                 "key": g.key,
                 "name": g.name,
-                "kind": group_kind(g.kind),
+                "kind": g.kind.key(),
                 "default": action_json(&g.default),
                 "actions": actions,
                 "search": {

@@ -267,23 +267,27 @@ pub fn start_hedgerow(
 /// until its DNS filter answers.
 pub fn start_gateway(args: &[&str], upstream: SocketAddr, data_dir: &Path) -> Gateway {
     let dns = free_address();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_hedgerow"));
+    command.args(args);
+    if !args.contains(&"--portal-listen") {
+        // Its own port too, so demos started at once never meet on the demo's portal (8081).
+        command.args(["--portal-listen", &free_address().to_string()]);
+    }
     let process = start_hedgerow(
-        Command::new(env!("CARGO_BIN_EXE_hedgerow"))
-            .args(args)
-            .args([
-                "--dns-listen",
-                &dns.to_string(),
-                "--metrics-listen",
-                &free_address().to_string(),
-                // Its own port, so gateways started by tests running at once never meet on the
-                // demo's default (3128).
-                "--proxy-listen",
-                &free_address().to_string(),
-                "--admin-listen",
-                &free_address().to_string(),
-                "--upstream",
-                &upstream.to_string(),
-            ]),
+        command.args([
+            "--dns-listen",
+            &dns.to_string(),
+            "--metrics-listen",
+            &free_address().to_string(),
+            // Its own port, so gateways started by tests running at once never meet on the
+            // demo's default (3128).
+            "--proxy-listen",
+            &free_address().to_string(),
+            "--admin-listen",
+            &free_address().to_string(),
+            "--upstream",
+            &upstream.to_string(),
+        ]),
         &data_dir.join("gateway.log"),
         "hedgerow's DNS filter",
         || dig(dns, &["+short", "probe.example"]).contains("192.0.2.1"),
