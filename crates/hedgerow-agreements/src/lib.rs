@@ -20,6 +20,6 @@ pub use codes::{QrError, day_code, link_token, looks_like_token, normalise_day_c
 pub use consent::{Consent, ImageUse, not_given};
 pub use hedgerow_records::sha256_hex;
 pub use pictures::PICTURES;
-pub use renewal::{Renewal, RenewalError, Standing};
+pub use renewal::{MONTH_NAMES, Renewal, RenewalError, Standing};
 pub use template::{Template, TemplateError, check_template, render_body};
 pub use texts::{default_template, monitoring_notice};

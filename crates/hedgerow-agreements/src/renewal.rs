@@ -31,7 +31,8 @@ pub enum RenewalError {
     Window(i32),
 }
 
-const MONTH_NAMES: [&str; 12] = [
+/// The months by name, January first, as the renewal date is shown and chosen.
+pub const MONTH_NAMES: [&str; 12] = [
     "January",
     "February",
     "March",

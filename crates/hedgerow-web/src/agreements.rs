@@ -610,21 +610,6 @@ async fn version_page(
 // Renewal settings
 // ---------------------------------------------------------------------------------------------
 
-const MONTHS: [&str; 12] = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-];
-
 #[derive(Template)]
 #[template(path = "agreements_settings.html")]
 struct SettingsTemplate {
@@ -659,7 +644,7 @@ fn show_settings(
     let mut response = render(&SettingsTemplate {
         frame: staff.frame("/agreements"),
         message,
-        months: (1..=12).zip(MONTHS).collect(),
+        months: (1..=12).zip(hedgerow_agreements::MONTH_NAMES).collect(),
         month: settings.renewal_month,
         day: settings.renewal_day.to_string(),
         window: settings.expiring_soon_days.to_string(),

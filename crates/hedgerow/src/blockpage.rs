@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwap;
 use askama::Template;
 use hedgerow_policy::PolicySpec;
+use hedgerow_records::escape_html;
 use hedgerow_store::{Contact, ContactRole, ReviewKind, SchoolId, Store};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
@@ -431,21 +432,6 @@ fn render_or_fallback(template: &impl Template, text: &str) -> String {
             escape_html(text)
         )
     })
-}
-
-fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -1169,7 +1169,7 @@ impl ProxyHooks for GatewayProxy {
 /// The page a held request inside an inspected tunnel gets: `511 Network Authentication
 /// Required`, linking to the portal (and sending the browser there after a moment).
 fn held_page(gate: &AgreementGate, original: &str) -> LocalResponse {
-    let target = escape_attribute(&gate.portal_redirect(original));
+    let target = hedgerow_records::escape_html(&gate.portal_redirect(original));
     let body = format!(
         "<!DOCTYPE html>\n<html lang=\"en-GB\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta http-equiv=\"refresh\" content=\"0; url={target}\">\n\
@@ -1182,22 +1182,6 @@ fn held_page(gate: &AgreementGate, original: &str) -> LocalResponse {
     LocalResponse::new(511, "text/html; charset=utf-8", body)
         .with_header("Cache-Control", "no-store")
         .with_header("X-Hedgerow-Rule", HELD_RULE)
-}
-
-/// Text made safe inside a double-quoted HTML attribute.
-fn escape_attribute(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 fn read_basic(headers: &Headers) -> Option<Result<(String, String), String>> {

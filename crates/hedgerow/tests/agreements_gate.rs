@@ -6,27 +6,9 @@
 mod support;
 
 use std::net::SocketAddr;
-use std::process::Command;
 use std::time::Duration;
 
 use support::*;
-
-/// Runs curl; returns (status code, headers, body).
-fn curl(args: &[&str]) -> (u16, String, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let headers = dir.path().join("headers");
-    let output = Command::new("curl")
-        .args(["-s", "--max-time", "20", "-D"])
-        .arg(&headers)
-        .args(["-w", "\n%{http_code}"])
-        .args(args)
-        .output()
-        .expect("curl runs");
-    let text = String::from_utf8_lossy(&output.stdout).to_string();
-    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
-    let headers = std::fs::read_to_string(headers).unwrap_or_default();
-    (code.trim().parse().unwrap_or(0), headers, body.to_string())
-}
 
 /// The value of the first `name="NAME" value="..."` in a page.
 fn form_value(page: &str, name: &str) -> String {
@@ -56,23 +38,8 @@ fn a_held_pupil_is_sent_to_the_portal_until_they_accept() {
     let (_upstream, upstream) = start_upstream(&[]);
     let dir = tempfile::tempdir().unwrap();
     let pupil_and_laptop = format!(
-        r#"
-[[school.users]]
-username = "pupil.a"
-name = "Pupil A"
-kind = "pupil"
-group = "ks2"
-
-[[school.devices]]
-name = "laptop-a"
-kind = "laptop"
-group = "ks2"
-addresses = ["{PUPIL_LAPTOP}"]
-owner = "pupil.a"
-
-[school.agreements]
-hold = ["ks2"]
-"#
+        "{}\n[school.agreements]\nhold = [\"ks2\"]\n",
+        pupil_and_laptop()
     );
     let config = SchoolConfig::new(dir.path())
         .table(

@@ -71,26 +71,14 @@ impl WebhookReceiver {
 
 fn monitored_school(dir: &Path, proxy_table: &str, mail: u16, webhook: u16) -> PathBuf {
     let school = format!(
-        r#"{groups}
-[[school.users]]
-username = "pupil.a"
-name = "Pupil A"
-kind = "pupil"
-group = "ks2"
-
-[[school.devices]]
-name = "laptop-a"
-kind = "laptop"
-group = "ks2"
-addresses = ["{PUPIL_LAPTOP}"]
-owner = "pupil.a"
-
+        r#"{groups}{pupil}
 [school.monitoring]
 dsl = ["dsl@test-school.example"]
 webhook = "http://127.0.0.1:{webhook}/hooks/alerts"
 age_bands = {{ ks2 = "primary" }}
 "#,
-        groups = ks2_and_unknown()
+        groups = ks2_and_unknown(),
+        pupil = pupil_and_laptop(),
     );
     SchoolConfig::new(dir)
         .table(&format!(

@@ -128,23 +128,6 @@ fn tunnel_then(
     (status, closed)
 }
 
-/// Runs curl; returns (status code, headers, body).
-fn curl(args: &[&str]) -> (u16, String, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let headers = dir.path().join("headers");
-    let output = Command::new("curl")
-        .args(["-s", "--max-time", "20", "-D"])
-        .arg(&headers)
-        .args(["-w", "\n%{http_code}"])
-        .args(args)
-        .output()
-        .expect("curl runs");
-    let text = String::from_utf8_lossy(&output.stdout).to_string();
-    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
-    let headers = std::fs::read_to_string(headers).unwrap_or_default();
-    (code.trim().parse().unwrap_or(0), headers, body.to_string())
-}
-
 fn activity(config_args: &[&str]) -> String {
     let output = Command::new(env!("CARGO_BIN_EXE_hedgerow"))
         .arg("activity")

@@ -23,24 +23,12 @@ const HUGE_BYTES: usize = 32 * 1024 * 1024;
 
 fn monitored_school(dir: &Path, proxy_table: &str) -> std::path::PathBuf {
     let school = format!(
-        r#"{groups}
-[[school.users]]
-username = "pupil.a"
-name = "Pupil A"
-kind = "pupil"
-group = "ks2"
-
-[[school.devices]]
-name = "laptop-a"
-kind = "laptop"
-group = "ks2"
-addresses = ["{PUPIL_LAPTOP}"]
-owner = "pupil.a"
-
+        r#"{groups}{pupil}
 [school.monitoring]
 age_bands = {{ ks2 = "primary" }}
 "#,
-        groups = ks2_and_unknown()
+        groups = ks2_and_unknown(),
+        pupil = pupil_and_laptop(),
     );
     SchoolConfig::new(dir)
         .table(proxy_table)

@@ -432,11 +432,10 @@ pub fn ks2_and_unknown() -> String {
 /// The address of the small school's KS2 laptop (`laptop-a`, pupil.a's).
 pub const PUPIL_LAPTOP: &str = "127.0.0.21";
 
-/// A small school whose KS2 pupil has an assigned laptop ([`PUPIL_LAPTOP`]) and gambling
-/// blocked; `extra` (a sanction, say) is appended. For sanctions, reloads and live policy
-/// changes.
-pub fn small_school(dir: &Path, extra: &str) -> PathBuf {
-    let pupil_and_laptop = format!(
+/// The small school's KS2 pupil (`pupil.a`, "Pupil A") and their laptop at [`PUPIL_LAPTOP`],
+/// as `[[school.users]]` and `[[school.devices]]` tables.
+pub fn pupil_and_laptop() -> String {
+    format!(
         r#"
 [[school.users]]
 username = "pupil.a"
@@ -451,7 +450,14 @@ group = "ks2"
 addresses = ["{PUPIL_LAPTOP}"]
 owner = "pupil.a"
 "#
-    );
+    )
+}
+
+/// A small school whose KS2 pupil has an assigned laptop ([`PUPIL_LAPTOP`]) and gambling
+/// blocked; `extra` (a sanction, say) is appended. For sanctions, reloads and live policy
+/// changes.
+pub fn small_school(dir: &Path, extra: &str) -> PathBuf {
+    let pupil_and_laptop = pupil_and_laptop();
     SchoolConfig::new(dir)
         .table(
             r#"[dns]
@@ -520,4 +526,21 @@ pub fn postgres_database() -> Option<String> {
         .rsplit_once('/')
         .map_or(admin_url.as_str(), |(base, _)| base);
     Some(format!("{base}/{name}"))
+}
+
+/// Runs curl; returns (status code, headers, body).
+pub fn curl(args: &[&str]) -> (u16, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let headers = dir.path().join("headers");
+    let output = Command::new("curl")
+        .args(["-s", "--max-time", "20", "-D"])
+        .arg(&headers)
+        .args(["-w", "\n%{http_code}"])
+        .args(args)
+        .output()
+        .expect("curl runs");
+    let text = String::from_utf8_lossy(&output.stdout).to_string();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+    let headers = std::fs::read_to_string(headers).unwrap_or_default();
+    (code.trim().parse().unwrap_or(0), headers, body.to_string())
 }
