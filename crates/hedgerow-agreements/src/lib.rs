@@ -10,6 +10,7 @@
 mod audience;
 mod codes;
 mod consent;
+pub mod fuzzing;
 mod pictures;
 mod renewal;
 mod template;
