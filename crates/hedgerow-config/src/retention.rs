@@ -24,6 +24,9 @@ pub struct RetentionSettings {
     /// Alerts decided as false positive or no further action, with no concern, are deleted
     /// this many days after their last match.
     pub decided_alert_days: u32,
+    /// Visitors' day codes, the devices they let on and the visitors' acceptances of the
+    /// visitor agreement are deleted this many days after they were made.
+    pub visitor_days: u32,
     /// Child-protection records come up for review this many years after the child's date of
     /// birth (or, with no date of birth, after the report).
     pub child_protection_years: u32,
@@ -39,6 +42,7 @@ impl Default for RetentionSettings {
         RetentionSettings {
             activity_days: 365,
             decided_alert_days: 365,
+            visitor_days: 365,
             child_protection_years: 25,
             staff_allegation_years: 10,
             online_safety_years: 6,
@@ -51,6 +55,7 @@ impl Default for RetentionSettings {
 pub(crate) struct RawRetention {
     pub activity_days: Option<Sp<u32>>,
     pub decided_alert_days: Option<Sp<u32>>,
+    pub visitor_days: Option<Sp<u32>>,
     pub child_protection_years: Option<Sp<u32>>,
     pub staff_allegation_years: Option<Sp<u32>>,
     pub online_safety_years: Option<Sp<u32>>,
@@ -80,6 +85,11 @@ pub(crate) fn retention_settings(
             "decided_alert_days",
             &table.decided_alert_days,
             &mut settings.decided_alert_days,
+        ),
+        (
+            "visitor_days",
+            &table.visitor_days,
+            &mut settings.visitor_days,
         ),
     ] {
         if let Some(value) = value {
@@ -172,6 +182,11 @@ default = "allow"
             e.to_string().contains("retention.decided_alert_days"),
             "{e}"
         );
+        assert_eq!(c.retention.visitor_days, 365);
+        let c = Config::parse(&config("[retention]\nvisitor_days = 90\n")).expect("valid");
+        assert_eq!(c.retention.visitor_days, 90);
+        let e = Config::parse(&config("[retention]\nvisitor_days = 5000\n")).expect_err("too long");
+        assert!(e.to_string().contains("retention.visitor_days"), "{e}");
     }
 
     #[test]

@@ -1855,6 +1855,48 @@ impl Store {
         admissions.sort_by_key(|a| (a.code_id, a.client_addr));
         Ok(admissions)
     }
+
+    /// Retention for visitors: deletes day codes issued, admissions made and visitors'
+    /// acceptances recorded before `cutoff` (a visitor's name and device address are kept only
+    /// as long as the school needs them), in one transaction audited as `visitor.purge` by
+    /// `system:retention`. Returns how many rows went.
+    pub async fn purge_visitors_before(
+        &self,
+        school: SchoolId,
+        cutoff: Timestamp,
+    ) -> Result<u64, StoreError> {
+        let cutoff_us = timestamp_to_us(cutoff);
+        in_tx!(self, "a purge of old visitors", |tx| {
+            let mut deleted = 0;
+            for sql in [
+                "DELETE FROM visitor_admissions WHERE school_id = $1 AND admitted_at_us < $2",
+                "DELETE FROM agreement_acceptances WHERE school_id = $1 \
+                 AND subject_kind = 'visitor' AND accepted_at_us < $2",
+                "DELETE FROM visitor_codes WHERE school_id = $1 AND issued_at_us < $2 \
+                 AND NOT EXISTS (SELECT 1 FROM visitor_admissions a WHERE a.code_id = visitor_codes.id)",
+            ] {
+                deleted += sqlx::query(sql)
+                    .bind(school.0)
+                    .bind(cutoff_us)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::query("purging old visitors"))?
+                    .rows_affected();
+            }
+            audit!(
+                tx,
+                school,
+                "system:retention",
+                None,
+                "visitor.purge",
+                format!("school:{school}"),
+                format!(
+                    "deleted {deleted} visitor codes, admissions and acceptances before {cutoff}"
+                )
+            );
+            Ok::<_, StoreError>(deleted)
+        })
+    }
 }
 
 #[cfg(test)]

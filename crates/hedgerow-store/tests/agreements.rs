@@ -25,6 +25,7 @@ backend_tests!(
     parent_links_replace_older_ones_and_expire,
     image_consent_changes_are_recorded_once_each,
     visitor_codes_admit_three_devices_for_their_day,
+    old_visitors_are_purged,
     the_fingerprint_moves_with_every_relevant_write,
     schools_are_kept_apart,
 );
@@ -926,6 +927,126 @@ async fn visitor_codes_admit_three_devices_for_their_day(db: &TestDb) {
     let admits = audits(s, school, "visitor.admit").await;
     assert_eq!(admits.len(), 5);
     assert_eq!(admits[4].0, "visitor:Dr Vera Visit");
+}
+
+/// Retention: visitors' admissions and acceptances older than the cutoff go, with day codes
+/// that nothing admitted is left under; newer ones stay.
+async fn old_visitors_are_purged(db: &TestDb) {
+    let s = &db.store;
+    let school = school(s, "oak").await;
+    let version = s
+        .publish_agreement(
+            school,
+            "visitors",
+            "Guest Wi-Fi",
+            "- I use it kindly.",
+            "head",
+            "",
+        )
+        .await
+        .unwrap()
+        .id;
+    let now = Timestamp::now();
+    let long_ago = now - SignedDuration::from_hours(24 * 400);
+    let code = s
+        .issue_visitor_code(
+            school,
+            &hash("OLDCODE"),
+            "Old Visitor",
+            date(2026, 3, 10),
+            "office",
+        )
+        .await
+        .unwrap();
+    let newer = s
+        .issue_visitor_code(
+            school,
+            &hash("NEWCODE"),
+            "New Visitor",
+            date(2026, 3, 11),
+            "office",
+        )
+        .await
+        .unwrap();
+    s.admit_visitor(
+        school,
+        code.id,
+        ip("10.9.9.1"),
+        long_ago + SignedDuration::from_hours(8),
+        long_ago,
+    )
+    .await
+    .unwrap();
+    s.admit_visitor(
+        school,
+        newer.id,
+        ip("10.9.9.2"),
+        now + SignedDuration::from_hours(8),
+        now,
+    )
+    .await
+    .unwrap();
+    for (name, at) in [("Old Visitor", long_ago), ("New Visitor", now)] {
+        s.record_acceptance(&NewAcceptance {
+            school,
+            version_id: version,
+            subject_kind: SubjectKind::Visitor,
+            subject: name.into(),
+            signed_by: name.into(),
+            relationship: "self".into(),
+            method: AcceptanceMethod::Portal,
+            recorded_by: None,
+            client_addr: Some(ip("10.9.9.1")),
+            accepted_at: at,
+        })
+        .await
+        .unwrap();
+    }
+
+    // A year back from now: the old admission and acceptance go; both codes were issued today.
+    let deleted = s
+        .purge_visitors_before(school, now - SignedDuration::from_hours(24 * 365))
+        .await
+        .unwrap();
+    assert_eq!(deleted, 2);
+    let left = s
+        .acceptances_for(school, SubjectKind::Visitor, "Old Visitor")
+        .await
+        .unwrap();
+    assert!(left.is_empty(), "{left:?}");
+    assert_eq!(
+        s.acceptances_for(school, SubjectKind::Visitor, "New Visitor")
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        s.visitor_admissions(school, long_ago).await.unwrap().len(),
+        1
+    );
+
+    // Later than everything: all of it goes, codes included.
+    let deleted = s
+        .purge_visitors_before(school, now + SignedDuration::from_hours(1))
+        .await
+        .unwrap();
+    assert_eq!(deleted, 4, "an admission, an acceptance and two codes");
+    assert!(
+        s.visitor_code_by_hash(school, &hash("NEWCODE"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        s.visitor_admissions(school, long_ago)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let purges = audits(s, school, "visitor.purge").await;
+    assert_eq!(purges.len(), 2);
+    assert_eq!(purges[0].0, "system:retention");
 }
 
 /// The sentence a fourth device gets.

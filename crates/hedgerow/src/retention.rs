@@ -1,4 +1,4 @@
-//! Retention: deletes activity events and decided alerts once the school no longer keeps them
+//! Retention: deletes activity events, decided alerts and visitors' day codes once the school no longer keeps them
 //! (`[retention]`), shortly after start and then every few hours. Each purge is audited by the
 //! store as `system:retention` in the same transaction.
 
@@ -54,6 +54,18 @@ pub async fn purge_once(
             }
             Err(e) => {
                 warn!(school = %slug, "retention: could not delete old decided alerts, will try again: {e}")
+            }
+        }
+        match store
+            .purge_visitors_before(school, before(settings.visitor_days))
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => {
+                info!(school = %slug, deleted = n, days = settings.visitor_days, "retention: old visitor codes, admissions and acceptances deleted")
+            }
+            Err(e) => {
+                warn!(school = %slug, "retention: could not delete old visitors, will try again: {e}")
             }
         }
     }
