@@ -384,6 +384,25 @@ fn a_parents_link_co_signs_and_sets_image_consent_for_their_child_only() {
         assert!(!ava_line.contains(given.label()), "{ava_line}");
     }
 
+    // Reminders go only to the parents who have not co-signed: Ben's.
+    staff
+        .goto(&format!("http://{}/agreements/report", school.site.app))
+        .unwrap();
+    staff.set_value("#letters-class", "4B");
+    staff.click("#only_unsigned").unwrap();
+    staff.submit("form[action='/agreements/letters']").unwrap();
+    let reminders = staff
+        .execute(
+            "return Array.from(document.querySelectorAll('article.letter strong')).map(s => s.textContent);",
+            vec![],
+        )
+        .unwrap();
+    assert_eq!(reminders, json!(["Ben Sample"]), "{reminders:?}");
+    // Printing a new letter for Ava would have stopped her parent's link; the reminder run
+    // left it working.
+    parent.goto(&link).unwrap();
+    assert!(parent.page_source().unwrap().contains("Ava"));
+
     // The acceptance report shows Ava's agreement co-signed by her parent.
     let report = with_store(school.dir.path(), async |s| {
         let id = s.school_by_slug("test-school").await.unwrap().unwrap().id;
