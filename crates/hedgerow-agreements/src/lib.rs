@@ -12,6 +12,7 @@ mod codes;
 mod consent;
 pub mod fuzzing;
 mod pictures;
+mod reminder;
 mod renewal;
 mod template;
 mod texts;
@@ -21,6 +22,7 @@ pub use codes::{QrError, day_code, link_token, looks_like_token, normalise_day_c
 pub use consent::{Consent, ImageUse, not_given};
 pub use hedgerow_records::sha256_hex;
 pub use pictures::PICTURES;
-pub use renewal::{MONTH_NAMES, Renewal, RenewalError, Standing};
+pub use reminder::{Reminder, reminder};
+pub use renewal::{MONTH_NAMES, Renewal, RenewalError, Standing, uk_date};
 pub use template::{Template, TemplateError, check_template, render_body};
 pub use texts::{default_template, monitoring_notice};

@@ -208,14 +208,8 @@ impl Standing {
 }
 
 /// A date as people in UK schools write it: "1 September 2026".
-fn uk_date(date: Date) -> String {
-    let month_name = usize::try_from(date.month())
-        .ok()
-        .and_then(|number| number.checked_sub(1))
-        .and_then(|index| MONTH_NAMES.get(index))
-        .copied()
-        .unwrap_or("");
-    format!("{} {} {}", date.day(), month_name, date.year())
+pub fn uk_date(date: Date) -> String {
+    date.strftime("%-d %B %Y").to_string()
 }
 
 #[cfg(test)]

@@ -288,6 +288,8 @@ pub struct AcceptanceReportRow {
     pub year_group: Option<String>,
     /// Class.
     pub class_name: Option<String>,
+    /// E-mail address, where an import gave one (for reminders).
+    pub email: Option<String>,
     /// For each audience they accepted anything of: the latest portal-or-paper acceptance and
     /// the latest parent-link co-signature, in [`AUDIENCES`] order, portal-or-paper first.
     pub latest: Vec<Acceptance>,
@@ -1209,8 +1211,8 @@ impl Store {
         actor: &ActingUser,
     ) -> Result<Vec<AcceptanceReportRow>, StoreError> {
         check_actor(actor)?;
-        let users_sql = "SELECT username, display_name, kind, group_key, year_group, class_name \
-             FROM users WHERE school_id = $1 AND disabled = $2";
+        let users_sql = "SELECT username, display_name, kind, group_key, year_group, class_name, \
+             email FROM users WHERE school_id = $1 AND disabled = $2";
         let accepted_sql =
             format!("{ACCEPTANCE_SELECT} WHERE a.school_id = $1 AND a.subject_kind = 'user'");
         type UserRow = (
@@ -1218,6 +1220,7 @@ impl Store {
             String,
             String,
             String,
+            Option<String>,
             Option<String>,
             Option<String>,
         );
@@ -1264,7 +1267,7 @@ impl Store {
         let mut report = users
             .into_iter()
             .map(
-                |(username, display_name, kind, group_key, year_group, class_name)| {
+                |(username, display_name, kind, group_key, year_group, class_name, email)| {
                     let kind = UserKind::parse(&kind).ok_or_else(|| {
                         StoreError::Corrupt(format!("user {username:?} has invalid kind {kind:?}"))
                     })?;
@@ -1278,6 +1281,7 @@ impl Store {
                         group_key,
                         year_group,
                         class_name,
+                        email,
                         latest,
                     })
                 },

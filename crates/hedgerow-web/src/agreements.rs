@@ -42,6 +42,7 @@ pub(crate) const ROUTES: &[(&str, &str)] = &[
     ("GET", "/agreements/report.csv"),
     ("POST", "/agreements/paper"),
     ("POST", "/agreements/letters"),
+    ("POST", "/agreements/remind"),
     ("GET", "/agreements/{audience}"),
     ("POST", "/agreements/{audience}"),
     ("GET", "/agreements/{audience}/v/{version}"),
@@ -58,6 +59,7 @@ pub(crate) fn routes() -> Router<Arc<AdminApp>> {
         .route("/agreements/report.csv", get(report_csv))
         .route("/agreements/paper", post(paper))
         .route("/agreements/letters", post(letters))
+        .route("/agreements/remind", post(remind))
         .route("/agreements/{audience}", get(audience_page).post(publish))
         .route("/agreements/{audience}/v/{version}", get(version_page))
 }
@@ -92,10 +94,7 @@ pub(crate) fn renewal_of(settings: &AgreementSettings) -> Renewal {
     .unwrap_or(Renewal::DEFAULT)
 }
 
-/// A day as the school writes it: `1 September 2026`.
-pub(crate) fn uk_date(date: Date) -> String {
-    date.strftime("%-d %B %Y").to_string()
-}
+pub(crate) use hedgerow_agreements::uk_date;
 
 /// The school's filtering groups as the policy in force has them: key → (name, audience).
 pub(crate) struct Groups(BTreeMap<String, (String, Audience)>);
@@ -754,6 +753,14 @@ struct ReportQuery {
     /// The username a paper acceptance was just recorded for.
     #[serde(default)]
     recorded: String,
+    /// After e-mail reminders: how many were sent, how many people had no address, how many
+    /// failed.
+    #[serde(default)]
+    reminded: Option<usize>,
+    #[serde(default)]
+    no_email: Option<usize>,
+    #[serde(default)]
+    failed: Option<usize>,
 }
 
 impl ReportQuery {
@@ -888,6 +895,10 @@ struct ReportTemplate {
     relationships: &'static [(&'static str, &'static str)],
     csv_href: String,
     recorded: Option<String>,
+    /// The sentence after e-mail reminders were sent.
+    reminded: Option<String>,
+    /// The report's filters, for the reminder form.
+    filters: Vec<(&'static str, String)>,
     today: String,
     has_portal: bool,
 }
@@ -950,9 +961,122 @@ async fn report(
         relationships: &RELATIONSHIPS,
         csv_href: crate::explorer::link("/agreements/report.csv", &query.pairs()),
         recorded,
+        reminded: query.reminded.map(|sent| {
+            let mut sentence = format!(
+                "Reminders e-mailed to {sent} {}.",
+                if sent == 1 { "person" } else { "people" }
+            );
+            if let Some(n) = query.no_email.filter(|n| *n > 0) {
+                sentence.push_str(&format!(
+                    " {n} without an e-mail address were not reminded."
+                ));
+            }
+            if let Some(n) = query.failed.filter(|n| *n > 0) {
+                sentence.push_str(&format!(
+                    " {n} could not be sent; check the mail server and try again."
+                ));
+            }
+            sentence
+        }),
+        filters: query
+            .pairs()
+            .into_iter()
+            .map(|(k, v)| (k, v.to_string()))
+            .collect(),
         today: app.today().to_string(),
         has_portal: app.control.portal_url().is_some(),
     })
+}
+
+/// E-mails a reminder to everyone the report's filters select whose agreement is not current
+/// (never accepted, an older version, ended, or ending soon) and who has an e-mail address,
+/// then shows the report with how many were sent. Each one sent is audited
+/// (`agreement.remind`), naming the person, not the address.
+async fn remind(State(app): State<Arc<AdminApp>>, staff: Staff, request: Request) -> Response {
+    if let Err(r) = staff.require(Permission::ViewAgreements) {
+        return r;
+    }
+    let fields = match read_fields(request).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let field = |name: &str| fields.get(name).unwrap_or_default().to_string();
+    let query = ReportQuery {
+        audience: field("audience"),
+        group: field("group"),
+        class: field("class"),
+        standing: field("standing"),
+        ..ReportQuery::default()
+    };
+    let judge = match Judge::new(&app, &staff).await {
+        Ok(j) => j,
+        Err(r) => return r,
+    };
+    let rows = match report_rows(&app, &staff).await {
+        Ok(rows) => rows,
+        Err(r) => return r,
+    };
+    let portal = app.control.portal_url();
+    let (mut sent, mut no_email, mut failed) = (0, 0, 0);
+    for judged in rows
+        .iter()
+        .map(|r| judge.judge(r))
+        .filter(|j| query.keeps(j))
+    {
+        let Some(reminder) = hedgerow_agreements::reminder(
+            &staff.school_name,
+            &judged.row.display_name,
+            judged.audience,
+            &judged.standing,
+            portal.as_deref(),
+        ) else {
+            continue;
+        };
+        let Some(to) = judged.row.email.as_deref().filter(|e| e.contains('@')) else {
+            no_email += 1;
+            continue;
+        };
+        match app
+            .control
+            .send_email(to, &reminder.subject, &reminder.text)
+            .await
+        {
+            Ok(()) => {
+                sent += 1;
+                let audit = hedgerow_store::AuditEntry {
+                    school: Some(staff.school),
+                    at: Timestamp::now(),
+                    actor: staff.actor(),
+                    action: "agreement.remind".into(),
+                    target: format!("user:{}", judged.row.username),
+                    detail: format!(
+                        "audience={} standing={}",
+                        judged.audience.key(),
+                        judged.standing.key()
+                    ),
+                    from_addr: Some(staff.peer.to_string()),
+                };
+                if let Err(e) = app.store.append_audit(&audit).await {
+                    return server_error("writing the audit log", e);
+                }
+            }
+            Err(problem) if sent == 0 && failed == 0 => {
+                // The first one failing says the mail server is missing or down: stop there.
+                return bad_request(problem);
+            }
+            Err(_) => failed += 1,
+        }
+    }
+    let mut pairs: Vec<(&str, String)> = query
+        .pairs()
+        .into_iter()
+        .map(|(k, v)| (k, v.to_string()))
+        .collect();
+    pairs.push(("reminded", sent.to_string()));
+    pairs.push(("no_email", no_email.to_string()));
+    pairs.push(("failed", failed.to_string()));
+    let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    Redirect::to(&crate::explorer::link("/agreements/report", &pairs)).into_response()
 }
 
 async fn report_csv(

@@ -75,4 +75,12 @@ pub trait GatewayControl: Send + Sync + 'static {
     fn portal_url(&self) -> Option<String> {
         None
     }
+
+    /// Sends one plain-text e-mail for the admin app (a reminder to accept an agreement)
+    /// through the school's mail server. The default, and a gateway without a mail server,
+    /// refuses with a sentence saying what to set up.
+    async fn send_email(&self, to: &str, subject: &str, text: &str) -> Result<(), String> {
+        let _ = (to, subject, text);
+        Err("No mail server is set up, so no e-mail can be sent; the network manager can add one under [monitoring.smtp] in the configuration.".into())
+    }
 }

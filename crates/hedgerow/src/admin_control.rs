@@ -15,8 +15,8 @@ use crate::monitor::RecordNotifier;
 
 pub struct LiveControl {
     pub live: Arc<LivePolicy>,
-    /// Emails the DSL (or the headteacher) about new safeguarding records; `None` without a
-    /// mail server.
+    /// Emails the DSL (or the headteacher) about new safeguarding records, and sends the admin
+    /// app's other e-mails (agreement reminders); `None` without a mail server.
     pub records: Option<Arc<RecordNotifier>>,
     /// The access portal's public URL (`[portal] url`, else its listener's), printed on
     /// parents' letters; `None` when there is no portal.
@@ -71,5 +71,12 @@ impl GatewayControl for LiveControl {
 
     fn portal_url(&self) -> Option<String> {
         self.portal_url.clone()
+    }
+
+    async fn send_email(&self, to: &str, subject: &str, text: &str) -> Result<(), String> {
+        match &self.records {
+            Some(mail) => mail.send_plain(to, subject, text).await,
+            None => Err("No mail server is set up, so no e-mail can be sent; the network manager can add one under [monitoring.smtp] in the configuration.".into()),
+        }
     }
 }

@@ -217,6 +217,19 @@ pub fn record_notifier(
 }
 
 impl RecordNotifier {
+    /// Sends one plain-text e-mail now (the admin app's agreement reminders); the error is a
+    /// sentence for the person who asked.
+    pub async fn send_plain(&self, to: &str, subject: &str, text: &str) -> Result<(), String> {
+        let message = hedgerow_monitor::EmailMessage {
+            subject: subject.to_string(),
+            text_body: text.to_string(),
+        };
+        self.smtp
+            .send(&[to.to_string()], &message)
+            .await
+            .map_err(|e| format!("The e-mail to {to} was not sent: {e}"))
+    }
+
     /// Sends the notice in the background, trying a few times.
     pub fn notify(self: &Arc<Self>, school: &str, record: hedgerow_web::MadeRecord) {
         let Some((name, zone, settings)) = self.schools.get(school) else {

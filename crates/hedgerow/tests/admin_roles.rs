@@ -136,7 +136,8 @@ fn expected(method: &str, path: &str) -> Option<Rule> {
         ("GET", "/agreements/report")
         | ("GET", "/agreements/report.csv")
         | ("POST", "/agreements/paper")
-        | ("POST", "/agreements/letters") => AnyOf(&[P::ViewAgreements]),
+        | ("POST", "/agreements/letters")
+        | ("POST", "/agreements/remind") => AnyOf(&[P::ViewAgreements]),
         ("GET", "/image-consent")
         | ("GET", "/image-consent/do-not-photograph")
         | ("GET", "/image-consent/{username}") => AnyOf(&[P::ViewImageConsent]),

@@ -11,15 +11,19 @@
 //!   class's "do not photograph or publish" list names exactly the pupils without every use
 //!   given;
 //! - a visitor's day code is shown once and only its hash is kept;
+//! - reminders are e-mailed to the staff whose agreement is not current and who have an
+//!   address, saying where to accept it, and nobody else;
 //! - a teacher reads the report but cannot publish or change settings, and a network manager
 //!   sees the consent register but not the agreements.
 
 mod support;
 
+use hedgerow_agreements::sha256_hex;
 use hedgerow_store::{
     ActingUser, ImportedClass, ImportedPerson, PeopleBatch, SchoolId, Store, UserKind,
 };
-use support::admin::{AdminSite, Client, StaffAccount, location, with_database};
+use support::admin::{AdminSite, Client, StaffAccount, location, with_database, with_store};
+use support::mail::{MailServer, python_with_aiosmtpd};
 use support::*;
 
 async fn school_of(store: &Store) -> SchoolId {
@@ -58,14 +62,6 @@ fn london_today() -> String {
         .to_zoned_datetime(zone)
         .date()
         .to_string()
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    ring::digest::digest(&ring::digest::SHA256, bytes)
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// The table row of the report for `username`.
@@ -448,4 +444,108 @@ fn agreements_consent_and_visitors_on(database: Option<&str>) {
     assert!(count("tc", "agreement.report") >= 1);
     assert_eq!(count("ds", "agreement.publish"), 2);
     assert_eq!(count("ds", "visitor-code.issue"), 1);
+}
+
+#[test]
+fn reminders_are_emailed_to_those_not_current() {
+    if !have_tools(&["curl"]) {
+        return;
+    }
+    let Some(python) = python_with_aiosmtpd() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mail = MailServer::start(python, dir.path());
+    let smtp = format!(
+        "\n[monitoring.smtp]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\nfrom = \"hedgerow@test-school.example\"\n",
+        mail.port
+    );
+    let config = small_school(dir.path(), &smtp);
+    let dsl = StaffAccount::create(&config, "ds", "dsl");
+    let portal = free_address();
+    let site = AdminSite::start(
+        &config,
+        dir.path(),
+        &["--portal-listen", &portal.to_string()],
+    );
+    let staff_member = |username: &str, name: &str, email: Option<&str>| ImportedPerson {
+        username: username.into(),
+        display_name: name.into(),
+        group_key: "staff".into(),
+        year_group: None,
+        class_name: None,
+        email: email.map(str::to_string),
+        staff_code: None,
+        suggested_roles: Vec::new(),
+        date_of_birth: None,
+    };
+    with_store(dir.path(), async |store| {
+        let school = school_of(&store).await;
+        store
+            .import_people(
+                school,
+                &PeopleBatch::People {
+                    kind: UserKind::Staff,
+                    people: vec![
+                        staff_member("t.ash", "Tess Ash", Some("t.ash@test-school.example")),
+                        staff_member("r.oak", "Rob Oak", Some("r.oak@test-school.example")),
+                        staff_member("n.mail", "Nell Nomail", None),
+                    ],
+                    disable_missing: false,
+                },
+                &ActingUser::new("test"),
+            )
+            .await
+            .unwrap();
+    });
+    let client = site.signed_in(&dsl);
+    // Rob has signed the staff agreement on paper; Tess and Nell have not.
+    let (status, _, page) = client.submit(
+        "/agreements/report",
+        "/agreements/paper",
+        &[
+            ("username", "r.oak"),
+            ("signed_on", &london_today()),
+            ("signed_by", "Rob Oak"),
+            ("relationship", "self"),
+        ],
+    );
+    assert_eq!(status, 303, "{page}");
+
+    let (status, headers, page) = client.submit(
+        "/agreements/report",
+        "/agreements/remind",
+        &[("audience", "staff")],
+    );
+    assert_eq!(status, 303, "{page}");
+    let shown = client.page(&location(&headers));
+    assert!(shown.contains("Reminders e-mailed to 1 person."), "{shown}");
+    assert!(
+        shown.contains("1 without an e-mail address were not reminded."),
+        "{shown}"
+    );
+    let mut messages = Vec::new();
+    for _ in 0..50 {
+        messages = mail.messages();
+        if !messages.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    let message = &messages[0];
+    assert!(message.contains("t.ash@test-school.example"), "{message}");
+    assert!(message.contains("Dear Tess Ash"), "{message}");
+    assert!(message.contains(&format!("http://{portal}/")), "{message}");
+    assert!(!message.contains("Rob"), "{message}");
+    let audit = with_store(dir.path(), async |store| {
+        let school = school_of(&store).await;
+        store.audit_entries(Some(school), 50).await.unwrap()
+    });
+    let reminded: Vec<_> = audit
+        .iter()
+        .filter(|r| r.entry.action == "agreement.remind")
+        .map(|r| r.entry.target.clone())
+        .collect();
+    assert_eq!(reminded, vec!["user:t.ash".to_string()]);
 }
