@@ -511,6 +511,12 @@ fn first_listed(file: &str) -> String {
 }
 
 fn inspecting_gateway(group: &str) -> InspectingGateway {
+    inspecting_gateway_with(group, "")
+}
+
+/// As [`inspecting_gateway`], with `school_extra` appended to the school (such as an
+/// `[school.agreements]` table).
+fn inspecting_gateway_with(group: &str, school_extra: &str) -> InspectingGateway {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().to_path_buf();
     let origin = TestOrigin::start(Ipv4Addr::new(127, 0, 0, 72));
@@ -539,6 +545,11 @@ fn inspecting_gateway(group: &str) -> InspectingGateway {
         origin.ca_pem_path(),
         &[origin.https_addr().port(), untrusted.https_addr().port()],
     );
+    if !school_extra.is_empty() {
+        let mut text = std::fs::read_to_string(&config).unwrap();
+        text.push_str(school_extra);
+        std::fs::write(&config, text).unwrap();
+    }
     let (gateway, proxy) = start_proxying(&["serve", "--config", config.to_str().unwrap()], &path);
     InspectingGateway {
         _dir: dir,
@@ -726,4 +737,47 @@ fn staff_may_download_programs() {
     ]);
     assert_eq!((code, body.len()), (200, 1000));
     assert!(school.gateway.stop());
+}
+
+/// A pupil held at the access portal meets it inside an inspected tunnel too: the proxy
+/// answers with `511 Network Authentication Required` and a page that sends the browser to the
+/// portal with the page it asked for, and fetches nothing from the site.
+#[test]
+fn a_held_pupil_meets_the_portal_inside_an_inspected_tunnel() {
+    if !have(&["curl"]) {
+        return;
+    }
+    let school = inspecting_gateway_with("pupils", "\n[school.agreements]\nhold = [\"pupils\"]\n");
+    let https = school.origin.https_addr().port();
+    let before = school.origin.requests().len();
+    let ca = school.dir.join("data/ca/school-ca.pem");
+    let (status, headers, body) = curl(&[
+        "-x",
+        &format!("http://{}", school.proxy),
+        "--cacert",
+        ca.to_str().unwrap(),
+        &format!("https://www.allowed.test:{https}/hello"),
+    ]);
+    assert_eq!(status, 511, "{headers}{body}");
+    assert!(
+        headers
+            .to_ascii_lowercase()
+            .contains("x-hedgerow-rule: agreement:not-accepted"),
+        "{headers}"
+    );
+    assert!(
+        body.contains("Accept the school's agreement first"),
+        "{body}"
+    );
+    assert!(
+        body.contains(&format!(
+            "?then=https%3A%2F%2Fwww.allowed.test%3A{https}%2Fhello"
+        )),
+        "the portal link carries the page asked for: {body}"
+    );
+    assert_eq!(
+        school.origin.requests().len(),
+        before,
+        "nothing was fetched from the site"
+    );
 }
