@@ -195,8 +195,14 @@ impl Judge {
         at.to_zoned_datetime(self.zone.clone()).date()
     }
 
+    /// A person judged against their group's agreement.
     fn judge<'a>(&self, row: &'a AcceptanceReportRow) -> Judged<'a> {
-        let audience = self.groups.audience(row.kind, &row.group_key);
+        self.judge_as(row, self.groups.audience(row.kind, &row.group_key))
+    }
+
+    /// A person judged against `audience`'s agreement (a staff member against the governors'
+    /// or the social media accounts' agreement, which no filtering group has).
+    fn judge_as<'a>(&self, row: &'a AcceptanceReportRow, audience: Audience) -> Judged<'a> {
         let current = self.current.get(audience.key()).copied();
         let latest = |parent: bool| {
             row.latest
@@ -763,7 +769,26 @@ struct ReportQuery {
     failed: Option<usize>,
 }
 
+/// The agreements no filtering group has: staff are judged against them one by one, when the
+/// report asks for them, and paper acceptances may name them.
+const STAFF_ONLY_AUDIENCES: [Audience; 2] = [Audience::Governors, Audience::SocialMedia];
+
 impl ReportQuery {
+    /// The people the report shows, judged: against the agreement asked for when it is one
+    /// no group has (staff only), else each against their own group's.
+    fn judged<'a>(&self, judge: &Judge, rows: &'a [AcceptanceReportRow]) -> Vec<Judged<'a>> {
+        let staff_only =
+            Audience::parse(&self.audience).filter(|a| STAFF_ONLY_AUDIENCES.contains(a));
+        rows.iter()
+            .filter_map(|row| match staff_only {
+                Some(_) if row.kind != UserKind::Staff => None,
+                Some(audience) => Some(judge.judge_as(row, audience)),
+                None => Some(judge.judge(row)),
+            })
+            .filter(|j| self.keeps(j))
+            .collect()
+    }
+
     fn keeps(&self, judged: &Judged) -> bool {
         let row = judged.row;
         (self.audience.is_empty() || judged.audience.key() == self.audience)
@@ -893,6 +918,8 @@ struct ReportTemplate {
     letter_classes: Vec<String>,
     standings: Vec<Choice>,
     relationships: &'static [(&'static str, &'static str)],
+    /// The agreements a paper acceptance may name besides the person's own.
+    staff_only_audiences: Vec<(&'static str, &'static str)>,
     csv_href: String,
     recorded: Option<String>,
     /// The sentence after e-mail reminders were sent.
@@ -923,11 +950,10 @@ async fn report(
         Ok(c) => c,
         Err(e) => return server_error("reading classes", e),
     };
-    let lines: Vec<ReportLine> = rows
+    let lines: Vec<ReportLine> = query
+        .judged(&judge, &rows)
         .iter()
-        .map(|r| judge.judge(r))
-        .filter(|j| query.keeps(j))
-        .map(|j| line_of(&app, &judge, &j))
+        .map(|j| line_of(&app, &judge, j))
         .collect();
     let recorded = rows
         .iter()
@@ -959,6 +985,10 @@ async fn report(
             &query.standing,
         ),
         relationships: &RELATIONSHIPS,
+        staff_only_audiences: STAFF_ONLY_AUDIENCES
+            .iter()
+            .map(|a| (a.key(), a.label()))
+            .collect(),
         csv_href: crate::explorer::link("/agreements/report.csv", &query.pairs()),
         recorded,
         reminded: query.reminded.map(|sent| {
@@ -1018,11 +1048,7 @@ async fn remind(State(app): State<Arc<AdminApp>>, staff: Staff, request: Request
     };
     let portal = app.control.portal_url();
     let (mut sent, mut no_email, mut failed) = (0, 0, 0);
-    for judged in rows
-        .iter()
-        .map(|r| judge.judge(r))
-        .filter(|j| query.keeps(j))
-    {
+    for judged in query.judged(&judge, &rows) {
         let Some(reminder) = hedgerow_agreements::reminder(
             &staff.school_name,
             &judged.row.display_name,
@@ -1098,11 +1124,7 @@ async fn report_csv(
     let mut csv = String::from(
         "username,name,group,class,audience,standing,accepted_at,method,signed_by,relationship,version,parent_cosigned_at,parent_signed_by\r\n",
     );
-    for judged in rows
-        .iter()
-        .map(|r| judge.judge(r))
-        .filter(|j| query.keeps(j))
-    {
+    for judged in query.judged(&judge, &rows) {
         let line = line_of(&app, &judge, &judged);
         let cells = [
             line.username.as_str(),
@@ -1227,7 +1249,24 @@ async fn paper(State(app): State<Arc<AdminApp>>, staff: Staff, request: Request)
         }
         Err(e) => return server_error("looking up a person", e),
     };
-    let audience = Groups::of(&app, &staff).audience(person.kind, &person.group_key);
+    let audience = match fields.get("audience").unwrap_or_default() {
+        "" => Groups::of(&app, &staff).audience(person.kind, &person.group_key),
+        key => match Audience::parse(key).filter(|a| STAFF_ONLY_AUDIENCES.contains(a)) {
+            Some(audience) if person.kind == UserKind::Staff => audience,
+            Some(audience) => {
+                return bad_request(format!(
+                    "{} is not a member of staff, so cannot accept the agreement for {}. Choose their own agreement.",
+                    person.display_name,
+                    audience.label().to_lowercase()
+                ));
+            }
+            None => {
+                return bad_request(
+                    "Choose which agreement was signed: the person's own, the governors' or the social media accounts'.",
+                );
+            }
+        },
+    };
     let version = match app
         .store
         .current_agreement(staff.school, audience.key())

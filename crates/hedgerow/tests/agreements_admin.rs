@@ -12,7 +12,8 @@
 //!   given;
 //! - a visitor's day code is shown once and only its hash is kept;
 //! - reminders are e-mailed to the staff whose agreement is not current and who have an
-//!   address, saying where to accept it, and nobody else;
+//!   address, saying where to accept it, and nobody else; a member of staff signs the social
+//!   media accounts' agreement on paper, and its report judges staff alone against it;
 //! - a teacher reads the report but cannot publish or change settings, and a network manager
 //!   sees the consent register but not the agreements.
 
@@ -548,4 +549,38 @@ fn reminders_are_emailed_to_those_not_current() {
         .map(|r| r.entry.target.clone())
         .collect();
     assert_eq!(reminded, vec!["user:t.ash".to_string()]);
+
+    // Rob runs the school's social media accounts: he signs that agreement too, on paper, and
+    // the report for it judges every member of staff against it (and no pupil).
+    let (status, _, page) = client.submit(
+        "/agreements/report",
+        "/agreements/paper",
+        &[
+            ("username", "r.oak"),
+            ("audience", "social-media"),
+            ("signed_on", &london_today()),
+            ("signed_by", "Rob Oak"),
+            ("relationship", "self"),
+        ],
+    );
+    assert_eq!(status, 303, "{page}");
+    let report = client.page("/agreements/report?audience=social-media");
+    let rob = report_row(&report, "r.oak").expect("Rob is listed");
+    assert!(rob.contains("data-standing=\"current\""), "{rob}");
+    let tess = report_row(&report, "t.ash").expect("Tess is listed");
+    assert!(tess.contains("data-standing=\"not-accepted\""), "{tess}");
+    assert!(report_row(&report, "pupil.a").is_none(), "{report}");
+    let (status, _, page) = client.submit(
+        "/agreements/report",
+        "/agreements/paper",
+        &[
+            ("username", "pupil.a"),
+            ("audience", "social-media"),
+            ("signed_on", &london_today()),
+            ("signed_by", "Pupil A"),
+            ("relationship", "self"),
+        ],
+    );
+    assert_eq!(status, 400, "{page}");
+    assert!(page.contains("not a member of staff"), "{page}");
 }
