@@ -32,9 +32,25 @@ fn short(answer: &str) -> Vec<String> {
 
 #[test]
 fn a_held_pupil_is_sent_to_the_portal_until_they_accept() {
+    held_pupil_on(None);
+}
+
+/// The same with the whole gateway on PostgreSQL: the gate reads acceptances, and notices new
+/// ones, through the other backend.
+#[test]
+fn a_held_pupil_is_sent_to_the_portal_until_they_accept_on_postgresql() {
+    if let Some(url) = postgres_database() {
+        held_pupil_on(Some(&url));
+    }
+}
+
+fn held_pupil_on(database: Option<&str>) {
     if !have_tools(&["dig", "curl", "dnsmasq"]) {
         return;
     }
+    let database = database
+        .map(|url| format!("\n[database]\nurl = \"{url}\"\n"))
+        .unwrap_or_default();
     let (_upstream, upstream) = start_upstream(&[]);
     let dir = tempfile::tempdir().unwrap();
     let pupil_and_laptop = format!(
@@ -52,6 +68,7 @@ block_page_address_v6 = "::9"
 [portal]
 address_v6 = "::1""#,
         )
+        .table(&database)
         .school(
             "test-school",
             "Test School",
