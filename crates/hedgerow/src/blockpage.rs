@@ -414,6 +414,18 @@ pub fn error_page(title: &str, sentence: &str, what_to_do: &str) -> String {
     render_or_fallback(&template, sentence)
 }
 
+#[derive(Template)]
+#[template(path = "held.html")]
+struct HeldTemplate<'a> {
+    portal_link: &'a str,
+}
+
+/// The page for a request held at the access portal where a redirect cannot be sent (inside
+/// an inspected tunnel): a link to the portal, which the browser also follows by itself.
+pub fn held_page(portal_link: &str) -> String {
+    render_or_fallback(&HeldTemplate { portal_link }, portal_link)
+}
+
 /// A moment as the block page shows it, in the school's time zone: "Tuesday 10 March 2026,
 /// 14:05".
 pub fn local_time(at: Timestamp, zone: &TimeZone) -> String {
@@ -688,6 +700,25 @@ mod tests {
         assert!(html.contains("games.example did not answer."));
         assert!(html.contains("What to do"));
         assert!(html.contains("Check the address, or try again in a few minutes."));
+    }
+
+    #[test]
+    fn the_held_page_links_to_the_portal() {
+        let html = held_page("http://10.0.0.5/?then=http%3A%2F%2Fa.example%2F&x=<y>");
+        assert_well_formed(&html);
+        assert!(
+            html.contains("<h1>Accept the school's agreement first</h1>"),
+            "{html}"
+        );
+        let escaped = "http://10.0.0.5/?then=http%3A%2F%2Fa.example%2F&#38;x=&#60;y&#62;";
+        assert!(
+            html.contains(&format!("<a href=\"{escaped}\">Open the agreement</a>")),
+            "{html}"
+        );
+        assert!(
+            html.contains(&format!("content=\"0; url={escaped}\"")),
+            "{html}"
+        );
     }
 
     #[test]

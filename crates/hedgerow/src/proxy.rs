@@ -1166,22 +1166,16 @@ impl ProxyHooks for GatewayProxy {
     }
 }
 
-/// The page a held request inside an inspected tunnel gets: `511 Network Authentication
-/// Required`, linking to the portal (and sending the browser there after a moment).
+/// The answer to a held request inside an inspected tunnel: `511 Network Authentication
+/// Required`, with a page that links to the portal (and sends the browser there).
 fn held_page(gate: &AgreementGate, original: &str) -> LocalResponse {
-    let target = hedgerow_records::escape_html(&gate.portal_redirect(original));
-    let body = format!(
-        "<!DOCTYPE html>\n<html lang=\"en-GB\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta http-equiv=\"refresh\" content=\"0; url={target}\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>Accept the school's agreement first</title>\n</head>\n<body style=\"font-family: sans-serif; max-width: 40em; margin: 3em auto; padding: 0 1em; font-size: 1.2em\">\n\
-         <h1>Accept the school's agreement first</h1>\n\
-         <p>Before you use the internet at school, read the acceptable use agreement and say that you agree.</p>\n\
-         <p><a href=\"{target}\">Open the agreement</a></p>\n</body>\n</html>\n"
-    );
-    LocalResponse::new(511, "text/html; charset=utf-8", body)
-        .with_header("Cache-Control", "no-store")
-        .with_header("X-Hedgerow-Rule", HELD_RULE)
+    LocalResponse::new(
+        511,
+        "text/html; charset=utf-8",
+        blockpage::held_page(&gate.portal_redirect(original)),
+    )
+    .with_header("Cache-Control", "no-store")
+    .with_header("X-Hedgerow-Rule", HELD_RULE)
 }
 
 fn read_basic(headers: &Headers) -> Option<Result<(String, String), String>> {
