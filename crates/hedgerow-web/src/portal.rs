@@ -85,6 +85,26 @@ pub enum PortalPerson {
 /// The header in which the school's proxy names who is at the portal, signed by the gateway.
 pub const VOUCH_HEADER: &str = "x-hedgerow-portal-client";
 
+/// A key for this process's signatures (the portal's form tokens, the gate's vouches), from
+/// the system's random source. Should that ever fail, the key is made from the clock and the
+/// process id: predictable only to this process's own memory, and never outliving it, which
+/// beats refusing to serve the portal.
+pub fn process_key() -> hmac::Key {
+    let mut key = [0u8; 32];
+    if SystemRandom::new().fill(&mut key).is_err() {
+        let nanos = jiff::Timestamp::now().as_nanosecond().to_le_bytes();
+        key[..16].copy_from_slice(&nanos);
+        key[16..].copy_from_slice(&std::process::id().to_le_bytes().repeat(4));
+    }
+    hmac::Key::new(hmac::HMAC_SHA256, &key)
+}
+
+/// `<public_url>?then=<then>`: the portal, remembering the page a browser first asked for.
+/// The proxy's redirects and the portal's own are made here, so both spell it alike.
+pub fn portal_link(public_url: &str, then: &str) -> String {
+    format!("{public_url}?then={}", crate::explorer::url_encode(then))
+}
+
 /// The longest `then` address the portal carries along; longer ones are dropped, not cut.
 const MAX_THEN: usize = 2048;
 
@@ -110,19 +130,12 @@ impl Portal {
             public_url.push('/');
         }
         let public_host = url_host(&public_url).unwrap_or_default();
-        let mut key = [0u8; 32];
-        // The system's random source failing leaves the key predictable only to this process's
-        // own memory; fall back to the clock rather than refuse to start the portal.
-        if SystemRandom::new().fill(&mut key).is_err() {
-            let nanos = jiff::Timestamp::now().as_nanosecond().to_le_bytes();
-            key[..16].copy_from_slice(&nanos);
-        }
         Arc::new(Portal {
             store,
             gate,
             public_url,
             public_host,
-            form_key: hmac::Key::new(hmac::HMAC_SHA256, &key),
+            form_key: process_key(),
             zone: TimeZone::get("Europe/London").unwrap_or(TimeZone::UTC),
         })
     }
@@ -183,8 +196,7 @@ impl Portal {
 
     /// `<public_url>?then=<url>`.
     fn portal_with_then(&self, then: &str) -> String {
-        let encoded: String = form_urlencoded::byte_serialize(then.as_bytes()).collect();
-        format!("{}?then={encoded}", self.public_url)
+        portal_link(&self.public_url, then)
     }
 
     /// The renewal rule the school set, or the default when what is stored does not make one.

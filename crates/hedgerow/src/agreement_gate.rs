@@ -31,7 +31,6 @@ use hedgerow_store::{SchoolId, Store, SubjectKind};
 use hedgerow_web::portal::{PortalGate, PortalPerson, PortalVisitor};
 use jiff::Timestamp;
 use ring::hmac;
-use ring::rand::{SecureRandom, SystemRandom};
 use tracing::warn;
 
 use crate::setup::Snapshot;
@@ -43,8 +42,8 @@ pub const HELD_RULE: &str = "agreement:not-accepted";
 /// The rule id of a request for the portal itself, which is always let through.
 pub const PORTAL_RULE: &str = "agreement:portal";
 
-/// The header in which the proxy tells the portal who is at it.
-pub const VOUCH_HEADER: &str = "X-Hedgerow-Portal-Client";
+/// The header in which the proxy tells the portal who is at it (the portal's own name for it).
+pub use hedgerow_web::portal::VOUCH_HEADER;
 
 /// How often the ticker asks the store whether anything about agreements changed.
 const TICK: Duration = Duration::from_secs(2);
@@ -105,14 +104,6 @@ impl AgreementGate {
         portal: PortalSettings,
         exempt: &[String],
     ) -> Arc<AgreementGate> {
-        let mut key = [0u8; 32];
-        if SystemRandom::new().fill(&mut key).is_err() {
-            // Without the system's randomness, a key only this process's memory knows still
-            // beats none; vouches never outlive the process.
-            let nanos = Timestamp::now().as_nanosecond().to_le_bytes();
-            key[..16].copy_from_slice(&nanos);
-            key[16..].copy_from_slice(&std::process::id().to_le_bytes().repeat(4));
-        }
         let mut exempt_names = Vec::new();
         let mut exempt_addresses: Vec<IpAddr> = Vec::new();
         let portal_names = portal.host().into_iter();
@@ -138,7 +129,7 @@ impl AgreementGate {
             portal,
             exempt_names,
             exempt_addresses,
-            key: hmac::Key::new(hmac::HMAC_SHA256, &key),
+            key: hedgerow_web::portal::process_key(),
             seen: tokio::sync::Mutex::new(None),
         })
     }
@@ -207,9 +198,7 @@ impl AgreementGate {
 
     /// The portal's URL with `then` set to where the client wanted to go.
     pub fn portal_redirect(&self, then: &str) -> String {
-        let base = self.portal.url.as_deref().unwrap_or("/");
-        let encoded: String = form_urlencoded_value(then);
-        format!("{base}?then={encoded}")
+        hedgerow_web::portal::portal_link(self.portal.url.as_deref().unwrap_or("/"), then)
     }
 
     /// Vouches for who is at the portal through the proxy: `"<address> <user or -> <unix
@@ -308,7 +297,7 @@ impl AgreementGate {
             for key in keys {
                 if let Some(group) = spec.groups.iter().find(|g| &g.key == key) {
                     let audience = Audience::for_group(group.kind.key(), key, &group.name);
-                    let personal = matches!(group.kind, GroupKind::Pupil | GroupKind::Staff);
+                    let personal = devices_answer_for_themselves(group.kind);
                     hold.insert(key.clone(), (audience, personal));
                 }
             }
@@ -392,11 +381,9 @@ impl AgreementGate {
                 username: user.username.clone(),
                 display_name: user.display_name.clone(),
             },
-            (None, Some(device)) if matches!(kind, GroupKind::Pupil | GroupKind::Staff) => {
-                PortalPerson::Device {
-                    name: device.name.clone(),
-                }
-            }
+            (None, Some(device)) if devices_answer_for_themselves(kind) => PortalPerson::Device {
+                name: device.name.clone(),
+            },
             _ => PortalPerson::Guest,
         };
         Some(PortalVisitor {
@@ -411,6 +398,13 @@ impl AgreementGate {
             online_safety_lead: spec.and_then(|s| s.online_safety_lead.clone()),
         })
     }
+}
+
+/// Whether a device in a group of this kind, with nobody signed in and no owner, accepts its
+/// agreement for itself (a class's shared iPad), rather than each guest on it by address (a
+/// guest Wi-Fi network).
+pub fn devices_answer_for_themselves(kind: GroupKind) -> bool {
+    matches!(kind, GroupKind::Pupil | GroupKind::Staff)
 }
 
 /// The project's own agreement texts, one per audience, as `Store::ensure_default_agreements`
@@ -475,20 +469,6 @@ fn unhex(text: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-/// Percent-encodes a query value (everything but unreserved characters).
-fn form_urlencoded_value(value: &str) -> String {
-    let mut out = String::with_capacity(value.len() * 3);
-    for byte in value.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                out.push(char::from(byte))
-            }
-            other => out.push_str(&format!("%{other:02X}")),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -500,13 +480,5 @@ mod tests {
         assert_eq!(unhex("0g"), None);
         assert_eq!(unhex("abc"), None);
         assert_eq!(unhex("é1"), None);
-    }
-
-    #[test]
-    fn then_values_are_percent_encoded() {
-        assert_eq!(
-            form_urlencoded_value("http://a.example/x?y=1&z=2"),
-            "http%3A%2F%2Fa.example%2Fx%3Fy%3D1%26z%3D2"
-        );
     }
 }

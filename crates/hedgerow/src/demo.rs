@@ -142,12 +142,8 @@ pub async fn ensure_demo_agreements(
         let Some(group) = device.group.as_deref().and_then(held_group) else {
             continue;
         };
-        let personal = matches!(
-            group.kind,
-            hedgerow_policy::GroupKind::Pupil | hedgerow_policy::GroupKind::Staff
-        );
         if device.owner.is_none()
-            && personal
+            && crate::agreement_gate::devices_answer_for_themselves(group.kind)
             && let Some(version) = audience_version(group)
         {
             subjects.push((
