@@ -1363,10 +1363,7 @@ fn letter(
 /// A parent's link token and the SHA-256 the store keeps instead of it.
 #[allow(clippy::result_large_err)]
 fn fresh_link_token() -> Result<(String, String), Response> {
-    let mut bytes = [0u8; 32];
-    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
-        .map_err(|_| server_error("no random numbers", "ring"))?;
-    let token = hedgerow_agreements::link_token(bytes);
+    let token = hedgerow_agreements::link_token(crate::frame::random_bytes()?);
     let hash = hedgerow_agreements::sha256_hex(token.as_bytes());
     Ok((token, hash))
 }

@@ -71,13 +71,19 @@ pub(crate) fn not_found(what: &str) -> Response {
         .into_response()
 }
 
+/// `N` bytes from the system's random source (a server error page when it fails).
+#[allow(clippy::result_large_err)]
+pub(crate) fn random_bytes<const N: usize>() -> Result<[u8; N], Response> {
+    let mut bytes = [0u8; N];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
+        .map_err(|_| server_error("no random numbers", "ring"))?;
+    Ok(bytes)
+}
+
 /// A random URL-safe token of 32 bytes.
 #[allow(clippy::result_large_err)]
 pub(crate) fn random_token() -> Result<String, Response> {
-    let mut bytes = [0u8; 32];
-    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
-        .map_err(|_| server_error("no random numbers", "ring"))?;
-    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes::<32>()?))
 }
 
 /// The session's CSRF token, made on first use.

@@ -144,10 +144,7 @@ fn visit_day(text: &str, today: Date) -> Result<Date, String> {
 /// A new code and the SHA-256 of its canonical form, which is all the store keeps.
 #[allow(clippy::result_large_err)]
 fn fresh_code() -> Result<(String, String), Response> {
-    let mut bytes = [0u8; 8];
-    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
-        .map_err(|_| server_error("no random numbers", "ring"))?;
-    let code = hedgerow_agreements::day_code(bytes);
+    let code = hedgerow_agreements::day_code(crate::frame::random_bytes()?);
     let canonical = hedgerow_agreements::normalise_day_code(&code).unwrap_or_else(|| code.clone());
     let hash = hedgerow_agreements::sha256_hex(canonical.as_bytes());
     Ok((code, hash))
