@@ -85,7 +85,7 @@ const STANDINGS: [(&str, &str); 5] = [
 
 /// The school's renewal rules; settings the store holds but this version cannot use (which
 /// the settings form never writes) fall back to 1 September and 30 days.
-pub(crate) fn renewal_of(settings: &AgreementSettings) -> Renewal {
+pub fn renewal_of(settings: &AgreementSettings) -> Renewal {
     Renewal::new(
         settings.renewal_month,
         settings.renewal_day,
@@ -208,7 +208,7 @@ impl Judge {
             row.latest
                 .iter()
                 .filter(|a| a.audience == audience.key())
-                .filter(|a| matches!(a.method, AcceptanceMethod::ParentLink) == parent)
+                .filter(|a| a.method.opens_gate() != parent)
                 .max_by_key(|a| a.accepted_at)
         };
         let accepted = latest(false);

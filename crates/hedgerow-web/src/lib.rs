@@ -53,6 +53,7 @@ use hedgerow_accounts::LoginThrottle;
 use hedgerow_store::{AdminAccount, SchoolId, Store};
 use tower_sessions::{Expiry, SessionManagerLayer};
 
+pub use agreements::renewal_of;
 pub use control::{ChangePreview, GatewayControl, MadeRecord};
 pub use frame::Staff;
 pub use people::{MAPPING_SETTING, import_batch, import_groups};

@@ -206,12 +206,7 @@ impl Portal {
             .agreement_settings(school)
             .await
             .map_err(|e| trouble("reading the renewal settings", e))?;
-        Ok(Renewal::new(
-            settings.renewal_month,
-            settings.renewal_day,
-            settings.expiring_soon_days,
-        )
-        .unwrap_or(Renewal::DEFAULT))
+        Ok(crate::agreements::renewal_of(&settings))
     }
 }
 
@@ -539,10 +534,9 @@ async fn home_page(
             Ok(list) => list,
             Err(e) => return trouble("reading earlier acceptances", e),
         };
-        let latest = acceptances.iter().find(|a| {
-            a.audience == audience.key()
-                && matches!(a.method, AcceptanceMethod::Portal | AcceptanceMethod::Paper)
-        });
+        let latest = acceptances
+            .iter()
+            .find(|a| a.audience == audience.key() && a.method.opens_gate());
         let accepted_on =
             latest.map(|a| a.accepted_at.to_zoned_datetime(portal.zone.clone()).date());
         let of_current = latest.is_some_and(|a| a.version_id == version.id);

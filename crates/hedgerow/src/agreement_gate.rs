@@ -23,7 +23,7 @@ use std::time::Duration;
 use anyhow::Context;
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
-use hedgerow_agreements::{Audience, Renewal};
+use hedgerow_agreements::Audience;
 use hedgerow_config::PortalSettings;
 use hedgerow_identity::Identity;
 use hedgerow_policy::GroupKind;
@@ -307,12 +307,7 @@ impl AgreementGate {
                 .await
                 .with_context(|| format!("cannot read the agreements of {slug}"))?;
             let settings = self.store.agreement_settings(school).await?;
-            let renewal = Renewal::new(
-                settings.renewal_month,
-                settings.renewal_day,
-                settings.expiring_soon_days,
-            )
-            .unwrap_or(Renewal::DEFAULT);
+            let renewal = hedgerow_web::renewal_of(&settings);
             let today = now.to_zoned_datetime(zone.clone()).date();
             let current: HashMap<Audience, i64> = current
                 .iter()
