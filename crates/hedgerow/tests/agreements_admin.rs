@@ -36,12 +36,6 @@ async fn school_of(store: &Store) -> SchoolId {
         .id
 }
 
-fn database_table(database: Option<&str>) -> String {
-    database
-        .map(|url| format!("\n[database]\nurl = \"{url}\"\n"))
-        .unwrap_or_default()
-}
-
 fn pupil(username: &str, name: &str) -> ImportedPerson {
     ImportedPerson {
         username: username.into(),

@@ -48,9 +48,7 @@ fn held_pupil_on(database: Option<&str>) {
     if !have_tools(&["dig", "curl", "dnsmasq"]) {
         return;
     }
-    let database = database
-        .map(|url| format!("\n[database]\nurl = \"{url}\"\n"))
-        .unwrap_or_default();
+    let database = database_table(database);
     let (_upstream, upstream) = start_upstream(&[]);
     let dir = tempfile::tempdir().unwrap();
     let pupil_and_laptop = format!(

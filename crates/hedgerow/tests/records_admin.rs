@@ -142,13 +142,6 @@ fn seed_closed(dir: &Path, database: Option<&str>, record: NewRecord, outcome: &
     })
 }
 
-/// The `[database]` table for a PostgreSQL URL, or nothing for the embedded SQLite store.
-fn database_table(database: Option<&str>) -> String {
-    database
-        .map(|url| format!("\n[database]\nurl = \"{url}\"\n"))
-        .unwrap_or_default()
-}
-
 fn years_ago(years: i64) -> Timestamp {
     Timestamp::now() - SignedDuration::from_hours(24 * 366 * years)
 }

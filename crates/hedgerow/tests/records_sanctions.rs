@@ -30,9 +30,7 @@ fn school(
     let dir = tempfile::tempdir().unwrap();
     let (origin, proxy_table) =
         origin_for(dir.path(), Ipv4Addr::new(127, 0, 0, 88), &["games.example"]);
-    let database = database
-        .map(|url| format!("\n[database]\nurl = \"{url}\"\n"))
-        .unwrap_or_default();
+    let database = database_table(database);
     let extra = format!(
         "{restricted}\n[[school.overrides]]\nid = \"games-for-restricted\"\nsite = \"games.example\"\naction = \"block\"\ngroups = [\"ks2-restricted\"]\nby = \"Test\"\nreason = \"Games are for break time\"\n{proxy_table}{database}",
         restricted = group("ks2-restricted", "pupil", &["gambling"]),

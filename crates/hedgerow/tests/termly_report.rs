@@ -49,9 +49,7 @@ fn school_with_terms(dir: &Path, database: Option<&str>) -> PathBuf {
         day(-40),
         day(40)
     );
-    let database = database
-        .map(|url| format!("[database]\nurl = \"{url}\"\n"))
-        .unwrap_or_default();
+    let database = database_table(database);
     SchoolConfig::new(dir)
         .table(&database)
         .school(

@@ -528,6 +528,14 @@ pub fn postgres_database() -> Option<String> {
     Some(format!("{base}/{name}"))
 }
 
+/// The `[database]` table for a PostgreSQL URL (from [`postgres_database`]), or nothing for
+/// the embedded SQLite store.
+pub fn database_table(database: Option<&str>) -> String {
+    database
+        .map(|url| format!("\n[database]\nurl = \"{url}\"\n"))
+        .unwrap_or_default()
+}
+
 /// Runs curl; returns (status code, headers, body).
 pub fn curl(args: &[&str]) -> (u16, String, String) {
     let dir = tempfile::tempdir().unwrap();
