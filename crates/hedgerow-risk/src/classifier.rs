@@ -1,7 +1,11 @@
 //! The classifier: risk libraries and a school's tuning compiled into one word trie.
 //!
 //! Every phrase of every entry and context rule becomes a path in a trie keyed by normalised
-//! words, with prefix edges (`suicid*`) and gap edges (`~2`). A text is tokenised once and the
+//! words, with prefix edges (`suicid*`), gap edges (`~2`) and word-list edges (`@groups`). A
+//! word list is one edge into a small trie of its own, shared by every phrase that uses it, so
+//! the built-in libraries' phrases (about 350,000 once every list is written out) stay a few
+//! thousand paths: building takes tens of milliseconds and about 10 MB rather than a second and
+//! 150 MB. A text is tokenised once, its words numbered against the trie's vocabulary, and the
 //! trie is walked from each word, so the cost grows with the text, not with the library. Phrases
 //! written without spaces (`killmyself.com`, `#endmylife`) are found by one Aho-Corasick
 //! automaton over the run-together forms of the multi-word phrases.
@@ -28,10 +32,22 @@ enum Target {
 
 #[derive(Debug, Default)]
 struct Node {
-    words: HashMap<Box<str>, usize>,
+    /// (word id, child), sorted by word id.
+    words: Vec<(u32, usize)>,
     prefixes: Vec<(Box<str>, usize)>,
     gaps: Vec<(u8, usize)>,
+    /// Word-list steps: (index into `Classifier::choices`, child).
+    choices: Vec<(usize, usize)>,
     accepts: Vec<Target>,
+}
+
+/// One node of a word list's own small trie; `end`: an alternative ends here.
+#[derive(Debug, Default)]
+struct ChoiceNode {
+    /// (word id, child), sorted by word id.
+    words: Vec<(u32, usize)>,
+    prefixes: Vec<(Box<str>, usize)>,
+    end: bool,
 }
 
 #[derive(Debug)]
@@ -55,7 +71,21 @@ struct Hit {
 /// `&self` and allocates only for the words of the text.
 #[derive(Debug)]
 pub struct Classifier {
+    /// Every word the phrases use, numbered: a text's words are looked up here once, and the
+    /// trie's edges compare numbers.
+    vocabulary: HashMap<Box<str>, u32>,
     nodes: Vec<Node>,
+    /// The tries of the word lists the phrases use, each list once however often it is used;
+    /// `choices` holds each list's root in `choice_nodes`.
+    choice_nodes: Vec<ChoiceNode>,
+    choices: Vec<usize>,
+    /// By word id, the word lists with an alternative starting with that word; and the word
+    /// lists with an alternative starting with a prefix. A text's words are checked against
+    /// these once, so that the walk tries a list only where one of its alternatives can start.
+    choices_by_first_word: Vec<Vec<usize>>,
+    /// Sorted by the prefix's first three bytes (a prefix has at least three letters), so a
+    /// word is compared only with the prefixes that begin as it does.
+    choices_by_first_prefix: Vec<([u8; 3], Box<str>, usize)>,
     entries: Vec<CompiledEntry>,
     contexts: Vec<(ContextEffect, ContextScope)>,
     misspellings: HashMap<String, String>,
@@ -105,7 +135,12 @@ impl Classifier {
         }
 
         let mut classifier = Classifier {
+            vocabulary: HashMap::new(),
             nodes: vec![Node::default()],
+            choice_nodes: Vec::new(),
+            choices: Vec::new(),
+            choices_by_first_word: Vec::new(),
+            choices_by_first_prefix: Vec::new(),
             entries: Vec::with_capacity(entries.len()),
             contexts: Vec::new(),
             misspellings: HashMap::new(),
@@ -114,6 +149,7 @@ impl Classifier {
         };
         let mut squashed_patterns = Vec::new();
         let mut squashed_seen = HashSet::new();
+        let mut choice_ids = HashMap::new();
         for (index, entry) in entries.iter().enumerate() {
             classifier.entries.push(CompiledEntry {
                 id: entry.id.clone(),
@@ -126,12 +162,12 @@ impl Classifier {
                     entry: entry.id.clone(),
                     problem: format!("phrase {phrase:?}: {problem}"),
                 })?;
-                classifier.insert(&steps, Target::Entry(index));
-                if let Some(squashed) = squash(&steps)
-                    && squashed_seen.insert((squashed.clone(), Target::Entry(index)))
-                {
-                    squashed_patterns.push(squashed);
-                    classifier.squashed_targets.push(Target::Entry(index));
+                classifier.insert(&steps, Target::Entry(index), &mut choice_ids);
+                for squashed in squash(&steps) {
+                    if squashed_seen.insert((squashed.clone(), Target::Entry(index))) {
+                        squashed_patterns.push(squashed);
+                        classifier.squashed_targets.push(Target::Entry(index));
+                    }
                 }
             }
         }
@@ -143,15 +179,16 @@ impl Classifier {
                         entry: context.id.clone(),
                         problem: format!("phrase {phrase:?}: {problem}"),
                     })?;
-                classifier.insert(&steps, Target::Context(index));
-                if let Some(squashed) = squash(&steps)
-                    && squashed_seen.insert((squashed.clone(), Target::Context(index)))
-                {
-                    squashed_patterns.push(squashed);
-                    classifier.squashed_targets.push(Target::Context(index));
+                classifier.insert(&steps, Target::Context(index), &mut choice_ids);
+                for squashed in squash(&steps) {
+                    if squashed_seen.insert((squashed.clone(), Target::Context(index))) {
+                        squashed_patterns.push(squashed);
+                        classifier.squashed_targets.push(Target::Context(index));
+                    }
                 }
             }
         }
+        classifier.index_choice_starts();
         for misspelling in library.misspellings() {
             for spelling in &misspelling.spellings {
                 classifier
@@ -259,17 +296,35 @@ impl Classifier {
         self.classify(&url_words(url), band)
     }
 
-    fn insert(&mut self, steps: &[Step], target: Target) {
+    fn insert(
+        &mut self,
+        steps: &[Step],
+        target: Target,
+        choice_ids: &mut HashMap<Vec<Vec<Step>>, usize>,
+    ) {
         let mut node = 0;
         for step in steps {
+            let choice = match step {
+                Step::Choice(alternatives) => Some(self.choice(alternatives, choice_ids)),
+                _ => None,
+            };
+            let word = match step {
+                Step::Word(word) => self.word_id(word),
+                _ => 0,
+            };
             let existing = self.nodes.get(node).and_then(|n| match step {
-                Step::Word(word) => n.words.get(word.as_str()).copied(),
+                Step::Word(_) => edge(&n.words, word),
                 Step::Prefix(prefix) => n
                     .prefixes
                     .iter()
                     .find(|(p, _)| **p == **prefix)
                     .map(|(_, child)| *child),
                 Step::Gap(gap) => n.gaps.iter().find(|(g, _)| g == gap).map(|(_, c)| *c),
+                Step::Choice(_) => n
+                    .choices
+                    .iter()
+                    .find(|(c, _)| Some(*c) == choice)
+                    .map(|(_, child)| *child),
             });
             node = match existing {
                 Some(child) => child,
@@ -278,13 +333,16 @@ impl Classifier {
                     self.nodes.push(Node::default());
                     if let Some(n) = self.nodes.get_mut(node) {
                         match step {
-                            Step::Word(word) => {
-                                n.words.insert(word.as_str().into(), child);
-                            }
+                            Step::Word(_) => add_edge(&mut n.words, word, child),
                             Step::Prefix(prefix) => {
                                 n.prefixes.push((prefix.as_str().into(), child))
                             }
                             Step::Gap(gap) => n.gaps.push((*gap, child)),
+                            Step::Choice(_) => {
+                                if let Some(choice) = choice {
+                                    n.choices.push((choice, child));
+                                }
+                            }
                         }
                     }
                     child
@@ -296,10 +354,143 @@ impl Classifier {
         }
     }
 
+    /// The index of the trie for a word list, built the first time the list is seen.
+    fn choice(
+        &mut self,
+        alternatives: &[Vec<Step>],
+        choice_ids: &mut HashMap<Vec<Vec<Step>>, usize>,
+    ) -> usize {
+        if let Some(&id) = choice_ids.get(alternatives) {
+            return id;
+        }
+        let root = self.choice_nodes.len();
+        self.choice_nodes.push(ChoiceNode::default());
+        for alternative in alternatives {
+            let mut node = root;
+            for step in alternative {
+                let word = match step {
+                    Step::Word(word) => self.word_id(word),
+                    _ => 0,
+                };
+                let existing = self.choice_nodes.get(node).and_then(|n| match step {
+                    Step::Word(_) => edge(&n.words, word),
+                    Step::Prefix(prefix) => n
+                        .prefixes
+                        .iter()
+                        .find(|(p, _)| **p == **prefix)
+                        .map(|(_, child)| *child),
+                    // Groups hold only words and prefixes (see `compile_group`).
+                    Step::Gap(_) | Step::Choice(_) => None,
+                });
+                node = match existing {
+                    Some(child) => child,
+                    None => {
+                        let child = self.choice_nodes.len();
+                        self.choice_nodes.push(ChoiceNode::default());
+                        if let Some(n) = self.choice_nodes.get_mut(node) {
+                            match step {
+                                Step::Word(_) => add_edge(&mut n.words, word, child),
+                                Step::Prefix(prefix) => {
+                                    n.prefixes.push((prefix.as_str().into(), child))
+                                }
+                                Step::Gap(_) | Step::Choice(_) => {}
+                            }
+                        }
+                        child
+                    }
+                };
+            }
+            if let Some(n) = self.choice_nodes.get_mut(node) {
+                n.end = true;
+            }
+        }
+        let id = self.choices.len();
+        self.choices.push(root);
+        choice_ids.insert(alternatives.to_vec(), id);
+        id
+    }
+
+    fn index_choice_starts(&mut self) {
+        let mut by_word = vec![Vec::new(); self.vocabulary.len()];
+        let mut by_prefix = Vec::new();
+        for (choice, &root) in self.choices.iter().enumerate() {
+            let Some(root) = self.choice_nodes.get(root) else {
+                continue;
+            };
+            for &(word, _) in &root.words {
+                if let Some(list) = by_word.get_mut(word as usize) {
+                    list.push(choice);
+                }
+            }
+            for (prefix, _) in &root.prefixes {
+                by_prefix.push((head(prefix), prefix.clone(), choice));
+            }
+        }
+        by_prefix.sort_unstable_by_key(|(head, _, _)| *head);
+        self.choices_by_first_word = by_word;
+        self.choices_by_first_prefix = by_prefix;
+    }
+
+    fn word_id(&mut self, word: &str) -> u32 {
+        let next = u32::try_from(self.vocabulary.len()).unwrap_or(u32::MAX);
+        *self.vocabulary.entry(word.into()).or_insert(next)
+    }
+
     fn find(&self, tokens: &[Token]) -> Vec<Hit> {
         let mut hits = Vec::new();
+        let words: Vec<Vec<u32>> = tokens
+            .iter()
+            .map(|token| {
+                token
+                    .variants
+                    .iter()
+                    .filter_map(|v| self.vocabulary.get(v.as_str()).copied())
+                    .collect()
+            })
+            .collect();
+        let blocks = self.choices.len().div_ceil(64);
+        let mut choice_starts = vec![0u64; blocks * tokens.len()];
+        for (position, token) in tokens.iter().enumerate() {
+            let mut mark = |choice: usize| {
+                if let Some(block) = choice_starts.get_mut(position * blocks + choice / 64) {
+                    *block |= 1 << (choice % 64);
+                }
+            };
+            for &word in words.get(position).map_or(&[][..], Vec::as_slice) {
+                for &choice in self
+                    .choices_by_first_word
+                    .get(word as usize)
+                    .into_iter()
+                    .flatten()
+                {
+                    mark(choice);
+                }
+            }
+            for variant in &token.variants {
+                let head = head(variant);
+                let from = self
+                    .choices_by_first_prefix
+                    .partition_point(|(h, _, _)| *h < head);
+                for (_, prefix, choice) in self
+                    .choices_by_first_prefix
+                    .iter()
+                    .skip(from)
+                    .take_while(|(h, _, _)| *h == head)
+                {
+                    if variant.starts_with(&**prefix) {
+                        mark(*choice);
+                    }
+                }
+            }
+        }
+        let text = Text {
+            tokens,
+            words: &words,
+            choice_starts: &choice_starts,
+            blocks,
+        };
         for first in 0..tokens.len() {
-            self.walk(0, first, first, tokens, &mut hits);
+            self.walk(0, first, first, &text, &mut hits);
         }
         if let Some(automaton) = &self.squashed {
             for (position, token) in tokens.iter().enumerate() {
@@ -324,14 +515,8 @@ impl Classifier {
         hits
     }
 
-    fn walk(
-        &self,
-        node: usize,
-        position: usize,
-        first: usize,
-        tokens: &[Token],
-        hits: &mut Vec<Hit>,
-    ) {
+    fn walk(&self, node: usize, position: usize, first: usize, text: &Text, hits: &mut Vec<Hit>) {
+        let tokens = text.tokens;
         let Some(n) = self.nodes.get(node) else {
             return;
         };
@@ -348,41 +533,155 @@ impl Classifier {
             return;
         };
         // Variants of a token are distinct, so each leads to a different child.
-        for variant in &token.variants {
-            if let Some(&child) = n.words.get(variant.as_str()) {
-                self.walk(child, position + 1, first, tokens, hits);
+        for &word in text.words_at(position) {
+            if let Some(child) = edge(&n.words, word) {
+                self.walk(child, position + 1, first, text, hits);
             }
         }
         for (prefix, child) in &n.prefixes {
             if token.variants.iter().any(|v| v.starts_with(&**prefix)) {
-                self.walk(*child, position + 1, first, tokens, hits);
+                self.walk(*child, position + 1, first, text, hits);
             }
         }
         for &(gap, child) in &n.gaps {
             // `<=`: a context phrase may end in a gap that runs to the end of the text.
             for skip in 0..=usize::from(gap) {
                 if position + skip <= tokens.len() {
-                    self.walk(child, position + skip, first, tokens, hits);
+                    self.walk(child, position + skip, first, text, hits);
                 }
+            }
+        }
+        for &(choice, child) in &n.choices {
+            if !text.may_start(position, choice) {
+                continue;
+            }
+            let mut ends = Vec::new();
+            if let Some(&root) = self.choices.get(choice) {
+                self.choice_ends(root, position, text, &mut ends);
+            }
+            // Two alternatives may read the same words ("gay" and "gay*"): continue once.
+            ends.sort_unstable();
+            ends.dedup();
+            for end in ends {
+                self.walk(child, end, first, text, hits);
+            }
+        }
+    }
+
+    /// Where the alternatives of a word list that match from `position` end (the position
+    /// after their last word).
+    fn choice_ends(&self, node: usize, position: usize, text: &Text, ends: &mut Vec<usize>) {
+        let Some(n) = self.choice_nodes.get(node) else {
+            return;
+        };
+        if n.end {
+            ends.push(position);
+        }
+        let Some(token) = text.tokens.get(position) else {
+            return;
+        };
+        for &word in text.words_at(position) {
+            if let Some(child) = edge(&n.words, word) {
+                self.choice_ends(child, position + 1, text, ends);
+            }
+        }
+        for (prefix, child) in &n.prefixes {
+            if token.variants.iter().any(|v| v.starts_with(&**prefix)) {
+                self.choice_ends(*child, position + 1, text, ends);
             }
         }
     }
 }
 
+/// A text being matched: its tokens, and for each token the ids of those of its variants
+/// that are in the vocabulary.
+struct Text<'a> {
+    tokens: &'a [Token],
+    words: &'a [Vec<u32>],
+    /// Per token, a bit per word list: whether one of its alternatives can start there.
+    choice_starts: &'a [u64],
+    blocks: usize,
+}
+
+impl Text<'_> {
+    fn may_start(&self, position: usize, choice: usize) -> bool {
+        self.choice_starts
+            .get(position * self.blocks + choice / 64)
+            .is_some_and(|block| block & (1 << (choice % 64)) != 0)
+    }
+
+    fn words_at(&self, position: usize) -> &[u32] {
+        self.words.get(position).map_or(&[], Vec::as_slice)
+    }
+}
+
+/// The first three bytes of a word, zero-padded.
+fn head(word: &str) -> [u8; 3] {
+    let mut head = [0; 3];
+    for (slot, byte) in head.iter_mut().zip(word.bytes()) {
+        *slot = byte;
+    }
+    head
+}
+
+/// The child reached by `word` from a sorted edge list.
+fn edge(edges: &[(u32, usize)], word: u32) -> Option<usize> {
+    edges
+        .binary_search_by_key(&word, |&(w, _)| w)
+        .ok()
+        .and_then(|i| edges.get(i))
+        .map(|&(_, child)| child)
+}
+
+/// Adds an edge, keeping the list sorted; an edge for `word` already there is kept.
+fn add_edge(edges: &mut Vec<(u32, usize)>, word: u32, child: usize) {
+    if let Err(at) = edges.binary_search_by_key(&word, |&(w, _)| w) {
+        edges.insert(at, (word, child));
+    }
+}
+
 /// A multi-word phrase of plain words, written without spaces, if long enough to look for
 /// inside run-together text.
-fn squash(steps: &[Step]) -> Option<String> {
-    if steps.len() < 2 {
-        return None;
-    }
-    let mut joined = String::new();
+fn squash(steps: &[Step]) -> Vec<String> {
+    // Every reading of the phrase as plain words (a word list gives one reading per
+    // alternative; compiling bounds their number); a prefix or a gap ends the attempt.
+    let mut readings: Vec<Vec<&str>> = vec![Vec::new()];
     for step in steps {
         match step {
-            Step::Word(word) => joined.push_str(word),
-            Step::Prefix(_) | Step::Gap(_) => return None,
+            Step::Word(word) => readings.iter_mut().for_each(|r| r.push(word)),
+            Step::Prefix(_) | Step::Gap(_) => return Vec::new(),
+            Step::Choice(alternatives) => {
+                let plain: Vec<Vec<&str>> = alternatives
+                    .iter()
+                    .filter_map(|alternative| {
+                        alternative
+                            .iter()
+                            .map(|step| match step {
+                                Step::Word(word) => Some(word.as_str()),
+                                _ => None,
+                            })
+                            .collect()
+                    })
+                    .collect();
+                readings = readings
+                    .iter()
+                    .flat_map(|reading| {
+                        plain.iter().map(move |words| {
+                            let mut longer = reading.clone();
+                            longer.extend(words);
+                            longer
+                        })
+                    })
+                    .collect();
+            }
         }
     }
-    (joined.len() >= MIN_SQUASHED_LEN).then_some(joined)
+    readings
+        .into_iter()
+        .filter(|words| words.len() >= 2)
+        .map(|words| words.concat())
+        .filter(|joined| joined.len() >= MIN_SQUASHED_LEN)
+        .collect()
 }
 
 fn severity_by_band(library: &RiskLibrary, entry: &RiskEntry) -> [Option<u8>; 5] {

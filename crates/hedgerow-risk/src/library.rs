@@ -39,7 +39,9 @@
 //!   entry phrase, may start or end with a gap: `what is ~2` covers "what is" and the next two
 //!   words, so a definition search is covered without naming every risk word.
 //! - `words NAME = ALTERNATIVE | ...` defines a word list; `@NAME` in a later phrase of the same
-//!   file stands for each alternative in turn (`@groups are ~2 vermin`).
+//!   file stands for each alternative in turn (`@groups are ~2 vermin`). The parsed entry keeps
+//!   the list as a group written `{ALTERNATIVE|ALTERNATIVE}` in its phrase, which the
+//!   classifier matches as one step; a school's own entries (tuning) may use such groups too.
 //! - `misspell WORD = SPELLING SPELLING ...`: each spelling in a text is also read as WORD.
 //! - `band TARGET BAND ADJUSTMENT`: the age-band profile. TARGET is a category name or an entry
 //!   id of this library (a category rule applies to the entries of this library's language);
@@ -57,8 +59,9 @@ pub const MAX_GAP: u8 = 3;
 /// The most words (and gaps) in one phrase; longer phrases are almost certainly mistakes.
 const MAX_PHRASE_STEPS: usize = 12;
 const MAX_ID_LEN: usize = 100;
-/// The most phrases one phrase may expand to through `@NAME` word lists: enough for a list of
-/// groups times a list of insults, small enough that a typo cannot blow up the trie.
+/// The most readings one phrase may have through `@NAME` word lists (the product of their
+/// lengths): enough for a list of groups times a list of insults, small enough that a typo
+/// cannot blow up the run-together matcher, which holds every plain-word reading.
 const MAX_EXPANSIONS: usize = 5_000;
 
 /// One library entry: phrases for one risk with one severity.
@@ -216,11 +219,15 @@ impl RiskLibrary {
 }
 
 /// A compiled phrase step.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Step {
     Word(String),
     Prefix(String),
     Gap(u8),
+    /// Any one of several word sequences (of words and prefixes): a `@NAME` word list, kept as
+    /// one step so that a phrase built from lists stays one path in the classifier instead of
+    /// one path per combination of alternatives.
+    Choice(Vec<Vec<Step>>),
 }
 
 /// Compiles a phrase in the library syntax; the error says what is wrong with it.
@@ -237,8 +244,21 @@ pub(crate) fn compile_context_phrase(phrase: &str) -> Result<Vec<Step>, String> 
 
 fn compile_steps(phrase: &str, edge_gaps: bool) -> Result<Vec<Step>, String> {
     let mut steps = Vec::new();
-    for piece in phrase.split_whitespace() {
-        if let Some(count) = piece.strip_prefix('~') {
+    // The longest reading of the phrase, in words, and how many readings it has.
+    let mut longest = 0usize;
+    let mut readings = 1usize;
+    for piece in pieces(phrase)? {
+        if let Some(group) = piece.strip_prefix('{') {
+            let alternatives = compile_group(group)?;
+            longest += alternatives.iter().map(Vec::len).max().unwrap_or(0);
+            readings = readings.saturating_mul(alternatives.len());
+            if readings > MAX_EXPANSIONS {
+                return Err(format!(
+                    "the phrase expands to more than {MAX_EXPANSIONS} phrases; split it"
+                ));
+            }
+            steps.push(Step::Choice(alternatives));
+        } else if let Some(count) = piece.strip_prefix('~') {
             let gap = count
                 .parse::<u8>()
                 .ok()
@@ -257,22 +277,11 @@ fn compile_steps(phrase: &str, edge_gaps: bool) -> Result<Vec<Step>, String> {
                 }
                 None | Some(_) => steps.push(Step::Gap(gap)),
             }
-        } else if let Some(stem) = piece.strip_suffix('*') {
-            let words = canonical_words(stem);
-            match words.as_slice() {
-                [word] if word.chars().count() >= 3 => steps.push(Step::Prefix(word.clone())),
-                _ => {
-                    return Err(format!(
-                        "`{piece}`: a word ending in * needs at least three letters or digits before the * and nothing else"
-                    ));
-                }
-            }
+            longest += 1;
         } else {
-            let words = canonical_words(piece);
-            if words.is_empty() {
-                return Err(format!("`{piece}` has no letters or digits to match"));
-            }
-            steps.extend(words.into_iter().map(Step::Word));
+            let words = word_steps(piece)?;
+            longest += words.len();
+            steps.extend(words);
         }
     }
     if !steps.iter().any(|step| !matches!(step, Step::Gap(_))) {
@@ -281,12 +290,87 @@ fn compile_steps(phrase: &str, edge_gaps: bool) -> Result<Vec<Step>, String> {
     if !edge_gaps && matches!(steps.last(), Some(Step::Gap(_))) {
         return Err("the phrase ends with a gap; put a word after ~N".to_string());
     }
-    if steps.len() > MAX_PHRASE_STEPS {
+    if longest > MAX_PHRASE_STEPS {
         return Err(format!(
             "the phrase is longer than {MAX_PHRASE_STEPS} words; split it or shorten it"
         ));
     }
     Ok(steps)
+}
+
+/// Splits a phrase at spaces, keeping a `{...}` group of alternatives (which may hold spaces)
+/// as one piece.
+fn pieces(phrase: &str) -> Result<Vec<&str>, String> {
+    let mut pieces = Vec::new();
+    let mut rest = phrase.trim_start();
+    while !rest.is_empty() {
+        let end = if rest.starts_with('{') {
+            let close = rest.find('}').ok_or_else(|| {
+                format!("the group of alternatives in {phrase:?} has no closing }}")
+            })?;
+            let after = close + 1;
+            let next = rest.get(after..).unwrap_or_default();
+            if !next.is_empty() && !next.starts_with(char::is_whitespace) {
+                return Err(format!(
+                    "put a space after the group of alternatives in {phrase:?}"
+                ));
+            }
+            after
+        } else {
+            rest.find(char::is_whitespace).unwrap_or(rest.len())
+        };
+        let (piece, tail) = rest.split_at(end);
+        pieces.push(piece);
+        rest = tail.trim_start();
+    }
+    Ok(pieces)
+}
+
+/// The alternatives of a `{a | b c}` group (without its opening brace), each as word steps.
+fn compile_group(group: &str) -> Result<Vec<Vec<Step>>, String> {
+    let body = group
+        .strip_suffix('}')
+        .ok_or("a group of alternatives ends with }")?;
+    let mut alternatives: Vec<Vec<Step>> = Vec::new();
+    for alternative in body.split('|') {
+        let alternative = alternative.trim();
+        if alternative.contains(['@', '~', '{', '}']) {
+            return Err(format!(
+                "{alternative:?} in a group of alternatives may not use @, ~, {{ or }}; list plain words"
+            ));
+        }
+        let mut words = Vec::new();
+        for piece in alternative.split_whitespace() {
+            words.extend(word_steps(piece)?);
+        }
+        if words.is_empty() {
+            return Err(
+                "a group of alternatives has an empty alternative; remove the extra |".into(),
+            );
+        }
+        if !alternatives.contains(&words) {
+            alternatives.push(words);
+        }
+    }
+    Ok(alternatives)
+}
+
+/// A piece that is not a gap or a group: a word ending in `*`, or words.
+fn word_steps(piece: &str) -> Result<Vec<Step>, String> {
+    if let Some(stem) = piece.strip_suffix('*') {
+        let words = canonical_words(stem);
+        return match words.as_slice() {
+            [word] if word.chars().count() >= 3 => Ok(vec![Step::Prefix(word.clone())]),
+            _ => Err(format!(
+                "`{piece}`: a word ending in * needs at least three letters or digits before the * and nothing else"
+            )),
+        };
+    }
+    let words = canonical_words(piece);
+    if words.is_empty() {
+        return Err(format!("`{piece}` has no letters or digits to match"));
+    }
+    Ok(words.into_iter().map(Step::Word).collect())
 }
 
 /// Checks an entry that did not come through the parser (a school's own, from tuning).
@@ -389,7 +473,8 @@ impl Parser<'_> {
         Ok(self.library)
     }
 
-    /// The phrases of a statement's body, with `@NAME` word lists expanded, each checked.
+    /// The phrases of a statement's body, each checked, with every `@NAME` word list written
+    /// out as a `{a|b}` group of its alternatives.
     fn phrases(
         &self,
         body: &str,
@@ -398,51 +483,35 @@ impl Parser<'_> {
         let mut phrases = Vec::new();
         for phrase in body.split('|') {
             let phrase = phrase.trim();
-            for expanded in self.expand(phrase)? {
-                compile(&expanded).map_err(|problem| format!("phrase {phrase:?}: {problem}"))?;
-                phrases.push(expanded);
-            }
+            let grouped = self.with_groups(phrase)?;
+            compile(&grouped).map_err(|problem| format!("phrase {phrase:?}: {problem}"))?;
+            phrases.push(grouped);
         }
         Ok(phrases)
     }
 
-    /// Replaces every `@NAME` of `phrase` by each alternative of that word list in turn.
-    fn expand(&self, phrase: &str) -> Result<Vec<String>, String> {
-        let mut expanded = vec![String::new()];
+    /// `phrase` with each `@NAME` replaced by the group of that word list's alternatives.
+    fn with_groups(&self, phrase: &str) -> Result<String, String> {
+        let mut written = Vec::new();
         for piece in phrase.split_whitespace() {
-            let alternatives: Vec<&str> = match piece.strip_prefix('@') {
-                Some(name) => self
-                    .word_lists
-                    .get(name)
-                    .ok_or_else(|| {
+            match piece.strip_prefix('@') {
+                Some(name) => {
+                    let alternatives = self.word_lists.get(name).ok_or_else(|| {
                         format!(
                             "phrase {phrase:?}: there is no word list {name}; define it first with `words {name} = ...`"
                         )
-                    })?
-                    .iter()
-                    .map(String::as_str)
-                    .collect(),
-                None => vec![piece],
-            };
-            if expanded.len().saturating_mul(alternatives.len()) > MAX_EXPANSIONS {
-                return Err(format!(
-                    "phrase {phrase:?} expands to more than {MAX_EXPANSIONS} phrases; split it"
-                ));
+                    })?;
+                    written.push(format!("{{{}}}", alternatives.join("|")));
+                }
+                None if piece.contains(['{', '}']) => {
+                    return Err(format!(
+                        "phrase {phrase:?}: {{ and }} are not part of the library syntax; use a word list (`words NAME = ...` and @NAME)"
+                    ));
+                }
+                None => written.push(piece.to_string()),
             }
-            expanded = expanded
-                .iter()
-                .flat_map(|start| {
-                    alternatives.iter().map(move |alternative| {
-                        if start.is_empty() {
-                            (*alternative).to_string()
-                        } else {
-                            format!("{start} {alternative}")
-                        }
-                    })
-                })
-                .collect();
         }
-        Ok(expanded)
+        Ok(written.join(" "))
     }
 
     fn statement(&mut self, line: usize, text: &str) -> Result<(), String> {
@@ -471,9 +540,9 @@ impl Parser<'_> {
                 let mut alternatives = Vec::new();
                 for alternative in body.split('|') {
                     let alternative = alternative.trim();
-                    if alternative.contains('@') || alternative.contains('~') {
+                    if alternative.contains(['@', '~', '{', '}']) {
                         return Err(format!(
-                            "words {name}: {alternative:?} may not use @ or ~; list plain words"
+                            "words {name}: {alternative:?} may not use @, ~, {{ or }}; list plain words"
                         ));
                     }
                     compile_phrase(alternative)
@@ -876,7 +945,7 @@ mod tests {
     }
 
     #[test]
-    fn word_lists_expand_to_one_phrase_per_alternative() {
+    fn word_lists_become_groups_of_alternatives() {
         let library = RiskLibrary::parse(
             "test.risk",
             "language en\nwords group = muslims | jewish people\nwords bad = vermin | scum\ncategory hate\nentry en.h 4 = @group are ~1 @bad | hate @group\ncontext en.c cancel anywhere all = essay\n",
@@ -886,12 +955,8 @@ mod tests {
         assert_eq!(
             entry.phrases,
             [
-                "muslims are ~1 vermin",
-                "muslims are ~1 scum",
-                "jewish people are ~1 vermin",
-                "jewish people are ~1 scum",
-                "hate muslims",
-                "hate jewish people",
+                "{muslims|jewish people} are ~1 {vermin|scum}",
+                "hate {muslims|jewish people}",
             ]
         );
         assert_eq!(

@@ -833,3 +833,115 @@ fn drugs_gambling_and_eating_phrasings() {
         "buy diet coke online",
     ]);
 }
+
+/// Word lists are matched as one step rather than written out once per combination; these
+/// check that a library using them finds exactly what the same library written out in full
+/// finds.
+mod word_lists {
+    use super::*;
+
+    const WORDS: [&str; 10] = [
+        "kill", "hurt", "them", "all", "now", "bad", "away", "very", "sad", "people",
+    ];
+    /// Alternatives of a list: one or two words, or a prefix.
+    const ALTERNATIVES: [&str; 11] = [
+        "kill",
+        "hurt*",
+        "them",
+        "all people",
+        "bad",
+        "very sad",
+        "away",
+        "sad*",
+        "people",
+        "very",
+        "all",
+    ];
+    /// Phrases using the lists `a` and `b`.
+    const PHRASES: [&str; 6] = ["@a ~1 @b", "@a now", "hurt @b", "@a @b", "sad ~2 @a", "@b"];
+
+    fn written_out(phrase: &str, a: &[&str], b: &[&str]) -> Vec<String> {
+        let mut readings = vec![String::new()];
+        for piece in phrase.split_whitespace() {
+            let choices: Vec<&str> = match piece {
+                "@a" => a.to_vec(),
+                "@b" => b.to_vec(),
+                other => vec![other],
+            };
+            readings = readings
+                .iter()
+                .flat_map(|r| {
+                    choices
+                        .iter()
+                        .map(move |c| format!("{r} {c}").trim().to_string())
+                })
+                .collect();
+        }
+        readings
+    }
+
+    fn classifier(source: &str) -> Classifier {
+        match RiskLibrary::parse("lists.risk", source).and_then(|l| Classifier::new(&l, &[])) {
+            Ok(classifier) => classifier,
+            Err(error) => panic!("{error}\n{source}"),
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn a_library_with_word_lists_finds_what_it_finds_written_out(
+            a in proptest::sample::subsequence(ALTERNATIVES.to_vec(), 1..5),
+            b in proptest::sample::subsequence(ALTERNATIVES.to_vec(), 1..5),
+            phrases in proptest::sample::subsequence(PHRASES.to_vec(), 1..4),
+            context in proptest::sample::select(PHRASES.to_vec()),
+            texts in proptest::collection::vec(
+                proptest::collection::vec(proptest::sample::select(WORDS.to_vec()), 1..8),
+                1..6,
+            ),
+            readings in proptest::collection::vec(
+                (any::<proptest::sample::Index>(), proptest::sample::select(WORDS.to_vec())),
+                1..6,
+            ),
+        ) {
+            let lists = format!("words a = {}\nwords b = {}\n", a.join(" | "), b.join(" | "));
+            let grouped = format!(
+                "language en\n{lists}category weapons_violence\nentry t.one 3 = {}\nentry t.two 4 = {}\ncontext t.ctx lower 2 = {context}\n",
+                phrases.join(" | "),
+                phrases.iter().rev().take(1).cloned().collect::<Vec<_>>().join(" | "),
+            );
+            let out = |list: &[&str]| {
+                list.iter().flat_map(|p| written_out(p, &a, &b)).collect::<Vec<_>>().join(" | ")
+            };
+            let last: Vec<&str> = phrases.iter().rev().take(1).cloned().collect();
+            let full = format!(
+                "language en\ncategory weapons_violence\nentry t.one 3 = {}\nentry t.two 4 = {}\ncontext t.ctx lower 2 = {}\n",
+                out(&phrases),
+                out(&last),
+                out(&[context]),
+            );
+            let with_lists = classifier(&grouped);
+            let without = classifier(&full);
+            // Texts that are readings of the phrases (a prefix read as a longer word), each
+            // with one more word after it, besides texts of random words.
+            let all: Vec<String> = phrases
+                .iter()
+                .chain([&context])
+                .flat_map(|p| written_out(p, &a, &b))
+                .map(|reading| reading.replace("* ", "ing ").replace('*', "ness").replace("~1 ", "").replace("~2 ", "very "))
+                .collect();
+            let mut samples: Vec<String> = texts.iter().map(|words| words.join(" ")).collect();
+            for (pick, extra) in &readings {
+                samples.push(format!("{} {extra}", pick.get(&all)));
+            }
+            for text in &samples {
+                for band in AgeBand::ALL {
+                    prop_assert_eq!(
+                        with_lists.classify(text, band),
+                        without.classify(text, band),
+                        "text {:?}\n{}\n{}", text, grouped, full
+                    );
+                }
+            }
+        }
+    }
+}

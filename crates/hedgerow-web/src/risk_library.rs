@@ -67,6 +67,40 @@ const MAX_TRY: usize = 500;
 
 /// Phrases shown per entry before "and N more".
 const SHOWN_PHRASES: usize = 6;
+/// Alternatives of a word list shown in a phrase before "… N more".
+const SHOWN_ALTERNATIVES: usize = 3;
+
+/// A phrase as the page shows it: a word list's group `{a|b|c|d|e}` (how the library keeps an
+/// `@NAME` list) becomes `(a | b | c | … 2 more)`, so a list of eighty groups does not fill the
+/// page.
+fn readable_phrase(phrase: &str) -> String {
+    let mut readable = String::with_capacity(phrase.len().min(200));
+    let mut rest = phrase;
+    while let Some(open) = rest.find('{') {
+        let Some(close) = rest[open..].find('}').map(|c| open + c) else {
+            break;
+        };
+        readable.push_str(&rest[..open]);
+        let alternatives: Vec<&str> = rest[open + 1..close].split('|').collect();
+        readable.push('(');
+        readable.push_str(
+            &alternatives
+                .iter()
+                .take(SHOWN_ALTERNATIVES)
+                .copied()
+                .collect::<Vec<_>>()
+                .join(" | "),
+        );
+        let hidden = alternatives.len().saturating_sub(SHOWN_ALTERNATIVES);
+        if hidden > 0 {
+            readable.push_str(&format!(" | … {hidden} more"));
+        }
+        readable.push(')');
+        rest = &rest[close + 1..];
+    }
+    readable.push_str(rest);
+    readable
+}
 
 struct EntryRow {
     id: String,
@@ -218,16 +252,15 @@ fn row(entry: &hedgerow_risk::RiskEntry, tunings: &[(String, Tuning)]) -> EntryR
             _ => {}
         }
     }
-    let mut phrases: Vec<&str> = entry
+    let mut phrases: Vec<String> = entry
         .phrases
         .iter()
         .take(SHOWN_PHRASES)
-        .map(String::as_str)
+        .map(|phrase| readable_phrase(phrase))
         .collect();
     let more = entry.phrases.len().saturating_sub(SHOWN_PHRASES);
-    let more_text = format!("and {more} more");
     if more > 0 {
-        phrases.push(&more_text);
+        phrases.push(format!("and {more} more"));
     }
     EntryRow {
         id: entry.id.clone(),
@@ -336,4 +369,19 @@ async fn change(
         Err(r) => return r,
     };
     crate::policy::propose_and_show(&app, &staff, &change, &reason).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::readable_phrase;
+
+    #[test]
+    fn long_word_lists_are_shortened_on_the_page() {
+        assert_eq!(
+            readable_phrase("{muslims|jewish people|gays|women|refugees} are ~2 {vermin|scum}"),
+            "(muslims | jewish people | gays | … 2 more) are ~2 (vermin | scum)"
+        );
+        assert_eq!(readable_phrase("kill ~2 myself"), "kill ~2 myself");
+        assert_eq!(readable_phrase("odd {brace"), "odd {brace");
+    }
 }
