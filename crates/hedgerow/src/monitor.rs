@@ -125,9 +125,11 @@ pub fn start(
         info!("monitoring is switched off ([monitoring] enabled = false): no alerts are raised");
         return Ok(None);
     }
-    let library = library(settings, &config.path)?;
-    let classifier =
-        Arc::new(Classifier::new(&library, &[]).context("cannot build the risk classifier")?);
+    // A mistake in a school's own library stops the start, with the file and line named; the
+    // built-in libraries are checked by their tests. Building the classifier is left to the
+    // monitor's task, so the filters answer without waiting for it; events written meanwhile
+    // wait in its queue.
+    let custom = custom_libraries(settings, &config.path)?;
     let watched = watched_schools(config, schools);
     let senders = Arc::new(senders(settings, config, admin_listen)?);
     if senders.smtp.is_none() {
@@ -137,10 +139,10 @@ pub fn start(
     }
     let routing = routing(settings);
     let (tx, rx) = mpsc::channel(QUEUE_BATCHES);
-    let watcher = Watcher {
+    let mut watcher = Watcher {
         store: store.clone(),
-        library,
-        untuned: Arc::clone(&classifier),
+        library: RiskLibrary::default(),
+        untuned: Arc::new(Classifier::new(&RiskLibrary::default(), &[])?),
         classifiers: HashMap::new(),
         tuning_seen: None,
         tuning_checked: None,
@@ -157,7 +159,30 @@ pub fn start(
         schools: watched.clone(),
         senders: Arc::clone(&senders),
     };
-    let events = tokio::spawn(watcher.run(rx));
+    let events = tokio::spawn(async move {
+        let built = tokio::task::spawn_blocking(move || {
+            let mut library = RiskLibrary::builtin();
+            for parsed in custom {
+                library.merge(parsed);
+            }
+            let classifier = Classifier::new(&library, &[]);
+            (library, classifier)
+        })
+        .await;
+        match built {
+            Ok((library, Ok(classifier))) => {
+                watcher.library = library;
+                watcher.untuned = Arc::new(classifier);
+                watcher.run(rx).await;
+            }
+            Ok((_, Err(error))) => {
+                tracing::error!(%error, "cannot build the risk classifier: no safeguarding alerts are raised until the risk libraries are fixed and Hedgerow restarted");
+            }
+            Err(error) => {
+                tracing::error!(%error, "the risk classifier's build failed: no safeguarding alerts are raised until Hedgerow restarts");
+            }
+        }
+    });
     let digests = tokio::spawn(run_digests(
         store.clone(),
         DigestSchedule {
@@ -271,8 +296,12 @@ impl RecordNotifier {
 }
 
 /// The built-in libraries and the configured extra ones.
-fn library(settings: &MonitoringSettings, config_path: &Path) -> anyhow::Result<RiskLibrary> {
-    let mut library = RiskLibrary::builtin();
+/// The libraries named in `[monitoring] libraries`, parsed.
+fn custom_libraries(
+    settings: &MonitoringSettings,
+    config_path: &Path,
+) -> anyhow::Result<Vec<RiskLibrary>> {
+    let mut libraries = Vec::new();
     for path in &settings.libraries {
         let path = beside(config_path, path);
         let text = std::fs::read_to_string(&path).with_context(|| {
@@ -283,9 +312,9 @@ fn library(settings: &MonitoringSettings, config_path: &Path) -> anyhow::Result<
         })?;
         let parsed = RiskLibrary::parse(&path.display().to_string(), &text)
             .with_context(|| format!("the risk library {} has a mistake", path.display()))?;
-        library.merge(parsed);
+        libraries.push(parsed);
     }
-    Ok(library)
+    Ok(libraries)
 }
 
 /// A path from the configuration, relative to the configuration file's folder.
@@ -636,15 +665,21 @@ impl Watcher {
                 renotify(before, alert.severity, &route_before, &route_now)
             }
         };
-        info!(
-            alert = %alert.id,
-            category = %alert.category,
-            severity = alert.severity,
-            count = alert.count,
-            folded = raised.folded,
-            immediate = send,
-            "safeguarding alert"
-        );
+        // A repeat folded into an alert already logged is routine (a device retrying a blocked
+        // name folds hundreds of times a minute): only new alerts and notices reach the log.
+        if raised.folded && !send {
+            tracing::debug!(alert = %alert.id, count = alert.count, "safeguarding alert folded");
+        } else {
+            info!(
+                alert = %alert.id,
+                category = %alert.category,
+                severity = alert.severity,
+                count = alert.count,
+                folded = raised.folded,
+                immediate = send,
+                "safeguarding alert"
+            );
+        }
         if send && let Some(school) = self.schools.get(&alert.school) {
             let notice = notice(school, &alert, &route_now, &self.senders.admin_url);
             let recipients = recipients(&school.settings, &route_now);
