@@ -20,7 +20,7 @@ peers_dir=${PEERS_DIR:-$repo/../shared/bench/peers}
 data=$repo/../shared/data
 mkdir -p "$out"
 cargo build --release -q -p hedgerow
-bin=$repo/target/release/hedgerow
+bin=${CARGO_TARGET_DIR:-$repo/target}/release/hedgerow
 
 # A school whose every client is filtered with exactly the harness's lists. The rate limit is
 # off because the load comes from one address; the DNS-only rules (safe search, unlockable

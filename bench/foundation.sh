@@ -11,7 +11,7 @@ out=${1:-/tmp/hedgerow-bench}
 shared=${SHARED:-../shared/data}
 mkdir -p "$out"
 cargo build --release -q -p hedgerow-bench
-bench=target/release/hedgerow-bench
+bench=${CARGO_TARGET_DIR:-target}/release/hedgerow-bench
 policy=$shared/blocklists/policy-school.txt
 
 echo "== machine"; nproc; grep -m1 'model name' /proc/cpuinfo || true; free -g | head -2
