@@ -189,6 +189,7 @@ impl Classifier {
             }
         }
         classifier.index_choice_starts();
+        classifier.sort_edges();
         for misspelling in library.misspellings() {
             for spelling in &misspelling.spellings {
                 classifier
@@ -410,6 +411,18 @@ impl Classifier {
         id
     }
 
+    /// Sorts prefix edges by their first bytes and word-list edges by list, for the walk's
+    /// lookups.
+    fn sort_edges(&mut self) {
+        for node in &mut self.nodes {
+            node.prefixes.sort_by_key(|(prefix, _)| head(prefix));
+            node.choices.sort_unstable();
+        }
+        for node in &mut self.choice_nodes {
+            node.prefixes.sort_by_key(|(prefix, _)| head(prefix));
+        }
+    }
+
     fn index_choice_starts(&mut self) {
         let mut by_word = vec![Vec::new(); self.vocabulary.len()];
         let mut by_prefix = Vec::new();
@@ -538,10 +551,8 @@ impl Classifier {
                 self.walk(child, position + 1, first, text, hits);
             }
         }
-        for (prefix, child) in &n.prefixes {
-            if token.variants.iter().any(|v| v.starts_with(&**prefix)) {
-                self.walk(*child, position + 1, first, text, hits);
-            }
+        for child in prefix_children(&n.prefixes, token) {
+            self.walk(child, position + 1, first, text, hits);
         }
         for &(gap, child) in &n.gaps {
             // `<=`: a context phrase may end in a gap that runs to the end of the text.
@@ -551,10 +562,7 @@ impl Classifier {
                 }
             }
         }
-        for &(choice, child) in &n.choices {
-            if !text.may_start(position, choice) {
-                continue;
-            }
+        for (choice, child) in self.startable_choices(n, position, text) {
             let mut ends = Vec::new();
             if let Some(&root) = self.choices.get(choice) {
                 self.choice_ends(root, position, text, &mut ends);
@@ -566,6 +574,29 @@ impl Classifier {
                 self.walk(child, end, first, text, hits);
             }
         }
+    }
+
+    /// The word-list edges of `n` whose lists can start at `position`. The root has an edge for
+    /// most lists, so there the few lists that can start are looked up among its edges; other
+    /// nodes have one or two, which are checked directly.
+    fn startable_choices(&self, n: &Node, position: usize, text: &Text) -> Vec<(usize, usize)> {
+        if n.choices.len() <= 8 {
+            return n
+                .choices
+                .iter()
+                .filter(|(choice, _)| text.may_start(position, *choice))
+                .copied()
+                .collect();
+        }
+        text.startable(position)
+            .filter_map(|choice| {
+                n.choices
+                    .binary_search_by_key(&choice, |&(c, _)| c)
+                    .ok()
+                    .and_then(|i| n.choices.get(i))
+                    .copied()
+            })
+            .collect()
     }
 
     /// Where the alternatives of a word list that match from `position` end (the position
@@ -585,10 +616,8 @@ impl Classifier {
                 self.choice_ends(child, position + 1, text, ends);
             }
         }
-        for (prefix, child) in &n.prefixes {
-            if token.variants.iter().any(|v| v.starts_with(&**prefix)) {
-                self.choice_ends(*child, position + 1, text, ends);
-            }
+        for child in prefix_children(&n.prefixes, token) {
+            self.choice_ends(child, position + 1, text, ends);
         }
     }
 }
@@ -610,9 +639,47 @@ impl Text<'_> {
             .is_some_and(|block| block & (1 << (choice % 64)) != 0)
     }
 
+    /// The lists that can start at `position`, in increasing order.
+    fn startable(&self, position: usize) -> impl Iterator<Item = usize> + '_ {
+        let from = position * self.blocks;
+        self.choice_starts
+            .get(from..from + self.blocks)
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+            .flat_map(|(index, &block)| {
+                (0..64)
+                    .filter(move |bit| block & (1 << bit) != 0)
+                    .map(move |bit| index * 64 + bit)
+            })
+    }
+
     fn words_at(&self, position: usize) -> &[u32] {
         self.words.get(position).map_or(&[], Vec::as_slice)
     }
+}
+
+/// The children of the prefix edges (sorted by `head`) that one of the token's variants
+/// starts with, each once.
+fn prefix_children(prefixes: &[(Box<str>, usize)], token: &Token) -> Vec<usize> {
+    let mut children = Vec::new();
+    if prefixes.is_empty() {
+        return children;
+    }
+    for variant in &token.variants {
+        let wanted = head(variant);
+        let from = prefixes.partition_point(|(prefix, _)| head(prefix) < wanted);
+        for (prefix, child) in prefixes
+            .iter()
+            .skip(from)
+            .take_while(|(prefix, _)| head(prefix) == wanted)
+        {
+            if variant.starts_with(&**prefix) && !children.contains(child) {
+                children.push(*child);
+            }
+        }
+    }
+    children
 }
 
 /// The first three bytes of a word, zero-padded.
