@@ -6,6 +6,7 @@
 
 mod connect_load;
 mod explorer;
+mod insert_load;
 mod monitor;
 
 use std::path::{Path, PathBuf};
@@ -72,6 +73,8 @@ enum Command {
     ConnectLoad(connect_load::ConnectLoadArgs),
     /// The activity explorer on a year of synthetic events (SQLite or PostgreSQL).
     Explorer(explorer::ExplorerArgs),
+    /// The activity writer's batches into a store already holding a million DNS events.
+    InsertLoad(insert_load::InsertLoadArgs),
     /// Safeguarding detection: classifier throughput and the monitor's work per event.
     #[command(subcommand)]
     Monitor(monitor::MonitorCommand),
@@ -105,6 +108,7 @@ fn main() -> anyhow::Result<()> {
         } => replace(&index, &replacement, &policy, &workload, rounds),
         Command::ConnectLoad(args) => connect_load::run(args),
         Command::Explorer(args) => explorer::run(args),
+        Command::InsertLoad(args) => insert_load::run(args),
         Command::Monitor(command) => monitor::run(command),
     }
 }

@@ -465,6 +465,14 @@ pub(crate) const CONCERN_COLUMNS: &str = "id, school_id, created_at_us, created_
 /// The category the gateway records for circumvention attempts (as the explorer counts them).
 const CIRCUMVENTION: &str = "circumvention";
 
+/// Circumvention attempts of a period by rule and verdict, with how many people (or, without
+/// a user, addresses) made them: `$1` the school, `$2`..`$3` the period, `$4`
+/// [`CIRCUMVENTION`]. `category = $4` lets it use the partial category index.
+pub(crate) const CIRCUMVENTION_SQL: &str = "SELECT rule, verdict, COUNT(*), \
+     COUNT(DISTINCT COALESCE('user:' || user_name, 'ip:' || client_ip)) \
+     FROM activity_events WHERE school_id = $1 AND category = $4 \
+     AND at_us >= $2 AND at_us < $3 GROUP BY rule, verdict ORDER BY 3 DESC, rule, verdict";
+
 /// The longest triage note, in characters.
 pub const MAX_NOTE_CHARS: usize = 2_000;
 
@@ -1546,10 +1554,6 @@ impl Store {
         const ALERTS: &str = "SELECT status, category, severity, group_key, first_at_us, \
              triaged_at_us, concern_id, event_count FROM alerts \
              WHERE school_id = $1 AND first_at_us >= $2 AND first_at_us < $3";
-        const CIRCUMVENTION_SQL: &str = "SELECT rule, verdict, COUNT(*), \
-             COUNT(DISTINCT COALESCE('user:' || user_name, 'ip:' || client_ip)) \
-             FROM activity_events WHERE school_id = $1 AND category = $4 \
-             AND at_us >= $2 AND at_us < $3 GROUP BY rule, verdict ORDER BY 3 DESC, rule, verdict";
         let (since_us, until_us) = (timestamp_to_us(since), timestamp_to_us(until));
         let rows: Vec<SummaryRow> = with_pool!(&self.backend, pool => {
             sqlx::query_as(ALERTS)

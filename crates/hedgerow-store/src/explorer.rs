@@ -279,6 +279,11 @@ pub struct ActivitySummary {
 /// The category the gateway records for circumvention attempts.
 const CIRCUMVENTION: &str = "circumvention";
 
+/// Blocked circumvention attempts of a period: `$1` the school, `$2`..`$3` the period, `$4`
+/// [`CIRCUMVENTION`]. `category = $4` lets it use the partial category index.
+const CIRCUMVENTION_COUNT_SQL: &str = "SELECT COUNT(*) FROM activity_events \
+     WHERE school_id = $1 AND category = $4 AND verdict = 'block' AND at_us >= $2 AND at_us < $3";
+
 /// The longest person timeline one call returns.
 pub const MAX_TIMELINE: u32 = 5_000;
 
@@ -571,6 +576,34 @@ fn sqlite_index(query: &ExplorerQuery) -> &'static str {
     }
 }
 
+/// A person's events of a period, oldest first (see [`Store::person_timeline`]).
+fn timeline_query(
+    store: &Store,
+    school: SchoolId,
+    user: &str,
+    since: Timestamp,
+    until: Timestamp,
+    limit: u32,
+) -> Sql {
+    let mut sql = Sql::new(EVENT_SELECT);
+    if matches!(store.backend, Backend::Sqlite(_)) {
+        sql.push(" INDEXED BY activity_events_school_user_at", []);
+    }
+    // `user_name = ?` (never IS or a function of it) keeps the partial user index usable.
+    sql.push(
+        " WHERE school_id = ? AND user_name = ? AND at_us >= ? AND at_us < ? \
+         ORDER BY at_us, id LIMIT ?",
+        [
+            Arg::I64(school.0),
+            Arg::Owned(user.to_owned()),
+            Arg::I64(timestamp_to_us(since)),
+            Arg::I64(timestamp_to_us(until)),
+            Arg::I64(i64::from(limit)),
+        ],
+    );
+    sql
+}
+
 fn normal_host(h: &str) -> Result<String, StoreError> {
     let h = h.trim().trim_end_matches('.').to_ascii_lowercase();
     if h.is_empty() {
@@ -656,21 +689,7 @@ impl Store {
     ) -> Result<Vec<StoredEvent>, StoreError> {
         check_reader(reader)?;
         let limit = limit.clamp(1, MAX_TIMELINE);
-        let mut sql = Sql::new(EVENT_SELECT);
-        if matches!(self.backend, Backend::Sqlite(_)) {
-            sql.push(" INDEXED BY activity_events_school_user_at", []);
-        }
-        sql.push(
-            " WHERE school_id = ? AND user_name = ? AND at_us >= ? AND at_us < ? \
-             ORDER BY at_us, id LIMIT ?",
-            [
-                Arg::I64(school.0),
-                Arg::Owned(user.to_owned()),
-                Arg::I64(timestamp_to_us(since)),
-                Arg::I64(timestamp_to_us(until)),
-                Arg::I64(i64::from(limit)),
-            ],
-        );
+        let sql = timeline_query(self, school, user, since, until, limit);
         self.audited_read(reader, school, "activity.read", sql, |n| {
             format!(
                 "purpose={:?} timeline user={user:?} since={since} until={until} limit={limit} returned={n}",
@@ -773,13 +792,7 @@ impl Store {
             .await?;
         let mut circ = Vec::from(range());
         circ.push(Arg::Owned(CIRCUMVENTION.to_owned()));
-        let circumvention_attempts = self
-            .scalar(
-                "SELECT COUNT(*) FROM activity_events WHERE school_id = $1 AND category = $4 \
-                 AND verdict = 'block' AND at_us >= $2 AND at_us < $3",
-                circ,
-            )
-            .await?;
+        let circumvention_attempts = self.scalar(CIRCUMVENTION_COUNT_SQL, circ).await?;
         let grouped = |column: &str, limit: Option<u32>| {
             let mut text = format!(
                 "SELECT {column} AS key, COUNT(*) AS n FROM activity_events \
@@ -1066,5 +1079,142 @@ mod tests {
     #[test]
     fn like_patterns_are_escaped() {
         assert_eq!(like_escape("50%_off\\"), "50\\%\\_off\\\\");
+    }
+
+    /// SQLite's plan for `sql`, one line per step.
+    async fn sqlite_plan(store: &Store, sql: Sql) -> Vec<String> {
+        let Backend::Sqlite(pool) = &store.backend else {
+            panic!("a SQLite store");
+        };
+        let text = format!("EXPLAIN QUERY PLAN {}", sql.text);
+        let rows: Vec<(i64, i64, i64, String)> =
+            bind_args!(sqlx::query_as(AssertSqlSafe(text)), sql.args)
+                .fetch_all(pool)
+                .await
+                .unwrap_or_else(|e| panic!("no plan for {:?}: {e}", sql.text));
+        rows.into_iter().map(|(_, _, _, detail)| detail).collect()
+    }
+
+    /// Asserts that the plan searches `index` with every column of `constrained` bound (not a
+    /// walk of the whole index, nor of the table).
+    fn assert_searches(plan: &[String], index: &str, constrained: &str) {
+        let wanted = format!("INDEX {index} ({constrained}");
+        assert!(
+            plan.iter()
+                .any(|step| step.starts_with("SEARCH activity_events") && step.contains(&wanted)),
+            "expected a search of {index} on ({constrained}...), got {plan:?}"
+        );
+        assert!(
+            !plan
+                .iter()
+                .any(|step| step.starts_with("SCAN activity_events")),
+            "expected no scan of activity_events, got {plan:?}"
+        );
+    }
+
+    fn plain_sql(text: &str, args: Vec<Arg<'static>>) -> Sql {
+        Sql {
+            text: text.to_owned(),
+            args,
+        }
+    }
+
+    /// The user, device and category indexes are partial (`... IS NOT NULL`, migration 0012):
+    /// SQLite may only use them for a query whose filter implies that, and refuses an
+    /// `INDEXED BY` it cannot honour. This fails if a filter on those columns stops being
+    /// written so that their index serves it.
+    #[tokio::test]
+    async fn partial_indexes_serve_their_filters_on_sqlite() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let store = Store::open_sqlite_file(&dir.path().join("plans.db"))
+            .await
+            .expect("a SQLite store");
+        let school = SchoolId(1);
+        let since = Timestamp::from_second(1_790_000_000).expect("a valid time");
+        let until = Timestamp::from_second(1_790_086_400).expect("a valid time");
+        let mut query = ExplorerQuery::school(school, 50);
+        query.since = Some(since);
+        query.until = Some(until);
+        let cursor = Some(Cursor {
+            at_us: 1_790_050_000_000_000,
+            id: 7,
+        });
+
+        let by_user = ExplorerQuery {
+            user: Some("pupil0042".to_owned()),
+            verdict: Some(Verdict::Block),
+            ..query.clone()
+        };
+        let plan = sqlite_plan(&store, build_query(&store, &by_user, cursor, 51).unwrap()).await;
+        assert_searches(
+            &plan,
+            "activity_events_school_user_at",
+            "school_id=? AND user_name=? AND at_us>? AND at_us<?",
+        );
+
+        let by_device = ExplorerQuery {
+            device: Some("ipad-3".to_owned()),
+            ..query.clone()
+        };
+        let plan = sqlite_plan(&store, build_query(&store, &by_device, None, 51).unwrap()).await;
+        assert_searches(
+            &plan,
+            "activity_events_school_device_at",
+            "school_id=? AND device_name=? AND at_us>? AND at_us<?",
+        );
+
+        let by_category = ExplorerQuery {
+            category: Some("social".to_owned()),
+            verdict: Some(Verdict::Block),
+            ..query.clone()
+        };
+        let plan = sqlite_plan(
+            &store,
+            build_query(&store, &by_category, cursor, 51).unwrap(),
+        )
+        .await;
+        assert_searches(
+            &plan,
+            "activity_events_school_category_verdict_at",
+            "school_id=? AND category=? AND verdict=? AND at_us>? AND at_us<?",
+        );
+
+        let timeline = timeline_query(&store, school, "pupil0042", since, until, 100);
+        let plan = sqlite_plan(&store, timeline).await;
+        assert_searches(
+            &plan,
+            "activity_events_school_user_at",
+            "school_id=? AND user_name=? AND at_us>? AND at_us<?",
+        );
+
+        // Unnamed, so SQLite chooses; the category index is the only one binding four columns.
+        let range = || {
+            vec![
+                Arg::I64(school.0),
+                Arg::I64(timestamp_to_us(since)),
+                Arg::I64(timestamp_to_us(until)),
+                Arg::Owned(CIRCUMVENTION.to_owned()),
+            ]
+        };
+        let plan = sqlite_plan(&store, plain_sql(CIRCUMVENTION_COUNT_SQL, range())).await;
+        assert_searches(
+            &plan,
+            "activity_events_school_category_verdict_at",
+            "school_id=? AND category=? AND verdict=? AND at_us>? AND at_us<?",
+        );
+        // Without statistics SQLite prefers the period's range of (school, time) here, as it
+        // did before the category index was partial; either way it must not scan the table.
+        let plan = sqlite_plan(&store, plain_sql(crate::alerts::CIRCUMVENTION_SQL, range())).await;
+        assert!(
+            plan.iter()
+                .any(|step| step.starts_with("SEARCH activity_events USING ")),
+            "expected an index search, got {plan:?}"
+        );
+        assert!(
+            !plan
+                .iter()
+                .any(|step| step.starts_with("SCAN activity_events")),
+            "expected no scan of activity_events, got {plan:?}"
+        );
     }
 }
