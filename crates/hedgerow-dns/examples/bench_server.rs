@@ -31,12 +31,12 @@ impl QueryPolicy for BenchPolicy {
                 force_nxdomain: false,
             })
         } else {
-            PolicyAnswer::Forward
+            PolicyAnswer::Forward(None)
         }
     }
 
     fn decide_alias(&self, _client: IpAddr, _question: &str, _alias: &str) -> PolicyAnswer {
-        PolicyAnswer::Forward
+        PolicyAnswer::Forward(None)
     }
 
     fn record(&self, _event: QueryEvent) {

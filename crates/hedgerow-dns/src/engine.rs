@@ -17,7 +17,9 @@ use tokio::sync::oneshot;
 use crate::cache::{self, Cache, Entry, KEY_PLAIN, KEY_SAFE_SEARCH, Limits, Reject};
 use crate::config::{BlockResponse, DnsConfig};
 use crate::forward::Forwarder;
-use crate::policy::{BlockInfo, PolicyAnswer, QueryEvent, QueryPolicy, Transport, Verdict};
+use crate::policy::{
+    AllowInfo, BlockInfo, PolicyAnswer, QueryEvent, QueryPolicy, Transport, Verdict,
+};
 use crate::ratelimit::RateLimiter;
 use crate::wire::{self, BlockAnswer, Ede, OwnedQuery, ParseError, Query};
 
@@ -95,6 +97,7 @@ pub(crate) struct Pending {
     client: IpAddr,
     transport: Transport,
     kind: PendingKind,
+    allow: Option<AllowInfo>,
     key: Box<[u8]>,
     pub received: Instant,
 }
@@ -223,7 +226,7 @@ impl Engine {
         let mut name = String::with_capacity(q.qname.len());
         wire::name_to_text(q.qname, &mut name);
         let name: Box<str> = name.into();
-        let (kind, verdict) = match self.policy.decide(client, &name, q.qtype) {
+        let (kind, verdict, allow) = match self.policy.decide(client, &name, q.qtype) {
             PolicyAnswer::Block(info) => {
                 let event = self.answer_block(out, &q, info, None, client, name, transport);
                 return Outcome::Reply(Some(event));
@@ -249,11 +252,11 @@ impl Engine {
                 };
                 return Outcome::Reply(Some(event));
             }
-            PolicyAnswer::Forward => {
+            PolicyAnswer::Forward(allow) => {
                 cache::make_key(key, KEY_PLAIN, q.qname, q.qtype, q.qclass, &[]);
-                (PendingKind::Forward, Verdict::Allowed)
+                (PendingKind::Forward, Verdict::Allowed, allow)
             }
-            PolicyAnswer::SafeSearch { target } => {
+            PolicyAnswer::SafeSearch { target, allow } => {
                 self.metrics.safe_search.increment(1);
                 let Some(target) = wire::text_to_name(&target) else {
                     tracing::warn!(%target, "the policy gave a safe-search target that is not a host name");
@@ -261,6 +264,7 @@ impl Engine {
                     let event = event(client, name, &q, Verdict::SafeSearch, transport);
                     return Outcome::Reply(Some(QueryEvent {
                         rcode: wire::RCODE_SERVFAIL.into(),
+                        allow,
                         ..event
                     }));
                 };
@@ -270,6 +274,7 @@ impl Engine {
                         target: target.into(),
                     },
                     Verdict::SafeSearch,
+                    allow,
                 )
             }
         };
@@ -278,7 +283,7 @@ impl Engine {
             let ev = self.answer_entry(out, &q, &entry, client, name, verdict, transport, now);
             return Outcome::Reply(Some(QueryEvent {
                 cache_hit: true,
-                ..ev
+                ..with_allow(ev, allow)
             }));
         }
         self.metrics.cache_misses.increment(1);
@@ -288,6 +293,7 @@ impl Engine {
             client,
             transport,
             kind,
+            allow,
             key: key.as_slice().into(),
             received: now,
         }))
@@ -336,7 +342,7 @@ impl Engine {
             p.transport,
             Instant::now(),
         );
-        (out, ev)
+        (out, with_allow(ev, p.allow.clone()))
     }
 
     /// Hands an event to the policy, stamping the response time.
@@ -558,6 +564,16 @@ impl Drop for LeaderGuard<'_> {
     }
 }
 
+/// The event with the policy's reason for allowing, unless the answer was a block after all
+/// (a CNAME target).
+fn with_allow(event: QueryEvent, allow: Option<AllowInfo>) -> QueryEvent {
+    if event.block.is_some() {
+        event
+    } else {
+        QueryEvent { allow, ..event }
+    }
+}
+
 fn event(
     client: IpAddr,
     name: Box<str>,
@@ -571,6 +587,7 @@ fn event(
         qtype: q.qtype,
         verdict,
         block: None,
+        allow: None,
         blocked_alias: None,
         rcode: 0,
         response_time_us: 0,

@@ -121,5 +121,5 @@ mod wire;
 pub use cache::CacheStats;
 pub use config::{BlockResponse, DnsConfig, RateLimit};
 pub use error::DnsError;
-pub use policy::{BlockInfo, PolicyAnswer, QueryEvent, QueryPolicy, Transport, Verdict};
+pub use policy::{AllowInfo, BlockInfo, PolicyAnswer, QueryEvent, QueryPolicy, Transport, Verdict};
 pub use server::DnsServer;

@@ -32,13 +32,16 @@ pub trait QueryPolicy: Send + Sync + 'static {
 /// What the policy wants done with a question.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PolicyAnswer {
-    /// Allowed: answer from the cache or the upstream resolvers.
-    Forward,
+    /// Allowed: answer from the cache or the upstream resolvers. The [`AllowInfo`], if any,
+    /// comes back in the query's [`QueryEvent`].
+    Forward(Option<AllowInfo>),
     /// Answer `qname CNAME target` plus the target's records for the same type, resolved
     /// upstream and cached, as a recursive resolver would for a real CNAME.
     SafeSearch {
         /// The name the question is redirected to (lower-case, no trailing dot).
         target: Arc<str>,
+        /// Comes back in the query's [`QueryEvent`].
+        allow: Option<AllowInfo>,
     },
     /// Blocked by policy or by an illegal-content list.
     Block(BlockInfo),
@@ -62,6 +65,18 @@ pub struct BlockInfo {
     /// Answer NXDOMAIN whatever the configured block response is, for names whose meaning is
     /// their absence (the Firefox DoH canary `use-application-dns.net`).
     pub force_nxdomain: bool,
+}
+
+/// Why a name is allowed, as the policy wants it logged: handed back with the query's event so
+/// that logging need not decide a second time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AllowInfo {
+    /// The category key the name is in, if it is in one.
+    pub category: Option<Arc<str>>,
+    /// The rule that allowed it.
+    pub rule: Arc<str>,
+    /// Anything else worth logging (for example where safe search sent the question).
+    pub note: Option<Arc<str>>,
 }
 
 /// How a query was answered, as far as the policy is concerned.
@@ -99,6 +114,9 @@ pub struct QueryEvent {
     pub verdict: Verdict,
     /// Why it was blocked, when it was.
     pub block: Option<BlockInfo>,
+    /// What the policy said when it allowed the question (see [`PolicyAnswer::Forward`]);
+    /// `None` when it gave nothing, or when a CNAME target was blocked after all.
+    pub allow: Option<AllowInfo>,
     /// The CNAME target that caused the block, when the question itself was allowed.
     pub blocked_alias: Option<Box<str>>,
     /// The response code sent (the extended code when EDNS carried one).

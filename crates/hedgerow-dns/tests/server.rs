@@ -54,6 +54,12 @@ async fn allowed_name_is_forwarded_and_recorded() {
     let events = h.policy.events_for("www.allowed.test");
     assert_eq!(events.len(), 3);
     assert_eq!(events[0].verdict, Verdict::Allowed);
+    // The policy's reason for allowing comes back with the event, on a miss and on a hit.
+    assert!(
+        events
+            .iter()
+            .all(|e| e.allow.as_ref().map(|a| &*a.rule) == Some("test:allow"))
+    );
     assert_eq!((events[0].qtype, events[2].qtype), (1, 28));
     assert!(events[1].cache_hit);
     assert!(!events[0].cache_hit);
@@ -181,7 +187,8 @@ async fn safe_search_answers_cname_and_target_records() {
     tokio::time::sleep(Duration::from_millis(50)).await;
     let events = h.policy.events_for("www.safe.test");
     assert_eq!(events.len(), 2);
-    assert!(events.iter().all(|e| e.verdict == Verdict::SafeSearch));
+    assert!(events.iter().all(|e| e.verdict == Verdict::SafeSearch
+        && e.allow.as_ref().map(|a| &*a.rule) == Some("test:safe-search")));
     assert!(events[1].cache_hit);
     h.server.shutdown().await;
 }
@@ -213,6 +220,10 @@ async fn cname_into_blocked_name_is_blocked() {
         assert_eq!(ev.verdict, Verdict::Blocked);
         assert_eq!(ev.blocked_alias.as_deref(), Some("bad.target.test"));
         assert_eq!(&*ev.block.as_ref().unwrap().category, "Malware");
+        assert!(
+            ev.allow.is_none(),
+            "a blocked alias is logged as a block only"
+        );
     }
     h.server.shutdown().await;
 }

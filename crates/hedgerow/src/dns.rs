@@ -16,7 +16,7 @@ use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 
 use arc_swap::ArcSwap;
 use hedgerow_dns::{
-    BlockInfo, PolicyAnswer, QueryEvent, QueryPolicy, Transport, Verdict as DnsVerdict,
+    AllowInfo, BlockInfo, PolicyAnswer, QueryEvent, QueryPolicy, Transport, Verdict as DnsVerdict,
 };
 use hedgerow_lists::{Host, Target, normalize_host};
 use hedgerow_policy::safesearch::UNSAFE_SEARCH_CATEGORY;
@@ -34,6 +34,14 @@ pub const DOH_CANARY: &str = "use-application-dns.net";
 /// Events waiting to be turned into activity records. Beyond this the oldest are not dropped:
 /// new ones are, and counted, so a flood never holds up an answer.
 const EVENT_QUEUE: usize = 16_384;
+
+/// The rule of the DoH canary's NXDOMAIN, and what the log says about it.
+const CANARY_RULE: &str = "dns:doh-canary";
+const CANARY_NOTE: &str = "the Firefox DNS-over-HTTPS canary, answered NXDOMAIN";
+/// The end of the rule of a block for a search engine that cannot be locked to safe search
+/// (`group:KEY/search:unsafe-engine`), and what the log says about it.
+const UNSAFE_ENGINE_RULE_END: &str = "/search:unsafe-engine";
+const UNSAFE_ENGINE_NOTE: &str = "a search engine that cannot be locked to safe search";
 
 /// The gateway's policy as the DNS server sees it.
 pub struct GatewayDnsPolicy {
@@ -76,8 +84,8 @@ impl GatewayDnsPolicy {
 
 /// What one question comes to, for answering and for logging alike.
 ///
-/// `detailed` also renders the rule of allowed answers, which only the event log
-/// needs; the query path skips that work.
+/// `detailed` also renders the rule of allowed answers, which only the event log needs; the
+/// check of a CNAME target skips that work.
 fn judge(
     snapshot: &Snapshot,
     signed_in: &SignedIn,
@@ -146,6 +154,15 @@ struct Outcome {
 }
 
 impl Outcome {
+    /// What the event log keeps of an allowed answer.
+    fn allow_info(self, note: Option<String>) -> AllowInfo {
+        AllowInfo {
+            category: self.category.map(Arc::from),
+            rule: Arc::from(self.rule),
+            note: note.map(Arc::from),
+        }
+    }
+
     fn of(decision: &Decision<'_>, detailed: bool) -> Outcome {
         let allowed = decision.is_allowed();
         Outcome {
@@ -177,12 +194,44 @@ enum Judgement {
     },
 }
 
+fn safe_search_note(target: &str) -> String {
+    format!("safe search: answered as {target}")
+}
+
 fn category_name(key: &str) -> &str {
     hedgerow_lists::category(key).map_or(key, |c| c.name)
 }
 
 impl QueryPolicy for GatewayDnsPolicy {
     fn decide(&self, client: IpAddr, name: &str, _qtype: u16) -> PolicyAnswer {
+        // Detailed: the rule of an allowed name travels with the answer to the event log, which
+        // then need not decide again.
+        self.answer(client, name, true)
+    }
+
+    fn decide_alias(&self, client: IpAddr, _question: &str, alias: &str) -> PolicyAnswer {
+        // An alias is judged as if it had been asked for, except that safe-search aliases of
+        // our own making are not rewritten again. Only a block matters here, so the rule of an
+        // allowed alias is not rendered.
+        match self.answer(client, alias, false) {
+            PolicyAnswer::SafeSearch { .. } => PolicyAnswer::Forward(None),
+            other => other,
+        }
+    }
+
+    fn record(&self, event: QueryEvent) {
+        match self.events.try_send((event, jiff::Timestamp::now())) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                metrics::counter!("hedgerow_dns_events_dropped_total").increment(1)
+            }
+            Err(TrySendError::Disconnected(_)) => {}
+        }
+    }
+}
+
+impl GatewayDnsPolicy {
+    fn answer(&self, client: IpAddr, name: &str, detailed: bool) -> PolicyAnswer {
         let snapshot = self.current.load();
         match judge(
             &snapshot,
@@ -190,12 +239,12 @@ impl QueryPolicy for GatewayDnsPolicy {
             self.gate.as_deref(),
             client,
             name,
-            false,
+            detailed,
         ) {
             Judgement::Canary => PolicyAnswer::Block(BlockInfo {
                 illegal: false,
                 category: Arc::from(category_name("circumvention")),
-                rule: Arc::from("dns:doh-canary"),
+                rule: Arc::from(CANARY_RULE),
                 force_nxdomain: true,
             }),
             Judgement::Held => match self.gate.as_deref().and_then(|g| g.portal().address) {
@@ -212,42 +261,26 @@ impl QueryPolicy for GatewayDnsPolicy {
                     force_nxdomain: false,
                 }),
             },
-            Judgement::Unchecked => PolicyAnswer::Forward,
-            Judgement::Decided(outcome) if outcome.allowed => PolicyAnswer::Forward,
+            Judgement::Unchecked => PolicyAnswer::Forward(None),
+            Judgement::Decided(outcome) if outcome.allowed => {
+                PolicyAnswer::Forward(detailed.then(|| outcome.allow_info(None)))
+            }
             Judgement::Decided(outcome) => PolicyAnswer::Block(BlockInfo {
                 illegal: outcome.illegal,
                 category: Arc::from(outcome.category.as_deref().map_or("Blocked", category_name)),
                 rule: Arc::from(outcome.rule),
                 force_nxdomain: false,
             }),
-            Judgement::SafeSearch { target, .. } => PolicyAnswer::SafeSearch {
+            Judgement::SafeSearch { target, outcome } => PolicyAnswer::SafeSearch {
                 target: Arc::from(target),
+                allow: detailed.then(|| outcome.allow_info(Some(safe_search_note(target)))),
             },
             Judgement::UnsafeEngine { group, .. } => PolicyAnswer::Block(BlockInfo {
                 illegal: false,
                 category: Arc::from(category_name(UNSAFE_SEARCH_CATEGORY)),
-                rule: Arc::from(format!("group:{group}/search:unsafe-engine")),
+                rule: Arc::from(format!("group:{group}{UNSAFE_ENGINE_RULE_END}")),
                 force_nxdomain: false,
             }),
-        }
-    }
-
-    fn decide_alias(&self, client: IpAddr, _question: &str, alias: &str) -> PolicyAnswer {
-        // An alias is judged as if it had been asked for, except that safe-search aliases of
-        // our own making are not rewritten again.
-        match self.decide(client, alias, 1) {
-            PolicyAnswer::SafeSearch { .. } => PolicyAnswer::Forward,
-            other => other,
-        }
-    }
-
-    fn record(&self, event: QueryEvent) {
-        match self.events.try_send((event, jiff::Timestamp::now())) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) => {
-                metrics::counter!("hedgerow_dns_events_dropped_total").increment(1)
-            }
-            Err(TrySendError::Disconnected(_)) => {}
         }
     }
 }
@@ -279,37 +312,55 @@ impl EventLogger {
             .directory
             .resolve(None, event.client, user.as_deref());
         let school = *self.schools.get(&identity.school.slug)?;
-        // The answer was decided moments ago; deciding again here, off the query path, recovers
-        // the rule that the server does not carry for allowed names.
-        let (outcome, note) = match judge(
-            &snapshot,
-            &self.signed_in,
-            self.gate.as_deref(),
-            event.client,
-            &event.name,
-            true,
-        ) {
-            Judgement::Held => (None, None),
-            Judgement::Canary => (
-                None,
-                Some("the Firefox DNS-over-HTTPS canary, answered NXDOMAIN".to_string()),
-            ),
-            Judgement::Unchecked => (None, None),
-            Judgement::Decided(outcome) => (Some(outcome), None),
-            Judgement::SafeSearch { target, outcome } => (
-                Some(outcome),
-                Some(format!("safe search: answered as {target}")),
-            ),
-            Judgement::UnsafeEngine { outcome, .. } => (
-                Some(outcome),
-                Some("a search engine that cannot be locked to safe search".to_string()),
-            ),
+        // The policy's reasons come back with the event: a block's, or those it gave when it
+        // allowed the name. Only an answer that carries neither (a name no list can name) is
+        // decided again here, off the query path.
+        let told =
+            event.block.is_some() || event.allow.is_some() || event.verdict == DnsVerdict::Portal;
+        let (outcome, note) = if told {
+            let note = match (&event.allow, &event.block) {
+                (Some(allow), _) => allow.note.as_deref().map(str::to_string),
+                (None, Some(block)) if &*block.rule == CANARY_RULE => Some(CANARY_NOTE.to_string()),
+                (None, Some(block)) if block.rule.ends_with(UNSAFE_ENGINE_RULE_END) => {
+                    Some(UNSAFE_ENGINE_NOTE.to_string())
+                }
+                _ => None,
+            };
+            (None, note)
+        } else {
+            match judge(
+                &snapshot,
+                &self.signed_in,
+                self.gate.as_deref(),
+                event.client,
+                &event.name,
+                true,
+            ) {
+                Judgement::Held => (None, None),
+                Judgement::Canary => (None, Some(CANARY_NOTE.to_string())),
+                Judgement::Unchecked => (None, None),
+                Judgement::Decided(outcome) => (Some(outcome), None),
+                Judgement::SafeSearch { target, outcome } => {
+                    (Some(outcome), Some(safe_search_note(target)))
+                }
+                Judgement::UnsafeEngine { outcome, .. } => {
+                    (Some(outcome), Some(UNSAFE_ENGINE_NOTE.to_string()))
+                }
+            }
         };
         // What the server actually answered wins over the second look: a CNAME into a blocked
         // name is only visible in the answer.
         let (category, rule) = match &event.block {
             _ if event.verdict == DnsVerdict::Portal => (None, HELD_RULE.to_string()),
             Some(block) => (category_key(&block.category), block.rule.to_string()),
+            None if event.allow.is_some() => {
+                event.allow.as_ref().map_or((None, String::new()), |a| {
+                    (
+                        a.category.as_deref().map(str::to_string),
+                        a.rule.to_string(),
+                    )
+                })
+            }
             None => (
                 outcome.as_ref().and_then(|o| o.category.clone()),
                 outcome

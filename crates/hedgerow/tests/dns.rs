@@ -183,6 +183,9 @@ fn queries_are_logged_as_activity_events() {
     gateway.dig_from(KS2, &["www.pokerstars.com"]);
     gateway.dig_from(STAFF, &["example.org", "AAAA"]);
     gateway.dig_from(KS2, &["mask.icloud.com"]);
+    gateway.dig_from(KS1, &["www.bing.com"]);
+    gateway.dig_from(KS2, &["yandex.ru"]);
+    gateway.dig_from(STAFF, &["use-application-dns.net"]);
     assert!(
         gateway.process.stop(),
         "a clean shutdown:\n{}",
@@ -224,6 +227,30 @@ fn queries_are_logged_as_activity_events() {
     assert_eq!(allowed.verdict, hedgerow_store::Verdict::Allow);
     assert_eq!(allowed.qtype.as_deref(), Some("AAAA"));
     assert_eq!(allowed.group.as_deref(), Some("staff"));
+    // The rule and notes of answers come from the decision that answered them.
+    assert!(
+        allowed.rule.starts_with("group:staff/"),
+        "an allowed name logs the rule that allowed it: {}",
+        allowed.rule
+    );
+    let safe = find("www.bing.com");
+    assert_eq!(
+        safe.reason.as_deref(),
+        Some("safe search: answered as strict.bing.com")
+    );
+    assert!(safe.rule.starts_with("group:ks1/"), "{}", safe.rule);
+    let unsafe_engine = find("yandex.ru");
+    assert_eq!(unsafe_engine.verdict, hedgerow_store::Verdict::Block);
+    assert_eq!(
+        unsafe_engine.reason.as_deref(),
+        Some("a search engine that cannot be locked to safe search")
+    );
+    let canary = find("use-application-dns.net");
+    assert_eq!(canary.rule, "dns:doh-canary");
+    assert_eq!(
+        canary.reason.as_deref(),
+        Some("the Firefox DNS-over-HTTPS canary, answered NXDOMAIN")
+    );
     let relay = find("mask.icloud.com");
     assert_eq!(
         relay.category.as_deref(),

@@ -10,7 +10,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hedgerow_dns::{
-    BlockInfo, BlockResponse, DnsConfig, DnsServer, PolicyAnswer, QueryEvent, QueryPolicy,
+    AllowInfo, BlockInfo, BlockResponse, DnsConfig, DnsServer, PolicyAnswer, QueryEvent,
+    QueryPolicy,
 };
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
@@ -295,6 +296,14 @@ fn block(category: &str, illegal: bool, force_nxdomain: bool) -> PolicyAnswer {
     })
 }
 
+fn allow(rule: &str) -> AllowInfo {
+    AllowInfo {
+        category: None,
+        rule: rule.into(),
+        note: None,
+    }
+}
+
 fn under(name: &str, domain: &str) -> bool {
     name == domain || name.ends_with(&format!(".{domain}"))
 }
@@ -318,9 +327,10 @@ impl QueryPolicy for TestPolicy {
         } else if under(name, "safe.test") {
             PolicyAnswer::SafeSearch {
                 target: "safe.target.test".into(),
+                allow: Some(allow("test:safe-search")),
             }
         } else {
-            PolicyAnswer::Forward
+            PolicyAnswer::Forward(Some(allow("test:allow")))
         }
     }
 
@@ -328,7 +338,7 @@ impl QueryPolicy for TestPolicy {
         if alias.starts_with("bad.") {
             block("Malware", false, false)
         } else {
-            PolicyAnswer::Forward
+            PolicyAnswer::Forward(None)
         }
     }
 
