@@ -58,7 +58,11 @@ pub struct WriterConfig {
 impl Default for WriterConfig {
     fn default() -> Self {
         WriterConfig {
-            capacity: 262_144,
+            // About a second of what SQLite takes on a small machine (docs/benchmarks.md,
+            // "Activity log writes"), a few MB of memory: enough for the bursts of a school
+            // morning; beyond that, traffic outruns the database and events are rejected and
+            // counted rather than held until memory runs out.
+            capacity: 16_384,
             max_batch: 2_000,
             flush_interval: Duration::from_millis(500),
             shutdown_grace: Duration::from_secs(30),
