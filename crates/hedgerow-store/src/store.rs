@@ -501,7 +501,10 @@ impl Store {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(SQLITE_BUSY_TIMEOUT)
-            .pragma("wal_autocheckpoint", SQLITE_WAL_AUTOCHECKPOINT_PAGES.to_string());
+            .pragma(
+                "wal_autocheckpoint",
+                SQLITE_WAL_AUTOCHECKPOINT_PAGES.to_string(),
+            );
         let pool_options = if in_memory {
             // An in-memory database lives only as long as a connection to it, so keep exactly
             // one open for the pool's whole life.
