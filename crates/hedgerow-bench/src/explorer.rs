@@ -9,6 +9,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
+use crate::sample::{Rng, Zipf};
 use anyhow::{Context, bail};
 use clap::Args;
 use hedgerow_store::{
@@ -107,48 +108,6 @@ const WORDS: [&str; 40] = [
 const END_US: i64 = 1_793_491_200_000_000; // 2026-11-01T00:00:00Z
 const YEAR_US: i64 = 365 * 86_400 * 1_000_000;
 const DAY_US: i64 = 86_400 * 1_000_000;
-
-/// splitmix64: small, fast and deterministic.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
-/// Draws ranks 0..n with probability proportional to 1 / (rank + 1)^s.
-struct Zipf(Vec<f64>);
-
-impl Zipf {
-    fn new(n: usize, s: f64) -> Zipf {
-        let mut acc = 0.0;
-        let mut cdf: Vec<f64> = (0..n)
-            .map(|k| {
-                acc += 1.0 / ((k + 1) as f64).powf(s);
-                acc
-            })
-            .collect();
-        for v in &mut cdf {
-            *v /= acc;
-        }
-        Zipf(cdf)
-    }
-    fn draw(&self, rng: &mut Rng) -> usize {
-        let u = rng.unit();
-        self.0.partition_point(|&c| c < u).min(self.0.len() - 1)
-    }
-}
 
 fn user_name(i: usize) -> String {
     format!("pupil{i:04}")

@@ -17,6 +17,8 @@ use clap::Args;
 use hedgerow_store::{ActivityEvent, EventSource, SchoolId, Store, Verdict};
 use jiff::Timestamp;
 
+use crate::sample::{Rng, Zipf};
+
 #[derive(Args)]
 pub struct InsertLoadArgs {
     /// `sqlite:///path/file.db` or `postgres://...`.
@@ -57,45 +59,6 @@ const SPACING_US: i64 = 50_000;
 const START_US: i64 = 1_790_000_000_000_000;
 /// Events per line of the progress report.
 const REPORT_EVERY: u64 = 100_000;
-
-/// splitmix64: small, fast and deterministic.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
-/// Draws ranks 0..n with probability proportional to 1 / (rank + 1)^s.
-struct Zipf(Vec<f64>);
-
-impl Zipf {
-    fn new(n: usize, s: f64) -> Zipf {
-        let mut acc = 0.0;
-        let mut cdf: Vec<f64> = (0..n)
-            .map(|k| {
-                acc += 1.0 / ((k + 1) as f64).powf(s);
-                acc
-            })
-            .collect();
-        for v in &mut cdf {
-            *v /= acc;
-        }
-        Zipf(cdf)
-    }
-    fn draw(&self, rng: &mut Rng) -> usize {
-        let u = rng.unit();
-        self.0.partition_point(|&c| c < u).min(self.0.len() - 1)
-    }
-}
 
 fn client_ip(i: usize) -> IpAddr {
     if i % 10 == 9 {

@@ -8,6 +8,7 @@ mod connect_load;
 mod explorer;
 mod insert_load;
 mod monitor;
+mod sample;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -24,6 +24,8 @@ use hedgerow_risk::{AgeBand, Classifier, RiskLibrary, RiskMatch};
 use hedgerow_store::{ActivityEvent, EventSource, SchoolId, Verdict};
 use jiff::{SignedDuration, Timestamp};
 
+use crate::sample::Rng;
+
 #[derive(Subcommand)]
 pub enum MonitorCommand {
     /// Texts per second through the risk classifier on one thread.
@@ -162,28 +164,6 @@ impl Kind {
             Kind::Search => "search",
             Kind::BlockedRisk => "blocked_risk",
         }
-    }
-}
-
-/// SplitMix64: deterministic, so every run measures the same events.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> Option<&'a T> {
-        items.get(self.below(items.len()))
     }
 }
 
