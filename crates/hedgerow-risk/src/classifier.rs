@@ -30,11 +30,59 @@ enum Target {
     Context(usize),
 }
 
+/// The word and prefix edges of a node, in the phrase trie and in a word list's trie alike.
 #[derive(Debug, Default)]
-struct Node {
+struct WordEdges {
     /// (word id, child), sorted by word id.
     words: Vec<(u32, usize)>,
+    /// Sorted by `head` once the classifier is built.
     prefixes: Vec<(Box<str>, usize)>,
+}
+
+impl WordEdges {
+    /// The child a word step (`word` is its id) or a prefix step already leads to.
+    fn child(&self, step: &Step, word: u32) -> Option<usize> {
+        match step {
+            Step::Word(_) => edge(&self.words, word),
+            Step::Prefix(prefix) => self
+                .prefixes
+                .iter()
+                .find(|(p, _)| **p == **prefix)
+                .map(|(_, child)| *child),
+            Step::Gap(_) | Step::Choice(_) => None,
+        }
+    }
+
+    /// Adds an edge for a word or prefix step; other steps are not word edges.
+    fn add(&mut self, step: &Step, word: u32, child: usize) {
+        match step {
+            Step::Word(_) => add_edge(&mut self.words, word, child),
+            Step::Prefix(prefix) => self.prefixes.push((prefix.as_str().into(), child)),
+            Step::Gap(_) | Step::Choice(_) => {}
+        }
+    }
+
+    /// Calls `next` with each child the token at `position` leads to: by one of its words,
+    /// then by a prefix one of them starts with (each child once).
+    fn follow(&self, text: &Text, position: usize, mut next: impl FnMut(usize)) {
+        let Some(token) = text.tokens.get(position) else {
+            return;
+        };
+        // Variants of a token are distinct, so each leads to a different child.
+        for &word in text.words_at(position) {
+            if let Some(child) = edge(&self.words, word) {
+                next(child);
+            }
+        }
+        for child in prefix_children(&self.prefixes, token) {
+            next(child);
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Node {
+    edges: WordEdges,
     gaps: Vec<(u8, usize)>,
     /// Word-list steps: (index into `Classifier::choices`, child).
     choices: Vec<(usize, usize)>,
@@ -44,9 +92,7 @@ struct Node {
 /// One node of a word list's own small trie; `end`: an alternative ends here.
 #[derive(Debug, Default)]
 struct ChoiceNode {
-    /// (word id, child), sorted by word id.
-    words: Vec<(u32, usize)>,
-    prefixes: Vec<(Box<str>, usize)>,
+    edges: WordEdges,
     end: bool,
 }
 
@@ -314,12 +360,7 @@ impl Classifier {
                 _ => 0,
             };
             let existing = self.nodes.get(node).and_then(|n| match step {
-                Step::Word(_) => edge(&n.words, word),
-                Step::Prefix(prefix) => n
-                    .prefixes
-                    .iter()
-                    .find(|(p, _)| **p == **prefix)
-                    .map(|(_, child)| *child),
+                Step::Word(_) | Step::Prefix(_) => n.edges.child(step, word),
                 Step::Gap(gap) => n.gaps.iter().find(|(g, _)| g == gap).map(|(_, c)| *c),
                 Step::Choice(_) => n
                     .choices
@@ -334,10 +375,7 @@ impl Classifier {
                     self.nodes.push(Node::default());
                     if let Some(n) = self.nodes.get_mut(node) {
                         match step {
-                            Step::Word(_) => add_edge(&mut n.words, word, child),
-                            Step::Prefix(prefix) => {
-                                n.prefixes.push((prefix.as_str().into(), child))
-                            }
+                            Step::Word(_) | Step::Prefix(_) => n.edges.add(step, word, child),
                             Step::Gap(gap) => n.gaps.push((*gap, child)),
                             Step::Choice(_) => {
                                 if let Some(choice) = choice {
@@ -373,29 +411,18 @@ impl Classifier {
                     Step::Word(word) => self.word_id(word),
                     _ => 0,
                 };
-                let existing = self.choice_nodes.get(node).and_then(|n| match step {
-                    Step::Word(_) => edge(&n.words, word),
-                    Step::Prefix(prefix) => n
-                        .prefixes
-                        .iter()
-                        .find(|(p, _)| **p == **prefix)
-                        .map(|(_, child)| *child),
-                    // Groups hold only words and prefixes (see `compile_group`).
-                    Step::Gap(_) | Step::Choice(_) => None,
-                });
+                // Groups hold only words and prefixes (see `compile_group`).
+                let existing = self
+                    .choice_nodes
+                    .get(node)
+                    .and_then(|n| n.edges.child(step, word));
                 node = match existing {
                     Some(child) => child,
                     None => {
                         let child = self.choice_nodes.len();
                         self.choice_nodes.push(ChoiceNode::default());
                         if let Some(n) = self.choice_nodes.get_mut(node) {
-                            match step {
-                                Step::Word(_) => add_edge(&mut n.words, word, child),
-                                Step::Prefix(prefix) => {
-                                    n.prefixes.push((prefix.as_str().into(), child))
-                                }
-                                Step::Gap(_) | Step::Choice(_) => {}
-                            }
+                            n.edges.add(step, word, child);
                         }
                         child
                     }
@@ -415,11 +442,11 @@ impl Classifier {
     /// lookups.
     fn sort_edges(&mut self) {
         for node in &mut self.nodes {
-            node.prefixes.sort_by_key(|(prefix, _)| head(prefix));
+            node.edges.prefixes.sort_by_key(|(prefix, _)| head(prefix));
             node.choices.sort_unstable();
         }
         for node in &mut self.choice_nodes {
-            node.prefixes.sort_by_key(|(prefix, _)| head(prefix));
+            node.edges.prefixes.sort_by_key(|(prefix, _)| head(prefix));
         }
     }
 
@@ -430,12 +457,12 @@ impl Classifier {
             let Some(root) = self.choice_nodes.get(root) else {
                 continue;
             };
-            for &(word, _) in &root.words {
+            for &(word, _) in &root.edges.words {
                 if let Some(list) = by_word.get_mut(word as usize) {
                     list.push(choice);
                 }
             }
-            for (prefix, _) in &root.prefixes {
+            for (prefix, _) in &root.edges.prefixes {
                 by_prefix.push((head(prefix), prefix.clone(), choice));
             }
         }
@@ -542,18 +569,12 @@ impl Classifier {
                 });
             }
         }
-        let Some(token) = tokens.get(position) else {
+        if position >= tokens.len() {
             return;
-        };
-        // Variants of a token are distinct, so each leads to a different child.
-        for &word in text.words_at(position) {
-            if let Some(child) = edge(&n.words, word) {
-                self.walk(child, position + 1, first, text, hits);
-            }
         }
-        for child in prefix_children(&n.prefixes, token) {
-            self.walk(child, position + 1, first, text, hits);
-        }
+        n.edges.follow(text, position, |child| {
+            self.walk(child, position + 1, first, text, hits)
+        });
         for &(gap, child) in &n.gaps {
             // `<=`: a context phrase may end in a gap that runs to the end of the text.
             for skip in 0..=usize::from(gap) {
@@ -608,17 +629,9 @@ impl Classifier {
         if n.end {
             ends.push(position);
         }
-        let Some(token) = text.tokens.get(position) else {
-            return;
-        };
-        for &word in text.words_at(position) {
-            if let Some(child) = edge(&n.words, word) {
-                self.choice_ends(child, position + 1, text, ends);
-            }
-        }
-        for child in prefix_children(&n.prefixes, token) {
-            self.choice_ends(child, position + 1, text, ends);
-        }
+        n.edges.follow(text, position, |child| {
+            self.choice_ends(child, position + 1, text, ends)
+        });
     }
 }
 
