@@ -42,6 +42,8 @@ const CANARY_NOTE: &str = "the Firefox DNS-over-HTTPS canary, answered NXDOMAIN"
 /// (`group:KEY/search:unsafe-engine`), and what the log says about it.
 const UNSAFE_ENGINE_RULE_END: &str = "/search:unsafe-engine";
 const UNSAFE_ENGINE_NOTE: &str = "a search engine that cannot be locked to safe search";
+/// The rule logged for a name no list can name (the root, a name with escaped bytes).
+const UNCHECKED_RULE: &str = "dns:unchecked";
 
 /// The gateway's policy as the DNS server sees it.
 pub struct GatewayDnsPolicy {
@@ -65,7 +67,6 @@ impl GatewayDnsPolicy {
         let logger = EventLogger {
             current: Arc::clone(&current),
             signed_in: Arc::clone(&signed_in),
-            gate: gate.clone(),
             sink,
             schools,
         };
@@ -137,7 +138,6 @@ fn judge(
         Some(SearchRule::Rewrite { target, .. }) => Judgement::SafeSearch { target, outcome },
         Some(SearchRule::UnsafeEngine) if !overridden => Judgement::UnsafeEngine {
             group: decision.group().key.clone(),
-            outcome,
         },
         _ => Judgement::Decided(outcome),
     }
@@ -190,12 +190,7 @@ enum Judgement {
     },
     UnsafeEngine {
         group: String,
-        outcome: Outcome,
     },
-}
-
-fn safe_search_note(target: &str) -> String {
-    format!("safe search: answered as {target}")
 }
 
 fn category_name(key: &str) -> &str {
@@ -273,9 +268,11 @@ impl GatewayDnsPolicy {
             }),
             Judgement::SafeSearch { target, outcome } => PolicyAnswer::SafeSearch {
                 target: Arc::from(target),
-                allow: detailed.then(|| outcome.allow_info(Some(safe_search_note(target)))),
+                allow: detailed.then(|| {
+                    outcome.allow_info(Some(format!("safe search: answered as {target}")))
+                }),
             },
-            Judgement::UnsafeEngine { group, .. } => PolicyAnswer::Block(BlockInfo {
+            Judgement::UnsafeEngine { group } => PolicyAnswer::Block(BlockInfo {
                 illegal: false,
                 category: Arc::from(category_name(UNSAFE_SEARCH_CATEGORY)),
                 rule: Arc::from(format!("group:{group}{UNSAFE_ENGINE_RULE_END}")),
@@ -289,7 +286,6 @@ impl GatewayDnsPolicy {
 struct EventLogger {
     current: Arc<ArcSwap<Snapshot>>,
     signed_in: Arc<SignedIn>,
-    gate: Option<Arc<AgreementGate>>,
     sink: EventSink,
     schools: std::collections::HashMap<String, hedgerow_store::SchoolId>,
 }
@@ -312,61 +308,25 @@ impl EventLogger {
             .directory
             .resolve(None, event.client, user.as_deref());
         let school = *self.schools.get(&identity.school.slug)?;
-        // The policy's reasons come back with the event: a block's, or those it gave when it
-        // allowed the name. Only an answer that carries neither (a name no list can name) is
-        // decided again here, off the query path.
-        let told =
-            event.block.is_some() || event.allow.is_some() || event.verdict == DnsVerdict::Portal;
-        let (outcome, note) = if told {
-            let note = match (&event.allow, &event.block) {
-                (Some(allow), _) => allow.note.as_deref().map(str::to_string),
-                (None, Some(block)) if &*block.rule == CANARY_RULE => Some(CANARY_NOTE.to_string()),
-                (None, Some(block)) if block.rule.ends_with(UNSAFE_ENGINE_RULE_END) => {
-                    Some(UNSAFE_ENGINE_NOTE.to_string())
-                }
-                _ => None,
-            };
-            (None, note)
-        } else {
-            match judge(
-                &snapshot,
-                &self.signed_in,
-                self.gate.as_deref(),
-                event.client,
-                &event.name,
-                true,
-            ) {
-                Judgement::Held => (None, None),
-                Judgement::Canary => (None, Some(CANARY_NOTE.to_string())),
-                Judgement::Unchecked => (None, None),
-                Judgement::Decided(outcome) => (Some(outcome), None),
-                Judgement::SafeSearch { target, outcome } => {
-                    (Some(outcome), Some(safe_search_note(target)))
-                }
-                Judgement::UnsafeEngine { outcome, .. } => {
-                    (Some(outcome), Some(UNSAFE_ENGINE_NOTE.to_string()))
-                }
+        // The policy's reasons come back with the event: a block's (which wins: a CNAME into a
+        // blocked name is only seen in the answer), or those it gave when it allowed the name.
+        // An answer with neither is a name no list can name (the root, escaped bytes).
+        let note = match (&event.allow, &event.block) {
+            (Some(allow), None) => allow.note.as_deref().map(str::to_string),
+            (_, Some(block)) if &*block.rule == CANARY_RULE => Some(CANARY_NOTE.to_string()),
+            (_, Some(block)) if block.rule.ends_with(UNSAFE_ENGINE_RULE_END) => {
+                Some(UNSAFE_ENGINE_NOTE.to_string())
             }
+            _ => None,
         };
-        // What the server actually answered wins over the second look: a CNAME into a blocked
-        // name is only visible in the answer.
-        let (category, rule) = match &event.block {
+        let (category, rule) = match (&event.block, &event.allow) {
             _ if event.verdict == DnsVerdict::Portal => (None, HELD_RULE.to_string()),
-            Some(block) => (category_key(&block.category), block.rule.to_string()),
-            None if event.allow.is_some() => {
-                event.allow.as_ref().map_or((None, String::new()), |a| {
-                    (
-                        a.category.as_deref().map(str::to_string),
-                        a.rule.to_string(),
-                    )
-                })
-            }
-            None => (
-                outcome.as_ref().and_then(|o| o.category.clone()),
-                outcome
-                    .as_ref()
-                    .map_or_else(|| "dns:unchecked".to_string(), |o| o.rule.clone()),
+            (Some(block), _) => (category_key(&block.category), block.rule.to_string()),
+            (None, Some(allow)) => (
+                allow.category.as_deref().map(str::to_string),
+                allow.rule.to_string(),
             ),
+            (None, None) => (None, UNCHECKED_RULE.to_string()),
         };
         let reason = match &event.blocked_alias {
             Some(alias) => Some(format!(
