@@ -144,25 +144,32 @@ pub fn start(
     }
     let routing = routing(settings);
     let (tx, rx) = mpsc::channel(QUEUE_BATCHES);
-    let mut watcher = Watcher {
-        store: store.clone(),
-        library: RiskLibrary::default(),
-        untuned: Arc::new(Classifier::new(&RiskLibrary::default(), &[])?),
-        classifiers: HashMap::new(),
-        tuning_seen: None,
-        tuning_checked: None,
-        bursts: BurstDetector::new(
+    let watcher = {
+        let store = store.clone();
+        let bursts = BurstDetector::new(
             BurstRule {
                 count: settings.burst_count,
                 window: SignedDuration::from_mins(i64::from(settings.burst_minutes)),
             },
             HashMap::new(),
             BURST_KEYS,
-        ),
-        routing: routing.clone(),
-        fold_window: SignedDuration::from_mins(i64::from(settings.fold_minutes)),
-        schools: watched.clone(),
-        senders: Arc::clone(&senders),
+        );
+        let fold_window = SignedDuration::from_mins(i64::from(settings.fold_minutes));
+        let schools = watched.clone();
+        let senders = Arc::clone(&senders);
+        move |library: RiskLibrary, untuned: Classifier| Watcher {
+            store,
+            library,
+            untuned: Arc::new(untuned),
+            classifiers: HashMap::new(),
+            tuning_seen: None,
+            tuning_checked: None,
+            bursts,
+            routing,
+            fold_window,
+            schools,
+            senders,
+        }
     };
     let events = tokio::spawn(async move {
         let built = tokio::task::spawn_blocking(move || {
@@ -175,11 +182,7 @@ pub fn start(
         })
         .await;
         match built {
-            Ok((library, Ok(classifier))) => {
-                watcher.library = library;
-                watcher.untuned = Arc::new(classifier);
-                watcher.run(rx).await;
-            }
+            Ok((library, Ok(classifier))) => watcher(library, classifier).run(rx).await,
             Ok((_, Err(error))) => {
                 tracing::error!(%error, "cannot build the risk classifier: no safeguarding alerts are raised until the risk libraries are fixed and Hedgerow restarted");
             }
