@@ -355,10 +355,7 @@ impl Classifier {
                 Step::Choice(alternatives) => Some(self.choice(alternatives, choice_ids)),
                 _ => None,
             };
-            let word = match step {
-                Step::Word(word) => self.word_id(word),
-                _ => 0,
-            };
+            let word = self.step_word(step);
             let existing = self.nodes.get(node).and_then(|n| match step {
                 Step::Word(_) | Step::Prefix(_) => n.edges.child(step, word),
                 Step::Gap(gap) => n.gaps.iter().find(|(g, _)| g == gap).map(|(_, c)| *c),
@@ -407,10 +404,7 @@ impl Classifier {
         for alternative in alternatives {
             let mut node = root;
             for step in alternative {
-                let word = match step {
-                    Step::Word(word) => self.word_id(word),
-                    _ => 0,
-                };
+                let word = self.step_word(step);
                 // Groups hold only words and prefixes (see `compile_group`).
                 let existing = self
                     .choice_nodes
@@ -469,6 +463,14 @@ impl Classifier {
         by_prefix.sort_unstable_by_key(|(head, _, _)| *head);
         self.choices_by_first_word = by_word;
         self.choices_by_first_prefix = by_prefix;
+    }
+
+    /// The vocabulary id of a word step, for `WordEdges`; other steps do not use it (0).
+    fn step_word(&mut self, step: &Step) -> u32 {
+        match step {
+            Step::Word(word) => self.word_id(word),
+            Step::Prefix(_) | Step::Gap(_) | Step::Choice(_) => 0,
+        }
     }
 
     fn word_id(&mut self, word: &str) -> u32 {
