@@ -105,6 +105,6 @@ pub use records::{
     RecordSummary, ReviewItem, SANCTION_KINDS, StepDone, SubjectAccessData, TermlyFigures,
     Transfer, limits as record_limits, london_date, sha256_hex,
 };
-pub use store::Store;
+pub use store::{EVENT_ROWS_PER_INSERT, Store};
 pub use tokens::{ApiToken, ApiTokenId, MAX_ACTIVE_TOKENS, MAX_TOKEN_NAME, USE_RECORD_INTERVAL};
 pub use writer::{EventSink, EventWriter, Rejected, WriterConfig, WriterHandle, WriterStats};

@@ -46,9 +46,10 @@ static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Columns written per activity event; `EVENT_ROWS_PER_INSERT * EVENT_COLUMNS` must stay under
-/// SQLite's limit of 32,766 bound parameters per statement (PostgreSQL allows 65,535).
+/// SQLite's limit of 32,766 bound parameters per statement (PostgreSQL allows 65,535). The
+/// activity writer's batch is one such statement (see [`Store::insert_events`]).
 const EVENT_COLUMNS: usize = 20;
-const EVENT_ROWS_PER_INSERT: usize = 1_000;
+pub const EVENT_ROWS_PER_INSERT: usize = 1_600;
 const _: () = assert!(EVENT_COLUMNS * EVENT_ROWS_PER_INSERT <= 32_766);
 
 const EVENT_INSERT_PREFIX: &str = "INSERT INTO activity_events (school_id, at_us, source, \
@@ -803,7 +804,12 @@ impl Store {
         rows.into_iter().map(DeviceRow::into_device).collect()
     }
 
-    /// Stores events all-or-nothing in one transaction.
+    /// Stores events all-or-nothing.
+    ///
+    /// Up to [`EVENT_ROWS_PER_INSERT`] events (the writer's whole batch) go in one statement
+    /// with no explicit transaction: a statement is atomic by itself, and inside `BEGIN` SQLite
+    /// would also copy every page the statement changes into a statement journal, so that it
+    /// could undo that one statement alone. More events than that take one transaction.
     ///
     /// NUL characters (which PostgreSQL text cannot hold, and which a hostile client can put in
     /// a request) are replaced with U+FFFD so one odd request cannot make a whole batch fail.
@@ -815,21 +821,33 @@ impl Store {
             Backend::Sqlite(_) => Placeholders::Anonymous,
             Backend::Postgres(_) => Placeholders::Numbered,
         };
+        let statement = |chunk: &[ActivityEvent]| {
+            let full = chunk.len() == EVENT_ROWS_PER_INSERT;
+            let sql = match (full, placeholders) {
+                (true, Placeholders::Numbered) => FULL_EVENT_INSERT_NUMBERED.clone(),
+                (true, Placeholders::Anonymous) => FULL_EVENT_INSERT_ANONYMOUS.clone(),
+                (false, _) => event_insert_sql(chunk.len(), placeholders),
+            };
+            (sql, full)
+        };
         with_pool!(&self.backend, pool => {
+            if events.len() <= EVENT_ROWS_PER_INSERT {
+                let (sql, full) = statement(events);
+                bind_args!(sqlx::query(AssertSqlSafe(sql)), events.iter().flat_map(event_args))
+                    // Only the full-size statement recurs often enough to be worth caching.
+                    .persistent(full)
+                    .execute(pool)
+                    .await
+                    .map_err(StoreError::query("saving activity events"))?;
+                return Ok(());
+            }
             let mut tx = pool
                 .begin_with(self.backend.begin_write_sql())
                 .await
                 .map_err(StoreError::query("starting to save activity events"))?;
             for chunk in events.chunks(EVENT_ROWS_PER_INSERT) {
-                let full = chunk.len() == EVENT_ROWS_PER_INSERT;
-                let sql = match (full, placeholders) {
-                    (true, Placeholders::Numbered) => FULL_EVENT_INSERT_NUMBERED.clone(),
-                    (true, Placeholders::Anonymous) => FULL_EVENT_INSERT_ANONYMOUS.clone(),
-                    (false, _) => event_insert_sql(chunk.len(), placeholders),
-                };
-                let args = chunk.iter().flat_map(event_args);
-                bind_args!(sqlx::query(AssertSqlSafe(sql)), args)
-                    // Only the full-size statement recurs often enough to be worth caching.
+                let (sql, full) = statement(chunk);
+                bind_args!(sqlx::query(AssertSqlSafe(sql)), chunk.iter().flat_map(event_args))
                     .persistent(full)
                     .execute(&mut *tx)
                     .await

@@ -34,6 +34,10 @@ use crate::{Store, StoreError};
 const INITIAL_BACKOFF: Duration = Duration::from_millis(50);
 /// Long enough not to hammer a struggling database, short enough to recover promptly.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// While a batch is open, how long events gather in the queue between looks at it. Under load
+/// this turns one wake-up per event into one per interval; it never delays a write past the
+/// flush interval.
+const GATHER: Duration = Duration::from_millis(10);
 
 const METRIC_WRITTEN: &str = "hedgerow_events_written_total";
 const METRIC_REJECTED: &str = "hedgerow_events_rejected_total";
@@ -63,7 +67,8 @@ impl Default for WriterConfig {
             // morning; beyond that, traffic outruns the database and events are rejected and
             // counted rather than held until memory runs out.
             capacity: 16_384,
-            max_batch: 2_000,
+            // One statement, which SQLite writes without a statement journal.
+            max_batch: crate::EVENT_ROWS_PER_INSERT,
             flush_interval: Duration::from_millis(500),
             shutdown_grace: Duration::from_secs(30),
         }
@@ -388,12 +393,21 @@ impl Worker {
         let mut batch: Vec<ActivityEvent> = Vec::with_capacity(self.config.max_batch);
         let mut deadline = Instant::now();
         while self.give_up_at.is_none() {
-            let room = self.config.max_batch - batch.len();
-            let wake = tokio::select! {
-                biased;
-                r = stop_signal(&mut self.stop) => Wake::Stop(r),
-                n = self.rx.recv_many(&mut batch, room), if room > 0 => Wake::Received(n),
-                () = tokio::time::sleep_until(deadline), if !batch.is_empty() => Wake::Timer,
+            let wake = if batch.is_empty() {
+                tokio::select! {
+                    biased;
+                    r = stop_signal(&mut self.stop) => Wake::Stop(r),
+                    n = self.rx.recv_many(&mut batch, self.config.max_batch) => Wake::Received(n),
+                }
+            } else {
+                // A batch is open: let events gather instead of waiting on the queue, which
+                // would wake this task (and often a sleeping thread) for every event sent.
+                let until = deadline.min(Instant::now() + GATHER);
+                tokio::select! {
+                    biased;
+                    r = stop_signal(&mut self.stop) => Wake::Stop(r),
+                    () = tokio::time::sleep_until(until) => Wake::Timer,
+                }
             };
             match wake {
                 Wake::Stop(r) => {
@@ -402,18 +416,31 @@ impl Worker {
                 }
                 // Zero means every sink is gone and the queue is empty: nothing more can come.
                 Wake::Received(0) => break,
-                Wake::Received(n) => {
-                    if batch.len() == n {
-                        deadline = Instant::now() + self.config.flush_interval;
-                    }
-                }
+                Wake::Received(_) => deadline = Instant::now() + self.config.flush_interval,
                 Wake::Timer => {}
             }
-            if batch.len() >= self.config.max_batch || Instant::now() >= deadline {
+            let open = self.take_queued(&mut batch);
+            if batch.len() >= self.config.max_batch || Instant::now() >= deadline || !open {
                 self.write_batch(&mut batch).await?;
+            }
+            if !open {
+                break;
             }
         }
         self.drain(batch).await
+    }
+
+    /// Moves queued events into `batch` up to a full batch, without waiting. False once every
+    /// sink is gone and the queue is empty.
+    fn take_queued(&mut self, batch: &mut Vec<ActivityEvent>) -> bool {
+        while batch.len() < self.config.max_batch {
+            match self.rx.try_recv() {
+                Ok(event) => batch.push(event),
+                Err(mpsc::error::TryRecvError::Empty) => return true,
+                Err(mpsc::error::TryRecvError::Disconnected) => return false,
+            }
+        }
+        true
     }
 
     fn on_stop_signal(&mut self, signal: Result<(), oneshot::error::RecvError>) {
@@ -432,12 +459,7 @@ impl Worker {
             self.give_up_at = Some(Instant::now() + self.config.shutdown_grace);
         }
         loop {
-            while batch.len() < self.config.max_batch {
-                match self.rx.try_recv() {
-                    Ok(event) => batch.push(event),
-                    Err(_) => break,
-                }
-            }
+            self.take_queued(&mut batch);
             if batch.is_empty() {
                 break;
             }

@@ -13,9 +13,9 @@ use std::time::Duration;
 
 use common::{TestDb, backend_tests, event, reader, school, t0, with_database};
 use hedgerow_store::{
-    ActivityEvent, AuditEntry, EventFilter, EventSource, EventWriter, NewDevice, NewReviewRequest,
-    NewUser, Reader, Rejected, ReviewKind, ReviewStatus, SchoolId, Store, StoreError, UserKind,
-    Verdict, WriterConfig,
+    ActivityEvent, AuditEntry, EVENT_ROWS_PER_INSERT, EventFilter, EventSource, EventWriter,
+    NewDevice, NewReviewRequest, NewUser, Reader, Rejected, ReviewKind, ReviewStatus, SchoolId,
+    Store, StoreError, UserKind, Verdict, WriterConfig,
 };
 use jiff::{Timestamp, ToSpan};
 use sqlx::Connection;
@@ -27,6 +27,7 @@ backend_tests!(
     events_round_trip_every_field,
     read_filters_select_and_order,
     large_inserts_span_chunks,
+    a_refused_batch_writes_nothing,
     reads_are_audited_and_audit_is_append_only,
     purge_removes_only_old_events_and_is_audited,
     writer_burst_beyond_capacity_never_blocks,
@@ -353,12 +354,37 @@ async fn large_inserts_span_chunks(db: &TestDb) {
     let s = &db.store;
     let sc = school(s, "zeta").await;
     // More than two full statements' worth of rows, so chunking and the partial tail both run.
-    let events: Vec<_> = (0..2_345_i64)
+    let n = 2 * EVENT_ROWS_PER_INSERT + 345;
+    let events: Vec<_> = (0..n as i64)
         .map(|i| event(sc, t0() + i.milliseconds(), Some("u"), Verdict::Allow))
         .collect();
     s.insert_events(&events).await.expect("insert many");
-    assert_eq!(s.count_events(sc).await.expect("count"), 2_345);
+    assert_eq!(s.count_events(sc).await.expect("count"), n as u64);
     s.insert_events(&[]).await.expect("empty insert is fine");
+}
+
+/// A batch the database refuses part of leaves nothing behind, whether it fits one statement
+/// (written without a transaction) or needs several (written in one).
+async fn a_refused_batch_writes_nothing(db: &TestDb) {
+    let s = &db.store;
+    let sc = school(s, "omicron").await;
+    for n in [3, EVENT_ROWS_PER_INSERT, EVENT_ROWS_PER_INSERT + 7] {
+        let mut events: Vec<_> = (0..n as i64)
+            .map(|i| event(sc, t0() + i.milliseconds(), None, Verdict::Allow))
+            .collect();
+        // The last row names a school that does not exist, so its statement fails last.
+        if let Some(last) = events.last_mut() {
+            last.school = SchoolId(i64::MAX);
+        }
+        s.insert_events(&events)
+            .await
+            .expect_err("a row for an unknown school is refused");
+        assert_eq!(
+            s.count_events(sc).await.expect("count"),
+            0,
+            "{n} events: the rows before the refused one were rolled back"
+        );
+    }
 }
 
 async fn reads_are_audited_and_audit_is_append_only(db: &TestDb) {
