@@ -30,8 +30,8 @@ pub struct InsertLoadArgs {
     /// Events inserted while measuring.
     #[arg(long, default_value_t = 500_000)]
     events: u64,
-    /// Events per `insert_events` call (the writer's `max_batch`).
-    #[arg(long, default_value_t = 2_000)]
+    /// Events per `insert_events` call (the writer's `max_batch`: one statement).
+    #[arg(long, default_value_t = hedgerow_store::EVENT_ROWS_PER_INSERT)]
     batch: usize,
 }
 
