@@ -88,6 +88,10 @@ const RETENTION_ACTOR: &str = "system:retention";
 #[derive(Clone)]
 pub struct Store {
     pub(crate) backend: Backend,
+    /// SQLite files only: the one connection activity batches are written on. A batch is a
+    /// 1,600-row statement whose prepared program takes megabytes; on the shared pool every
+    /// connection the writer happened to get would keep its own copy.
+    activity_writes: Option<SqlitePool>,
 }
 
 #[derive(Clone)]
@@ -518,15 +522,14 @@ impl Store {
             // WAL lets readers run beside the single writer; a few connections are plenty.
             SqlitePoolOptions::new().max_connections(4)
         };
-        let pool =
-            pool_options
-                .connect_with(options)
-                .await
-                .map_err(|source| StoreError::Connect {
-                    backend: "sqlite",
-                    url: shown,
-                    source,
-                })?;
+        let pool = pool_options
+            .connect_with(options.clone())
+            .await
+            .map_err(|source| StoreError::Connect {
+                backend: "sqlite",
+                url: shown,
+                source,
+            })?;
         SQLITE_MIGRATOR
             .run(&pool)
             .await
@@ -534,8 +537,17 @@ impl Store {
                 backend: "sqlite",
                 source,
             })?;
+        // Connected at its first batch, after the migrations, so it never sees an unmigrated
+        // file (and costs nothing until there is activity to write); an in-memory database has
+        // only its one connection, which does everything.
+        let activity_writes = (!in_memory).then(|| {
+            SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect_lazy_with(options)
+        });
         Ok(Store {
             backend: Backend::Sqlite(pool),
+            activity_writes,
         })
     }
 
@@ -559,6 +571,7 @@ impl Store {
             })?;
         Ok(Store {
             backend: Backend::Postgres(pool),
+            activity_writes: None,
         })
     }
 
@@ -569,6 +582,9 @@ impl Store {
 
     /// Closes every connection; waits for queries in flight. Other clones become unusable.
     pub async fn close(&self) {
+        if let Some(writes) = &self.activity_writes {
+            writes.close().await;
+        }
         with_pool!(&self.backend, pool => pool.close().await)
     }
 
@@ -830,7 +846,11 @@ impl Store {
             };
             (sql, full)
         };
-        with_pool!(&self.backend, pool => {
+        let backend = match &self.activity_writes {
+            Some(writes) => Backend::Sqlite(writes.clone()),
+            None => self.backend.clone(),
+        };
+        with_pool!(&backend, pool => {
             if events.len() <= EVENT_ROWS_PER_INSERT {
                 let (sql, full) = statement(events);
                 bind_args!(sqlx::query(AssertSqlSafe(sql)), events.iter().flat_map(event_args))
