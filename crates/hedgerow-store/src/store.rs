@@ -862,7 +862,7 @@ impl Store {
                 return Ok(());
             }
             let mut tx = pool
-                .begin_with(self.backend.begin_write_sql())
+                .begin_with(backend.begin_write_sql())
                 .await
                 .map_err(StoreError::query("starting to save activity events"))?;
             for chunk in events.chunks(EVENT_ROWS_PER_INSERT) {

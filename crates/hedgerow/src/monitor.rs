@@ -42,7 +42,8 @@ use crate::setup::ConfigFile;
 
 /// Batches of written events the monitor may fall behind by before the writer counts events
 /// as missed. Classifying is far faster than writing, so this is slack for bursts; a batch
-/// holds up to 2,000 events, so this also bounds the memory a flood can pin here.
+/// holds up to `hedgerow_store::EVENT_ROWS_PER_INSERT` (1,600) events, so this also bounds the
+/// memory a flood can pin here.
 const QUEUE_BATCHES: usize = 8;
 
 /// Events classified between two yields to the other tasks on the runtime (about a tenth of
