@@ -17,6 +17,20 @@ export HEDGEROW_REQUIRE_SCHEMATHESIS=1  # the admin API test runs Schemathesis a
 export HEDGEROW_REQUIRE_SMTP=1  # the alert email tests send to a real aiosmtpd server
 export HEDGEROW_REQUIRE_PDF_TOOLS=1  # the termly report test turns its PDF into PNG and text with poppler
 
+# About a hundred test binaries each link the whole dependency tree. With full debug info and
+# incremental caches that came to 12 GB of target/ and filled a CI machine's disk; without
+# them it is under 2 GB. A failing test still names its file and line (panic locations do not
+# need debug info). Set either variable yourself to override.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+export CARGO_PROFILE_DEV_DEBUG="${CARGO_PROFILE_DEV_DEBUG:-0}"
+export CARGO_PROFILE_TEST_DEBUG="${CARGO_PROFILE_TEST_DEBUG:-0}"
+target_dir="${CARGO_TARGET_DIR:-target}"
+mkdir -p "$target_dir"
+free_kib=$(df -Pk "$target_dir" | awk 'NR == 2 { print $4 }')
+if [ -n "$free_kib" ] && [ "$free_kib" -lt $((3 * 1024 * 1024)) ]; then
+    echo "test-all: only $((free_kib / 1024)) MiB free where $target_dir is; the build needs about 2 GiB and the tests a few hundred MiB more. Free some space (an old target/ directory is often the culprit) if the build fails with 'No space left on device'." >&2
+fi
+
 # Building is most of the time on a 2-core machine; say so rather than look stuck.
 echo "test-all: building and running the workspace tests" >&2
 log=$(mktemp)
