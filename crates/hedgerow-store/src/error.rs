@@ -153,8 +153,8 @@ pub enum StoreError {
         last_error: String,
     },
 
-    /// The event writer's background task died unexpectedly.
-    #[error("the activity writer task failed: {0}; this is a bug in Hedgerow, please report it")]
+    /// The event writer's background thread could not start or died unexpectedly.
+    #[error("the activity writer stopped: {0}")]
     WriterTask(String),
 }
 

@@ -88,10 +88,12 @@ const RETENTION_ACTOR: &str = "system:retention";
 #[derive(Clone)]
 pub struct Store {
     pub(crate) backend: Backend,
-    /// SQLite files only: the one connection activity batches are written on. A batch is a
-    /// 1,600-row statement whose prepared program takes megabytes; on the shared pool every
-    /// connection the writer happened to get would keep its own copy.
-    activity_writes: Option<SqlitePool>,
+    /// The one connection activity batches are written on, when they have one of their own:
+    /// always for a SQLite file, and for PostgreSQL on the activity writer's own runtime (see
+    /// [`Store::with_own_activity_connection`]). A batch is a 1,600-row statement whose
+    /// prepared program takes megabytes; on the shared pool every connection the writer
+    /// happened to get would keep its own copy.
+    activity_writes: Option<Backend>,
 }
 
 #[derive(Clone)]
@@ -541,9 +543,11 @@ impl Store {
         // file (and costs nothing until there is activity to write); an in-memory database has
         // only its one connection, which does everything.
         let activity_writes = (!in_memory).then(|| {
-            SqlitePoolOptions::new()
-                .max_connections(1)
-                .connect_lazy_with(options)
+            Backend::Sqlite(
+                SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .connect_lazy_with(options),
+            )
         });
         Ok(Store {
             backend: Backend::Sqlite(pool),
@@ -582,10 +586,40 @@ impl Store {
 
     /// Closes every connection; waits for queries in flight. Other clones become unusable.
     pub async fn close(&self) {
-        if let Some(writes) = &self.activity_writes {
-            writes.close().await;
-        }
+        self.close_activity_writes().await;
         with_pool!(&self.backend, pool => pool.close().await)
+    }
+
+    /// A copy of this store whose activity batches go through a PostgreSQL connection of
+    /// their own, opened when first needed on the runtime that uses it; `None` when nothing
+    /// needs to change (SQLite connections run on threads of their own and belong to no
+    /// runtime).
+    ///
+    /// The activity writer runs on a thread and runtime of its own. A PostgreSQL connection
+    /// it opened in the shared pool would be handed later to tasks on the gateway's runtime,
+    /// and would be dead there once the writer's runtime had ended. Close the copy with
+    /// [`Store::close_activity_writes`] before that runtime ends.
+    pub(crate) fn with_own_activity_connection(&self) -> Option<Store> {
+        match (&self.backend, &self.activity_writes) {
+            (Backend::Postgres(pool), None) => {
+                let own = PgPoolOptions::new()
+                    .max_connections(1)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_lazy_with((*pool.connect_options()).clone());
+                Some(Store {
+                    backend: self.backend.clone(),
+                    activity_writes: Some(Backend::Postgres(own)),
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// Closes the activity batches' own connection, if this store has one.
+    pub(crate) async fn close_activity_writes(&self) {
+        if let Some(writes) = &self.activity_writes {
+            with_pool!(writes, pool => pool.close().await)
+        }
     }
 
     /// Creates the school with this slug, or updates its name and time zone if it exists.
@@ -846,10 +880,10 @@ impl Store {
             };
             (sql, full)
         };
-        let backend = match &self.activity_writes {
-            Some(writes) => Backend::Sqlite(writes.clone()),
-            None => self.backend.clone(),
-        };
+        let backend = self
+            .activity_writes
+            .clone()
+            .unwrap_or_else(|| self.backend.clone());
         with_pool!(&backend, pool => {
             if events.len() <= EVENT_ROWS_PER_INSERT {
                 let (sql, full) = statement(events);

@@ -23,7 +23,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::model::ActivityEvent;
@@ -184,7 +183,8 @@ impl EventSink {
 /// running until every [`EventSink`] is dropped, and then it drains and stops by itself.
 pub struct WriterHandle {
     stop: oneshot::Sender<()>,
-    task: JoinHandle<Result<WriterStats, StoreError>>,
+    /// Fires with the writer's result when its thread ends.
+    finished: oneshot::Receiver<Result<WriterStats, StoreError>>,
     counters: Arc<Counters>,
 }
 
@@ -206,11 +206,14 @@ impl WriterHandle {
     /// counters. If the database keeps failing for longer than
     /// [`WriterConfig::shutdown_grace`], returns [`StoreError::ShutdownIncomplete`].
     pub async fn shutdown(self) -> Result<WriterStats, StoreError> {
-        // An error means the task already ended (all sinks dropped); its result says how.
+        // An error means the writer already ended (all sinks dropped); its result says how.
         let _ = self.stop.send(());
-        match self.task.await {
+        match self.finished.await {
             Ok(result) => result,
-            Err(e) => Err(StoreError::WriterTask(e.to_string())),
+            Err(_) => Err(StoreError::WriterTask(
+                "its thread ended without a result (a panic, logged above; this is a bug in Hedgerow, please report it)"
+                    .to_string(),
+            )),
         }
     }
 }
@@ -220,8 +223,12 @@ impl WriterHandle {
 pub struct EventWriter;
 
 impl EventWriter {
-    /// Starts the writer task on the current Tokio runtime (so it must be called from
-    /// within one) and returns its intake and its handle.
+    /// Starts the writer on a thread of its own (`activity-writer`, with a single-threaded
+    /// Tokio runtime) and returns its intake and its handle.
+    ///
+    /// Not a task on the caller's runtime: binding a 1,600-row batch takes a few milliseconds
+    /// of CPU without a yield, and on the gateway's runtime that held up the DNS answers and
+    /// proxy requests waiting on the same worker threads.
     pub fn spawn(store: Store, config: WriterConfig) -> (EventSink, WriterHandle) {
         EventWriter::start(store, config, None)
     }
@@ -250,6 +257,7 @@ impl EventWriter {
         describe_metrics();
         let (tx, rx) = mpsc::channel(config.capacity);
         let (stop_tx, stop_rx) = oneshot::channel();
+        let (finished_tx, finished) = oneshot::channel();
         let counters = Arc::new(Counters::default());
         let worker = Worker {
             store,
@@ -261,7 +269,16 @@ impl EventWriter {
             rejected_seen: 0,
             observer,
         };
-        let task = tokio::spawn(worker.run());
+        let spawned = std::thread::Builder::new()
+            .name("activity-writer".to_string())
+            .spawn(move || {
+                let _ = finished_tx.send(worker.run_on_own_runtime());
+            });
+        if let Err(e) = spawned {
+            // The worker, and with it the queue's far end, is gone: every record() is refused
+            // and counted, and shutdown() reports the failure.
+            tracing::error!(error = %e, "cannot start the activity writer's thread: activity will not be saved; check the gateway's thread and memory limits");
+        }
         (
             EventSink {
                 tx,
@@ -269,7 +286,7 @@ impl EventWriter {
             },
             WriterHandle {
                 stop: stop_tx,
-                task,
+                finished,
                 counters,
             },
         )
@@ -389,6 +406,27 @@ async fn stop_signal(
 }
 
 impl Worker {
+    fn run_on_own_runtime(mut self) -> Result<WriterStats, StoreError> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| {
+                tracing::error!(error = %e, "cannot start the activity writer's runtime: activity will not be saved");
+                StoreError::WriterTask(format!("cannot start the activity writer's runtime: {e}"))
+            })?;
+        runtime.block_on(async move {
+            let own = self.store.with_own_activity_connection();
+            if let Some(own) = &own {
+                self.store = own.clone();
+            }
+            let result = self.run().await;
+            if let Some(own) = own {
+                own.close_activity_writes().await;
+            }
+            result
+        })
+    }
+
     async fn run(mut self) -> Result<WriterStats, StoreError> {
         let mut batch: Vec<ActivityEvent> = Vec::with_capacity(self.config.max_batch);
         let mut deadline = Instant::now();

@@ -529,9 +529,9 @@ async fn writer_burst_beyond_capacity_never_blocks(db: &TestDb) {
             ..WriterConfig::default()
         },
     );
-    // This test runs on a single-threaded runtime and the loop never awaits, so the writer
-    // cannot drain meanwhile: if `record` ever waited for room, this loop would deadlock.
-    // Getting to the end with rejections is the proof that it never blocks.
+    // The writer, on its own thread, takes at most one batch (16) per gather interval
+    // (10 ms), far slower than this loop offers events. If `record` waited for room the loop
+    // would crawl at the writer's pace; ending with rejections shows it refuses instead.
     let burst = 10_000_u64;
     let mut accepted = 0_u64;
     let mut full = 0_u64;
@@ -543,9 +543,13 @@ async fn writer_burst_beyond_capacity_never_blocks(db: &TestDb) {
             Err(Rejected::Closed) => panic!("writer closed during the burst"),
         }
     }
-    assert_eq!(
-        accepted, capacity as u64,
-        "exactly the queue's capacity fits"
+    assert!(
+        accepted >= capacity as u64,
+        "at least the queue's capacity fits, got {accepted}"
+    );
+    assert!(
+        full > 0 && accepted < burst / 2,
+        "a burst far beyond what the writer can take is refused, not queued without bound: accepted {accepted} of {burst}"
     );
     assert_eq!(full, burst - accepted);
     assert_eq!(sink.rejected(), full);
