@@ -2,10 +2,10 @@
 //! (`process`) and the asynchronous completion of cache misses (`complete`).
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use hickory_proto::op::{Message, OpCode, Query as HQuery, ResponseCode};
 use hickory_proto::rr::rdata::CNAME;
@@ -320,11 +320,21 @@ impl Engine {
     /// Completes a cache miss: resolves (coalesced with identical misses), caches, and writes
     /// the answer for this client.
     pub async fn complete(self: &Arc<Self>, p: &Pending) -> (Vec<u8>, QueryEvent) {
+        self.complete_after(p, 0).await
+    }
+
+    /// [`Engine::complete`], leaving out the first `skip` upstreams (a direct exchange with
+    /// the first one already failed).
+    pub async fn complete_after(
+        self: &Arc<Self>,
+        p: &Pending,
+        skip: usize,
+    ) -> (Vec<u8>, QueryEvent) {
         let qname_len = p.query.qname.len();
         let lower = p.key.get(5..5 + qname_len).unwrap_or_default();
         let (qtype, qclass) = (p.query.qtype, p.query.qclass);
         let entry = match &p.kind {
-            PendingKind::Forward => self.resolve(&p.key, lower, qtype, qclass).await,
+            PendingKind::Forward => self.resolve(&p.key, lower, qtype, qclass, skip).await,
             PendingKind::SafeSearch { target } => {
                 self.resolve_safe_search(&p.key, lower, qtype, qclass, target)
                     .await
@@ -434,6 +444,7 @@ impl Engine {
         qname: &[u8],
         qtype: u16,
         qclass: u16,
+        skip: usize,
     ) -> Arc<Entry> {
         loop {
             if let Some(entry) = self.cache.get(key, Instant::now()) {
@@ -463,7 +474,7 @@ impl Engine {
             }
         }
         let lead = LeaderGuard { engine: self, key };
-        let entry = match self.forwarder.resolve(qname, qtype, qclass).await {
+        let entry = match self.forwarder.resolve(qname, qtype, qclass, skip).await {
             Some(entry) => Arc::new(entry),
             None => {
                 self.metrics.upstream_failures.increment(1);
@@ -497,7 +508,7 @@ impl Engine {
     ) -> Arc<Entry> {
         let mut target_key = Vec::with_capacity(target.len() + 5);
         cache::make_key(&mut target_key, KEY_PLAIN, target, qtype, qclass, &[]);
-        let target_entry = self.resolve(&target_key, target, qtype, qclass).await;
+        let target_entry = self.resolve(&target_key, target, qtype, qclass, 0).await;
         let now = Instant::now();
         let built = if target_entry.failure {
             Err(Reject::Rcode(wire::RCODE_SERVFAIL))
@@ -525,6 +536,93 @@ impl Engine {
                 Arc::new(cache::failure_entry(qname, qtype, qclass, now, 0))
             }
         }
+    }
+
+    /// The question a UDP worker may ask the first upstream itself for this miss (name in
+    /// lower-case wire form, type, class), and where; `None` when the miss must take the task
+    /// path (a safe-search redirect resolves its target first).
+    pub(crate) fn direct_question<'a>(
+        &self,
+        p: &'a Pending,
+    ) -> Option<(SocketAddr, &'a [u8], u16, u16)> {
+        match p.kind {
+            PendingKind::Forward => {
+                let upstream = self.forwarder.first_upstream()?;
+                Some((upstream, self.asked_name(p), p.query.qtype, p.query.qclass))
+            }
+            PendingKind::SafeSearch { .. } => None,
+        }
+    }
+
+    /// How long one upstream attempt may take, and the EDNS payload size offered upstream.
+    pub(crate) fn upstream_limits(&self) -> (Duration, u16) {
+        (self.forwarder.timeout(), self.forwarder.payload())
+    }
+
+    /// Marks this miss's question as in flight, led by a direct exchange. False when the
+    /// question is already in flight: the query should join it on the task path instead, so
+    /// identical misses still make one upstream query.
+    pub(crate) fn lead_direct(&self, p: &Pending) -> bool {
+        let mut map = self.inflight();
+        if map.contains_key(&p.key) {
+            return false;
+        }
+        map.insert(p.key.clone(), Vec::new());
+        true
+    }
+
+    /// Ends a direct exchange with the upstream's answer `resp` (already matched to the
+    /// query's ID and question): caches it, hands it to the queries that joined, and writes
+    /// this client's answer into `out`. An unusable answer (truncated, a failure code,
+    /// garbage) is an error: the in-flight mark is released, and the caller goes on with the
+    /// task path, which retries truncated answers over TCP and fails over to the next upstream.
+    pub(crate) fn finish_direct(
+        &self,
+        p: &Pending,
+        resp: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<QueryEvent, Reject> {
+        let now = Instant::now();
+        let (qtype, qclass) = (p.query.qtype, p.query.qclass);
+        let entry =
+            match cache::build_entry(resp, self.asked_name(p), qtype, qclass, now, self.limits) {
+                Ok(entry) => Arc::new(entry),
+                Err(reject) => {
+                    // A truncated answer is no failure of the upstream: the task path asks it
+                    // again over TCP.
+                    self.abandon_direct(p, !matches!(reject, Reject::Truncated));
+                    return Err(reject);
+                }
+            };
+        if entry.is_fresh(now) {
+            self.cache.insert(&p.key, entry.clone(), now);
+        }
+        let joined = self.inflight().remove(&p.key).unwrap_or_default();
+        for waiter in joined {
+            let _ = waiter.send(entry.clone());
+        }
+        out.clear();
+        let ev = self.answer_entry(
+            out,
+            &p.query.borrow(),
+            &entry,
+            p.client,
+            p.name.clone(),
+            p.kind.verdict(),
+            p.transport,
+            now,
+        );
+        Ok(with_allow(ev, p.allow.clone()))
+    }
+
+    /// A direct exchange ended without an answer to give (timeout, network error, unusable
+    /// answer): releases the in-flight mark, counting a failed attempt if `failed`. Queries
+    /// that had joined go round again and one of them leads on the task path.
+    pub(crate) fn abandon_direct(&self, p: &Pending, failed: bool) {
+        if failed {
+            self.forwarder.count_attempt_failure();
+        }
+        self.inflight().remove(&p.key);
     }
 
     fn inflight(&self) -> MutexGuard<'_, HashMap<Box<[u8]>, Waiters>> {

@@ -24,6 +24,11 @@ pub enum DnsError {
     /// A UDP worker thread could not be started.
     #[error("cannot start DNS worker thread: {0}")]
     Thread(#[source] io::Error),
+    /// A UDP worker could not set up polling for its sockets.
+    #[error(
+        "cannot set up polling for a DNS worker's sockets: {0}; check the open-file limit (ulimit -n)"
+    )]
+    Poll(#[source] io::Error),
     /// `start` was called outside a tokio runtime.
     #[error("the DNS server must be started from within a tokio runtime")]
     NoRuntime,

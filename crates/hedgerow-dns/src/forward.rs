@@ -72,10 +72,17 @@ impl Forwarder {
         }
     }
 
-    /// Resolves one question through the upstreams in order; `None` when all failed.
-    pub async fn resolve(&self, qname: &[u8], qtype: u16, qclass: u16) -> Option<Entry> {
+    /// Resolves one question through the upstreams in order, leaving out the first `skip`
+    /// (already tried by a UDP worker's direct exchange); `None` when all failed.
+    pub async fn resolve(
+        &self,
+        qname: &[u8],
+        qtype: u16,
+        qclass: u16,
+        skip: usize,
+    ) -> Option<Entry> {
         let mut query = Vec::with_capacity(64);
-        for (upstream, pool) in &self.upstreams {
+        for (upstream, pool) in self.upstreams.iter().skip(skip) {
             match self
                 .attempt(*upstream, pool, &mut query, qname, qtype, qclass)
                 .await
@@ -88,6 +95,26 @@ impl Forwarder {
             }
         }
         None
+    }
+
+    /// The upstream asked first, if any.
+    pub fn first_upstream(&self) -> Option<SocketAddr> {
+        self.upstreams.first().map(|(addr, _)| *addr)
+    }
+
+    /// How long one upstream attempt may take.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// The EDNS payload size offered upstream.
+    pub fn payload(&self) -> u16 {
+        self.payload
+    }
+
+    /// Counts one failed upstream attempt (made elsewhere, by a direct exchange).
+    pub fn count_attempt_failure(&self) {
+        self.attempt_failures.increment(1);
     }
 
     async fn attempt(

@@ -108,6 +108,7 @@
 
 mod cache;
 mod config;
+mod direct;
 mod engine;
 mod error;
 mod forward;

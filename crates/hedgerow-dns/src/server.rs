@@ -1,13 +1,17 @@
-//! Listeners: UDP worker threads (one `SO_REUSEPORT` socket each, blocking receive loop) and
-//! tokio TCP tasks; start-up, and a shutdown that lets in-flight queries finish.
+//! Listeners: UDP worker threads (one `SO_REUSEPORT` socket each, polled with the sockets of
+//! the worker's direct upstream exchanges) and tokio TCP tasks; start-up, and a shutdown that
+//! lets in-flight queries finish.
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token};
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -16,12 +20,17 @@ use tokio::sync::{Notify, Semaphore, mpsc, watch};
 
 use crate::cache::CacheStats;
 use crate::config::DnsConfig;
-use crate::engine::{Engine, Outcome, Pending};
+use crate::direct::{Direct, EXPIRY_TICK};
+use crate::engine::{Engine, Outcome, Pending, PendingSlot};
 use crate::error::DnsError;
 use crate::policy::{QueryPolicy, Transport};
 
-/// How often a UDP worker blocked in `recv` looks at the stop flag.
+/// How often an idle UDP worker looks at the stop flag.
 const UDP_POLL: Duration = Duration::from_millis(100);
+/// Queries a UDP worker reads in one go before it looks at its upstream sockets again.
+const LISTEN_BATCH: usize = 64;
+/// The poll token of a UDP worker's listening socket; its upstream sockets count up from 1.
+const LISTEN: Token = Token(0);
 /// Largest UDP datagram; a query longer than the buffer would be cut and then fail to parse.
 const UDP_BUF: usize = 65_535;
 /// Queries one TCP connection may have waiting for upstreams at once (RFC 7766 pipelining).
@@ -107,14 +116,23 @@ impl DnsServer {
                 + Duration::from_secs(1),
         };
         let connections = Arc::new(Semaphore::new(config.max_tcp_connections.max(1)));
+        let (upstream_timeout, upstream_payload) = engine.upstream_limits();
         for (n, pair) in bound.into_iter().enumerate() {
             for (i, sock) in pair.udp.into_iter().enumerate() {
+                let poll = Poll::new().map_err(DnsError::Poll)?;
+                poll.registry()
+                    .register(&mut SourceFd(&sock.as_raw_fd()), LISTEN, Interest::READABLE)
+                    .map_err(DnsError::Poll)?;
                 let worker = UdpWorker {
-                    engine: engine.clone(),
-                    sock: Arc::new(sock),
+                    ctx: WorkerContext {
+                        engine: engine.clone(),
+                        sock: Arc::new(sock),
+                        handle: handle.clone(),
+                        tasks: tasks.clone(),
+                    },
                     stop: stop.clone(),
-                    handle: handle.clone(),
-                    tasks: tasks.clone(),
+                    poll,
+                    direct: Direct::new(upstream_timeout, upstream_payload, 1),
                 };
                 let spawned = std::thread::Builder::new()
                     .name(format!("dns-udp-{n}-{i}"))
@@ -229,7 +247,7 @@ fn udp_socket(addr: SocketAddr) -> io::Result<UdpSocket> {
     let _ = sock.set_recv_buffer_size(4 << 20);
     let _ = sock.set_send_buffer_size(4 << 20);
     sock.bind(&addr.into())?;
-    sock.set_read_timeout(Some(UDP_POLL))?;
+    sock.set_nonblocking(true)?;
     Ok(sock.into())
 }
 
@@ -245,78 +263,134 @@ fn tcp_listener(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
     Ok(sock.into())
 }
 
-struct UdpWorker {
-    engine: Arc<Engine>,
+/// What a UDP worker shares with the tasks it hands misses to.
+pub(crate) struct WorkerContext {
+    pub(crate) engine: Arc<Engine>,
     sock: Arc<UdpSocket>,
-    stop: Arc<AtomicBool>,
     handle: Handle,
     tasks: Arc<Tracker>,
 }
 
-impl UdpWorker {
-    /// A blocking receive loop: no executor between the socket and the fast path, which is
-    /// what makes cache hits and blocks cheap. Misses go to a tokio task, which replies
-    /// through the same socket.
-    fn run(self) {
-        let mut buf = vec![0u8; UDP_BUF];
-        let mut out = Vec::with_capacity(4096);
-        let mut key = Vec::with_capacity(300);
-        while !self.stop.load(Ordering::Acquire) {
-            let (n, peer) = match self.sock.recv_from(&mut buf) {
-                Ok(r) => r,
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock
-                            | io::ErrorKind::TimedOut
-                            | io::ErrorKind::Interrupted
-                    ) =>
-                {
-                    continue;
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "DNS UDP receive failed");
-                    std::thread::sleep(Duration::from_millis(10));
-                    continue;
-                }
-            };
-            let received = Instant::now();
-            let packet = buf.get(..n).unwrap_or_default();
-            match self.engine.process(
-                packet,
-                peer.ip(),
-                Transport::Udp,
-                received,
-                &mut out,
-                &mut key,
-            ) {
-                Outcome::Drop => {}
-                Outcome::Reply(event) => {
-                    let _ = self.sock.send_to(&out, peer);
-                    if let Some(event) = event {
-                        self.engine.record(event, received);
-                    }
-                }
-                Outcome::Resolve(pending) => self.spawn_resolve(pending, peer, &mut out),
-            }
-        }
+impl WorkerContext {
+    /// Sends an answer. The socket does not block: if its (4 MiB) send buffer is full the
+    /// answer is dropped, and the client asks again.
+    pub(crate) fn reply(&self, out: &[u8], peer: SocketAddr) {
+        let _ = self.sock.send_to(out, peer);
     }
 
-    fn spawn_resolve(&self, pending: Box<Pending>, peer: SocketAddr, out: &mut Vec<u8>) {
-        let Some(slot) = self.engine.admit(&pending, out) else {
-            let _ = self.sock.send_to(out, peer);
-            return;
-        };
+    /// Completes a miss on a tokio task (the task path), leaving out the first `skip`
+    /// upstreams, and replies through this worker's socket.
+    pub(crate) fn spawn_task(
+        &self,
+        pending: Box<Pending>,
+        slot: PendingSlot,
+        peer: SocketAddr,
+        skip: usize,
+    ) {
         let engine = self.engine.clone();
         let sock = self.sock.clone();
         let guard = self.tasks.track();
         self.handle.spawn(async move {
-            let (out, event) = engine.complete(&pending).await;
-            // A UDP send only blocks while the socket buffer is full, which is brief.
+            let (out, event) = engine.complete_after(&pending, skip).await;
             let _ = sock.send_to(&out, peer);
             engine.record(event, pending.received);
             drop((slot, guard));
         });
+    }
+}
+
+struct UdpWorker {
+    ctx: WorkerContext,
+    stop: Arc<AtomicBool>,
+    poll: Poll,
+    direct: Direct,
+}
+
+impl UdpWorker {
+    /// The worker's loop: no executor between the socket and the fast path, which is what
+    /// makes cache hits and blocks cheap, and misses asked of the first upstream on sockets
+    /// polled here too (see `direct.rs`).
+    fn run(mut self) {
+        let mut buf = vec![0u8; UDP_BUF];
+        let mut out = Vec::with_capacity(4096);
+        let mut key = Vec::with_capacity(300);
+        let mut events = Events::with_capacity(64);
+        let mut listen_ready = false;
+        let mut next_expiry = Instant::now() + EXPIRY_TICK;
+        while !self.stop.load(Ordering::Acquire) {
+            let timeout = if listen_ready {
+                Duration::ZERO
+            } else if self.direct.is_idle() {
+                UDP_POLL
+            } else {
+                next_expiry.saturating_duration_since(Instant::now())
+            };
+            if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    tracing::warn!(error = %e, "DNS UDP worker cannot poll its sockets");
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                continue;
+            }
+            for event in events.iter() {
+                if event.token() == LISTEN {
+                    listen_ready = true;
+                } else {
+                    self.direct
+                        .read(&self.ctx, event.token(), &mut buf, &mut out);
+                }
+            }
+            if listen_ready {
+                listen_ready = self.read_queries(&mut buf, &mut out, &mut key);
+            }
+            let now = Instant::now();
+            if now >= next_expiry {
+                self.direct.expire(&self.ctx, self.poll.registry(), now);
+                next_expiry = now + EXPIRY_TICK;
+            }
+        }
+        // No more answers will be read here: the task path finishes what is waiting.
+        self.direct.abandon_all(&self.ctx);
+    }
+
+    /// Reads and answers up to [`LISTEN_BATCH`] queries; true if more may be waiting.
+    fn read_queries(&mut self, buf: &mut [u8], out: &mut Vec<u8>, key: &mut Vec<u8>) -> bool {
+        for _ in 0..LISTEN_BATCH {
+            let (n, peer) = match self.ctx.sock.recv_from(buf) {
+                Ok(r) => r,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, "DNS UDP receive failed");
+                    std::thread::sleep(Duration::from_millis(10));
+                    return true;
+                }
+            };
+            let received = Instant::now();
+            let packet = buf.get(..n).unwrap_or_default();
+            match self
+                .ctx
+                .engine
+                .process(packet, peer.ip(), Transport::Udp, received, out, key)
+            {
+                Outcome::Drop => {}
+                Outcome::Reply(event) => {
+                    self.ctx.reply(out, peer);
+                    if let Some(event) = event {
+                        self.ctx.engine.record(event, received);
+                    }
+                }
+                Outcome::Resolve(pending) => {
+                    let Some(slot) = self.ctx.engine.admit(&pending, out) else {
+                        self.ctx.reply(out, peer);
+                        continue;
+                    };
+                    self.direct
+                        .send(&self.ctx, self.poll.registry(), pending, slot, peer);
+                }
+            }
+        }
+        true
     }
 }
 

@@ -365,6 +365,57 @@ async fn fails_over_to_the_next_upstream() {
     server.shutdown().await;
 }
 
+/// The first upstream is asked by the UDP worker itself; when it fails, the next upstreams are
+/// asked on a task, without asking the first one again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_first_upstream_is_asked_once_then_the_next() {
+    let good = Upstream::start(Mode::Normal).await;
+    let silent = Upstream::start(Mode::Silent).await;
+    let (server, addr) = server_with_upstreams(vec![silent.addr, good.addr]).await;
+    let t = Instant::now();
+    let resp = udp(addr, &query("a.test.", RecordType::A, None)).await;
+    let waited = t.elapsed();
+    assert_eq!(a_records(&resp), vec![Ipv4Addr::new(192, 0, 2, 1)]);
+    // The configured timeout is 400 ms: one wait for the silent upstream, not two.
+    assert!(
+        waited >= Duration::from_millis(400) && waited < Duration::from_millis(780),
+        "waited {waited:?}"
+    );
+    assert_eq!(
+        silent.count("a.test"),
+        1,
+        "the silent upstream is asked once"
+    );
+    assert_eq!(good.count("a.test"), 1);
+    server.shutdown().await;
+
+    // Nothing listens on the first upstream's port: the kernel's refusal moves the query on
+    // at once, without waiting for the timeout.
+    let closed = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let closed_addr = closed.local_addr().unwrap();
+    drop(closed);
+    let (server, addr) = server_with_upstreams(vec![closed_addr, good.addr]).await;
+    let t = Instant::now();
+    let resp = udp(addr, &query("b.allowed.test.", RecordType::A, None)).await;
+    assert_eq!(a_records(&resp), vec![Ipv4Addr::new(192, 0, 2, 1)]);
+    assert!(
+        t.elapsed() < Duration::from_millis(400),
+        "{:?}",
+        t.elapsed()
+    );
+    assert_eq!(good.count("b.allowed.test"), 1);
+    server.shutdown().await;
+
+    // Many misses in a row (more than one source port's share of queries) all get answers.
+    let (server, addr) = server_with_upstreams(vec![good.addr]).await;
+    for i in 0..600 {
+        let name = format!("n{i}.many.test.");
+        let resp = udp(addr, &query(&name, RecordType::A, None)).await;
+        assert_eq!(resp.metadata.response_code, ResponseCode::NoError, "{name}");
+    }
+    server.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn all_upstreams_failing_gives_servfail() {
     let silent = Upstream::start(Mode::Silent).await;
