@@ -56,6 +56,7 @@ mod explorer;
 mod model;
 mod people;
 mod records;
+mod sched;
 mod store;
 mod tokens;
 mod tx;

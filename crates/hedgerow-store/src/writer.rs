@@ -407,6 +407,8 @@ async fn stop_signal(
 
 impl Worker {
     fn run_on_own_runtime(mut self) -> Result<WriterStats, StoreError> {
+        // Before the runtime and the SQLite connection's thread exist, so they inherit it.
+        crate::sched::yield_to_waking_threads();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
