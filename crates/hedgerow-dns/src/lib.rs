@@ -14,7 +14,8 @@
 //!
 //! Most queries are cache hits or blocked names, so those never build a message structure.
 //! Each UDP worker thread owns a socket bound with `SO_REUSEPORT` (the kernel spreads clients
-//! over them) and runs a blocking `recv_from` loop with no executor in between. For each
+//! over them) and runs a poll loop over it and its upstream sockets, with no executor in
+//! between. For each
 //! packet it reads the header, the single question and the OPT record straight from the bytes
 //! (bounds-checked; compressed names are refused in the question and pointers elsewhere must
 //! point backwards, so loops are impossible), asks the rate limiter and the policy, and then:
@@ -34,8 +35,12 @@
 //!   was stored, and each is decremented by the entry's age), and appends the client's OPT.
 //!   The CNAME targets stored with the entry go through [`QueryPolicy::decide_alias`] for this
 //!   client first, so a chain into a blocked name is blocked on hits too, without reparsing.
-//! * **miss**: the query is handed to a tokio task, which resolves it and replies through the
-//!   same UDP socket.
+//! * **miss**: the worker asks the first upstream itself, on connected sockets it polls beside
+//!   its listening socket (`direct.rs`), and answers when the reply comes, so the usual miss
+//!   never leaves the thread. A question already in flight, a safe-search redirect, a
+//!   truncated or failed answer and a timeout go to a tokio task instead, which resolves it
+//!   (joining the question in flight, retrying over TCP, or moving on to the next upstreams)
+//!   and replies through the same UDP socket.
 //!
 //! A response bigger than the client's UDP limit (512 without EDNS, else the advertised size
 //! capped at [`DnsConfig::max_udp_payload`]) is replaced by the question with TC=1, so the
@@ -67,7 +72,9 @@
 //!
 //! # Forwarder
 //!
-//! Misses go to the upstreams in order. UDP goes through a pool of 32 sockets per upstream,
+//! Misses go to the upstreams in order: the first one asked by the UDP worker directly (above;
+//! the same defences as below, with the worker's own sockets), the rest, and every TCP
+//! client's misses, by tokio tasks. The tasks' UDP goes through a pool of 32 sockets per upstream,
 //! opened lazily, each bound by the kernel to a random ephemeral port and connected to the
 //! upstream (so the kernel drops datagrams from other sources), and each read by one tokio
 //! task that hands every datagram to the query waiting for it. This spares each miss the
