@@ -10,7 +10,7 @@
 # measures the client, not the proxy. It has no option to use another generator, and the
 # shared folder is not ours to change. So this script runs a *derived copy* of the harness:
 # proxy_bench.sh copied from the shared folder at run time into $OUT/harness/, with exactly
-# three textual changes, each checked to apply exactly once (the run stops if the harness has
+# four textual changes, each checked to apply exactly once (the run stops if the harness has
 # changed so that one no longer applies):
 #   1. it sources common.sh from the shared folder (so urls.lua, the data set and every helper
 #      stay the shared ones);
@@ -18,7 +18,12 @@
 #      arguments: by default `hedgerow-bench connect-load`, a Rust drop-in with the same
 #      options, the same work per tunnel and the same summary line (its semantics are
 #      documented in crates/hedgerow-bench/src/connect_load.rs);
-#   3. the summary's description line names the generator used.
+#   3. the summary's description line names the generator used;
+#   4. after the custom peer's CONNECT step, while it still runs, one more HTTP load of the
+#      same URLs at a fixed rate, RATE_FACTOR (default 5) times the requests/s e2guardian
+#      reached in the same run (`hedgerow-bench connect-load --http --rate`, open loop): the
+#      issue's latency target is a p99 *at that load*, which wrk (closed loop, saturating) does
+#      not measure. Results in $OUT/results/proxy-rate.tsv and proxy-rate.md.
 # Nothing else differs; the diff is written to $OUT/harness/proxy_bench.diff and the derived
 # copy is kept beside it. The shared harness carries no licence file; it is this project's own
 # shared benchmark (README in ../shared/bench/peers), used here with attribution and unchanged
@@ -120,10 +125,45 @@ cp "$h/proxy_bench.shared.sh" "$h/proxy_bench.sh"
 replace_once "$h/proxy_bench.sh" 'source "$(dirname "$0")/common.sh"' "source \"$peers_dir/common.sh\""
 replace_once "$h/proxy_bench.sh" 'cout=$(python3 "$PEERS_DIR/connect_load.py" --port' 'cout=$($CONNECT_LOAD --port'
 replace_once "$h/proxy_bench.sh" 'CONNECT: connect_load.py -c $CCONN' 'CONNECT: $CONNECT_LOAD_NAME -c $CCONN'
+replace_once "$h/proxy_bench.sh" '    [ "$peer" = nginx-direct ] || { stop_pid "$pid"; forget_pid "$pid"; }' '    if [ -n "${RATE_LOAD:-}" ] && [ "$peer" = custom ]; then
+      e2rps=$(awk -F"\t" -v r="$run" '"'"'$1=="e2guardian" && $2==r {print $7}'"'"' "$RUNS_TSV")
+      if [ -n "$e2rps" ]; then
+        rq=$((e2rps * RATE_FACTOR))
+        rout=$($RATE_LOAD --port "$PORT" --hosts "$URLS" -c "$CONN" -d "$DURATION" --rate "$rq")
+        printf "%s\t%s\t%s\t%s\n" "$run" "$e2rps" "$rq" "$rout" >> "$RESULTS/proxy-rate.tsv"
+        log "custom at $rq req/s ($RATE_FACTOR x e2guardian): $rout"
+      fi
+    fi
+    [ "$peer" = nginx-direct ] || { stop_pid "$pid"; forget_pid "$pid"; }'
 diff -u "$h/proxy_bench.shared.sh" "$h/proxy_bench.sh" > "$h/proxy_bench.diff" || true
 echo "proxy-peers: peers: $peers; CONNECT load: $connect_name; harness changes: $h/proxy_bench.diff" >&2
 
+rate_factor=${RATE_FACTOR:-5}
+rm -f "$out/results/proxy-rate.tsv"
 RESULTS=$out/results WORK=$out/work PEERS="$peers" POLICY="$policy" \
   CONNECT_LOAD="$connect_load" CONNECT_LOAD_NAME="$connect_name" \
+  RATE_LOAD="$bench connect-load --http --origin-marker <html><body>xxxxxxxxxx" \
+  RATE_FACTOR="$rate_factor" \
   CUSTOM_PROXY_CMD="$custom_cmd" \
   bash "$h/proxy_bench.sh"
+
+# The fixed-rate step's results, one row per run and the medians.
+if [ -s "$out/results/proxy-rate.tsv" ]; then
+  python3 - "$out/results/proxy-rate.tsv" "$rate_factor" > "$out/results/proxy-rate.md" <<'PY'
+import re, statistics, sys
+path, factor = sys.argv[1], sys.argv[2]
+rows = []
+for line in open(path):
+    run, e2, rate, summary = line.rstrip("\n").split("\t", 3)
+    field = lambda k: float(re.search(rf"\b{k}=([0-9.]+|nan)", summary).group(1))
+    rows.append((run, int(e2), int(rate), field("rate"), field("p50_ms"), field("p99_ms"), field("p999_ms"), summary.split("STATUS ", 1)[-1]))
+print(f"# Hedgerow at {factor} x e2guardian's requests/s (open loop, hedgerow-bench connect-load --http --rate)\n")
+print("| run | e2guardian req/s | asked req/s | achieved req/s | p50 ms | p99 ms | p99.9 ms | statuses |")
+print("|---|---|---|---|---|---|---|---|")
+for r in rows:
+    print(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]:.0f} | {r[4]:.3f} | {r[5]:.3f} | {r[6]:.3f} | {r[7]} |")
+med = lambda i: statistics.median(r[i] for r in rows)
+print(f"| median | {med(1):.0f} | {med(2):.0f} | {med(3):.0f} | {med(4):.3f} | {med(5):.3f} | {med(6):.3f} | |")
+PY
+  cat "$out/results/proxy-rate.md"
+fi
