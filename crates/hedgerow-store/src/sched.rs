@@ -8,8 +8,8 @@
 //! instead of holding the core for the rest of a slice while it commits a batch. Its share of
 //! the CPU is unchanged (that is its nice value, untouched), so unlike a lower priority or
 //! `SCHED_IDLE` it still keeps up under load. Measured on two cores (docs/benchmarks.md): p99
-//! at 5,000 DNS queries a second 1.5–1.7 ms without, 0.56–0.95 ms with, and fewer events
-//! refused under a flood. Older kernels ignore the request.
+//! at 5,000 DNS queries a second 1.5–2.3 ms without, 0.55–1.37 ms with (twelve trials,
+//! alternated). Older kernels ignore the request.
 
 /// The longest slice the kernel accepts (it clamps to 0.1–100 ms).
 #[cfg(target_os = "linux")]
