@@ -8,7 +8,7 @@
 //! instead of holding the core for the rest of a slice while it commits a batch. Its share of
 //! the CPU is unchanged (that is its nice value, untouched), so unlike a lower priority or
 //! `SCHED_IDLE` it still keeps up under load. Measured on two cores (docs/benchmarks.md): p99
-//! at 5,000 DNS queries a second 1.5–2.3 ms without, 0.55–1.37 ms with (twelve trials,
+//! at 5,000 DNS queries a second 1.5–2.3 ms without, 0.55–1.48 ms with (fourteen trials,
 //! alternated). Older kernels ignore the request.
 
 /// The longest slice the kernel accepts (it clamps to 0.1–100 ms).
