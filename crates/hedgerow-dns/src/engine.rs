@@ -340,19 +340,32 @@ impl Engine {
                     .await
             }
         };
-        let verdict = p.kind.verdict();
         let mut out = Vec::with_capacity(512);
+        let ev = self.answer_pending(&mut out, p, &entry, Instant::now());
+        (out, ev)
+    }
+
+    /// Writes this waiting query's answer from `entry` into `out`, and its event, with the
+    /// policy's reason for allowing unless the answer became a block (a CNAME target).
+    fn answer_pending(
+        &self,
+        out: &mut Vec<u8>,
+        p: &Pending,
+        entry: &Entry,
+        now: Instant,
+    ) -> QueryEvent {
+        out.clear();
         let ev = self.answer_entry(
-            &mut out,
+            out,
             &p.query.borrow(),
-            &entry,
+            entry,
             p.client,
             p.name.clone(),
-            verdict,
+            p.kind.verdict(),
             p.transport,
-            Instant::now(),
+            now,
         );
-        (out, with_allow(ev, p.allow.clone()))
+        with_allow(ev, p.allow.clone())
     }
 
     /// Hands an event to the policy, stamping the response time.
@@ -601,18 +614,7 @@ impl Engine {
         for waiter in joined {
             let _ = waiter.send(entry.clone());
         }
-        out.clear();
-        let ev = self.answer_entry(
-            out,
-            &p.query.borrow(),
-            &entry,
-            p.client,
-            p.name.clone(),
-            p.kind.verdict(),
-            p.transport,
-            now,
-        );
-        Ok(with_allow(ev, p.allow.clone()))
+        Ok(self.answer_pending(out, p, &entry, now))
     }
 
     /// A direct exchange ended without an answer to give (timeout, network error, unusable
